@@ -1,0 +1,25 @@
+"""otel-lens: local-first tracing and logs for Python services, on OpenTelemetry.
+
+Spans and logs go through the real OTel SDK into a local SQLite database (or PostgreSQL);
+the ``otel-lens`` CLI reads them back.
+"""
+
+from __future__ import annotations
+
+from otel_lens.export.logs import LensLogExporter
+from otel_lens.export.spans import LensSpanExporter
+from otel_lens.settings import Settings, SettingsError
+from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, StoreFull
+from otel_lens.store.sweeper import PruneSummary
+
+__all__ = [
+    "LensLogExporter",
+    "LensSpanExporter",
+    "NotALensDatabase",
+    "PruneSummary",
+    "SchemaTooNew",
+    "Settings",
+    "SettingsError",
+    "StoreError",
+    "StoreFull",
+]

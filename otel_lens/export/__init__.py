@@ -1,0 +1,1 @@
+"""The write path: OTel spans and log records → rows → the store."""

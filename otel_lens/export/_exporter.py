@@ -1,0 +1,74 @@
+"""What the span and log exporters share: settings, the shared store, the OTel exporter contract.
+
+``export()`` never raises into the application: a failure is logged (rate-limited) and reported as
+FAILURE. After ``shutdown()`` every export is FAILURE and nothing is reopened; shutdown is idempotent
+and safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from otel_lens._guard import internal, is_internal
+from otel_lens._ratelimit import RateLimitedLog
+from otel_lens.export.encode import EncodedBatch
+from otel_lens.settings import Settings
+from otel_lens.store.errors import StoreClosed, StoreError, StoreFull
+from otel_lens.store.shared import SharedStore, acquire, release
+
+_logger = logging.getLogger("otel_lens.export")
+_T = TypeVar("_T")
+
+
+class LensExporterCore:
+    """The store-facing half of an exporter; the OTel-facing classes wrap one of these."""
+
+    def __init__(self, signal: str, settings: Settings | None, overrides: dict[str, Any]) -> None:
+        self.signal = signal
+        self.settings = settings if settings is not None else Settings.load(**overrides)
+        self._store: SharedStore | None = acquire(self.settings)
+        self._shutdown_lock = threading.Lock()
+        self._export_lock = threading.Lock()  # the spec: export calls are serialized
+        self._warnings = RateLimitedLog(_logger)
+
+    @property
+    def store(self) -> SharedStore | None:
+        """The shared store, or None after shutdown."""
+        return self._store
+
+    def export(self, items: Sequence[_T], encode: Callable[[Sequence[_T]], EncodedBatch], write: str) -> bool:
+        """Encode and store ``items``; True on success, False (logged, rate-limited) on any failure."""
+        store = self._store
+        if store is None:
+            return False
+        if is_internal():
+            # Re-entered from otel-lens' own work on this thread (a synchronous log processor on the
+            # root logger): storing now would recurse into the store lock. Drop, don't deadlock.
+            return False
+        with self._export_lock, internal():
+            try:
+                batch = encode(items)
+                getattr(store, write)(batch)
+                return True
+            except StoreClosed:
+                return False
+            except StoreFull as exc:
+                self._warnings.warning("full", "otel-lens: %s; %d %s dropped", exc, len(items), self.signal)
+            except StoreError as exc:
+                self._warnings.warning("store", "otel-lens: %d %s not stored: %s", len(items), self.signal, exc)
+            except Exception as exc:  # the SDK must never see an exception from an exporter
+                self._warnings.warning(
+                    "bug", "otel-lens: %d %s not stored: unexpected %s: %s", len(items), self.signal,
+                    type(exc).__name__, exc,
+                )
+            return False
+
+    def shutdown(self) -> None:
+        with self._shutdown_lock:
+            store, self._store = self._store, None
+        if store is not None:
+            with self._export_lock:  # let a running export finish first
+                release(store)

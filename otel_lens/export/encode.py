@@ -1,0 +1,314 @@
+"""Pure encoding of OTel SDK data into store rows: ReadableSpan / ReadableLogRecord → tuples.
+
+Nothing here touches a database. Resources and scopes are deduplicated per batch and referred to
+by their index in the batch's ``resources`` / ``scopes`` lists; the writer swaps those indexes for
+row ids. Spans carrying GenAI token counts are listed with their usage so the writer can keep the
+usage totals in the same transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from otel_lens.store.codec import dumps
+
+SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "flags",
+    "start_ns",
+    "duration_ns",
+    "status_code",
+    "status_message",
+    "attributes",
+    "events",
+    "links",
+    "resource_id",
+    "scope_id",
+)
+LOG_COLUMNS = (
+    "uid",
+    "timestamp_ns",
+    "observed_ns",
+    "severity_number",
+    "severity_text",
+    "body",
+    "attributes",
+    "trace_id",
+    "span_id",
+    "event_name",
+    "resource_id",
+    "scope_id",
+)
+SPAN_RESOURCE = SPAN_COLUMNS.index("resource_id")
+SPAN_SCOPE = SPAN_COLUMNS.index("scope_id")
+LOG_RESOURCE = LOG_COLUMNS.index("resource_id")
+LOG_SCOPE = LOG_COLUMNS.index("scope_id")
+
+# OTLP span flags: the low byte is the W3C trace flags; these bits say whether the parent is remote.
+FLAG_HAS_IS_REMOTE = 0x100
+FLAG_IS_REMOTE = 0x200
+_MAX_NAME = 1024
+_MAX_MESSAGE = 4096
+
+_INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+_OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
+_CACHE_CREATION = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceRow:
+    digest: bytes
+    service: str | None
+    attributes: str | None
+    schema_url: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScopeRow:
+    digest: bytes
+    name: str
+    version: str | None
+    attributes: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class GenAIUsage:
+    """Token counts of one GenAI span (OTel GenAI semantic conventions)."""
+
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+
+
+@dataclasses.dataclass
+class EncodedBatch:
+    """Rows of one export call plus the resources and scopes they refer to by index."""
+
+    rows: list[list[Any]]
+    resources: list[ResourceRow]
+    scopes: list[ScopeRow]
+    genai: dict[int, GenAIUsage] = dataclasses.field(default_factory=dict)
+
+
+class _Interner:
+    """Per-batch dedup of resources and scopes, keyed by object identity (the SDK reuses them)."""
+
+    def __init__(self) -> None:
+        self.resources: list[ResourceRow] = []
+        self.scopes: list[ScopeRow] = []
+        self._resource_index: dict[int, int] = {}
+        self._scope_index: dict[int, int] = {}
+        self._keep: list[object] = []  # keeps ids stable for the life of the batch
+
+    def resource(self, resource: Resource | None) -> int:
+        key = id(resource)
+        index = self._resource_index.get(key)
+        if index is None:
+            index = self._resource_index[key] = len(self.resources)
+            self._keep.append(resource)
+            self.resources.append(encode_resource(resource))
+        return index
+
+    def scope(self, scope: InstrumentationScope | None) -> int:
+        key = id(scope)
+        index = self._scope_index.get(key)
+        if index is None:
+            index = self._scope_index[key] = len(self.scopes)
+            self._keep.append(scope)
+            self.scopes.append(encode_scope(scope))
+        return index
+
+
+def _digest(*parts: str | None) -> bytes:
+    hasher = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        hasher.update(b"\x00" if part is None else part.encode() + b"\x01")
+    return hasher.digest()
+
+
+def encode_resource(resource: Resource | None) -> ResourceRow:
+    attributes = dict(resource.attributes) if resource is not None else {}
+    text = dumps(dict(sorted(attributes.items()))) if attributes else None
+    schema_url = (resource.schema_url or None) if resource is not None else None
+    service = attributes.get("service.name")
+    return ResourceRow(
+        _digest(text, schema_url), safe_text(str(service)) if service is not None else None, text, safe_text(schema_url)
+    )
+
+
+def encode_scope(scope: InstrumentationScope | None) -> ScopeRow:
+    if scope is None:
+        return ScopeRow(_digest("", None, None), "", None, None)
+    attributes = dict(scope.attributes) if scope.attributes else None
+    text = dumps(attributes) if attributes else None
+    name, version = safe_text(scope.name, _MAX_NAME) or "", safe_text(scope.version, _MAX_NAME)
+    return ScopeRow(_digest(name, version, text), name, version, text)
+
+
+def safe_text(text: str | None, limit: int = _MAX_MESSAGE) -> str | None:
+    """``text`` cut to ``limit`` characters with a marker, lone surrogates replaced (SQLite needs UTF-8)."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        text = str(text)
+    if len(text) > limit:
+        text = f"{text[:limit]}…[+{len(text) - limit} chars truncated]"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def genai_usage(attributes: Mapping[str, Any]) -> GenAIUsage | None:
+    """The token usage a span reports under the GenAI conventions, or None when it reports none."""
+
+    def first(keys: Sequence[str]) -> Any:
+        for key in keys:
+            value = attributes.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def tokens(keys: Sequence[str]) -> int:
+        value = first(keys)
+        try:
+            return max(int(value), 0) if value is not None and not isinstance(value, bool) else 0
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+    input_tokens, output_tokens = tokens(_INPUT_TOKENS), tokens(_OUTPUT_TOKENS)
+    if not input_tokens and not output_tokens and first(_INPUT_TOKENS + _OUTPUT_TOKENS) is None:
+        return None
+    provider = first(("gen_ai.provider.name", "gen_ai.system"))
+    model = first(("gen_ai.response.model", "gen_ai.request.model"))
+    return GenAIUsage(
+        provider=safe_text(str(provider), _MAX_NAME) or "" if provider is not None else "",
+        model=safe_text(str(model), _MAX_NAME) or "" if model is not None else "",
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=tokens(_CACHE_READ),
+        cache_creation_tokens=tokens(_CACHE_CREATION),
+    )
+
+
+def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
+    """Rows in :data:`SPAN_COLUMNS` order for ``spans`` (ids as big-endian bytes, times in ns)."""
+    interner = _Interner()
+    rows: list[list[Any]] = []
+    genai: dict[int, GenAIUsage] = {}
+    for span in spans:
+        context = span.context
+        if context is None:
+            continue
+        parent = span.parent
+        flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
+        if parent is not None and parent.is_remote:
+            flags |= FLAG_IS_REMOTE
+        start = span.start_time or 0
+        end = span.end_time or start
+        status = span.status
+        attributes = span.attributes
+        events = span.events
+        links = span.links
+        resource_index = interner.resource(span.resource)
+        name = span.name if len(span.name) <= _MAX_NAME and span.name.isascii() else safe_text(span.name, _MAX_NAME)
+        message = safe_text(status.description) if status.description else None
+        rows.append(
+            [
+                context.trace_id.to_bytes(16, "big"),
+                context.span_id.to_bytes(8, "big"),
+                parent.span_id.to_bytes(8, "big") if parent is not None else None,
+                name,
+                span.kind.value,
+                flags,
+                start,
+                max(end - start, 0),
+                status.status_code.value,
+                message,
+                dumps(attributes) if attributes else None,
+                dumps([[e.name, e.timestamp, e.attributes or None] for e in events]) if events else None,
+                dumps(
+                    [
+                        [f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}", link.attributes or None]
+                        for link in links
+                    ]
+                )
+                if links
+                else None,
+                resource_index,
+                interner.scope(span.instrumentation_scope),
+            ]
+        )
+        if attributes and (
+            "gen_ai.usage.input_tokens" in attributes
+            or "gen_ai.usage.output_tokens" in attributes
+            or "gen_ai.usage.prompt_tokens" in attributes
+        ):
+            usage = genai_usage(attributes)
+            if usage is not None:
+                genai[len(rows) - 1] = usage
+    return EncodedBatch(rows, interner.resources, interner.scopes, genai)
+
+
+def encode_logs(records: Sequence[ReadableLogRecord]) -> EncodedBatch:
+    """Rows in :data:`LOG_COLUMNS` order; ``uid`` is a content digest so a re-export is stored once."""
+    interner = _Interner()
+    rows: list[list[Any]] = []
+    for readable in records:
+        record = readable.log_record
+        observed = record.observed_timestamp or record.timestamp or 0
+        timestamp = record.timestamp or observed
+        severity = record.severity_number.value if record.severity_number is not None else None
+        body = dumps(record.body) if record.body is not None else None
+        attributes = dumps(record.attributes) if record.attributes else None
+        trace_id = record.trace_id.to_bytes(16, "big") if record.trace_id else None
+        span_id = record.span_id.to_bytes(8, "big") if record.span_id else None
+        event_name = safe_text(getattr(record, "event_name", None) or None, _MAX_NAME)
+        scope_index = interner.scope(readable.instrumentation_scope)
+        resource_index = interner.resource(readable.resource)
+        uid = hashlib.blake2b(
+            b"%d|%d|%d|" % (timestamp, observed, severity or 0)
+            + (trace_id or b"")
+            + (span_id or b"")
+            + (body or "").encode()
+            + b"\x00"
+            + (attributes or "").encode()
+            + interner.scopes[scope_index].digest
+            + interner.resources[resource_index].digest,
+            digest_size=16,
+        ).digest()
+        rows.append(
+            [
+                uid,
+                timestamp,
+                observed,
+                severity,
+                safe_text(record.severity_text, _MAX_NAME),
+                body,
+                attributes,
+                trace_id,
+                span_id,
+                event_name,
+                resource_index,
+                scope_index,
+            ]
+        )
+    return EncodedBatch(rows, interner.resources, interner.scopes)

@@ -1,0 +1,116 @@
+"""One frozen dataclass holding every otel-lens setting: ``OTEL_*`` environment variables with keyword overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from otel_lens._units import parse_duration, parse_size
+
+_DEFAULT_RETENTION = "7d"
+_DEFAULT_MAX_SIZE = "1GiB"
+_DEFAULT_SWEEP_INTERVAL = "5m"
+_DEFAULT_MAX_BODY_SIZE = "64KiB"
+
+
+class SettingsError(ValueError):
+    """A setting does not parse; the message names the variable or keyword and shows a valid value."""
+
+
+def default_database_path() -> Path:
+    """``$XDG_DATA_HOME/otel-lens/lens.db``, falling back to ``~/.local/share/otel-lens/lens.db``."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "otel-lens" / "lens.db"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Resolved otel-lens configuration. Build it with :meth:`Settings.load`, not directly."""
+
+    database: str
+    retention: float
+    max_size: int
+    sweep_interval: float
+    log_format: str
+    capture_bodies: bool
+    max_body_size: int
+    redact: tuple[str, ...]
+    service_name: str | None
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the ``OTEL_*`` environment, then apply keyword overrides (``None`` means "not given").
+
+        Raises:
+            SettingsError: a value does not parse, or an unknown keyword was given.
+        """
+        env = os.environ if environ is None else environ
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            valid = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise SettingsError(f"unknown otel-lens setting(s) {', '.join(sorted(unknown))}; valid ones are: {valid}")
+
+        def raw(keyword: str, variable: str, default: Any) -> tuple[Any, str]:
+            given = overrides.get(keyword)
+            if given is not None:
+                return given, f"{keyword}={given!r}"
+            value = env.get(variable, "").strip()
+            if value:
+                return value, f"{variable}={value!r}"
+            return default, f"default {keyword}={default!r}"
+
+        def parsed(keyword: str, variable: str, default: Any, parse: Any, example: str) -> Any:
+            value, origin = raw(keyword, variable, default)
+            try:
+                return parse(value)
+            except (TypeError, ValueError) as exc:
+                raise SettingsError(f"{origin} is not valid ({exc}); use e.g. {example}") from None
+
+        database, _ = raw("database", "OTEL_EXPORTER_LENS_DATABASE", None)
+        if database is not None and not isinstance(database, (str, os.PathLike)):
+            raise SettingsError(f"database={database!r} is not valid; use e.g. ./lens.db or postgresql://host/db")
+        database = os.fspath(database) if database is not None else str(default_database_path())
+        log_format = str(raw("log_format", "OTEL_EXPORTER_LENS_LOG_FORMAT", "text")[0]).lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"OTEL_EXPORTER_LENS_LOG_FORMAT / log_format={log_format!r} is not valid; use text or json")
+        return cls(
+            database=database,
+            retention=parsed("retention", "OTEL_EXPORTER_LENS_RETENTION", _DEFAULT_RETENTION, parse_duration, "7d"),
+            max_size=parsed("max_size", "OTEL_EXPORTER_LENS_MAX_SIZE", _DEFAULT_MAX_SIZE, parse_size, "500MB"),
+            sweep_interval=parsed(
+                "sweep_interval", "OTEL_EXPORTER_LENS_SWEEP_INTERVAL", _DEFAULT_SWEEP_INTERVAL, parse_duration, "5m"
+            ),
+            log_format=log_format,
+            capture_bodies=parsed(
+                "capture_bodies", "OTEL_EXPORTER_LENS_CAPTURE_BODIES", False, _parse_bool, "true or false"
+            ),
+            max_body_size=parsed(
+                "max_body_size", "OTEL_EXPORTER_LENS_MAX_BODY_SIZE", _DEFAULT_MAX_BODY_SIZE, parse_size, "64KiB"
+            ),
+            redact=parsed("redact", "OTEL_EXPORTER_LENS_REDACT", (), _parse_keys, "api_key,session_id"),
+            service_name=raw("service_name", "OTEL_SERVICE_NAME", None)[0],
+        )
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _parse_keys(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        parts = value.split(",")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        parts = [str(v) for v in value]
+    else:
+        raise ValueError(f"{value!r} is not a list of keys")
+    return tuple(p.strip().lower() for p in parts if p.strip())

@@ -1,0 +1,1 @@
+"""The store: schema, connection, migrations, the batch writer and the retention sweeper."""

@@ -1,0 +1,136 @@
+"""The store's JSON value format: OTel attribute values ↔ compact JSON text, bounded in size.
+
+JSON has no bytes, NaN/±inf or integers beyond 64 bits; those are written as one-key tagged
+objects (``{"$bytes": base64}``, ``{"$float": "NaN"}``, ``{"$int": "123…"}``) that
+:func:`loads` turns back into the original Python values. Strings, sequences and mappings
+larger than the caps below are cut with a visible marker so one hostile value cannot make an
+unbounded row.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+MAX_STRING = 64 * 1024
+"""Characters kept of one string value; the rest is replaced by a ``…[+N chars truncated]`` marker."""
+MAX_ITEMS = 1000
+"""Elements kept of one sequence, keys of one mapping."""
+MAX_DEPTH = 16
+"""Nesting kept of mappings and sequences; deeper values become a marker string."""
+MAX_ENCODED = 512 * 1024
+"""Bytes one encoded value may take; past it strings are cut to :data:`_SMALL_STRING`."""
+_FAST_LIMIT = 16 * 1024
+"""Encodings up to this size are kept as orjson wrote them; larger ones are re-checked against the caps."""
+_SMALL_STRING = 1024
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TAGS = ("$bytes", "$float", "$int")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return repr(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text for an attribute map, event list or log body; never raises."""
+    try:
+        out = orjson.dumps(value, default=_default)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        out = b""
+    # orjson writes NaN/inf as null: a null in the output may be a lost float, so re-check slowly.
+    if out and len(out) <= _FAST_LIMIT and b"null" not in out:
+        return out.decode()
+    return _dumps_slow(value)
+
+
+def _dumps_slow(value: Any) -> str:
+    out = orjson.dumps(_clean(value, MAX_STRING, 0))
+    if len(out) > MAX_ENCODED:
+        out = orjson.dumps(_clean(value, _SMALL_STRING, 0))
+    if len(out) > MAX_ENCODED:
+        out = orjson.dumps(_truncate_str(out.decode(), MAX_ENCODED // 2))
+    return out.decode()
+
+
+def _truncate_str(text: str, limit: int) -> str:
+    if len(text) > limit:
+        text = f"{text[:limit]}…[+{len(text) - limit} chars truncated]"
+    # Lone surrogates cannot be UTF-8 encoded: replace them, keep valid pairs.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _clean(value: Any, max_string: int, depth: int) -> Any:
+    """A JSON-safe copy of ``value``: tagged non-JSON scalars, truncated strings and containers."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _truncate_str(value, max_string)
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _INT64_MAX else {"$int": str(value)}
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if len(data) > max_string:
+            return _truncate_str(f"<{len(data)} bytes>", max_string)
+        return {"$bytes": base64.b64encode(data).decode("ascii")}
+    if depth >= MAX_DEPTH:
+        return "…[nesting truncated]"
+    if isinstance(value, Mapping):
+        cleaned: dict[str, Any] = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= MAX_ITEMS:
+                cleaned["…"] = f"[+{len(value) - MAX_ITEMS} keys truncated]"
+                break
+            cleaned[_truncate_str(str(key), 256)] = _clean(item, max_string, depth + 1)
+        return cleaned
+    if isinstance(value, (Sequence, set, frozenset)):
+        items = list(value)
+        kept: list[Any] = [_clean(item, max_string, depth + 1) for item in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            kept.append(f"…[+{len(items) - MAX_ITEMS} items truncated]")
+        return kept
+    try:
+        return _truncate_str(repr(value), max_string)
+    except Exception:  # a hostile __repr__ must not break an export
+        return f"<{type(value).__name__}>"
+
+
+def loads(text: str | bytes | None) -> Any:
+    """The Python value stored by :func:`dumps` (tagged values restored); ``None`` for ``None``."""
+    if text is None:
+        return None
+    return _untag(orjson.loads(text))
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, item),) = value.items()
+            if key in _TAGS and isinstance(item, str):
+                try:
+                    if key == "$bytes":
+                        return base64.b64decode(item)
+                    if key == "$float":
+                        return float(item)
+                    return int(item)
+                except ValueError:
+                    return value
+        return {key: _untag(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_untag(item) for item in value]
+    return value

@@ -1,0 +1,194 @@
+"""Opening a store by URL: path checks, file modes, refusal of foreign files, SQLite pragmas.
+
+Nothing here writes to a file before it is known to be an otel-lens database (or a new, empty one):
+a foreign file's bytes stay unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import stat
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import peewee as pw
+
+from otel_lens.store.errors import NotALensDatabase, StoreError
+
+APPLICATION_ID = 0x4C454E53  # "LENS" in the SQLite header, so `file` and we can tell our databases apart
+BUSY_TIMEOUT_S = 5.0
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_PRAGMAS = (
+    # auto_vacuum only takes effect on a database with no tables yet, and before WAL mode is set;
+    # on an existing database it changes nothing.
+    ("auto_vacuum", "incremental"),
+    ("journal_mode", "wal"),
+    ("synchronous", "normal"),
+    ("journal_size_limit", JOURNAL_SIZE_LIMIT),
+    ("cache_size", -16 * 1024),
+    ("foreign_keys", 0),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """Where a store lives: a SQLite file or a PostgreSQL URL."""
+
+    kind: str  # "sqlite" or "postgresql"
+    target: str  # the absolute file path, or the URL as given
+
+    @property
+    def path(self) -> Path:
+        return Path(self.target)
+
+    def __str__(self) -> str:
+        if self.kind == "postgresql":
+            parts = urlsplit(self.target)
+            host = parts.hostname or "localhost"
+            return f"postgresql://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        return self.target
+
+
+def parse_location(database: str | os.PathLike[str]) -> Location:
+    """The :class:`Location` of a database setting: a path, ``sqlite:///path`` or ``postgresql://…``.
+
+    Raises:
+        StoreError: the setting is empty or names an unsupported scheme.
+    """
+    text = os.fspath(database).strip()
+    if not text:
+        raise StoreError("the database setting is empty; use e.g. ./lens.db, sqlite:///abs/lens.db or postgresql://host/db")
+    if text.startswith(("postgresql://", "postgres://")):
+        return Location("postgresql", text)
+    if text.startswith("sqlite:"):
+        rest = text[len("sqlite:") :]
+        if rest.startswith("///"):
+            text = unquote(rest[2:])
+        elif rest.startswith("//"):
+            raise StoreError(f"database {text!r} has a host part; use sqlite:///relative/or/absolute/path")
+        else:
+            text = unquote(rest)
+    elif "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise StoreError(f"database {text!r}: unsupported scheme {scheme!r}; use a file path, sqlite:/// or postgresql://")
+    if text == ":memory:":
+        raise StoreError("database ':memory:' cannot be shared by exporter threads and readers; use a file path")
+    return Location("sqlite", str(Path(text).expanduser().absolute()))
+
+
+def prepare_sqlite_file(path: Path) -> bool:
+    """Check ``path`` can hold an otel-lens database, creating parents (0700) and the file (0600).
+
+    Returns:
+        True when the file was created here (so it is certainly new).
+
+    Raises:
+        StoreError: the path is a directory, its parent cannot be created, or it is not writable.
+        NotALensDatabase: the file exists and is not an SQLite database.
+    """
+    if path.is_dir():
+        raise StoreError(f"database path {path} is a directory; give a file path such as {path / 'lens.db'}")
+    parent = path.parent
+    if not parent.is_dir():
+        try:
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory {parent} for database {path}: {exc.strerror or exc}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"database {path}: directory {parent} is not writable (SQLite needs it for the -wal file)")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror or exc}") from None
+    else:
+        os.close(fd)
+        return True
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise StoreError(f"database path {path} is not a regular file")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"database {path} is read-only; otel-lens needs read and write access to store spans")
+    check_sqlite_header(path)
+    return False
+
+
+def check_sqlite_header(path: Path) -> None:
+    """Refuse a non-empty file that does not start with the SQLite magic header (read, never written)."""
+    with open(path, "rb") as handle:
+        header = handle.read(len(_SQLITE_MAGIC))
+    if header and header != _SQLITE_MAGIC:
+        raise NotALensDatabase(f"{path} is not an otel-lens database (not even SQLite); refusing to touch it")
+
+
+def check_sqlite_identity(path: Path) -> None:
+    """Refuse an SQLite file that belongs to another application, reading it without writing.
+
+    An otel-lens database carries :data:`APPLICATION_ID`; an empty SQLite file is accepted as new.
+    """
+    if path.stat().st_size == 0:
+        return
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise NotALensDatabase(f"{path} is not an otel-lens database ({exc}); refusing to touch it") from None
+    finally:
+        conn.close()
+    if application_id != 0 or tables:
+        raise NotALensDatabase(
+            f"{path} is an SQLite database of another application (application_id={application_id}, "
+            f"{tables} schema objects); refusing to touch it"
+        )
+
+
+def open_sqlite(path: Path, *, readonly: bool = False) -> pw.SqliteDatabase:
+    """A Peewee database on ``path`` with otel-lens pragmas; the connection is opened lazily.
+
+    The connection is shared by the threads of one store (``check_same_thread=False``), which
+    serializes its own use; Peewee runs in autocommit mode and writers issue ``BEGIN IMMEDIATE``.
+    """
+    if readonly:
+        return pw.SqliteDatabase(
+            f"{path.as_uri()}?mode=ro",
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            check_same_thread=False,
+            thread_safe=False,
+            pragmas=(("query_only", 1),),
+        )
+    return pw.SqliteDatabase(
+        str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, thread_safe=False, pragmas=_PRAGMAS
+    )
+
+
+def open_postgres(location: Location) -> pw.Database:
+    """A Peewee PostgreSQL database for ``location`` (needs the ``postgres`` extra).
+
+    Raises:
+        StoreError: the driver is missing (names the extra to install).
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StoreError(
+            f"database {location} is PostgreSQL, which needs its driver: pip install 'otel-lens[postgres]'"
+        ) from None
+    parts = urlsplit(location.target)
+    return pw.PostgresqlDatabase(
+        (parts.path or "/").lstrip("/") or "postgres",
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        host=parts.hostname,
+        port=parts.port,
+        thread_safe=False,
+    )

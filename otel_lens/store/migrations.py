@@ -1,0 +1,97 @@
+"""Schema versions and their migrations, applied exactly once even when processes start together.
+
+SQLite keeps the version in ``PRAGMA user_version`` (and :data:`~otel_lens.store.database.APPLICATION_ID`
+in the header); PostgreSQL in the ``lens_meta`` table. Each migration runs inside the write lock
+(``BEGIN IMMEDIATE`` / an advisory transaction lock) after re-reading the version, so a second
+process that waited for the lock finds the work done.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import peewee as pw
+
+from otel_lens.store.database import APPLICATION_ID
+from otel_lens.store.errors import SchemaTooNew
+from otel_lens.store.schema import Models, models_for
+
+_PG_LOCK_KEY = 0x4C454E53  # the advisory lock that serializes migrations on PostgreSQL
+
+
+def _create_tables(db: pw.Database, models: Models) -> None:
+    db.create_tables(models.all(), safe=True)
+
+
+MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {1: _create_tables}
+"""Version → the step that brings a store from version - 1 to it."""
+
+
+def latest_version() -> int:
+    return max(MIGRATIONS)
+
+
+def is_postgres(db: pw.Database) -> bool:
+    return isinstance(db, pw.PostgresqlDatabase)
+
+
+def read_version(db: pw.Database) -> int:
+    """The schema version recorded in ``db`` (0 for a new database)."""
+    if is_postgres(db):
+        if not db.table_exists("lens_meta"):
+            return 0
+        row = db.execute_sql("SELECT value FROM lens_meta WHERE key = %s", ("schema_version",)).fetchone()
+        return int(row[0]) if row else 0
+    return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
+
+
+def refuse_newer(db: pw.Database, where: str, version: int | None = None) -> int:
+    """The schema version of ``db``; raises :class:`SchemaTooNew` when it is ahead of this otel-lens."""
+    version = read_version(db) if version is None else version
+    if version > latest_version():
+        raise SchemaTooNew(
+            f"database {where} has schema version {version}, written by a newer otel-lens "
+            f"(this one knows up to {latest_version()}): upgrade otel-lens to use it"
+        )
+    return version
+
+
+def ensure_schema(db: pw.Database, where: str) -> None:
+    """Bring ``db`` to the latest schema, or refuse it when it is newer than this otel-lens.
+
+    Raises:
+        SchemaTooNew: the database was written by a newer otel-lens.
+    """
+    if refuse_newer(db, where) == latest_version():
+        return
+    models = models_for(db)
+    if is_postgres(db):
+        with db.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+            db.create_tables([models.meta], safe=True)
+            _migrate_locked(db, models, where)
+        return
+    with db.atomic(lock_type="IMMEDIATE"):
+        _migrate_locked(db, models, where)
+
+
+def _migrate_locked(db: pw.Database, models: Models, where: str) -> None:
+    version = refuse_newer(db, where)
+    for target in range(version + 1, latest_version() + 1):
+        MIGRATIONS[target](db, models)
+        _write_version(db, models, target)
+        models.meta.insert(key=f"migrated_to_{target}", value=f"{time.time():.3f} pid={os.getpid()}").on_conflict(
+            conflict_target=[models.meta.key], preserve=[models.meta.value]
+        ).execute()
+
+
+def _write_version(db: pw.Database, models: Models, version: int) -> None:
+    if is_postgres(db):
+        models.meta.insert(key="schema_version", value=str(version)).on_conflict(
+            conflict_target=[models.meta.key], preserve=[models.meta.value]
+        ).execute()
+        return
+    db.execute_sql(f"PRAGMA user_version = {int(version)}")
+    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")

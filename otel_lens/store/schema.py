@@ -1,0 +1,203 @@
+"""The Peewee models of an otel-lens store, dialect-neutral so SQLite and PostgreSQL share them.
+
+Models are declared unbound; :func:`models_for` gives subclasses bound to one database, so several
+stores can live in one process (tests, a CLI reading one file while the app writes another).
+Ids are raw bytes (trace 16, span 8), times integer nanoseconds, attribute maps compact JSON text
+in the :mod:`otel_lens.store.codec` format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import weakref
+from typing import Any
+
+import peewee as pw
+
+TABLE_PREFIX = "lens_"
+
+
+class _Base(pw.Model):
+    class Meta:
+        database = None
+        legacy_table_names = False
+
+
+class Resource(_Base):
+    """A distinct OTel resource (deduplicated by a digest of its attributes)."""
+
+    digest = pw.BlobField(unique=True)
+    service = pw.TextField(null=True)
+    attributes = pw.TextField(null=True)
+    schema_url = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "lens_resources"
+
+
+class Scope(_Base):
+    """A distinct instrumentation scope (tracer or logger name and version)."""
+
+    digest = pw.BlobField(unique=True)
+    name = pw.TextField()
+    version = pw.TextField(null=True)
+    attributes = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "lens_scopes"
+
+
+class Span(_Base):
+    """One finished span. ``(trace_id, span_id)`` is unique, which makes exports idempotent."""
+
+    id = pw.BigAutoField()
+    trace_id = pw.BlobField()
+    span_id = pw.BlobField()
+    parent_span_id = pw.BlobField(null=True)
+    name = pw.TextField()
+    kind = pw.SmallIntegerField()
+    flags = pw.IntegerField()  # OTLP span flags: W3C trace flags + parent-is-remote bits
+    start_ns = pw.BigIntegerField()
+    duration_ns = pw.BigIntegerField()
+    status_code = pw.SmallIntegerField()
+    status_message = pw.TextField(null=True)
+    attributes = pw.TextField(null=True)
+    events = pw.TextField(null=True)
+    links = pw.TextField(null=True)
+    resource_id = pw.IntegerField()
+    scope_id = pw.IntegerField()
+
+    class Meta:
+        table_name = "lens_spans"
+        indexes = (
+            (("trace_id", "span_id"), True),
+            (("start_ns",), False),
+        )
+
+
+class Trace(_Base):
+    """The per-trace rollup the trace list reads, kept exact as batches arrive in any order."""
+
+    trace_id = pw.BlobField(primary_key=True)
+    root_span_id = pw.BlobField(null=True)
+    root_name = pw.TextField()
+    root_rank = pw.SmallIntegerField()  # 2: no parent, 1: remote parent, 0: provisional (root not seen yet)
+    service = pw.TextField(null=True)
+    start_ns = pw.BigIntegerField()
+    end_ns = pw.BigIntegerField()
+    span_count = pw.IntegerField()
+    error_count = pw.IntegerField()
+
+    class Meta:
+        table_name = "lens_traces"
+        indexes = (
+            (("start_ns",), False),
+            (("service", "start_ns"), False),
+            (("root_name", "start_ns"), False),
+        )
+
+
+class Log(_Base):
+    """One log record. ``uid`` is a digest of its content, which makes exports idempotent."""
+
+    id = pw.BigAutoField()
+    uid = pw.BlobField(unique=True)
+    timestamp_ns = pw.BigIntegerField()
+    observed_ns = pw.BigIntegerField()
+    severity_number = pw.SmallIntegerField(null=True)
+    severity_text = pw.TextField(null=True)
+    body = pw.TextField(null=True)
+    attributes = pw.TextField(null=True)
+    trace_id = pw.BlobField(null=True)
+    span_id = pw.BlobField(null=True)
+    event_name = pw.TextField(null=True)
+    resource_id = pw.IntegerField()
+    scope_id = pw.IntegerField()
+
+    class Meta:
+        table_name = "lens_logs"
+        indexes = (
+            (("timestamp_ns",), False),
+            (("trace_id", "timestamp_ns"), False),
+        )
+
+
+class Usage(_Base):
+    """GenAI token totals per hour, service, provider and model, updated in the export transaction."""
+
+    bucket_ns = pw.BigIntegerField()
+    service = pw.TextField()
+    provider = pw.TextField()
+    model = pw.TextField()
+    span_count = pw.BigIntegerField()
+    input_tokens = pw.BigIntegerField()
+    output_tokens = pw.BigIntegerField()
+    cache_read_tokens = pw.BigIntegerField()
+    cache_creation_tokens = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "lens_usage"
+        primary_key = pw.CompositeKey("bucket_ns", "service", "provider", "model")
+
+
+class Body(_Base):
+    """A captured HTTP or function body, content-addressed by sha256 and stored once."""
+
+    digest = pw.BlobField(primary_key=True)
+    size = pw.BigIntegerField()
+    encoding = pw.TextField()  # "identity" or "zlib"
+    content_type = pw.TextField(null=True)
+    content = pw.BlobField()
+    last_seen_ns = pw.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "lens_bodies"
+
+
+class Meta(_Base):
+    """Key/value facts about the store (schema version on PostgreSQL, sweeper bookkeeping)."""
+
+    key = pw.TextField(primary_key=True)
+    value = pw.TextField()
+
+    class Meta:
+        table_name = "lens_meta"
+
+
+ALL_MODELS: tuple[type[_Base], ...] = (Resource, Scope, Span, Trace, Log, Usage, Body, Meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class Models:
+    """The models bound to one database."""
+
+    resource: type[Resource]
+    scope: type[Scope]
+    span: type[Span]
+    trace: type[Trace]
+    log: type[Log]
+    usage: type[Usage]
+    body: type[Body]
+    meta: type[Meta]
+
+    def all(self) -> list[type[pw.Model]]:
+        return [getattr(self, f.name) for f in dataclasses.fields(self)]
+
+
+_bound: weakref.WeakKeyDictionary[pw.Database, Models] = weakref.WeakKeyDictionary()
+_bound_lock = threading.Lock()
+
+
+def models_for(database: pw.Database) -> Models:
+    """Subclasses of every model bound to ``database`` (made once per database)."""
+    with _bound_lock:
+        models = _bound.get(database)
+        if models is None:
+            classes: dict[str, Any] = {}
+            for model in ALL_MODELS:
+                meta = type("Meta", (), {"database": database, "table_name": model._meta.table_name})
+                classes[model.__name__.lower()] = type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
+            models = Models(**classes)
+            _bound[database] = models
+        return models

@@ -1,0 +1,221 @@
+"""Retention: delete data past its age or beyond the size budget, in short transactions, then shrink the file.
+
+Deletes go oldest first in chunks sized to hold the write lock for a few milliseconds, so an
+exporter waiting behind the sweeper is delayed about as much as by a checkpoint. Only trace and
+log ids are ever loaded, never the rows themselves, so memory stays flat on any store size. Spans
+and their trace rollup are deleted in the same transaction: a kill at any moment leaves no orphans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+
+_TARGET_CHUNK_S = 0.004
+_MIN_CHUNK, _MAX_CHUNK = 8, 2000
+_VACUUM_PAGES = 512
+_SIZE_HEADROOM = 0.9  # a size sweep stops at 90% of the budget so it does not run again at once
+
+
+@dataclasses.dataclass
+class PruneSummary:
+    """What one retention pass removed."""
+
+    traces_deleted: int = 0
+    spans_deleted: int = 0
+    logs_deleted: int = 0
+    bodies_deleted: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    seconds: float = 0.0
+    skipped: str | None = None  # set when another process was sweeping
+
+    @property
+    def bytes_reclaimed(self) -> int:
+        return max(self.bytes_before - self.bytes_after, 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["bytes_reclaimed"] = self.bytes_reclaimed
+        return data
+
+
+Transaction = Callable[[], AbstractContextManager[Any]]
+"""Opens one short write transaction on the store and yields its cursor (the store's writer lock held)."""
+Locked = Callable[[], AbstractContextManager[Any]]
+"""Holds the store's writer lock, outside any transaction, and yields the raw connection."""
+
+
+class Sweeper:
+    """Deletes expired or excess data from one database through ``transaction``."""
+
+    def __init__(self, db: pw.Database, transaction: Transaction, locked: Locked, path: Path | None) -> None:
+        self._db = db
+        self._transaction = transaction
+        self._locked = locked
+        self._path = path  # the SQLite file, for size accounting; None on PostgreSQL
+        self._p = db.param
+        self._chunk = 200
+
+    # -- size -----------------------------------------------------------------------------------
+
+    def store_size(self) -> int:
+        """Bytes the store takes: the SQLite file plus its -wal, or the PostgreSQL tables."""
+        if self._path is None:
+            row = self._db.execute_sql(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "WHERE c.relkind = 'r' AND c.relname LIKE 'lens\\_%'"
+            ).fetchone()
+            return int(row[0])
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.stat(f"{self._path}{suffix}").st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def _used_bytes(self) -> int:
+        """Bytes in use after deletes (free pages excluded), which is what the file shrinks to."""
+        if self._path is None:
+            return self.store_size()
+        with self._transaction() as cursor:
+            page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
+            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+            free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * page_size)
+
+    # -- passes ---------------------------------------------------------------------------------
+
+    def prune(self, max_age: float, max_size: int, now_ns: int | None = None) -> PruneSummary:
+        """Delete data older than ``max_age`` seconds, then the oldest data beyond ``max_size`` bytes."""
+        started = time.monotonic()
+        summary = PruneSummary(bytes_before=self.store_size())
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        if max_age > 0:
+            cutoff = now_ns - int(max_age * 1e9)
+            while self._delete_oldest_traces(summary, cutoff):
+                pass
+            while self._delete_oldest_logs(summary, cutoff):
+                pass
+            self._delete_small(summary, cutoff)
+        if max_size > 0 and self.store_size() > max_size:
+            target = int(max_size * _SIZE_HEADROOM)
+            while self._used_bytes() > target:
+                trace_start, log_start = self._oldest()
+                if trace_start is None and log_start is None:
+                    break
+                if log_start is None or (trace_start is not None and trace_start <= log_start):
+                    self._delete_oldest_traces(summary, None)
+                else:
+                    self._delete_oldest_logs(summary, None)
+            self._delete_small(summary, self._oldest_kept())
+        if summary.spans_deleted or summary.logs_deleted or summary.bodies_deleted:
+            self.shrink()
+        summary.bytes_after = self.store_size()
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _timed(self, work: Callable[[Any, int], int]) -> int:
+        """Run ``work(cursor, chunk)`` in one transaction, adapting the chunk to the lock-time target."""
+        started = time.perf_counter()
+        with self._transaction() as cursor:
+            done = work(cursor, self._chunk)
+        elapsed = time.perf_counter() - started
+        if done >= self._chunk and elapsed < _TARGET_CHUNK_S / 2:
+            self._chunk = min(self._chunk * 2, _MAX_CHUNK)
+        elif elapsed > _TARGET_CHUNK_S:
+            self._chunk = max(int(self._chunk * _TARGET_CHUNK_S / elapsed), _MIN_CHUNK)
+        time.sleep(0)  # let a waiting exporter thread take the lock between chunks
+        return done
+
+    def _delete_oldest_traces(self, summary: PruneSummary, cutoff: int | None) -> bool:
+        p = self._p
+
+        def work(cursor: Any, chunk: int) -> int:
+            where = f"WHERE start_ns < {p} " if cutoff is not None else ""
+            params: tuple[Any, ...] = (cutoff, chunk) if cutoff is not None else (chunk,)
+            cursor.execute(f"SELECT trace_id FROM lens_traces {where}ORDER BY start_ns LIMIT {p}", params)
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return 0
+            marks = ", ".join([p] * len(ids))
+            cursor.execute(f"DELETE FROM lens_spans WHERE trace_id IN ({marks})", ids)
+            summary.spans_deleted += max(cursor.rowcount, 0)
+            cursor.execute(f"DELETE FROM lens_traces WHERE trace_id IN ({marks})", ids)
+            summary.traces_deleted += max(cursor.rowcount, 0)
+            return len(ids)
+
+        return self._timed(work) > 0
+
+    def _delete_oldest_logs(self, summary: PruneSummary, cutoff: int | None) -> bool:
+        p = self._p
+
+        def work(cursor: Any, chunk: int) -> int:
+            where = f"WHERE timestamp_ns < {p} " if cutoff is not None else ""
+            params: tuple[Any, ...] = (cutoff, chunk * 4) if cutoff is not None else (chunk * 4,)
+            cursor.execute(
+                f"DELETE FROM lens_logs WHERE id IN (SELECT id FROM lens_logs {where}ORDER BY timestamp_ns LIMIT {p})",
+                params,
+            )
+            deleted = max(cursor.rowcount, 0)
+            summary.logs_deleted += deleted
+            return deleted
+
+        return self._timed(work) > 0
+
+    def _oldest(self) -> tuple[int | None, int | None]:
+        with self._transaction() as cursor:
+            trace = cursor.execute("SELECT min(start_ns) FROM lens_traces").fetchone()[0]
+            log = cursor.execute("SELECT min(timestamp_ns) FROM lens_logs").fetchone()[0]
+        return trace, log
+
+    def _oldest_kept(self) -> int:
+        trace, log = self._oldest()
+        candidates = [t for t in (trace, log) if t is not None]
+        return min(candidates) if candidates else time.time_ns()
+
+    def _delete_small(self, summary: PruneSummary, cutoff: int) -> None:
+        """Bodies last seen and usage buckets ended before ``cutoff`` (small tables, chunked anyway)."""
+        p = self._p
+
+        def bodies(cursor: Any, chunk: int) -> int:
+            cursor.execute(
+                f"DELETE FROM lens_bodies WHERE digest IN (SELECT digest FROM lens_bodies WHERE last_seen_ns < {p} "
+                f"LIMIT {p})",
+                (cutoff, chunk),
+            )
+            deleted = max(cursor.rowcount, 0)
+            summary.bodies_deleted += deleted
+            return deleted
+
+        while self._timed(bodies):
+            pass
+        with self._transaction() as cursor:
+            cursor.execute(f"DELETE FROM lens_usage WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
+
+    def shrink(self) -> None:
+        """Give freed pages back to the file system and truncate the WAL (SQLite; a no-op elsewhere)."""
+        if self._path is None:
+            return
+        while True:
+            with self._transaction() as cursor:
+                free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
+                if not free:
+                    break
+                cursor.execute(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})").fetchall()
+            time.sleep(0)
+        self.checkpoint(truncate=True)
+
+    def checkpoint(self, truncate: bool = False) -> None:
+        if self._path is None:
+            return
+        with self._locked() as conn:
+            conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})").fetchall()

@@ -1,0 +1,76 @@
+"""Shared fixtures: isolated OTel environment, a real SQLite file per test, deterministic ids."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+from otel_lens.export.spans import LensSpanExporter
+from otel_lens.settings import Settings
+
+
+class IncrementalIdGenerator(IdGenerator):
+    """Ids 1, 2, 3, … so tests can compare them (logfire's testing idea)."""
+
+    def __init__(self) -> None:
+        self._trace = 0
+        self._span = 0
+        self._lock = threading.Lock()
+
+    def generate_span_id(self) -> int:
+        with self._lock:
+            self._span += 1
+            return self._span
+
+    def generate_trace_id(self) -> int:
+        with self._lock:
+            self._trace += 1
+            return self._trace
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's OTEL_* variables or writes under their home directory."""
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "lens.db"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    """Settings on a fresh file with the background sweeper off (tests sweep explicitly)."""
+    return Settings.load(environ={}, database=str(db_path), sweep_interval=0)
+
+
+@pytest.fixture
+def span_exporter(settings: Settings) -> Iterator[LensSpanExporter]:
+    exporter = LensSpanExporter(settings)
+    yield exporter
+    exporter.shutdown()
+
+
+@pytest.fixture
+def tracer_provider(span_exporter: LensSpanExporter) -> Iterator[TracerProvider]:
+    """A real TracerProvider exporting synchronously to the test's database, with incremental ids."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "test-service"}),
+        id_generator=IncrementalIdGenerator(),
+        shutdown_on_exit=False,
+    )
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    yield provider
+    provider.shutdown()
