@@ -51,9 +51,21 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
-    """Settings on a fresh file with the background sweeper off (tests sweep explicitly)."""
+def sqlite_settings(db_path: Path) -> Settings:
+    """Settings on a fresh SQLite file with the background sweeper off (tests sweep explicitly)."""
     return Settings.load(environ={}, database=str(db_path), sweep_interval=0)
+
+
+@pytest.fixture
+def database_url(db_path: Path) -> str:
+    """The database a backend-neutral test writes to (parametrized over SQLite and PostgreSQL later)."""
+    return str(db_path)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Backend-neutral settings with the background sweeper off (tests sweep explicitly)."""
+    return Settings.load(environ={}, database=database_url, sweep_interval=0)
 
 
 @pytest.fixture
