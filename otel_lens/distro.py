@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
 DEFAULTS = {
@@ -27,7 +27,7 @@ DEFAULTS = {
 }
 
 
-class LensDistro(BaseDistro):
+class LensDistro(BaseDistro):  # type: ignore[misc]
     """Sets otel-lens defaults for ``opentelemetry-instrument`` (select it with ``OTEL_PYTHON_DISTRO=otel_lens``
     when another distro, such as opentelemetry-distro, is installed too)."""
 

@@ -20,9 +20,10 @@ class SettingsError(ValueError):
     """A setting does not parse; the message names the variable or keyword and shows a valid value."""
 
 
-def default_database_path() -> Path:
+def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_DATA_HOME/otel-lens/lens.db``, falling back to ``~/.local/share/otel-lens/lens.db``."""
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    env = os.environ if environ is None else environ
+    data_home = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "otel-lens" / "lens.db"
 
 
@@ -72,10 +73,12 @@ class Settings:
         database, _ = raw("database", "OTEL_EXPORTER_LENS_DATABASE", None)
         if database is not None and not isinstance(database, (str, os.PathLike)):
             raise SettingsError(f"database={database!r} is not valid; use e.g. ./lens.db or postgresql://host/db")
-        database = os.fspath(database) if database is not None else str(default_database_path())
+        database = os.fspath(database) if database is not None else str(default_database_path(env))
         log_format = str(raw("log_format", "OTEL_EXPORTER_LENS_LOG_FORMAT", "text")[0]).lower()
         if log_format not in ("text", "json"):
-            raise SettingsError(f"OTEL_EXPORTER_LENS_LOG_FORMAT / log_format={log_format!r} is not valid; use text or json")
+            raise SettingsError(
+                f"OTEL_EXPORTER_LENS_LOG_FORMAT / log_format={log_format!r} is not valid; use text or json"
+            )
         return cls(
             database=database,
             retention=parsed("retention", "OTEL_EXPORTER_LENS_RETENTION", _DEFAULT_RETENTION, parse_duration, "7d"),

@@ -61,8 +61,12 @@ class LensExporterCore:
                 self._warnings.warning("store", "otel-lens: %d %s not stored: %s", len(items), self.signal, exc)
             except Exception as exc:  # the SDK must never see an exception from an exporter
                 self._warnings.warning(
-                    "bug", "otel-lens: %d %s not stored: unexpected %s: %s", len(items), self.signal,
-                    type(exc).__name__, exc,
+                    "bug",
+                    "otel-lens: %d %s not stored: unexpected %s: %s",
+                    len(items),
+                    self.signal,
+                    type(exc).__name__,
+                    exc,
                 )
             return False
 

@@ -60,20 +60,24 @@ def parse_location(database: str | os.PathLike[str]) -> Location:
     """
     text = os.fspath(database).strip()
     if not text:
-        raise StoreError("the database setting is empty; use e.g. ./lens.db, sqlite:///abs/lens.db or postgresql://host/db")
+        raise StoreError(
+            "the database setting is empty; use e.g. ./lens.db, sqlite:///abs/lens.db or postgresql://host/db"
+        )
     if text.startswith(("postgresql://", "postgres://")):
         return Location("postgresql", text)
     if text.startswith("sqlite:"):
         rest = text[len("sqlite:") :]
-        if rest.startswith("///"):
-            text = unquote(rest[2:])
+        if rest.startswith("///"):  # sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's convention)
+            text = unquote(rest[3:])
         elif rest.startswith("//"):
             raise StoreError(f"database {text!r} has a host part; use sqlite:///relative/or/absolute/path")
         else:
             text = unquote(rest)
     elif "://" in text:
         scheme = text.split("://", 1)[0]
-        raise StoreError(f"database {text!r}: unsupported scheme {scheme!r}; use a file path, sqlite:/// or postgresql://")
+        raise StoreError(
+            f"database {text!r}: unsupported scheme {scheme!r}; use a file path, sqlite:/// or postgresql://"
+        )
     if text == ":memory:":
         raise StoreError("database ':memory:' cannot be shared by exporter threads and readers; use a file path")
     return Location("sqlite", str(Path(text).expanduser().absolute()))
@@ -92,11 +96,17 @@ def prepare_sqlite_file(path: Path) -> bool:
     if path.is_dir():
         raise StoreError(f"database path {path} is a directory; give a file path such as {path / 'lens.db'}")
     parent = path.parent
-    if not parent.is_dir():
+    missing = [d for d in (parent, *parent.parents) if not d.is_dir()]
+    for directory in reversed(missing):  # each level we create is private, whatever the umask
         try:
-            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700)
+            os.chmod(directory, 0o700)
+        except FileExistsError:
+            pass
         except OSError as exc:
-            raise StoreError(f"cannot create the directory {parent} for database {path}: {exc.strerror or exc}") from None
+            raise StoreError(
+                f"cannot create the directory {directory} for database {path}: {exc.strerror or exc}"
+            ) from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StoreError(f"database {path}: directory {parent} is not writable (SQLite needs it for the -wal file)")
     try:
@@ -124,21 +134,25 @@ def check_sqlite_header(path: Path) -> None:
         raise NotALensDatabase(f"{path} is not an otel-lens database (not even SQLite); refusing to touch it")
 
 
-def check_sqlite_identity(path: Path) -> None:
+def check_sqlite_identity(path: Path) -> int:
     """Refuse an SQLite file that belongs to another application, reading it without writing.
 
     An otel-lens database carries :data:`APPLICATION_ID`; an empty SQLite file is accepted as new.
+
+    Returns:
+        The file's schema version (``PRAGMA user_version``; 0 for a new file).
     """
     if path.stat().st_size == 0:
-        return
+        return 0
     try:
         conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from None
     try:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if application_id == APPLICATION_ID:
-            return
+            return version
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise NotALensDatabase(f"{path} is not an otel-lens database ({exc}); refusing to touch it") from None
@@ -149,6 +163,7 @@ def check_sqlite_identity(path: Path) -> None:
             f"{path} is an SQLite database of another application (application_id={application_id}, "
             f"{tables} schema objects); refusing to touch it"
         )
+    return version
 
 
 def open_sqlite(path: Path, *, readonly: bool = False) -> pw.SqliteDatabase:

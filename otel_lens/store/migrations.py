@@ -47,9 +47,11 @@ def read_version(db: pw.Database) -> int:
     return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
 
 
-def refuse_newer(db: pw.Database, where: str, version: int | None = None) -> int:
-    """The schema version of ``db``; raises :class:`SchemaTooNew` when it is ahead of this otel-lens."""
-    version = read_version(db) if version is None else version
+def refuse_newer(db: pw.Database | None, where: str, version: int | None = None) -> int:
+    """The schema version of ``db`` (or ``version`` when given); raises :class:`SchemaTooNew` when it is ahead."""
+    if version is None:
+        assert db is not None
+        version = read_version(db)
     if version > latest_version():
         raise SchemaTooNew(
             f"database {where} has schema version {version}, written by a newer otel-lens "

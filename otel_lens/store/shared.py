@@ -30,7 +30,7 @@ from otel_lens.store.database import (
     prepare_sqlite_file,
 )
 from otel_lens.store.errors import StoreClosed, StoreError
-from otel_lens.store.migrations import ensure_schema
+from otel_lens.store.migrations import ensure_schema, refuse_newer
 from otel_lens.store.sweeper import PruneSummary, Sweeper
 from otel_lens.store.writer import Writer
 
@@ -75,7 +75,7 @@ class SharedStore:
         path = self.location.path
         created = prepare_sqlite_file(path)
         if not created:
-            check_sqlite_identity(path)
+            refuse_newer(None, str(path), check_sqlite_identity(path))  # before anything writes to the file
         db = open_sqlite(path)
         try:
             db.connect()
@@ -219,10 +219,10 @@ class SharedStore:
             self._lock.release()
 
     def _after_fork_in_child(self) -> None:
-        conn = self.db._state.conn
-        if conn is not None:
-            _inherited_connections.append(conn)
-        self.db._state = type(self.db._state)()
+        state = getattr(self.db, "_state")  # noqa: B009 - Peewee's per-database connection state
+        if state.conn is not None:
+            _inherited_connections.append(state.conn)
+        setattr(self.db, "_state", type(state)())  # noqa: B010 - a fresh, closed state: connect anew
         self._lock = threading.Lock()
         self._sweep_mutex = threading.Lock()
         self._thread = None

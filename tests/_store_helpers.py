@@ -1,0 +1,35 @@
+"""Reading a store back in tests through the Peewee models (works on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_lens.store import codec
+from otel_lens.store.schema import Models, models_for
+from otel_lens.store.shared import SharedStore
+
+
+def models(store: SharedStore | None) -> Models:
+    assert store is not None, "the exporter was shut down"
+    return models_for(store.db)
+
+
+def spans_by_name(store: SharedStore | None) -> dict[str, dict[str, Any]]:
+    """Every stored span keyed by name, with JSON columns decoded."""
+    m = models(store)
+    result: dict[str, dict[str, Any]] = {}
+    for row in m.span.select().dicts():
+        row["attributes"] = codec.loads(row["attributes"])
+        row["events"] = codec.loads(row["events"])
+        row["links"] = codec.loads(row["links"])
+        result[row["name"]] = row
+    return result
+
+
+def traces(store: SharedStore | None) -> dict[bytes, dict[str, Any]]:
+    return {bytes(row["trace_id"]): row for row in models(store).trace.select().dicts()}
+
+
+def count(store: SharedStore | None, table: str) -> int:
+    m = models(store)
+    return int(getattr(m, table).select().count())
