@@ -205,3 +205,20 @@ tp.force_flush()
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "full" in result.stderr  # the warning went to stderr, where logging belongs
+
+
+def test_store_statements_run_with_instrumentation_suppressed(span_exporter: LensSpanExporter) -> None:
+    """Every SQL statement an export runs sees the suppress-instrumentation key, so sqlite3/peewee
+    instrumentations never trace the exporter itself."""
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    assert span_exporter.store is not None
+    seen: list[tuple[str, bool]] = []
+    conn = span_exporter.store.db.connection()
+    conn.set_trace_callback(lambda sql: seen.append((sql, is_instrumentation_enabled())))
+    try:
+        assert span_exporter.export(_some_spans()) is SpanExportResult.SUCCESS
+    finally:
+        conn.set_trace_callback(None)
+    assert any("INSERT INTO lens_spans" in sql for sql, _ in seen)
+    assert [sql for sql, enabled in seen if enabled] == []
