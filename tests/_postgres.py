@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 # Read at import, before the suite's autouse fixture strips OTEL_* variables from each test's environment.
@@ -31,10 +32,14 @@ _INSTALL_HINT = (
     "(or set OTEL_LENS_SKIP_POSTGRES=1 to skip the PostgreSQL tests on this machine; CI must not)"
 )
 _SERVER_USER = "postgres"
+_BINDIR_OVERRIDE = os.environ.get("OTEL_LENS_PG_BINDIR", "").strip()  # e.g. /usr/lib/postgresql/16/bin
 
 
 def find_bindir() -> Path | None:
-    """The directory holding initdb and pg_ctl: the newest /usr/lib/postgresql/*/bin, else $PATH."""
+    """The directory holding initdb and pg_ctl: $OTEL_LENS_PG_BINDIR, the newest /usr/lib/postgresql/*/bin, $PATH."""
+    if _BINDIR_OVERRIDE:
+        override = Path(_BINDIR_OVERRIDE)
+        return override if (override / "initdb").exists() and (override / "pg_ctl").exists() else None
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name or 0))
     for candidate in reversed(candidates):
         if os.access(Path(candidate) / "initdb", os.X_OK) and os.access(Path(candidate) / "pg_ctl", os.X_OK):
@@ -114,8 +119,6 @@ class PostgresServer:
 
     def admin(self, sql: str) -> None:
         """Run one statement (outside a transaction) on the maintenance database."""
-        import psycopg
-
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(sql)
 

@@ -9,7 +9,6 @@ the same order and cannot deadlock each other.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -156,23 +155,3 @@ def bytes_per_row(cursor: Any, table: str, sample: int = 1000) -> tuple[int, flo
         return 0, 0.0, int(total)
     filled = min(rows * (float(average or 0) + _ROW_OVERHEAD) / heap, 1.0) if heap else 1.0
     return int(rows), total * filled / rows, int(total)
-
-
-def detach_inherited(conn: Any) -> None:
-    """Make a connection inherited across ``fork()`` harmless in the child without touching the parent's.
-
-    libpq sends a Terminate message when a connection object is finalized; sent on the socket shared
-    with the parent, it would end the parent's session. Pointing the child's copy of the descriptor at
-    /dev/null sends anything the child might do there nowhere.
-    """
-    try:
-        fd = conn.pgconn.socket
-    except Exception:  # already closed or not a psycopg connection
-        return
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        os.dup2(devnull, fd)
-    except OSError:
-        pass
-    finally:
-        os.close(devnull)

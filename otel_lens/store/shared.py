@@ -174,9 +174,12 @@ class SharedStore:
     def _try_sweep_lock(self) -> bool:
         if self.location.kind == "postgresql":
             with self.locked() as conn:
-                cursor = conn.cursor()
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", (_PG_SWEEP_LOCK_KEY,))
-                return bool(cursor.fetchone()[0])
+                try:
+                    cursor = conn.cursor()
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (_PG_SWEEP_LOCK_KEY,))
+                    return bool(cursor.fetchone()[0])
+                except Exception as exc:  # e.g. a dropped connection: the next pass reconnects
+                    raise (_postgres.translate(exc, self.db) or exc) from None
         fd = os.open(f"{self.location.target}-sweep.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -242,8 +245,6 @@ class SharedStore:
     def _after_fork_in_child(self) -> None:
         conn = self.db._state.conn
         if conn is not None:
-            if self.location.kind == "postgresql":
-                _postgres.detach_inherited(conn)
             _inherited_connections.append(conn)
         self.db._state = type(self.db._state)()
         self._lock = threading.Lock()

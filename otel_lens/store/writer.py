@@ -131,7 +131,10 @@ class Writer:
     def _begin(self, cursor: Any, deadline: float) -> None:
         if self._postgres:
             # Row locks wait without a busy timeout on PostgreSQL: bound the whole transaction instead.
-            cursor.execute(f"BEGIN; {_postgres.statement_timeout_sql(deadline - time.monotonic())}")
+            try:
+                cursor.execute(f"BEGIN; {_postgres.statement_timeout_sql(deadline - time.monotonic())}")
+            except Exception as exc:  # typically the first sign of a dropped connection
+                raise _translate(exc, self._db) from exc
             return
         delay = 0.005
         while True:
