@@ -52,7 +52,7 @@ def unnest_form(sql: str, types: Sequence[str]) -> str:
     match = _VALUES.search(sql)
     if match is None or match.group(0).count("%s") != len(types):
         raise ValueError(f"not a one-row INSERT with {len(types)} parameters: {sql[:80]}")
-    arrays = ", ".join(f"%s::{name}[]" for name in types)
+    arrays = ", ".join(f"%b::{name}[]" for name in types)
     return f"{sql[: match.start()]}SELECT * FROM unnest({arrays}){sql[match.end() :]}"
 
 
