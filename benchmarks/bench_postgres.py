@@ -29,10 +29,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from otel_lens.export.encode import SPAN_COLUMNS, EncodedBatch, encode_spans  # noqa: E402
-from otel_lens.settings import Settings  # noqa: E402
-from otel_lens.store.shared import acquire, release  # noqa: E402
-from tests._postgres import PostgresServer, running_server  # noqa: E402
+from otel_lens.export.encode import SPAN_COLUMNS, EncodedBatch, encode_spans
+from otel_lens.settings import Settings
+from otel_lens.store.shared import acquire, release
+from tests._postgres import PostgresServer, running_server
 
 
 def record_spans(count: int) -> list[ReadableSpan]:
