@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
+from tests._postgres import postgres_server, postgres_url  # noqa: F401  (fixtures: a real server the suite starts)
 
 
 class IncrementalIdGenerator(IdGenerator):
@@ -56,10 +57,12 @@ def sqlite_settings(db_path: Path) -> Settings:
     return Settings.load(environ={}, database=str(db_path), sweep_interval=0)
 
 
-@pytest.fixture
-def database_url(db_path: Path) -> str:
-    """The database a backend-neutral test writes to (parametrized over SQLite and PostgreSQL later)."""
-    return str(db_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The database a backend-neutral test writes to: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -207,11 +207,12 @@ tp.force_flush()
     assert "full" in result.stderr  # the warning went to stderr, where logging belongs
 
 
-def test_store_statements_run_with_instrumentation_suppressed(span_exporter: LensSpanExporter) -> None:
+def test_store_statements_run_with_instrumentation_suppressed(sqlite_settings: Settings) -> None:
     """Every SQL statement an export runs sees the suppress-instrumentation key, so sqlite3/peewee
     instrumentations never trace the exporter itself."""
     from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+    span_exporter = LensSpanExporter(sqlite_settings)
     assert span_exporter.store is not None
     seen: list[tuple[str, bool]] = []
     conn = span_exporter.store.db.connection()
@@ -220,5 +221,6 @@ def test_store_statements_run_with_instrumentation_suppressed(span_exporter: Len
         assert span_exporter.export(_some_spans()) is SpanExportResult.SUCCESS
     finally:
         conn.set_trace_callback(None)
+        span_exporter.shutdown()
     assert any("INSERT INTO lens_spans" in sql for sql, _ in seen)
     assert [sql for sql, enabled in seen if enabled] == []

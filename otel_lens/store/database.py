@@ -11,7 +11,8 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee as pw
 
@@ -19,6 +20,7 @@ from otel_lens.store.errors import NotALensDatabase, StoreError
 
 APPLICATION_ID = 0x4C454E53  # "LENS" in the SQLite header, so `file` and we can tell our databases apart
 BUSY_TIMEOUT_S = 5.0
+PG_CONNECT_TIMEOUT_S = 10.0
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PRAGMAS = (
@@ -187,23 +189,27 @@ def open_sqlite(path: Path, *, readonly: bool = False) -> pw.SqliteDatabase:
 
 
 def open_postgres(location: Location) -> pw.Database:
-    """A Peewee PostgreSQL database for ``location`` (needs the ``postgres`` extra).
+    """A Peewee PostgreSQL database for ``location`` on psycopg 3 (the ``postgres`` extra); opened lazily.
+
+    The URL goes to libpq as given, so its query options (``sslmode``, ``options``, …) apply.
 
     Raises:
         StoreError: the driver is missing (names the extra to install).
     """
     try:
         import psycopg  # noqa: F401
-    except ImportError:
+    except ImportError as exc:
         raise StoreError(
-            f"database {location} is PostgreSQL, which needs its driver: pip install 'otel-lens[postgres]'"
+            f"database {location} is PostgreSQL, which needs its driver ({exc}): pip install 'otel-lens[postgres]'"
         ) from None
-    parts = urlsplit(location.target)
-    return pw.PostgresqlDatabase(
-        (parts.path or "/").lstrip("/") or "postgres",
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        host=parts.hostname,
-        port=parts.port,
-        thread_safe=False,
-    )
+    url = location.target
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    query = parse_qs(urlsplit(url).query)
+    params: dict[str, Any] = {}
+    if "connect_timeout" not in query:
+        params["connect_timeout"] = int(PG_CONNECT_TIMEOUT_S)  # a dead host must not hang an export forever
+    if "application_name" not in query:
+        params["application_name"] = "otel-lens"
+    # prefer_psycopg3: peewee picks psycopg2 when both drivers are installed; the writer relies on psycopg 3.
+    return pw.PostgresqlDatabase(url, prefer_psycopg3=True, thread_safe=False, **params)

@@ -21,6 +21,7 @@ import peewee as pw
 
 from otel_lens.export.encode import EncodedBatch
 from otel_lens.settings import Settings
+from otel_lens.store import _postgres
 from otel_lens.store.database import (
     Location,
     check_sqlite_identity,
@@ -68,9 +69,14 @@ class SharedStore:
             db = open_postgres(self.location)
             try:
                 db.connect()
+                ensure_schema(db, str(self.location))
+            except StoreError:
+                db.close()
+                raise
             except Exception as exc:
-                raise StoreError(f"cannot connect to database {self.location}: {exc}") from None
-            ensure_schema(db, str(self.location))
+                with contextlib.suppress(Exception):
+                    db.close()
+                raise StoreError(f"cannot open database {self.location}: {' '.join(str(exc).split())}") from None
             return db
         path = self.location.path
         created = prepare_sqlite_file(path)
@@ -104,9 +110,24 @@ class SharedStore:
         try:
             if self._closed:
                 raise StoreClosed(f"database {self.location} was shut down")
+            if self.location.kind == "postgresql":
+                self._reconnect_if_lost()
             yield self.db.connection()
         finally:
             self._lock.release()
+
+    def _reconnect_if_lost(self) -> None:
+        """Replace a PostgreSQL connection the server or network dropped (the caller holds the lock)."""
+        if self.db.is_closed() or self.db.is_connection_usable():
+            return
+        with contextlib.suppress(Exception):
+            self.db.close()
+        self.db._state.reset()  # type: ignore[attr-defined]  # a failed close() leaves it half-open
+        try:
+            self.db.connect()
+        except Exception as exc:
+            raise StoreError(f"cannot reconnect to database {self.location}: {' '.join(str(exc).split())}") from None
+        _logger.info("otel-lens: reconnected to database %s", self.location)
 
     @contextlib.contextmanager
     def _sweep_transaction(self) -> Iterator[Any]:
@@ -153,9 +174,12 @@ class SharedStore:
     def _try_sweep_lock(self) -> bool:
         if self.location.kind == "postgresql":
             with self.locked() as conn:
-                cursor = conn.cursor()
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", (_PG_SWEEP_LOCK_KEY,))
-                return bool(cursor.fetchone()[0])
+                try:
+                    cursor = conn.cursor()
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (_PG_SWEEP_LOCK_KEY,))
+                    return bool(cursor.fetchone()[0])
+                except Exception as exc:  # e.g. a dropped connection: the next pass reconnects
+                    raise (_postgres.translate(exc, self.db) or exc) from None
         fd = os.open(f"{self.location.target}-sweep.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -19,6 +19,8 @@ from typing import Any
 
 import peewee as pw
 
+from otel_lens.store import _postgres
+
 _TARGET_CHUNK_S = 0.004
 _MIN_CHUNK, _MAX_CHUNK = 8, 2000
 _VACUUM_PAGES = 512
@@ -64,32 +66,55 @@ class Sweeper:
         self._path = path  # the SQLite file, for size accounting; None on PostgreSQL
         self._p = db.param
         self._chunk = 200
+        self._pg_rows: dict[str, tuple[int, float, int]] | None = None  # PostgreSQL: live-size baseline of a pass
+        self._pg_other_bytes = 0
 
     # -- size -----------------------------------------------------------------------------------
 
     def store_size(self) -> int:
         """Bytes the store takes: the SQLite file plus its -wal, or the PostgreSQL tables."""
         if self._path is None:
-            row = self._db.execute_sql(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                "WHERE c.relkind = 'r' AND c.relname LIKE 'lens\\_%'"
-            ).fetchone()
-            return int(row[0])
+            with self._locked() as conn:
+                return _postgres.store_size(conn.cursor())
         total = 0
         for suffix in ("", "-wal"):
             with contextlib.suppress(FileNotFoundError):
                 total += os.stat(f"{self._path}{suffix}").st_size
         return total
 
-    def _used_bytes(self) -> int:
+    def _used_bytes(self, summary: PruneSummary) -> int:
         """Bytes in use after deletes (free pages excluded), which is what the file shrinks to."""
         if self._path is None:
-            return self.store_size()
+            return self._pg_live_bytes(summary)
         with self._transaction() as cursor:
             page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
             pages = cursor.execute("PRAGMA page_count").fetchone()[0]
             free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
         return int((pages - free) * page_size)
+
+    def _pg_live_bytes(self, summary: PruneSummary) -> int:
+        """PostgreSQL: the bytes live rows take, estimated once per pass and reduced by each delete.
+
+        Deleted rows' space is only reused by new rows (after autovacuum), never returned to the file
+        system, so the files' size cannot tell when a size sweep has deleted enough.
+        """
+        deleted = {
+            "lens_spans": summary.spans_deleted,
+            "lens_traces": summary.traces_deleted,
+            "lens_logs": summary.logs_deleted,
+        }
+        if self._pg_rows is None:
+            with self._transaction() as cursor:
+                total = _postgres.store_size(cursor)
+                self._pg_rows = {}
+                for table in deleted:
+                    rows, cost, size = _postgres.bytes_per_row(cursor, table)
+                    self._pg_rows[table] = (rows + deleted[table], cost, size)  # rows as if nothing was deleted yet
+            self._pg_other_bytes = max(total - sum(size for _, _, size in self._pg_rows.values()), 0)
+        live = float(self._pg_other_bytes)
+        for table, (rows, cost, _) in self._pg_rows.items():
+            live += max(rows - deleted[table], 0) * cost
+        return int(live)
 
     # -- passes ---------------------------------------------------------------------------------
 
@@ -107,7 +132,8 @@ class Sweeper:
             self._delete_small(summary, cutoff)
         if max_size > 0 and self.store_size() > max_size:
             target = int(max_size * _SIZE_HEADROOM)
-            while self._used_bytes() > target:
+            self._pg_rows = None
+            while self._used_bytes(summary) > target:
                 trace_start, log_start = self._oldest()
                 if trace_start is None and log_start is None:
                     break

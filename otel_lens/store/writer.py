@@ -30,7 +30,9 @@ from otel_lens.export.encode import (
     ResourceRow,
     ScopeRow,
 )
+from otel_lens.store import _postgres
 from otel_lens.store.errors import StoreError, StoreFull
+from otel_lens.store.schema import models_for
 
 USAGE_BUCKET_NS = 3600 * 10**9
 _ERROR = 2  # StatusCode.ERROR
@@ -81,6 +83,26 @@ class Writer:
             "cache_creation_tokens = u.cache_creation_tokens + excluded.cache_creation_tokens"
         )
         self._param = p
+        if self._postgres:
+            self._init_postgres()
+
+    def _init_postgres(self) -> None:
+        """One-statement forms of the batch statements (see :mod:`otel_lens.store._postgres`)."""
+        models = models_for(self._db)
+        self._span_types = _postgres.column_types(models.span, SPAN_COLUMNS)
+        self._log_types = _postgres.column_types(models.log, LOG_COLUMNS)
+        trace_columns = ("trace_id", "root_span_id", "root_name", "root_rank", "service", "start_ns", "end_ns")
+        self._trace_types = _postgres.column_types(models.trace, (*trace_columns, "span_count", "error_count"))
+        usage_columns = ("bucket_ns", "service", "provider", "model", "span_count", "input_tokens", "output_tokens")
+        self._usage_types = _postgres.column_types(
+            models.usage, (*usage_columns, "cache_read_tokens", "cache_creation_tokens")
+        )
+        self._pg_insert_spans = (
+            _postgres.unnest_form(self._insert_spans, self._span_types) + " RETURNING trace_id, span_id"
+        )
+        self._pg_insert_logs = _postgres.unnest_form(self._insert_logs, self._log_types)
+        self._pg_upsert_traces = _postgres.unnest_form(self._upsert_traces, self._trace_types)
+        self._pg_upsert_usage = _postgres.unnest_form(self._upsert_usage, self._usage_types)
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -106,6 +128,13 @@ class Writer:
             raise
 
     def _begin(self, cursor: Any, deadline: float) -> None:
+        if self._postgres:
+            # Row locks wait without a busy timeout on PostgreSQL: bound the whole transaction instead.
+            try:
+                cursor.execute(f"BEGIN; {_postgres.statement_timeout_sql(deadline - time.monotonic())}")
+            except Exception as exc:  # typically the first sign of a dropped connection
+                raise _translate(exc, self._db) from exc
+            return
         delay = 0.005
         while True:
             try:
@@ -131,13 +160,23 @@ class Writer:
             for row in rows:
                 row[SPAN_RESOURCE] = resource_ids[row[SPAN_RESOURCE]]
                 row[SPAN_SCOPE] = scope_ids[row[SPAN_SCOPE]]
-            indexes = self._insert_new(cursor, self._insert_spans, rows, "lens_spans", ("trace_id", "span_id"))
+            if self._postgres:
+                indexes = self._insert_new_postgres(cursor, rows)
+            else:
+                indexes = self._insert_new(cursor, self._insert_spans, rows, "lens_spans", ("trace_id", "span_id"))
             inserted = rows if indexes is None else [rows[i] for i in indexes]
             services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources, strict=True)}
-            cursor.executemany(self._upsert_traces, _trace_rollups(inserted, services))
+            rollups = _trace_rollups(inserted, services)
+            if self._postgres:
+                self._bulk(cursor, self._pg_upsert_traces, rollups, self._trace_types)
+            else:
+                cursor.executemany(self._upsert_traces, rollups)
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
-                if wanted:
+                if wanted and self._postgres:
+                    usage = _usage_rows(rows, wanted, services)
+                    self._bulk(cursor, self._pg_upsert_usage, usage, self._usage_types, key=4)
+                elif wanted:
                     cursor.executemany(self._upsert_usage, _usage_rows(rows, wanted, services))
         self._known.update(pending)
         return len(inserted)
@@ -153,7 +192,10 @@ class Writer:
             for row in batch.rows:
                 row[LOG_RESOURCE] = resource_ids[row[LOG_RESOURCE]]
                 row[LOG_SCOPE] = scope_ids[row[LOG_SCOPE]]
-            cursor.executemany(self._insert_logs, batch.rows)
+            if self._postgres:
+                self._bulk(cursor, self._pg_insert_logs, batch.rows, self._log_types)
+            else:
+                cursor.executemany(self._insert_logs, batch.rows)
             count = cursor.rowcount
         self._known.update(pending)
         return count if count >= 0 else len(batch.rows)
@@ -191,17 +233,44 @@ class Writer:
         cursor.execute("RELEASE SAVEPOINT lens_batch")
         return indexes
 
+    def _insert_new_postgres(self, cursor: Any, rows: list[list[Any]]) -> list[int] | None:
+        """Insert ``rows`` in one statement; like :meth:`_insert_new`, the indexes of the rows that were new."""
+        self._bulk(cursor, self._pg_insert_spans, rows, self._span_types, key=2)
+        new = {(bytes(trace_id), bytes(span_id)) for trace_id, span_id in cursor.fetchall()}
+        if len(new) == len(rows):
+            return None
+        indexes = []
+        for index, row in enumerate(rows):
+            ident = (row[0], row[1])
+            if ident in new:
+                new.discard(ident)  # a span twice in one batch counts once, as on SQLite
+                indexes.append(index)
+        return indexes
+
+    @staticmethod
+    def _bulk(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str], key: int = 1) -> None:
+        """Run a one-statement batch: rows sorted by their first ``key`` columns (lock order), as column arrays."""
+        ordered = sorted(rows, key=lambda row: tuple(row[:key]))
+        cursor.execute(sql, _postgres.as_columns(ordered, types))
+
     # -- resources and scopes -------------------------------------------------------------------
 
     def _resource_ids(
         self, cursor: Any, rows: Sequence[ResourceRow], pending: dict[tuple[str, bytes], int]
     ) -> list[int]:
+        if self._postgres:  # new resources in digest order, so concurrent writers lock them in the same order
+            for r in sorted(rows, key=lambda r: r.digest):
+                values = (r.digest, r.service, r.attributes, r.schema_url)
+                self._intern(cursor, "lens_resources", r.digest, values, pending)
         return [
             self._intern(cursor, "lens_resources", r.digest, (r.digest, r.service, r.attributes, r.schema_url), pending)
             for r in rows
         ]
 
     def _scope_ids(self, cursor: Any, rows: Sequence[ScopeRow], pending: dict[tuple[str, bytes], int]) -> list[int]:
+        if self._postgres:
+            for s in sorted(rows, key=lambda s: s.digest):
+                self._intern(cursor, "lens_scopes", s.digest, (s.digest, s.name, s.version, s.attributes), pending)
         return [
             self._intern(cursor, "lens_scopes", s.digest, (s.digest, s.name, s.version, s.attributes), pending)
             for s in rows
@@ -220,6 +289,8 @@ class Writer:
             else "digest, name, version, attributes"
         )
         p = self._param
+        if self._postgres:
+            values = _postgres.clean_row(values)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (digest) DO NOTHING", values
         )
@@ -297,7 +368,11 @@ def _is_busy(exc: BaseException) -> bool:
 
 def _translate(exc: BaseException, db: pw.Database) -> StoreError:
     """A :class:`StoreError` with a user-facing message for a driver error."""
-    where = getattr(db, "database", "the database")
+    if isinstance(db, pw.PostgresqlDatabase):
+        translated = _postgres.translate(exc, db)
+        if translated is not None:
+            return translated
+    where = _postgres.describe(db)  # never the PostgreSQL password
     text = str(exc)
     lowered = text.lower()
     if "full" in lowered and ("disk" in lowered or "database" in lowered):
