@@ -214,6 +214,27 @@ def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter)
     assert m.trace.select().count() == len(kept)  # no span without its rollup, no rollup without spans
 
 
+def test_size_prune_deletes_about_what_the_budget_needs(span_exporter: LensSpanExporter) -> None:
+    """A budget of half the store keeps roughly half the traces: the sweep does not overshoot to empty."""
+    now = time.time_ns() - 3600 * 10**9
+    filler = "x" * 2000
+
+    def build(tracer: Tracer) -> None:
+        for index in range(400):
+            with tracer.start_as_current_span(f"s{index}", start_time=now + index * 10**6, end_on_exit=False) as span:
+                span.set_attribute("payload", f"{index}{filler}")
+                span.end(end_time=now + index * 10**6 + 1)
+
+    spans = _spans(build)
+    for start in range(0, len(spans), 100):
+        assert span_exporter.export(spans[start : start + 100]) is SpanExportResult.SUCCESS
+    store = span_exporter.store
+    assert store is not None
+    summary = store.prune(max_age=0, max_size=store._sweeper.store_size() // 2)
+    kept = _models(store).span.select().count()
+    assert 80 <= kept <= 230, f"kept {kept} of 400 traces for a budget of half the store ({summary})"
+
+
 def test_nul_characters_never_fail_a_batch(span_exporter: LensSpanExporter, log_exporter: LensLogExporter) -> None:
     """NUL in span names, status messages, attributes, resources and log text is stored (RELIABILITY 14)."""
 

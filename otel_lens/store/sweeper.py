@@ -133,14 +133,17 @@ class Sweeper:
         if max_size > 0 and self.store_size() > max_size:
             target = int(max_size * _SIZE_HEADROOM)
             self._pg_rows = None
-            while self._used_bytes(summary) > target:
+            per_trace: float | None = None
+            while (used := self._used_bytes(summary)) > target:
                 trace_start, log_start = self._oldest()
                 if trace_start is None and log_start is None:
                     break
+                per_trace = per_trace or self._bytes_per_trace(used)
+                limit = int((used - target) / per_trace) + 1
                 if log_start is None or (trace_start is not None and trace_start <= log_start):
-                    self._delete_oldest_traces(summary, None)
+                    self._delete_oldest_traces(summary, None, limit)
                 else:
-                    self._delete_oldest_logs(summary, None)
+                    self._delete_oldest_logs(summary, None, limit * 4)
             self._delete_small(summary, self._oldest_kept())
         if summary.spans_deleted or summary.logs_deleted or summary.bodies_deleted:
             self.shrink()
@@ -148,20 +151,24 @@ class Sweeper:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _timed(self, work: Callable[[Any, int], int]) -> int:
-        """Run ``work(cursor, chunk)`` in one transaction, adapting the chunk to the lock-time target."""
+    def _timed(self, work: Callable[[Any, int], int], limit: int | None = None) -> int:
+        """Run ``work(cursor, chunk)`` in one transaction, adapting the chunk to the lock-time target.
+
+        ``limit`` caps one chunk (a size pass deletes only what the budget needs, not a whole chunk).
+        """
         started = time.perf_counter()
+        chunk = self._chunk if limit is None else max(min(self._chunk, limit), 1)
         with self._transaction() as cursor:
-            done = work(cursor, self._chunk)
+            done = work(cursor, chunk)
         elapsed = time.perf_counter() - started
-        if done >= self._chunk and elapsed < _TARGET_CHUNK_S / 2:
+        if done >= chunk == self._chunk and elapsed < _TARGET_CHUNK_S / 2:
             self._chunk = min(self._chunk * 2, _MAX_CHUNK)
         elif elapsed > _TARGET_CHUNK_S:
             self._chunk = max(int(self._chunk * _TARGET_CHUNK_S / elapsed), _MIN_CHUNK)
         time.sleep(0)  # let a waiting exporter thread take the lock between chunks
         return done
 
-    def _delete_oldest_traces(self, summary: PruneSummary, cutoff: int | None) -> bool:
+    def _delete_oldest_traces(self, summary: PruneSummary, cutoff: int | None, limit: int | None = None) -> bool:
         p = self._p
 
         def work(cursor: Any, chunk: int) -> int:
@@ -178,14 +185,15 @@ class Sweeper:
             summary.traces_deleted += max(cursor.rowcount, 0)
             return len(ids)
 
-        return self._timed(work) > 0
+        return self._timed(work, limit) > 0
 
-    def _delete_oldest_logs(self, summary: PruneSummary, cutoff: int | None) -> bool:
+    def _delete_oldest_logs(self, summary: PruneSummary, cutoff: int | None, limit: int | None = None) -> bool:
         p = self._p
 
         def work(cursor: Any, chunk: int) -> int:
             where = f"WHERE timestamp_ns < {p} " if cutoff is not None else ""
-            params: tuple[Any, ...] = (cutoff, chunk * 4) if cutoff is not None else (chunk * 4,)
+            rows = chunk * 4 if limit is None else chunk
+            params: tuple[Any, ...] = (cutoff, rows) if cutoff is not None else (rows,)
             cursor.execute(
                 f"DELETE FROM lens_logs WHERE id IN (SELECT id FROM lens_logs {where}ORDER BY timestamp_ns LIMIT {p})",
                 params,
@@ -194,7 +202,17 @@ class Sweeper:
             summary.logs_deleted += deleted
             return deleted
 
-        return self._timed(work) > 0
+        return self._timed(work, limit) > 0
+
+    def _bytes_per_trace(self, used: int) -> float:
+        """The store's own bytes per trace, so a size pass deletes about what the budget needs, not more."""
+        with self._transaction() as cursor:
+            cursor.execute("SELECT count(*) FROM lens_traces")
+            traces = int(cursor.fetchone()[0])
+            cursor.execute("SELECT count(*) FROM lens_logs")
+            logs = int(cursor.fetchone()[0])
+        rows = traces + logs / 4  # a trace (≈5 spans + rollup) weighs about as much as four log records
+        return max(used / rows, 1.0) if rows else 1.0
 
     def _oldest(self) -> tuple[int | None, int | None]:
         with self._transaction() as cursor:
