@@ -14,6 +14,7 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Span, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from conftest import IncrementalIdGenerator
@@ -28,9 +29,9 @@ MS = 10**6
 class Recorder:
     """Real TracerProviders (one per service) and a LoggerProvider writing synchronously to one store."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ids: IdGenerator | None = None) -> None:
         self.settings = settings
-        self.ids = IncrementalIdGenerator()
+        self.ids = ids if ids is not None else IncrementalIdGenerator()
         self._providers: dict[str, TracerProvider] = {}
         self._log_providers: dict[str, LoggerProvider] = {}
 
@@ -92,9 +93,20 @@ class Recorder:
             log_provider.shutdown()
 
 
+class ChosenIdGenerator(IncrementalIdGenerator):
+    """Trace ids taken in order from a list (to test id prefixes); span ids incremental."""
+
+    def __init__(self, trace_ids: list[int]) -> None:
+        super().__init__()
+        self._trace_ids = list(trace_ids)
+
+    def generate_trace_id(self) -> int:
+        return self._trace_ids.pop(0)
+
+
 @contextmanager
-def recorder(settings: Settings) -> Iterator[Recorder]:
-    rec = Recorder(settings)
+def recorder(settings: Settings, ids: IdGenerator | None = None) -> Iterator[Recorder]:
+    rec = Recorder(settings, ids)
     try:
         yield rec
     finally:
