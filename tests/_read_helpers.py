@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from conftest import IncrementalIdGenerator
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
@@ -17,7 +18,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from conftest import IncrementalIdGenerator
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
@@ -71,7 +71,9 @@ class Recorder:
     def end(span: Span) -> None:
         span.end(end_time=span._lens_end)  # type: ignore[attr-defined]
 
-    def log(self, service: str, span: Span | None, at_ms: float, severity: SeverityNumber, body: Any, logger: str = "app") -> None:
+    def log(
+        self, service: str, span: Span | None, at_ms: float, severity: SeverityNumber, body: Any, logger: str = "app"
+    ) -> None:
         provider = self._log_providers.get(service)
         if provider is None:
             provider = LoggerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)

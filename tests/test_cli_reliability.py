@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from _read_helpers import ChosenIdGenerator, build_sample, recorder
+
 from otel_lens import open_store
 from otel_lens.cli import main
 from otel_lens.settings import Settings
@@ -88,7 +88,9 @@ def test_reading_beside_a_live_writer_changes_nothing(sqlite_settings: Settings,
         assert sorted(p.name for p in closed_store.parent.iterdir()) == names
 
 
-def test_a_write_during_an_immutable_read_is_seen_on_the_next_read(sqlite_settings: Settings, closed_store: Path) -> None:
+def test_a_write_during_an_immutable_read_is_seen_on_the_next_read(
+    sqlite_settings: Settings, closed_store: Path
+) -> None:
     """A store opened with no writer around still sees spans a writer stores later."""
     with open_store(str(closed_store)) as store:
         assert store.traces(service="late") == []
@@ -100,7 +102,15 @@ def test_a_write_during_an_immutable_read_is_seen_on_the_next_read(sqlite_settin
 def test_missing_database_is_refused_and_not_created(tmp_path: Path) -> None:
     """A missing database: exit ≠ 0, one line naming it, and no file or directory appears."""
     missing = tmp_path / "nowhere" / "lens.db"
-    for argv in (["traces"], ["show", "abc"], ["logs"], ["stats"], ["usage"], ["prune"], ["export", "--format", "otlp-json"]):
+    for argv in (
+        ["traces"],
+        ["show", "abc"],
+        ["logs"],
+        ["stats"],
+        ["usage"],
+        ["prune"],
+        ["export", "--format", "otlp-json"],
+    ):
         assert_one_line_failure(cli(*argv, "--database", str(missing)), str(missing))
     assert not missing.parent.exists()
 
@@ -189,7 +199,7 @@ def test_bad_flag_values_are_usage_errors_naming_the_flag(closed_store: Path, ar
 
 
 def test_hostile_values_are_stored_and_matched_literally(sqlite_settings: Settings, db_path: Path) -> None:
-    """SQL in names, attributes and filters is data: stored literally, matched literally, tables intact (RELIABILITY 19)."""
+    """SQL in names, attributes and filters is data: stored and matched literally, tables intact (RELIABILITY 19)."""
     hostile = "x'); DROP TABLE lens_spans; --"
     with recorder(sqlite_settings) as rec:
         span = rec.span(hostile, hostile, 0, 5, attributes={"http.route": hostile, hostile: "' OR 1=1 --"})
@@ -253,7 +263,8 @@ def test_console_script_entry_point_runs(closed_store: Path) -> None:
 def test_follow_prints_records_other_processes_store(sqlite_settings: Settings, closed_store: Path) -> None:
     """logs --follow prints the latest records, then each one another process stores afterwards."""
     with subprocess.Popen(
-        [sys.executable, "-m", "otel_lens", "logs", "--follow", "--json", "--limit", "2", "--database", str(closed_store)],
+        [sys.executable, "-m", "otel_lens", "logs", "--follow", "--json", "--limit", "2", "--database",
+         str(closed_store)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     ) as proc:  # fmt: skip
         timer = threading.Timer(60, proc.kill)  # a hung follower fails the test instead of hanging it

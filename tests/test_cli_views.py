@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from _read_helpers import Sample, build_sample
+
 from otel_lens.cli import main
 from otel_lens.settings import Settings
 
@@ -59,12 +59,16 @@ def test_list_views_match_golden_text(
     golden(name, run(capsys, settings, *argv))
 
 
-def test_show_waterfall_of_a_failing_trace(sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_waterfall_of_a_failing_trace(
+    sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     """show draws the tree with bars, the errors and exception, key attributes and the span's log under it."""
     golden("show_checkout.txt", run(capsys, settings, "show", sample.checkout_trace))
 
 
-def test_show_waterfall_of_a_nested_trace(sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_waterfall_of_a_nested_trace(
+    sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     """show nests children under parents in start order, each with its logs."""
     golden("show_users.txt", run(capsys, settings, "show", sample.users_trace))
 
@@ -80,11 +84,21 @@ def test_usage_with_a_price_table(
     assert rows[0]["cost"] == pytest.approx((200 * 2.5 + 1000 * 1.25 + 300 * 10) / 1e6)
 
 
-def test_json_output_of_every_reading_command(sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_of_every_reading_command(
+    sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--json prints the CONTRACT.md shapes: lists of trace summaries and logs, show's {trace_id, spans, logs}."""
     traces = json.loads(run(capsys, settings, "traces", "--json"))
     assert [t["trace_id"] for t in traces] == [sample.chat_trace, sample.checkout_trace, sample.users_trace]
-    assert set(traces[0]) == {"trace_id", "root_name", "service", "start_time", "duration_ms", "span_count", "error_count"}
+    assert set(traces[0]) == {
+        "trace_id",
+        "root_name",
+        "service",
+        "start_time",
+        "duration_ms",
+        "span_count",
+        "error_count",
+    }
     shown = json.loads(run(capsys, settings, "show", sample.users_trace[-6:].rjust(32, "0"), "--json"))
     assert set(shown) == {"trace_id", "spans", "logs"} and len(shown["spans"]) == 4 and len(shown["logs"]) == 2
     assert {s["status"]["code"] for s in shown["spans"]} == {"UNSET"}
@@ -93,5 +107,7 @@ def test_json_output_of_every_reading_command(sample: Sample, settings: Settings
     stats = json.loads(run(capsys, settings, "stats", "--json", "--since", "100000d", "--by", "service"))
     assert {row["service"]: row["count"] for row in stats} == {"shop": 6, "agent": 1}
     usage = json.loads(run(capsys, settings, "usage", "--json", "--since", "100000d", "--by", "provider"))
-    assert usage == [{"provider": "openai", "span_count": 1, "input_tokens": 1200, "output_tokens": 300,
-                      "cache_read_tokens": 1000, "cache_creation_tokens": 0, "total_tokens": 1500, "cost": None}]  # fmt: skip
+    assert usage == [
+        {"provider": "openai", "span_count": 1, "input_tokens": 1200, "output_tokens": 300,
+         "cache_read_tokens": 1000, "cache_creation_tokens": 0, "total_tokens": 1500, "cost": None}
+    ]  # fmt: skip

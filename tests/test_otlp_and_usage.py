@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from _read_helpers import T0, build_sample
+from conftest import IncrementalIdGenerator
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -14,8 +16,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _read_helpers import T0, build_sample
-from conftest import IncrementalIdGenerator
 from otel_lens import open_store
 from otel_lens.cli import main
 from otel_lens.export.spans import LensSpanExporter
@@ -29,7 +29,9 @@ def _hex_ids_to_base64(value: object) -> object:
     """OTLP/JSON writes ids as hex where generic proto3 JSON expects base64; OTLP receivers convert just these."""
     if isinstance(value, dict):
         return {
-            k: base64.b64encode(bytes.fromhex(v)).decode() if k in _ID_FIELDS and isinstance(v, str) else _hex_ids_to_base64(v)
+            k: base64.b64encode(bytes.fromhex(v)).decode()
+            if k in _ID_FIELDS and isinstance(v, str)
+            else _hex_ids_to_base64(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -62,9 +64,16 @@ def test_otlp_json_export_round_trips_through_the_protobuf_parser(
         want = stored[span_id]
         assert span.trace_id.hex() == want.trace_id
         assert (span.parent_span_id.hex() or None) == want.parent_span_id
-        assert (span.name, span.start_time_unix_nano, span.end_time_unix_nano) == (want.name, want.start_ns, want.end_ns)
+        assert (span.name, span.start_time_unix_nano, span.end_time_unix_nano) == (
+            want.name,
+            want.start_ns,
+            want.end_ns,
+        )
         assert span.kind == {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3}[want.kind]
-        assert (span.status.code, span.status.message) == ({"UNSET": 0, "ERROR": 2}[want.status_code], want.status_message or "")
+        assert (span.status.code, span.status.message) == (
+            {"UNSET": 0, "ERROR": 2}[want.status_code],
+            want.status_message or "",
+        )
         assert resource["service.name"] == want.service
         attributes = json_format.MessageToDict(span)["attributes"] if want.attributes else []
         decoded = {a["key"]: next(iter(a["value"].values())) for a in attributes}
@@ -112,10 +121,14 @@ GENAI_SPANS = [
 def _genai_spans() -> list:  # type: ignore[type-arg]
     memory = InMemorySpanExporter()
     providers = {}
-    for index, (key, provider, request_model, response_model, inp, out, cache_read, cache_creation) in enumerate(GENAI_SPANS):
+    for index, (key, provider, request_model, response_model, inp, out, cache_read, cache_creation) in enumerate(
+        GENAI_SPANS
+    ):
         service = "agent" if index % 2 == 0 else "batch"
         if service not in providers:
-            providers[service] = TracerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)
+            providers[service] = TracerProvider(
+                resource=Resource.create({"service.name": service}), shutdown_on_exit=False
+            )
             providers[service].add_span_processor(SimpleSpanProcessor(memory))
         attributes = {key: provider, "gen_ai.request.model": request_model, "gen_ai.usage.input_tokens": inp,
                       "gen_ai.usage.output_tokens": out}  # fmt: skip

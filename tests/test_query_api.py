@@ -8,9 +8,9 @@ import random
 import re
 
 import pytest
+from _read_helpers import MS, T0, ChosenIdGenerator, build_sample, recorder
 from opentelemetry._logs import SeverityNumber
 
-from _read_helpers import MS, T0, ChosenIdGenerator, build_sample, recorder
 from otel_lens import open_store
 from otel_lens.query import AmbiguousTraceId, TraceNotFound
 from otel_lens.settings import Settings
@@ -64,7 +64,9 @@ def test_filters_are_checked_and_name_the_argument(settings: Settings) -> None:
 def test_trace_by_id_or_unique_prefix(settings: Settings) -> None:
     """trace() takes a whole id or a unique prefix; an unknown or ambiguous prefix is a clear LookupError."""
     sample = build_sample(settings)
-    with recorder(settings, ChosenIdGenerator([0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x4BF92F3577B34DA6FFFF929D0E0E4736])) as rec:
+    with recorder(
+        settings, ChosenIdGenerator([0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x4BF92F3577B34DA6FFFF929D0E0E4736])
+    ) as rec:
         rec.end(rec.span("svc", "first", 0, 1))
         rec.end(rec.span("svc", "second", 0, 1))
     with open_store(settings.database) as store:
@@ -106,7 +108,15 @@ def test_json_shapes_follow_the_contract(settings: Settings) -> None:
     sample = build_sample(settings)
     with open_store(settings.database) as store:
         summary = store.traces(status="error")[0].as_dict()
-        assert set(summary) == {"trace_id", "root_name", "service", "start_time", "duration_ms", "span_count", "error_count"}
+        assert set(summary) == {
+            "trace_id",
+            "root_name",
+            "service",
+            "start_time",
+            "duration_ms",
+            "span_count",
+            "error_count",
+        }
         assert HEX32.match(summary["trace_id"]) and RFC3339.match(summary["start_time"])
         assert summary["start_time"] == "2024-01-01T00:00:01.000000Z"
         shown = store.trace(sample.checkout_trace).as_dict()
@@ -129,7 +139,12 @@ def test_json_shapes_follow_the_contract(settings: Settings) -> None:
         assert set(log) == {"timestamp", "severity_text", "severity_number", "body", "attributes", "trace_id",
                             "span_id", "service", "logger"}  # fmt: skip
         assert log["timestamp"] == "2024-01-01T00:00:01.239000Z" and log["span_id"] == child["span_id"]
-        assert (log["severity_text"], log["severity_number"], log["service"], log["logger"]) == ("ERROR", 17, "shop", "app")
+        assert (log["severity_text"], log["severity_number"], log["service"], log["logger"]) == (
+            "ERROR",
+            17,
+            "shop",
+            "app",
+        )
 
 
 def _nearest_rank(values: list[int], p: int) -> float:

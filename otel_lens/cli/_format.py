@@ -9,7 +9,14 @@ import orjson
 
 from otel_lens._units import format_duration_ms
 
-LEVEL_STYLES = {"TRC": "dim", "DBG": "cyan", "INF": "green", "WRN": "yellow", "ERR": "bold red", "FTL": "bold white on red"}
+LEVEL_STYLES = {
+    "TRC": "dim",
+    "DBG": "cyan",
+    "INF": "green",
+    "WRN": "yellow",
+    "ERR": "bold red",
+    "FTL": "bold white on red",
+}
 
 
 def utc(ns: int, with_date: bool = True) -> str:

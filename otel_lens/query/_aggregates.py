@@ -22,7 +22,8 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
     One pass in SQL, portable to SQLite and PostgreSQL: window functions number each group's spans
     by duration, and the p-th percentile is the duration at rank ceil(p/100 · n).
     """
-    span, resource = models.span, models.resource
+    span: Any = models.span
+    resource: Any = models.resource
     key = span.name if by == "name" else pw.fn.COALESCE(resource.service, "")
     ranked = span.select(
         key.alias("k"),
@@ -61,7 +62,7 @@ def usage_totals(models: Models, by: str, cutoff: int | None, prices: PriceTable
 
     The window is whole hours: the hour holding ``cutoff`` counts in full.
     """
-    usage = models.usage
+    usage: Any = models.usage
     query = usage.select(
         usage.service,
         usage.provider,

@@ -32,13 +32,14 @@ class Lookups:
         wanted_resources = sorted({int(i) for i in resource_ids} - self.resources.keys())
         for start in range(0, len(wanted_resources), _CHUNK):
             chunk = wanted_resources[start : start + _CHUNK]
-            query = models.resource.select(models.resource.id, models.resource.attributes)
-            for row_id, attributes in query.where(models.resource.id.in_(chunk)).tuples():
+            resource: Any = models.resource
+            query: Any = resource.select(resource.id, resource.attributes).where(resource.id.in_(chunk))
+            for row_id, attributes in query.tuples():
                 self.resources[int(row_id)] = _decoded_map(attributes)
         wanted_scopes = sorted({int(i) for i in scope_ids} - self.scopes.keys())
         for start in range(0, len(wanted_scopes), _CHUNK):
             chunk = wanted_scopes[start : start + _CHUNK]
-            scope = models.scope
+            scope: Any = models.scope
             query = scope.select(scope.id, scope.name, scope.version, scope.attributes).where(scope.id.in_(chunk))
             for row_id, name, version, attributes in query.tuples():
                 self.scopes[int(row_id)] = ScopeInfo(name or "", version, _decoded_map(attributes))

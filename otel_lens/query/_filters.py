@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import Union
 
 from otel_lens._units import parse_duration
 
-Since = Union[str, float, int, dt.timedelta, dt.datetime, None]
+Since = str | float | int | dt.timedelta | dt.datetime | None
 """A window start: a duration back from now (``"1h"``, seconds, a timedelta) or an absolute datetime."""
 
 MAX_LIMIT = 1_000_000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 
 from otel_lens.query._decode import LOG_FIELDS, Lookups, log_record
@@ -24,7 +26,7 @@ def list_logs(
     after_id: int | None = None,
 ) -> list[LogRecord]:
     """Log records matching every filter: newest first, or in arrival order after ``after_id``."""
-    log = models.log
+    log: Any = models.log
     query = log.select(*[getattr(log, f) for f in LOG_FIELDS])
     if trace_id is not None:
         query = query.where(log.trace_id == trace_id)
@@ -51,4 +53,5 @@ def list_logs(
 
 
 def last_log_id(models: Models) -> int:
-    return int(models.log.select(pw.fn.MAX(models.log.id)).scalar() or 0)
+    log: Any = models.log
+    return int(log.select(pw.fn.MAX(log.id)).scalar() or 0)

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import peewee as pw
 
@@ -54,7 +54,7 @@ class Reader:
         try:
             db.connect()
             # Belt and braces: the server itself refuses writes on this session.
-            db.execute_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cast(Any, db).execute_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except Exception as exc:
             raise StoreError(f"cannot connect to database {self.location}: {_one_line(exc)}") from None
         return db
@@ -72,12 +72,12 @@ class Reader:
         check_sqlite_header(path)
 
     def _check_schema(self, models: Models) -> None:
-        db = models.span._meta.database
+        db: Any = models.span._meta.database
         where = str(self.location)
         if isinstance(db, pw.SqliteDatabase):
-            application_id = db.execute_sql("PRAGMA application_id").fetchone()[0]
+            application_id = cast(Any, db).execute_sql("PRAGMA application_id").fetchone()[0]
             if application_id != APPLICATION_ID:
-                tables = db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                tables = cast(Any, db).execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]
                 raise NotALensDatabase(
                     f"{where} is not an otel-lens database (an SQLite database with application_id="
                     f"{application_id} and {tables} schema objects)"

@@ -21,7 +21,7 @@ def _summary(row: Sequence[Any]) -> TraceSummary:
     return TraceSummary(bytes(trace_id).hex(), root_name, service, int(start), int(end), int(spans), int(errors))
 
 
-def _summary_columns(models: Models) -> list[pw.Field]:
+def _summary_columns(models: Models) -> list[Any]:
     return [getattr(models.trace, name) for name in _SUMMARY_FIELDS]
 
 
@@ -36,7 +36,7 @@ def list_traces(
     limit: int | None,
 ) -> list[TraceSummary]:
     """Trace rollups matching every given filter, newest first (each filter a bound parameter)."""
-    trace = models.trace
+    trace: Any = models.trace
     query = trace.select(*_summary_columns(models))
     if service is not None:
         query = query.where(trace.service == service)
@@ -63,7 +63,7 @@ def resolve_trace_id(models: Models, prefix: str) -> bytes:
         TraceNotFound: no stored trace starts with it.
         AmbiguousTraceId: several do (the message shows some of them).
     """
-    trace = models.trace
+    trace: Any = models.trace
     if len(prefix) == 32:
         wanted = bytes.fromhex(prefix)
         if trace.select(trace.trace_id).where(trace.trace_id == wanted).exists():
@@ -86,7 +86,8 @@ def resolve_trace_id(models: Models, prefix: str) -> bytes:
 
 
 def trace_summary(models: Models, trace_id: bytes) -> TraceSummary:
-    row = models.trace.select(*_summary_columns(models)).where(models.trace.trace_id == trace_id).tuples().first()
+    trace: Any = models.trace
+    row = trace.select(*_summary_columns(models)).where(trace.trace_id == trace_id).tuples().first()
     if row is None:
         raise TraceNotFound(f"no trace {trace_id.hex()} in the store")
     return _summary(row)
@@ -94,7 +95,7 @@ def trace_summary(models: Models, trace_id: bytes) -> TraceSummary:
 
 def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
     """Every span of ``trace_ids``, ordered by trace then start time."""
-    span = models.span
+    span: Any = models.span
     query = (
         span.select(*[getattr(span, f) for f in SPAN_FIELDS])
         .where(span.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else span.trace_id == trace_ids[0])
@@ -107,7 +108,7 @@ def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> li
 
 def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord]:
     """The log records of one trace, oldest first."""
-    log = models.log
+    log: Any = models.log
     query = (
         log.select(*[getattr(log, f) for f in LOG_FIELDS])
         .where(log.trace_id == trace_id)
@@ -119,15 +120,18 @@ def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord
 
 
 def count_traces(models: Models, cutoff: int | None) -> int:
-    query = models.trace.select(pw.fn.COUNT(pw.SQL("*")))
+    trace: Any = models.trace
+    query = trace.select(pw.fn.COUNT(pw.SQL("*")))
     if cutoff is not None:
-        query = query.where(models.trace.start_ns >= cutoff)
+        query = query.where(trace.start_ns >= cutoff)
     return int(query.scalar() or 0)
 
 
-def trace_page(models: Models, cutoff: int | None, after: tuple[int, bytes] | None, size: int) -> list[tuple[int, bytes]]:
+def trace_page(
+    models: Models, cutoff: int | None, after: tuple[int, bytes] | None, size: int
+) -> list[tuple[int, bytes]]:
     """The next ``size`` (start_ns, trace_id) keys in time order after ``after`` (keyset pagination)."""
-    trace = models.trace
+    trace: Any = models.trace
     query = trace.select(trace.start_ns, trace.trace_id)
     if cutoff is not None:
         query = query.where(trace.start_ns >= cutoff)

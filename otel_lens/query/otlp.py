@@ -58,7 +58,8 @@ def _span(span: SpanRecord) -> dict[str, Any]:
         "endTimeUnixNano": str(span.end_ns),
         "attributes": key_values(span.attributes),
         "events": [
-            {"timeUnixNano": str(e.time_ns), "name": e.name, "attributes": key_values(e.attributes)} for e in span.events
+            {"timeUnixNano": str(e.time_ns), "name": e.name, "attributes": key_values(e.attributes)}
+            for e in span.events
         ],
         "links": [
             {"traceId": k.trace_id, "spanId": k.span_id, "attributes": key_values(k.attributes)} for k in span.links

@@ -42,13 +42,13 @@ class PriceTable:
         self._prices: dict[str, Price] = {}
         for model, entry in prices.items():
             if not isinstance(entry, Mapping):
-                raise ValueError(f"price of {model!r} must be an object like {{\"input\": 2.5, \"output\": 10}}")
+                raise ValueError(f'price of {model!r} must be an object like {{"input": 2.5, "output": 10}}')
             unknown = set(entry) - set(_FIELDS)
             if unknown:
                 raise ValueError(f"price of {model!r} has unknown field(s) {', '.join(sorted(unknown))}")
             values = {name: _number(model, name, entry.get(name)) for name in _FIELDS}
             if values["input"] is None or values["output"] is None:
-                raise ValueError(f"price of {model!r} needs both \"input\" and \"output\"")
+                raise ValueError(f'price of {model!r} needs both "input" and "output"')
             self._prices[str(model)] = Price(
                 input=values["input"],
                 output=values["output"],

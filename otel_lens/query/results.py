@@ -22,13 +22,15 @@ def rfc3339(ns: int) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with what JSON cannot hold written the way the store does (``{"$bytes": …}``, ``{"$float": "NaN"}``)."""
+    """``value`` with non-JSON values tagged as the store does (``{"$bytes": …}``, ``{"$float": "NaN"}``)."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return value if _INT64_MIN <= value <= _INT64_MAX else {"$int": str(value)}
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+        return (
+            value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+        )
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, Mapping):

@@ -6,6 +6,7 @@ is the one exception and goes through the same shared write store the exporters 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,11 +127,13 @@ class Store:
         cutoff = _filters.cutoff_ns(since)
         after: tuple[int, bytes] | None = None
         while True:
-            page = self._reader.run(lambda m: _traces.trace_page(m, cutoff, after, _EXPORT_PAGE))
+            page = self._reader.run(
+                functools.partial(_traces.trace_page, cutoff=cutoff, after=after, size=_EXPORT_PAGE)
+            )
             if not page:
                 return
             ids = [key[1] for key in page]
-            spans = self._reader.run(lambda m: _traces.spans_of(m, self._lookups, ids))
+            spans = self._reader.run(functools.partial(_traces.spans_of, lookups=self._lookups, trace_ids=ids))
             by_trace: dict[str, list[SpanRecord]] = {}
             for span in spans:
                 by_trace.setdefault(span.trace_id, []).append(span)
