@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from conftest import IncrementalIdGenerator
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
@@ -21,6 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
+from tests.conftest import IncrementalIdGenerator
 
 T0 = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z
 MS = 10**6

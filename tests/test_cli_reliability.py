@@ -12,12 +12,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from _read_helpers import ChosenIdGenerator, build_sample, recorder
 
 from otel_lens import open_store
 from otel_lens.cli import main
 from otel_lens.settings import Settings
 from otel_lens.store.errors import NotALensDatabase, StoreError
+from tests._read_helpers import ChosenIdGenerator, build_sample, recorder
 
 READING = [
     ["traces"],

@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from _read_helpers import Sample, build_sample
 
 from otel_lens.cli import main
 from otel_lens.settings import Settings
+from tests._read_helpers import Sample, build_sample
 
 GOLDEN = Path(__file__).parent / "golden"
 _UPDATE = os.environ.get("LENS_UPDATE_GOLDEN") == "1"  # regenerate after an intended change of a view

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from _read_helpers import T0, build_sample
-from conftest import IncrementalIdGenerator
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -21,6 +19,8 @@ from otel_lens.cli import main
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.query import PriceTable
 from otel_lens.settings import Settings
+from tests._read_helpers import T0, build_sample
+from tests.conftest import IncrementalIdGenerator
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 

@@ -8,12 +8,12 @@ import random
 import re
 
 import pytest
-from _read_helpers import MS, T0, ChosenIdGenerator, build_sample, recorder
 from opentelemetry._logs import SeverityNumber
 
 from otel_lens import open_store
 from otel_lens.query import AmbiguousTraceId, TraceNotFound
 from otel_lens.settings import Settings
+from tests._read_helpers import MS, T0, ChosenIdGenerator, build_sample, recorder
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
