@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _DURATION_UNITS = {
-    "": 1.0,  # a bare number is seconds (so "0" = keep forever works)
+    "": 1.0,
     "ns": 1e-9,
     "us": 1e-6,
     "µs": 1e-6,
