@@ -206,3 +206,15 @@ def test_logs_of_a_trace_without_stored_spans(settings: Settings) -> None:
         assert [log.body for log in store.logs(trace_id=trace_id)] == ["orphan"]
         with pytest.raises(TraceNotFound):
             store.logs(trace_id=trace_id[:20])
+
+
+def test_prune_through_the_read_api(settings: Settings) -> None:
+    """Store.prune() deletes data past max_age on either backend and says how much; max_age=0 deletes nothing."""
+    build_sample(settings)
+    with open_store(settings.database) as store:
+        kept = store.prune(max_age=0, max_size=0)
+        assert (kept.traces_deleted, kept.spans_deleted, kept.logs_deleted) == (0, 0, 0)
+        assert len(store.traces()) == 3
+        summary = store.prune(max_age="1d", max_size=0)
+        assert (summary.traces_deleted, summary.spans_deleted, summary.logs_deleted) == (3, 7, 4)
+        assert store.traces() == [] and store.logs() == [] and store.usage(since=None) == []
