@@ -8,18 +8,40 @@ from __future__ import annotations
 
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
+from otel_lens.query import (
+    AmbiguousTraceId,
+    LogRecord,
+    SpanRecord,
+    StatRow,
+    Store,
+    TraceDetail,
+    TraceNotFound,
+    TraceSummary,
+    UsageRow,
+    open_store,
+)
 from otel_lens.settings import Settings, SettingsError
 from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, StoreFull
 from otel_lens.store.sweeper import PruneSummary
 
 __all__ = [
+    "AmbiguousTraceId",
     "LensLogExporter",
     "LensSpanExporter",
+    "LogRecord",
     "NotALensDatabase",
     "PruneSummary",
     "SchemaTooNew",
     "Settings",
     "SettingsError",
+    "SpanRecord",
+    "StatRow",
+    "Store",
     "StoreError",
     "StoreFull",
+    "TraceDetail",
+    "TraceNotFound",
+    "TraceSummary",
+    "UsageRow",
+    "open_store",
 ]

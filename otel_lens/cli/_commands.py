@@ -1,0 +1,124 @@
+"""The ``otel-lens`` sub-commands: each reads through :func:`~otel_lens.query.open_store` and prints a view or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import orjson
+
+from otel_lens.cli._console import print_json, progress_bar, spinner, stderr_console, stdout_console
+from otel_lens.cli._views import log_line, render_logs, render_prune, render_stats, render_traces, render_usage
+from otel_lens.cli._waterfall import render_trace
+from otel_lens.query.otlp import export_request
+from otel_lens.query.prices import PriceTable
+from otel_lens.query.store import Store
+
+FOLLOW_INTERVAL_S = 0.5
+
+
+def traces(store: Store, args: argparse.Namespace) -> int:
+    found = store.traces(
+        service=args.service,
+        name=args.name,
+        status="error" if args.errors else None,
+        since=args.since,
+        min_duration=args.min_duration,
+        limit=args.limit,
+    )
+    if args.json:
+        print_json([trace.as_dict() for trace in found])
+    else:
+        render_traces(found, stdout_console())
+    return 0
+
+
+def show(store: Store, args: argparse.Namespace) -> int:
+    detail = store.trace(args.trace_id)
+    if args.json:
+        print_json(detail.as_dict())
+    else:
+        render_trace(detail, stdout_console())
+    return 0
+
+
+def logs(store: Store, args: argparse.Namespace) -> int:
+    filters = {"trace_id": args.trace, "level": args.level, "since": args.since, "search": args.search}
+    if not args.follow:
+        found = store.logs(limit=args.limit, **filters)
+        if args.json:
+            print_json([record.as_dict() for record in found])
+        else:
+            render_logs(found, stdout_console())
+        return 0
+    # Like tail -f: the latest records oldest first, then each new one as it is stored (arrival order).
+    console = stdout_console()
+    last = store.last_log_id()
+    recent = [r for r in store.logs(limit=args.limit, **filters) if r.id <= last]
+    while True:
+        for record in reversed(recent) if recent and recent[0].id > recent[-1].id else recent:
+            if args.json:
+                print_json(record.as_dict(), lines=True)
+            else:
+                console.print(log_line(record), soft_wrap=True)
+            last = max(last, record.id)
+        sys.stdout.flush()
+        time.sleep(FOLLOW_INTERVAL_S)
+        recent = store.logs(limit=None, after_id=last, **filters)
+        if not recent:
+            # Records filtered out still move the mark, so the next poll does not scan them again.
+            last = max(last, store.last_log_id())
+
+
+def stats(store: Store, args: argparse.Namespace) -> int:
+    rows = store.stats(since=args.since, by=args.by)
+    if args.json:
+        print_json([row.as_dict() for row in rows])
+    else:
+        render_stats(rows, stdout_console(), args.by)
+    return 0
+
+
+def usage(store: Store, args: argparse.Namespace) -> int:
+    prices = PriceTable.load(args.prices) if args.prices else None
+    rows = store.usage(since=args.since, by=args.by, prices=prices)
+    if args.json:
+        print_json([row.as_dict() for row in rows])
+        return 0
+    render_usage(rows, stdout_console(), args.by, priced=prices is not None)
+    if prices is not None and any(row.cost is None for row in rows):
+        stderr_console().print("? = a model without a price in the price table", style="yellow")
+    return 0
+
+
+def prune(store: Store, args: argparse.Namespace) -> int:
+    with spinner(f"pruning {store.location}…"):
+        summary = store.prune(max_age=args.max_age, max_size=args.max_size)
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        render_prune(summary, stdout_console())
+    return 0
+
+
+def export(store: Store, args: argparse.Namespace) -> int:
+    total = 1 if args.trace else store.trace_count(since=args.since)
+    out = sys.stdout
+    with progress_bar("exporting traces", total) as advance:
+        for spans in store.iter_trace_spans(since=args.since, trace_id=args.trace):
+            out.write(orjson.dumps(export_request(spans)).decode() + "\n")
+            advance(1)
+    out.flush()
+    return 0
+
+
+COMMANDS = {
+    "traces": traces,
+    "show": show,
+    "logs": logs,
+    "stats": stats,
+    "usage": usage,
+    "prune": prune,
+    "export": export,
+}

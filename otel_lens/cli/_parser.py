@@ -1,0 +1,102 @@
+"""The ``otel-lens`` command line: sub-commands and flags as CONTRACT.md lists them, checked while parsing."""
+
+from __future__ import annotations
+
+import argparse
+
+from otel_lens._units import parse_duration, parse_size
+from otel_lens.query._filters import LEVELS, MAX_LIMIT, STATS_GROUPS, USAGE_GROUPS, trace_id_prefix
+
+
+def _duration(text: str) -> str:
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 90s, 30m, 1h or 7d") from None
+    return text
+
+
+def _size(text: str) -> str:
+    try:
+        parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; use e.g. 500MB or 1GiB (0 = no limit)") from None
+    return text
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_LIMIT}")
+    return value
+
+
+def _trace_id(text: str) -> str:
+    try:
+        return trace_id_prefix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _level(text: str) -> str:
+    if text.strip().lower() not in LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a level; use debug, info, warn, error or fatal")
+    return text.strip().lower()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database",
+        metavar="DB",
+        help="a file path, sqlite:///path or postgresql://… (default: $OTEL_EXPORTER_LENS_DATABASE, "
+        "else ~/.local/share/otel-lens/lens.db)",
+    )
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    parser = argparse.ArgumentParser(
+        prog="otel-lens",
+        description="Read the spans and logs otel-lens stored: list, show, tail, summarize, prune, export.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    traces = commands.add_parser("traces", parents=[common], help="recent traces, newest first")
+    traces.add_argument("--service", help="only traces whose root span is of this service")
+    traces.add_argument("--name", help="only traces whose root span has this name")
+    traces.add_argument("--errors", action="store_true", help="only traces with a failed span")
+    traces.add_argument("--since", type=_duration, help="only traces started within this time (e.g. 1h)")
+    traces.add_argument("--min-duration", type=_duration, help="only traces at least this long (e.g. 100ms)")
+    traces.add_argument("--limit", type=_limit, default=50, help="at most this many (default 50)")
+
+    show = commands.add_parser("show", parents=[common], help="one trace as a waterfall with its logs")
+    show.add_argument("trace_id", type=_trace_id, metavar="TRACE_ID", help="a trace id or a unique prefix of one")
+
+    logs = commands.add_parser("logs", parents=[common], help="log records, newest first")
+    logs.add_argument("--trace", type=_trace_id, metavar="ID", help="only records of this trace (id or unique prefix)")
+    logs.add_argument("--level", type=_level, help="only this level and above: debug, info, warn, error, fatal")
+    logs.add_argument("--since", type=_duration, help="only records within this time (e.g. 1h)")
+    logs.add_argument("--search", metavar="TEXT", help="only records whose message contains TEXT (case-insensitive)")
+    logs.add_argument("--limit", type=_limit, default=200, help="at most this many (default 200)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new records as they are stored")
+
+    stats = commands.add_parser("stats", parents=[common], help="count, error rate and p50/p95/p99 per span name")
+    stats.add_argument("--since", type=_duration, default="24h", help="the window (default 24h)")
+    stats.add_argument("--by", choices=STATS_GROUPS, default="name", help="group by span name or service")
+
+    usage = commands.add_parser("usage", parents=[common], help="GenAI token usage (and cost) over a window")
+    usage.add_argument("--since", type=_duration, default="24h", help="the window, in whole hours (default 24h)")
+    usage.add_argument("--by", choices=USAGE_GROUPS, default="model", help="group by model, provider or service")
+    usage.add_argument("--prices", metavar="FILE", help="a JSON price table: model → price per million tokens")
+
+    prune = commands.add_parser("prune", parents=[common], help="apply retention now and show what was reclaimed")
+    prune.add_argument("--max-age", type=_duration, help="delete data older than this (default: the retention setting)")
+    prune.add_argument("--max-size", type=_size, help="then delete the oldest data beyond this size")
+
+    export = commands.add_parser("export", parents=[common], help="spans as OTLP/JSON, one request per trace per line")
+    export.add_argument("--since", type=_duration, help="only traces started within this time")
+    export.add_argument("--trace", type=_trace_id, metavar="ID", help="only this trace (id or unique prefix)")
+    export.add_argument("--format", choices=("otlp-json",), required=True, help="the output format")
+    return parser

@@ -1,0 +1,35 @@
+"""The read path: :func:`open_store` and the results its queries return (shared by the CLI and the web viewer)."""
+
+from __future__ import annotations
+
+from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
+from otel_lens.query.prices import PriceTable
+from otel_lens.query.results import (
+    LogRecord,
+    ScopeInfo,
+    SpanEvent,
+    SpanLink,
+    SpanRecord,
+    StatRow,
+    TraceDetail,
+    TraceSummary,
+    UsageRow,
+)
+from otel_lens.query.store import Store, open_store
+
+__all__ = [
+    "AmbiguousTraceId",
+    "LogRecord",
+    "PriceTable",
+    "ScopeInfo",
+    "SpanEvent",
+    "SpanLink",
+    "SpanRecord",
+    "StatRow",
+    "Store",
+    "TraceDetail",
+    "TraceNotFound",
+    "TraceSummary",
+    "UsageRow",
+    "open_store",
+]

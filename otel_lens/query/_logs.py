@@ -1,0 +1,57 @@
+"""Log queries: newest first with filters, or everything after an arrival id (``logs --follow``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+
+from otel_lens.query._decode import LOG_FIELDS, Lookups, log_record
+from otel_lens.query._filters import like_contains
+from otel_lens.query.results import LogRecord
+from otel_lens.store.schema import Models
+
+_ESCAPE = "!"
+
+
+def list_logs(
+    models: Models,
+    lookups: Lookups,
+    *,
+    trace_id: bytes | None,
+    min_severity: int | None,
+    cutoff: int | None,
+    search: str | None,
+    limit: int | None,
+    after_id: int | None = None,
+) -> list[LogRecord]:
+    """Log records matching every filter: newest first, or in arrival order after ``after_id``."""
+    log: Any = models.log
+    query = log.select(*[getattr(log, f) for f in LOG_FIELDS])
+    if trace_id is not None:
+        query = query.where(log.trace_id == trace_id)
+    if min_severity is not None:
+        query = query.where(log.severity_number >= min_severity)
+    if cutoff is not None:
+        query = query.where(log.timestamp_ns >= cutoff)
+    if search:
+        # Case-insensitive on both dialects (SQLite's LIKE folds ASCII only, PostgreSQL's folds nothing),
+        # the user's own % and _ matched literally.
+        pattern = like_contains(search.lower(), _ESCAPE)
+        query = query.where(
+            pw.NodeList((pw.fn.LOWER(log.body), pw.SQL("LIKE"), pattern, pw.SQL(f"ESCAPE '{_ESCAPE}'")))
+        )
+    if after_id is not None:
+        query = query.where(log.id > after_id).order_by(log.id)
+    else:
+        query = query.order_by(log.timestamp_ns.desc(), log.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(query.tuples())
+    lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
+    return [log_record(row, lookups) for row in rows]
+
+
+def last_log_id(models: Models) -> int:
+    log: Any = models.log
+    return int(log.select(pw.fn.MAX(log.id)).scalar() or 0)

@@ -1,0 +1,142 @@
+"""Trace queries: the newest-first trace list, one whole trace by id or prefix, and traces in bulk for export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import peewee as pw
+
+from otel_lens.query._decode import LOG_FIELDS, SPAN_FIELDS, Lookups, log_record, span_record
+from otel_lens.query._filters import prefix_range
+from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
+from otel_lens.query.results import LogRecord, SpanRecord, TraceSummary
+from otel_lens.store.schema import Models
+
+_SUMMARY_FIELDS = ("trace_id", "root_name", "service", "start_ns", "end_ns", "span_count", "error_count")
+
+
+def _summary(row: Sequence[Any]) -> TraceSummary:
+    trace_id, root_name, service, start, end, spans, errors = row
+    return TraceSummary(bytes(trace_id).hex(), root_name, service, int(start), int(end), int(spans), int(errors))
+
+
+def _summary_columns(models: Models) -> list[Any]:
+    return [getattr(models.trace, name) for name in _SUMMARY_FIELDS]
+
+
+def list_traces(
+    models: Models,
+    *,
+    service: str | None,
+    name: str | None,
+    status: str | None,
+    cutoff: int | None,
+    min_duration: int | None,
+    limit: int | None,
+) -> list[TraceSummary]:
+    """Trace rollups matching every given filter, newest first (each filter a bound parameter)."""
+    trace: Any = models.trace
+    query = trace.select(*_summary_columns(models))
+    if service is not None:
+        query = query.where(trace.service == service)
+    if name is not None:
+        query = query.where(trace.root_name == name)
+    if status == "error":
+        query = query.where(trace.error_count > 0)
+    elif status == "ok":
+        query = query.where(trace.error_count == 0)
+    if cutoff is not None:
+        query = query.where(trace.start_ns >= cutoff)
+    if min_duration is not None:
+        query = query.where((trace.end_ns - trace.start_ns) >= min_duration)
+    query = query.order_by(trace.start_ns.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [_summary(row) for row in query.tuples()]
+
+
+def resolve_trace_id(models: Models, prefix: str) -> bytes:
+    """The one stored trace id starting with the hex ``prefix``.
+
+    Raises:
+        TraceNotFound: no stored trace starts with it.
+        AmbiguousTraceId: several do (the message shows some of them).
+    """
+    trace: Any = models.trace
+    if len(prefix) == 32:
+        wanted = bytes.fromhex(prefix)
+        if trace.select(trace.trace_id).where(trace.trace_id == wanted).exists():
+            return wanted
+        raise TraceNotFound(f"no trace {prefix} in the store")
+    low, high = prefix_range(prefix, 16)
+    rows = list(
+        trace.select(trace.trace_id)
+        .where((trace.trace_id >= low) & (trace.trace_id <= high))
+        .order_by(trace.trace_id)
+        .limit(5)
+        .tuples()
+    )
+    if not rows:
+        raise TraceNotFound(f"no trace id starts with {prefix}")
+    if len(rows) > 1:
+        shown = ", ".join(bytes(r[0]).hex() for r in rows[:3])
+        raise AmbiguousTraceId(f"trace id prefix {prefix} is ambiguous ({shown}, …); give more digits")
+    return bytes(rows[0][0])
+
+
+def trace_summary(models: Models, trace_id: bytes) -> TraceSummary:
+    trace: Any = models.trace
+    row = trace.select(*_summary_columns(models)).where(trace.trace_id == trace_id).tuples().first()
+    if row is None:
+        raise TraceNotFound(f"no trace {trace_id.hex()} in the store")
+    return _summary(row)
+
+
+def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
+    """Every span of ``trace_ids``, ordered by trace then start time."""
+    span: Any = models.span
+    query = (
+        span.select(*[getattr(span, f) for f in SPAN_FIELDS])
+        .where(span.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else span.trace_id == trace_ids[0])
+        .order_by(span.trace_id, span.start_ns, span.span_id)
+    )
+    rows = list(query.tuples())
+    lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
+    return [span_record(row, lookups) for row in rows]
+
+
+def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord]:
+    """The log records of one trace, oldest first."""
+    log: Any = models.log
+    query = (
+        log.select(*[getattr(log, f) for f in LOG_FIELDS])
+        .where(log.trace_id == trace_id)
+        .order_by(log.timestamp_ns, log.id)
+    )
+    rows = list(query.tuples())
+    lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
+    return [log_record(row, lookups) for row in rows]
+
+
+def count_traces(models: Models, cutoff: int | None) -> int:
+    trace: Any = models.trace
+    query = trace.select(pw.fn.COUNT(pw.SQL("*")))
+    if cutoff is not None:
+        query = query.where(trace.start_ns >= cutoff)
+    return int(query.scalar() or 0)
+
+
+def trace_page(
+    models: Models, cutoff: int | None, after: tuple[int, bytes] | None, size: int
+) -> list[tuple[int, bytes]]:
+    """The next ``size`` (start_ns, trace_id) keys in time order after ``after`` (keyset pagination)."""
+    trace: Any = models.trace
+    query = trace.select(trace.start_ns, trace.trace_id)
+    if cutoff is not None:
+        query = query.where(trace.start_ns >= cutoff)
+    if after is not None:
+        start, trace_id = after
+        query = query.where((trace.start_ns > start) | ((trace.start_ns == start) & (trace.trace_id > trace_id)))
+    query = query.order_by(trace.start_ns, trace.trace_id).limit(size)
+    return [(int(start), bytes(trace_id)) for start, trace_id in query.tuples()]

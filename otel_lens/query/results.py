@@ -1,0 +1,262 @@
+"""The read API's results: small dataclasses whose ``as_dict()`` gives the JSON shapes of CONTRACT.md."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+SPAN_KINDS = {0: "INTERNAL", 1: "SERVER", 2: "CLIENT", 3: "PRODUCER", 4: "CONSUMER"}
+STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+def rfc3339(ns: int) -> str:
+    """Unix nanoseconds as an RFC 3339 UTC time with microseconds: ``2024-01-02T03:04:05.678901Z``."""
+    seconds, rest = divmod(int(ns), 10**9)
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1000:06d}Z"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with non-JSON values tagged as the store does (``{"$bytes": …}``, ``{"$float": "NaN"}``)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if _INT64_MIN <= value <= _INT64_MAX else {"$int": str(value)}
+    if isinstance(value, float):
+        return (
+            value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+        )
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceSummary:
+    """One row of the trace list."""
+
+    trace_id: str
+    root_name: str
+    service: str | None
+    start_ns: int
+    end_ns: int
+    span_count: int
+    error_count: int
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "root_name": self.root_name,
+            "service": self.service,
+            "start_time": rfc3339(self.start_ns),
+            "duration_ms": self.duration_ms,
+            "span_count": self.span_count,
+            "error_count": self.error_count,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanEvent:
+    name: str
+    time_ns: int
+    attributes: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "time_unix_nano": self.time_ns,
+            "timestamp": rfc3339(self.time_ns),
+            "attributes": jsonable(self.attributes),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanLink:
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trace_id": self.trace_id, "span_id": self.span_id, "attributes": jsonable(self.attributes)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ScopeInfo:
+    """The instrumentation scope (tracer or logger) that produced a span or log record."""
+
+    name: str
+    version: str | None
+    attributes: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "attributes": jsonable(self.attributes)}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanRecord:
+    """One stored span, ids in hex, attributes decoded."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    flags: int
+    start_ns: int
+    end_ns: int
+    status_code: str
+    status_message: str | None
+    attributes: dict[str, Any]
+    events: list[SpanEvent]
+    links: list[SpanLink]
+    resource: dict[str, Any]
+    scope: ScopeInfo
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+    @property
+    def service(self) -> str | None:
+        service = self.resource.get("service.name")
+        return None if service is None else str(service)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "name": self.name,
+            "kind": self.kind,
+            "start_time_unix_nano": self.start_ns,
+            "end_time_unix_nano": self.end_ns,
+            "duration_ms": self.duration_ms,
+            "status": {"code": self.status_code, "message": self.status_message},
+            "attributes": jsonable(self.attributes),
+            "events": [event.as_dict() for event in self.events],
+            "links": [link.as_dict() for link in self.links],
+            "resource": jsonable(self.resource),
+            "scope": self.scope.as_dict(),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class LogRecord:
+    """One stored log record; ``id`` orders records by arrival (what ``logs --follow`` tails)."""
+
+    id: int
+    timestamp_ns: int
+    observed_ns: int
+    severity_text: str | None
+    severity_number: int | None
+    body: Any
+    attributes: dict[str, Any]
+    trace_id: str | None
+    span_id: str | None
+    service: str | None
+    logger: str | None
+    event_name: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "timestamp": rfc3339(self.timestamp_ns),
+            "severity_text": self.severity_text,
+            "severity_number": self.severity_number,
+            "body": jsonable(self.body),
+            "attributes": jsonable(self.attributes),
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "service": self.service,
+            "logger": self.logger,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceDetail:
+    """A whole trace: its rollup, its spans by start time and its logs by time."""
+
+    summary: TraceSummary
+    spans: list[SpanRecord]
+    logs: list[LogRecord]
+
+    @property
+    def trace_id(self) -> str:
+        return self.summary.trace_id
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "spans": [span.as_dict() for span in self.spans],
+            "logs": [log.as_dict() for log in self.logs],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class StatRow:
+    """Latency and errors of one span name or service over a window; percentiles are nearest-rank."""
+
+    by: str
+    key: str
+    count: int
+    error_count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def error_rate(self) -> float:
+        return self.error_count / self.count if self.count else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            self.by: self.key,
+            "count": self.count,
+            "error_count": self.error_count,
+            "error_rate": self.error_rate,
+            "p50_ms": self.p50_ms,
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageRow:
+    """GenAI token totals of one model, provider or service; ``cost`` when a price table covers all of it."""
+
+    by: str
+    key: str
+    span_count: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    cost: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            self.by: self.key,
+            "span_count": self.span_count,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+            "total_tokens": self.total_tokens,
+            "cost": self.cost,
+        }

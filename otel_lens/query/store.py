@@ -1,0 +1,240 @@
+"""``open_store()``: the read API over one otel-lens database, shared by the CLI and the web viewer.
+
+Every method reads through a read-only connection and never creates or changes a file; ``prune``
+is the one exception and goes through the same shared write store the exporters use.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from otel_lens.query import _aggregates, _filters, _logs, _traces
+from otel_lens.query._decode import Lookups
+from otel_lens.query._filters import Since
+from otel_lens.query._reader import Reader
+from otel_lens.query.prices import PriceTable
+from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
+from otel_lens.settings import Settings, default_database_path
+from otel_lens.store import shared
+from otel_lens.store.database import parse_location
+from otel_lens.store.errors import StoreError
+from otel_lens.store.sweeper import PruneSummary
+
+_EXPORT_PAGE = 200
+
+
+def open_store(database: str | os.PathLike[str] | None = None) -> Store:
+    """Open an otel-lens database for reading.
+
+    Args:
+        database: a file path, ``sqlite:///path`` or ``postgresql://…``; when omitted,
+            ``OTEL_EXPORTER_LENS_DATABASE``, else the default path.
+
+    Raises:
+        StoreError: the database is missing, locked, corrupt, not an otel-lens database, or newer
+            than this otel-lens (``str(error)`` is a one-line reason).
+    """
+    if database is None or not os.fspath(database).strip():
+        database = os.environ.get("OTEL_EXPORTER_LENS_DATABASE", "").strip() or str(default_database_path())
+    return Store(os.fspath(database))
+
+
+class Store:
+    """Queries over one database. Use :func:`open_store`; close it (or use ``with``) when done."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.location = parse_location(database)
+        self._reader = Reader(self.location)
+        self._lookups = Lookups()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._reader.close()
+
+    # -- traces ---------------------------------------------------------------------------------
+
+    def traces(
+        self,
+        service: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        since: Since = None,
+        min_duration: str | float | None = None,
+        limit: int | None = 50,
+    ) -> list[TraceSummary]:
+        """Recent traces, newest first.
+
+        Args:
+            service: only traces whose root span's service is this.
+            name: only traces whose root span has this name.
+            status: ``"error"`` (a span failed) or ``"ok"`` (none did).
+            since: only traces started in this window (``"1h"``, seconds, a timedelta or a datetime).
+            min_duration: only traces at least this long (``"100ms"`` or seconds).
+            limit: at most this many (``None`` for all).
+
+        Raises:
+            ValueError: a filter does not parse (the message names it).
+        """
+        arguments: dict[str, Any] = {
+            "service": service,
+            "name": name,
+            "status": None if status is None else _filters.choose(status, _filters.TRACE_STATUSES, "status"),
+            "cutoff": _filters.cutoff_ns(since),
+            "min_duration": _filters.duration_ns(min_duration),
+            "limit": _filters.check_limit(limit),
+        }
+        return self._reader.run(lambda m: _traces.list_traces(m, **arguments))
+
+    def trace(self, trace_id: str) -> TraceDetail:
+        """One trace with its spans (by start time) and logs (by time); a unique id prefix is accepted.
+
+        Raises:
+            ValueError: ``trace_id`` is not hex.
+            TraceNotFound: no stored trace has this id or prefix.
+            AmbiguousTraceId: several stored traces start with this prefix.
+        """
+        prefix = _filters.trace_id_prefix(trace_id)
+
+        def work(models: Any) -> TraceDetail:
+            wanted = _traces.resolve_trace_id(models, prefix)
+            summary = _traces.trace_summary(models, wanted)
+            spans = _traces.spans_of(models, self._lookups, [wanted])
+            logs = _traces.logs_of(models, self._lookups, wanted)
+            return TraceDetail(summary, spans, logs)
+
+        return self._reader.run(work)
+
+    def trace_count(self, since: Since = None) -> int:
+        """How many traces started in the window (all when ``since`` is None)."""
+        cutoff = _filters.cutoff_ns(since)
+        return self._reader.run(lambda m: _traces.count_traces(m, cutoff))
+
+    def iter_trace_spans(self, since: Since = None, trace_id: str | None = None) -> Iterator[list[SpanRecord]]:
+        """The spans of each trace in the window, one list per trace, oldest trace first, read in pages."""
+        if trace_id is not None:
+            yield self.trace(trace_id).spans
+            return
+        cutoff = _filters.cutoff_ns(since)
+        after: tuple[int, bytes] | None = None
+        while True:
+            page = self._reader.run(
+                functools.partial(_traces.trace_page, cutoff=cutoff, after=after, size=_EXPORT_PAGE)
+            )
+            if not page:
+                return
+            ids = [key[1] for key in page]
+            spans = self._reader.run(functools.partial(_traces.spans_of, lookups=self._lookups, trace_ids=ids))
+            by_trace: dict[str, list[SpanRecord]] = {}
+            for span in spans:
+                by_trace.setdefault(span.trace_id, []).append(span)
+            for key in ids:
+                found = by_trace.get(key.hex())
+                if found:
+                    yield found
+            after = page[-1]
+
+    # -- logs -----------------------------------------------------------------------------------
+
+    def logs(
+        self,
+        trace_id: str | None = None,
+        level: str | int | None = None,
+        since: Since = None,
+        search: str | None = None,
+        limit: int | None = 200,
+        after_id: int | None = None,
+    ) -> list[LogRecord]:
+        """Log records, newest first (or, with ``after_id``, those stored after it in arrival order).
+
+        Args:
+            trace_id: only records of this trace (a unique prefix of a stored trace's id is accepted).
+            level: only records at this level or above (``debug``, ``info``, ``warn``, ``error``, ``fatal``).
+            since: only records in this window.
+            search: only records whose body contains this text (case-insensitive, taken literally).
+            limit: at most this many (``None`` for all).
+            after_id: only records with a larger :attr:`LogRecord.id` (what ``logs --follow`` polls with).
+
+        Raises:
+            ValueError: a filter does not parse (the message names it).
+            TraceNotFound, AmbiguousTraceId: a ``trace_id`` prefix matches no or several traces.
+        """
+        prefix = None if trace_id is None else _filters.trace_id_prefix(trace_id)
+        arguments: dict[str, Any] = {
+            "min_severity": _filters.severity_floor(level),
+            "cutoff": _filters.cutoff_ns(since),
+            "search": search,
+            "limit": _filters.check_limit(limit),
+            "after_id": after_id,
+        }
+
+        def work(models: Any) -> list[LogRecord]:
+            wanted = None
+            if prefix is not None:
+                # A whole id is taken as given: logs may carry the id of a trace whose spans were not stored.
+                wanted = bytes.fromhex(prefix) if len(prefix) == 32 else _traces.resolve_trace_id(models, prefix)
+            return _logs.list_logs(models, self._lookups, trace_id=wanted, **arguments)
+
+        return self._reader.run(work)
+
+    def last_log_id(self) -> int:
+        """The arrival id of the newest stored log record (0 when there is none)."""
+        return self._reader.run(_logs.last_log_id)
+
+    # -- aggregates -----------------------------------------------------------------------------
+
+    def stats(self, since: Since = "24h", by: str = "name") -> list[StatRow]:
+        """Count, error rate and nearest-rank p50/p95/p99 latency per span ``by`` ``"name"`` or ``"service"``.
+
+        Raises:
+            ValueError: ``since`` or ``by`` does not parse.
+        """
+        group = _filters.choose(by, _filters.STATS_GROUPS, "by")
+        cutoff = _filters.cutoff_ns(since)
+        return self._reader.run(lambda m: _aggregates.span_stats(m, group, cutoff))
+
+    def usage(
+        self, since: Since = "24h", by: str = "model", prices: PriceTable | str | os.PathLike[str] | None = None
+    ) -> list[UsageRow]:
+        """GenAI token usage per ``by`` ``"model"``, ``"provider"`` or ``"service"``, with cost from ``prices``.
+
+        The totals are kept per hour at export time, so the window is rounded down to a whole hour.
+
+        Raises:
+            ValueError: ``since``, ``by`` or the price table does not parse.
+        """
+        group = _filters.choose(by, _filters.USAGE_GROUPS, "by")
+        cutoff = _filters.cutoff_ns(since)
+        table = prices if isinstance(prices, PriceTable) or prices is None else PriceTable.load(prices)
+        return self._reader.run(lambda m: _aggregates.usage_totals(m, group, cutoff, table))
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def prune(self, max_age: str | float | None = None, max_size: str | int | None = None) -> PruneSummary:
+        """Delete data older than ``max_age`` or beyond ``max_size`` now (the only method that writes).
+
+        Unset limits come from the settings (``OTEL_EXPORTER_LENS_RETENTION`` / ``_MAX_SIZE``, else
+        7d / 1GiB); ``0`` switches a limit off.
+
+        Raises:
+            SettingsError: ``max_age`` or ``max_size`` does not parse.
+            StoreError: the database cannot be written.
+        """
+        if self.location.kind == "sqlite" and not Path(self.location.target).exists():
+            raise StoreError(f"no otel-lens database at {self.location}")
+        settings = Settings.load(database=self.database, retention=max_age, max_size=max_size, sweep_interval=0)
+        writer = shared.acquire(settings)
+        try:
+            summary = writer.prune(settings.retention, settings.max_size)
+        finally:
+            shared.release(writer)
+        return summary
