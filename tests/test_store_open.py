@@ -157,6 +157,21 @@ def test_other_applications_sqlite_is_refused_and_untouched(tmp_path: Path) -> N
     assert _digest(db) == before
 
 
+def test_other_applications_wal_database_gets_no_wal_or_shm(tmp_path: Path) -> None:
+    """Refusing another app's WAL-mode database creates no -wal/-shm beside it (scenario 6)."""
+    db = tmp_path / "wal-app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=wal")
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.commit()
+    conn.close()
+    before = _digest(db)
+    with pytest.raises(NotALensDatabase):
+        LensSpanExporter(database=str(db), sweep_interval=0)
+    assert _digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wal-app.db"]
+
+
 def test_empty_file_is_accepted_as_new(tmp_path: Path) -> None:
     """A zero-byte file (e.g. made by `touch`) becomes an otel-lens database."""
     db = tmp_path / "touched.db"

@@ -147,7 +147,10 @@ def check_sqlite_identity(path: Path) -> int:
     if path.stat().st_size == 0:
         return 0
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        # With no -wal beside it no writer is active: open immutable, or SQLite would leave -wal/-shm
+        # files next to a foreign WAL database it must not touch.
+        immutable = "" if os.path.exists(f"{path}-wal") else "&immutable=1"
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro{immutable}", uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from None
     try:
