@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
+from otel_lens.facade.asgi import instrument_asgi, lens_route
+from otel_lens.facade.configure import Lens, configure
+from otel_lens.facade.functions import lens_fn
+from otel_lens.facade.logger import Logger
 from otel_lens.settings import Settings, SettingsError
 from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, StoreFull
 from otel_lens.store.sweeper import PruneSummary
 
 __all__ = [
+    "Lens",
     "LensLogExporter",
     "LensSpanExporter",
+    "Logger",
     "NotALensDatabase",
     "PruneSummary",
     "SchemaTooNew",
@@ -22,4 +28,8 @@ __all__ = [
     "SettingsError",
     "StoreError",
     "StoreFull",
+    "configure",
+    "instrument_asgi",
+    "lens_fn",
+    "lens_route",
 ]

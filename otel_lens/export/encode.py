@@ -18,6 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_lens.export.bodies import BodyRow, extract_bodies, has_bodies
 from otel_lens.store.codec import dumps
 
 SPAN_COLUMNS = (
@@ -104,6 +105,7 @@ class EncodedBatch:
     resources: list[ResourceRow]
     scopes: list[ScopeRow]
     genai: dict[int, GenAIUsage] = dataclasses.field(default_factory=dict)
+    bodies: list[BodyRow] = dataclasses.field(default_factory=list)  # captured bodies the spans refer to
 
 
 class _Interner:
@@ -214,6 +216,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
     interner = _Interner()
     rows: list[list[Any]] = []
     genai: dict[int, GenAIUsage] = {}
+    bodies: list[BodyRow] = []
     for span in spans:
         context = span.context
         if context is None:
@@ -226,6 +229,9 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
         end = span.end_time or start
         status = span.status
         attributes = span.attributes
+        if attributes and has_bodies(attributes):
+            attributes, found = extract_bodies(attributes, start)
+            bodies.extend(found)
         events = span.events
         links = span.links
         resource_index = interner.resource(span.resource)
@@ -265,7 +271,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
             usage = genai_usage(attributes)
             if usage is not None:
                 genai[len(rows) - 1] = usage
-    return EncodedBatch(rows, interner.resources, interner.scopes, genai)
+    return EncodedBatch(rows, interner.resources, interner.scopes, genai, bodies)
 
 
 def encode_logs(records: Sequence[ReadableLogRecord]) -> EncodedBatch:
