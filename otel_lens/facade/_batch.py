@@ -109,6 +109,10 @@ class _Batcher(Generic[_T]):
         self._thread = threading.Thread(target=self._work, name=f"otel-lens-{self._what}-batch", daemon=True)
         self._thread.start()
 
+    @property
+    def is_shutdown(self) -> bool:
+        return self._shutdown
+
     def put(self, item: _T) -> None:
         """Queue ``item``; when the queue is full, wait (bounded) for room instead of dropping."""
         if self._shutdown:
@@ -211,6 +215,10 @@ class LensSpanProcessor(SpanProcessor):
     def dropped(self) -> int:
         return self._batcher.dropped
 
+    @property
+    def is_shutdown(self) -> bool:
+        return self._batcher.is_shutdown
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
@@ -237,6 +245,10 @@ class LensLogProcessor(LogRecordProcessor):
     @property
     def dropped(self) -> int:
         return self._batcher.dropped
+
+    @property
+    def is_shutdown(self) -> bool:
+        return self._batcher.is_shutdown
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         record = log_record.log_record

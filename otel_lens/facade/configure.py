@@ -191,11 +191,13 @@ def _exports_to_lens(processors: Any) -> bool:
     """Whether one of an existing provider's processors already feeds an otel-lens exporter."""
     for processor in processors or ():
         if isinstance(processor, (LensSpanProcessor, LensLogProcessor)):
-            return True
+            if not processor.is_shutdown:
+                return True
+            continue
         candidates = [getattr(processor, name, None) for name in ("span_exporter", "exporter", "_exporter")]
         inner = getattr(processor, "_batch_processor", None)
         candidates.append(getattr(inner, "_exporter", None))
-        if any(isinstance(c, (LensSpanExporter, LensLogExporter)) for c in candidates):
+        if any(isinstance(c, (LensSpanExporter, LensLogExporter)) and c.store is not None for c in candidates):
             return True
     return False
 
