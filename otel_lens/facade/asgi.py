@@ -202,16 +202,27 @@ class _LensExtras:
                 response.encoded = (_header(message.get("headers"), b"content-encoding") or "identity") != "identity"
             elif kind == "http.response.body":
                 response.feed(message.get("body") or b"")
+                if not message.get("more_body", False):
+                    record()  # the OTel middleware ends the server span when it forwards this message
             await send(message)
+
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded or not span.is_recording():
+                return
+            recorded = True
+            try:
+                span.set_attributes(request.attributes("request", self.redactor))
+                span.set_attributes(response.attributes("response", self.redactor))
+            except Exception:  # capture is best effort: it must never break the response
+                pass
 
         try:
             await self.app(scope, tapped_receive, tapped_send)
         finally:
-            try:
-                span.set_attributes(request.attributes("request", self.redactor))
-                span.set_attributes(response.attributes("response", self.redactor))
-            except Exception:  # capture is best effort; the response already went out
-                pass
+            record()
 
 
 def _lens_source(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
