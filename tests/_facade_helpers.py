@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import sqlite3
 import threading
@@ -29,6 +30,7 @@ def otel_globals_restored() -> Iterator[None]:
     saved_logs = (logs_internal._LOGGER_PROVIDER, logs_internal._LOGGER_PROVIDER_SET_ONCE)
     root = logging.getLogger()
     saved_handlers = list(root.handlers)
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
     trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = None, Once()
     logs_internal._LOGGER_PROVIDER, logs_internal._LOGGER_PROVIDER_SET_ONCE = None, Once()
     try:
@@ -39,6 +41,7 @@ def otel_globals_restored() -> Iterator[None]:
             lens.shutdown()
         _state.activate(None)
         root.handlers[:] = saved_handlers
+        signal.signal(signal.SIGTERM, saved_sigterm)
         trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = saved_trace
         logs_internal._LOGGER_PROVIDER, logs_internal._LOGGER_PROVIDER_SET_ONCE = saved_logs
 
@@ -116,7 +119,9 @@ def bodies(db_path: Path) -> dict[str, dict[str, Any]]:
     from otel_lens.export.bodies import decode_body
 
     with contextlib.closing(sqlite3.connect(db_path)) as db:
-        rows = db.execute("SELECT digest, size, encoding, content_type, content, last_seen_ns FROM lens_bodies").fetchall()
+        rows = db.execute(
+            "SELECT digest, size, encoding, content_type, content, last_seen_ns FROM lens_bodies"
+        ).fetchall()
     return {
         f"sha256:{r[0].hex()}": {
             "size": r[1],

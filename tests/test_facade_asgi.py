@@ -219,7 +219,9 @@ def test_secrets_are_redacted_on_disk(db_path: Path, monkeypatch: pytest.MonkeyP
         with serve_in_thread(app) as url:
             response = httpx.post(
                 f"{url}/login?api_key={SECRET}-q&page=2",
-                content=json.dumps({"user": "ann", "password": SECRET + "-p", "nested": {"session_ref": SECRET + "-r"}}),
+                content=json.dumps(
+                    {"user": "ann", "password": SECRET + "-p", "nested": {"session_ref": SECRET + "-r"}}
+                ),
                 headers={
                     "content-type": "application/json",
                     "authorization": f"Bearer {SECRET}-a",
@@ -273,7 +275,9 @@ def test_body_capture_caps_flags_and_keeps_the_app_bytes(db_path: Path) -> None:
         assert binary_attrs["lens.body.response.skipped"] == "binary" and "lens.body.response" not in binary_attrs
         # small bodies: stored whole, uncompressed, no truncation flag, the same body once (deduplicated)
         (small_attrs,) = [
-            s["attributes"] for s in spans(db_path) if s["kind"] == 1 and s["attributes"].get("lens.body.request.size") == 10
+            s["attributes"]
+            for s in spans(db_path)
+            if s["kind"] == 1 and s["attributes"].get("lens.body.request.size") == 10
         ]
         assert small_attrs["lens.body.request"] == small_attrs["lens.body.response"]
         assert stored_bodies[small_attrs["lens.body.request"]]["text"] == "short text"

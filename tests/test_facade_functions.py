@@ -190,7 +190,9 @@ def test_exceptions_end_the_span_once_and_propagate_unchanged(
     span = only(exported)
     assert span.status.status_code is StatusCode.ERROR
     assert [e.name for e in span.events] == ["exception"]
-    assert span.events[0].attributes is not None and str(span.events[0].attributes["exception.type"]).endswith(exc_type.__name__)
+    assert span.events[0].attributes is not None and str(span.events[0].attributes["exception.type"]).endswith(
+        exc_type.__name__
+    )
 
 
 def test_cancelled_coroutine_ends_its_span_once(exported: InMemorySpanExporter, otel_errors: None) -> None:
@@ -214,9 +216,7 @@ def test_cancelled_coroutine_ends_its_span_once(exported: InMemorySpanExporter, 
     assert str(span.events[0].attributes["exception.type"]).endswith("CancelledError")
 
 
-def test_generators_exhausted_abandoned_and_collected(
-    exported: InMemorySpanExporter, otel_errors: None
-) -> None:
+def test_generators_exhausted_abandoned_and_collected(exported: InMemorySpanExporter, otel_errors: None) -> None:
     """RELIABILITY 17: every generator's span ends exactly once, with no context-detach noise."""
 
     @lens_fn
@@ -306,9 +306,7 @@ def test_child_spans_inside_a_generator_are_its_children(exported: InMemorySpanE
     assert by_name["produce"].parent.span_id == by_name["consume"].context.span_id
 
 
-def test_async_generators_exhausted_abandoned_and_collected(
-    exported: InMemorySpanExporter, otel_errors: None
-) -> None:
+def test_async_generators_exhausted_abandoned_and_collected(exported: InMemorySpanExporter, otel_errors: None) -> None:
     """RELIABILITY 17: async generator spans end once whether exhausted, closed early or left to the loop."""
 
     @lens_fn

@@ -12,6 +12,7 @@ import atexit
 import importlib
 import logging
 import os
+import signal
 import threading
 from typing import Any
 
@@ -136,7 +137,33 @@ def configure(**settings: Any) -> Lens:
         _state.activate(resolved)
         _current = lens
         atexit.register(lens.shutdown)
+        _flush_on_sigterm()
         return lens
+
+
+def _flush_on_sigterm() -> None:
+    """Store what is queued when SIGTERM ends the process, then die of SIGTERM as before.
+
+    Only when nothing else handles SIGTERM (the default action skips atexit). Servers such as
+    uvicorn install their own handler while they run, shut down gracefully, restore this one and
+    re-raise the signal: it then flushes and exits the way the default action would.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+    except (ValueError, OSError):
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        lens = _current
+        if lens is not None:
+            lens.shutdown()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _resource(settings: Settings) -> Resource:
