@@ -357,7 +357,7 @@ class HostileList(list[int]):
 
 
 def test_size_estimates_survive_hostile_arguments(exported: InMemorySpanExporter) -> None:
-    """RELIABILITY 15: cyclic, 10k-deep, hostile and huge-generator arguments are measured without raising or consuming."""
+    """RELIABILITY 15: cyclic, 10k-deep, hostile, huge-generator arguments: sizes never raise nor consume."""
     cyclic: list[Any] = [1, 2]
     cyclic.append(cyclic)
     cyclic_dict: dict[str, Any] = {}
