@@ -181,12 +181,17 @@ def asgi_rps(mode: str, workdir: Path, seconds: float) -> float:
     )
     try:
         url = f"http://127.0.0.1:{port}/"
-        for _ in range(300):
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 asyncio.run(load(url, 0.05, 1))
                 break
             except Exception:
-                time.sleep(0.05)
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"uvicorn ({mode}) did not start: {server.stderr.read().decode() if server.stderr else ''}"
+                    ) from None
+                time.sleep(0.1)
         asyncio.run(load(url, 1.0))  # warm-up
         if wrk := _which("wrk"):
             out = subprocess.run([wrk, "-t2", "-c16", f"-d{int(seconds)}s", url], capture_output=True, text=True).stdout
