@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
+from otel_lens.facade.asgi import instrument_asgi, lens_route
+from otel_lens.facade.configure import Lens, configure
+from otel_lens.facade.functions import lens_fn
+from otel_lens.facade.logger import Logger
 from otel_lens.query import (
     AmbiguousTraceId,
     LogRecord,
@@ -26,9 +30,11 @@ from otel_lens.store.sweeper import PruneSummary
 
 __all__ = [
     "AmbiguousTraceId",
+    "Lens",
     "LensLogExporter",
     "LensSpanExporter",
     "LogRecord",
+    "Logger",
     "NotALensDatabase",
     "PruneSummary",
     "SchemaTooNew",
@@ -43,5 +49,9 @@ __all__ = [
     "TraceNotFound",
     "TraceSummary",
     "UsageRow",
+    "configure",
+    "instrument_asgi",
+    "lens_fn",
+    "lens_route",
     "open_store",
 ]

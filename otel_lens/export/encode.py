@@ -18,6 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_lens.export.bodies import BodyRow, extract_bodies, has_bodies
 from otel_lens.store.codec import dumps
 
 SPAN_COLUMNS = (
@@ -104,6 +105,7 @@ class EncodedBatch:
     resources: list[ResourceRow]
     scopes: list[ScopeRow]
     genai: dict[int, GenAIUsage] = dataclasses.field(default_factory=dict)
+    bodies: list[BodyRow] = dataclasses.field(default_factory=list)  # captured bodies the spans refer to
 
 
 class _Interner:
@@ -236,6 +238,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
     interner = _Interner()
     rows: list[list[Any]] = []
     genai: dict[int, GenAIUsage] = {}
+    bodies: list[BodyRow] = []
     for span in spans:
         context = span.context
         if context is None:
@@ -248,6 +251,9 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
         end = span.end_time or start
         status = span.status
         attributes = _span_attributes(span)
+        if attributes and has_bodies(attributes):
+            attributes, found = extract_bodies(attributes, start)
+            bodies.extend(found)
         events = _plain_sequence(getattr(span, "_events", None), span)
         links = span.links if getattr(span, "_links", None) else ()
         resource_index = interner.resource(span.resource)
@@ -291,7 +297,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
             usage = genai_usage(attributes)
             if usage is not None:
                 genai[len(rows) - 1] = usage
-    return EncodedBatch(rows, interner.resources, interner.scopes, genai)
+    return EncodedBatch(rows, interner.resources, interner.scopes, genai, bodies)
 
 
 def encode_logs(records: Sequence[ReadableLogRecord]) -> EncodedBatch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -178,6 +179,8 @@ class Writer:
                     self._bulk(cursor, self._pg_upsert_usage, usage, self._usage_types, key=4)
                 elif wanted:
                     cursor.executemany(self._upsert_usage, _usage_rows(rows, wanted, services))
+            if batch.bodies:
+                cursor.executemany(_upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
         self._known.update(pending)
         return len(inserted)
 
@@ -302,6 +305,15 @@ class Writer:
     def forget_cached_ids(self) -> None:
         """Drop cached resource/scope ids (after a prune removed rows, or a fork)."""
         self._known.clear()
+
+
+def _upsert_bodies_sql(db: pw.Database) -> str:
+    """Store a body once by digest; a body seen again only moves its ``last_seen_ns`` forward."""
+    return (
+        "INSERT INTO lens_bodies AS b (digest, size, encoding, content_type, content, last_seen_ns) "
+        f"VALUES ({_placeholders(db, 6)}) ON CONFLICT (digest) DO UPDATE SET last_seen_ns = "
+        "CASE WHEN excluded.last_seen_ns > b.last_seen_ns THEN excluded.last_seen_ns ELSE b.last_seen_ns END"
+    )
 
 
 def _trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) -> list[tuple[Any, ...]]:

@@ -1,0 +1,1 @@
+"""The facade: what applications import — configure(), lens_fn, lens_route, instrument_asgi, Logger."""

@@ -1,0 +1,91 @@
+"""Turning captured values into body text: a bounded, redacted JSON view, capped in bytes with a truncation flag.
+
+Bodies travel to the store as span attributes under ``lens.body.<role>`` (see
+:mod:`otel_lens.export.bodies`), with ``.content_type``, ``.size`` and ``.truncated`` beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from otel_lens.facade._redact import REDACTED, Redactor
+
+_MAX_DEPTH = 8
+_MAX_ITEMS = 100
+_MAX_REPR = 4096
+
+
+def jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
+    """A JSON-ready copy of ``value``: bounded, secrets redacted; never raises, never advances an iterator."""
+    try:
+        if value is None or type(value) in (bool, float, str):
+            return value
+        if type(value) is int:
+            return value if -(2**63) <= value < 2**64 else str(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return f"<{len(bytes(value))} bytes>"
+        if depth >= _MAX_DEPTH:
+            return "…[nesting truncated]"
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for index, (key, item) in enumerate(dict.items(value)):
+                if index >= _MAX_ITEMS:
+                    out["…"] = f"[+{dict.__len__(value) - _MAX_ITEMS} keys truncated]"
+                    break
+                name = key if isinstance(key, str) else _safe_repr(key)
+                out[name] = REDACTED if redactor.is_sensitive(name) else jsonable(item, redactor, depth + 1)
+            return out
+        if isinstance(value, (list, tuple)):
+            count = list.__len__(value) if isinstance(value, list) else tuple.__len__(value)
+            head = slice(0, _MAX_ITEMS)
+            kept = list.__getitem__(value, head) if isinstance(value, list) else tuple.__getitem__(value, head)
+            items = [jsonable(item, redactor, depth + 1) for item in kept]
+            if count > _MAX_ITEMS:
+                items.append(f"…[+{count - _MAX_ITEMS} items truncated]")
+            return items
+        return _safe_repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not break the call
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= _MAX_REPR else f"{text[:_MAX_REPR]}…[+{len(text) - _MAX_REPR} chars truncated]"
+
+
+def cap(text: str, limit: int) -> tuple[str, int, bool]:
+    """``text`` cut to at most ``limit`` UTF-8 bytes; returns (text, original byte size, truncated)."""
+    data = text.encode("utf-8", "backslashreplace")
+    if len(data) <= limit:
+        return text, len(data), False
+    return data[:limit].decode("utf-8", "ignore"), len(data), True
+
+
+def body_attributes(role: str, text: str, content_type: str, size: int, truncated: bool) -> dict[str, Any]:
+    """The span attributes that carry one body to the exporter."""
+    key = f"lens.body.{role}"
+    attributes: dict[str, Any] = {key: text, f"{key}.content_type": content_type, f"{key}.size": size}
+    if truncated:
+        attributes[f"{key}.truncated"] = True
+    return attributes
+
+
+def value_body(role: str, value: Any, redactor: Redactor, limit: int) -> dict[str, Any]:
+    """Body attributes for a Python value (function arguments or result) as redacted JSON."""
+    try:
+        text = orjson.dumps(jsonable(value, redactor), option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, ValueError):
+        text = orjson.dumps(_safe_repr(value)).decode()
+    capped, size, truncated = cap(text, limit)
+    return body_attributes(role, capped, "application/json", size, truncated)
+
+
+def arguments(bound: Mapping[str, Any]) -> dict[str, Any]:
+    """Bound arguments without ``self``/``cls`` (they say nothing about this call's data)."""
+    return {name: value for name, value in bound.items() if name not in ("self", "cls")}

@@ -1,0 +1,319 @@
+"""``instrument_asgi`` and ``lens_route``: HTTP server spans with redaction and body capture, and named route spans.
+
+``instrument_asgi`` puts OpenTelemetry's own ASGI middleware in front of the app (its variables,
+such as ``OTEL_PYTHON_ASGI_EXCLUDED_URLS``, keep working) with otel-lens extras inside it: secrets
+removed from the stored URL and captured headers, and, when enabled, request and response bodies
+captured up to a cap — tapped from the messages as they pass, never buffered whole, never changed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import urllib.parse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, ParamSpec, TypeVar, cast
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.trace import Status, StatusCode
+from opentelemetry.util.http import get_custom_headers
+
+from otel_lens.facade import _state
+from otel_lens.facade._capture import body_attributes
+from otel_lens.facade._redact import Redactor
+from otel_lens.facade._spans import fail, tracer
+from otel_lens.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_SANITIZE_ENV = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
+_URL_ATTRIBUTES = ("http.url", "url.query", "url.full")
+_TEXTUAL = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "application/javascript",
+    "application/graphql",
+    "application/x-ndjson",
+)
+_current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("otel_lens_asgi_scope", default=None)
+
+
+def instrument_asgi(app: Any, **options: Any) -> Any:
+    """Trace every HTTP request of an ASGI app and store it; returns the app to serve.
+
+    Starlette and FastAPI apps get the middleware added in place (the same app object is
+    returned); any other ASGI callable is wrapped. Websocket and lifespan scopes pass through.
+
+    Args:
+        app: a plain ASGI app, a Starlette or a FastAPI app.
+        **options: ``capture_bodies``, ``max_body_size`` and ``redact`` override the settings;
+            ``exclude_spans`` defaults to ``["receive", "send"]`` (per-message spans cost a third
+            of the throughput and say little; pass ``[]`` to get them back); anything else goes to
+            OpenTelemetry's ``OpenTelemetryMiddleware``.
+    """
+    if hasattr(app, "add_middleware") and getattr(app, "middleware_stack", None) is None:
+        app.add_middleware(LensMiddleware, **options)
+        return app
+    return LensMiddleware(app, **options)
+
+
+class LensMiddleware:
+    """OpenTelemetry's ASGI middleware around otel-lens' redaction and body capture (plain ASGI shape)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        capture_bodies: bool | None = None,
+        max_body_size: int | str | None = None,
+        redact: str | list[str] | None = None,
+        exclude_spans: list[str] | None = None,
+        **otel_options: Any,
+    ) -> None:
+        base, _ = _state.current()
+        given = Settings.load(environ={}, capture_bodies=capture_bodies, max_body_size=max_body_size, redact=redact)
+        capture = base.capture_bodies if capture_bodies is None else given.capture_bodies
+        limit = base.max_body_size if max_body_size is None else given.max_body_size
+        redactor = Redactor((*base.redact, *given.redact))
+        self.app = app
+        extras = _LensExtras(app, redactor, limit if capture else 0)
+        sanitize = otel_options.pop("http_capture_headers_sanitize_fields", None) or get_custom_headers(_SANITIZE_ENV)
+        self._otel = OpenTelemetryMiddleware(
+            extras,
+            exclude_spans=["receive", "send"] if exclude_spans is None else exclude_spans,  # type: ignore[arg-type]
+            http_capture_headers_sanitize_fields=[*sanitize, *redactor.header_fields()],
+            **otel_options,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        await self._otel(scope, receive, send)
+
+
+class _BodyTap:
+    """The first ``limit`` bytes of a body as it streams past, and its total size."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.size = 0
+        self.content_type: str | None = None
+        self.encoded = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        room = self.limit - self.kept
+        if room > 0 and chunk:
+            piece = bytes(chunk[:room])
+            self.chunks.append(piece)
+            self.kept += len(piece)
+
+    def attributes(self, role: str, redactor: Redactor) -> dict[str, Any]:
+        if not self.size:
+            return {}
+        kind = (self.content_type or "").split(";", 1)[0].strip().lower()
+        if self.encoded or (not kind.startswith(_TEXTUAL) and not kind.endswith(("+json", "+xml"))):
+            # Binary or compressed: record that it was there, not its bytes.
+            return {
+                f"lens.body.{role}.size": self.size,
+                f"lens.body.{role}.content_type": kind or "unknown",
+                f"lens.body.{role}.skipped": "binary",
+            }
+        text = b"".join(self.chunks).decode("utf-8", "replace")
+        return body_attributes(role, redactor.text(text, kind), kind, self.size, self.size > self.kept)
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    for key, value in headers or ():
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class _LensExtras:
+    """Inside the OTel middleware, where the server span is current: redaction and body capture."""
+
+    def __init__(self, app: ASGIApp, redactor: Redactor, body_limit: int) -> None:
+        self.app = app
+        self.redactor = redactor
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _current_scope.set(scope)
+        try:
+            span = trace.get_current_span()
+            if scope["type"] != "http" or not span.is_recording():
+                await self.app(scope, receive, send)
+                return
+            self._redact_url(span, scope)
+            if self.body_limit <= 0:
+                await self.app(scope, receive, send)
+                return
+            await self._capture(span, scope, receive, send)
+        finally:
+            _current_scope.reset(token)
+
+    def _redact_url(self, span: trace.Span, scope: Scope) -> None:
+        raw = scope.get("query_string") or b""
+        if not raw:
+            return
+        query = bytes(raw).decode("latin-1")
+        redacted = self.redactor.query(query)
+        if redacted == query:
+            return
+        current = getattr(span, "attributes", None) or {}
+        pairs = ((query, redacted), (urllib.parse.unquote(query), urllib.parse.unquote(redacted)))
+        for key in _URL_ATTRIBUTES:
+            value = current.get(key)
+            if isinstance(value, str):
+                for secret, safe in pairs:
+                    value = value.replace(secret, safe)
+                span.set_attribute(key, value)
+
+    async def _capture(self, span: trace.Span, scope: Scope, receive: Receive, send: Send) -> None:
+        request, response = _BodyTap(self.body_limit), _BodyTap(self.body_limit)
+        request.content_type = _header(scope.get("headers"), b"content-type")
+        request.encoded = (_header(scope.get("headers"), b"content-encoding") or "identity") != "identity"
+
+        async def tapped_receive() -> Message:
+            message = await receive()
+            if message.get("type") == "http.request":
+                request.feed(message.get("body") or b"")
+            return message
+
+        async def tapped_send(message: Message) -> None:
+            kind = message.get("type")
+            if kind == "http.response.start":
+                response.content_type = _header(message.get("headers"), b"content-type")
+                response.encoded = (_header(message.get("headers"), b"content-encoding") or "identity") != "identity"
+            elif kind == "http.response.body":
+                response.feed(message.get("body") or b"")
+                if not message.get("more_body", False):
+                    record()  # the OTel middleware ends the server span when it forwards this message
+            await send(message)
+
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded or not span.is_recording():
+                return
+            recorded = True
+            try:
+                span.set_attributes(request.attributes("request", self.redactor))
+                span.set_attributes(response.attributes("response", self.redactor))
+            except Exception:  # capture is best effort: it must never break the response
+                pass
+
+        try:
+            await self.app(scope, tapped_receive, tapped_send)
+        finally:
+            record()
+
+
+def _lens_source(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The ``x-lens-source`` header of the request being handled, from a Request argument or the ASGI scope."""
+    for value in (*args, *kwargs.values()):
+        scope = getattr(value, "scope", None)
+        if isinstance(scope, dict) and scope.get("type") in ("http", "websocket"):
+            return _header(scope.get("headers"), b"x-lens-source")
+    scope = _current_scope.get()
+    return _header(scope.get("headers"), b"x-lens-source") if scope is not None else None
+
+
+def _route_start(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> trace.Span:
+    attributes: dict[str, Any] = {"lens.route": name}
+    source = _lens_source(args, kwargs)
+    if source is not None:
+        attributes["lens.source"] = source
+    return tracer().start_span(name, attributes=attributes)
+
+
+def _route_result(span: trace.Span, result: Any) -> None:
+    status = getattr(result, "status_code", None)
+    if isinstance(status, int):
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+
+
+def _route_error(span: trace.Span, exc: BaseException) -> None:
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status < 500:
+        # An HTTPException for a client error is the route answering, not failing.
+        span.set_attribute("http.response.status_code", status)
+        span.record_exception(exc, escaped=True)
+        return
+    if isinstance(status, int):
+        span.set_attribute("http.response.status_code", status)
+    fail(span, exc)
+
+
+def lens_route(name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Trace an ASGI endpoint (Starlette or FastAPI, sync or async) as a span called ``name``.
+
+    The span is a child of the server span when the app is instrumented, a root otherwise; the
+    ``x-lens-source`` request header is recorded as ``lens.source``, the response status as
+    ``http.response.status_code``. The endpoint's signature is kept, so FastAPI's dependency
+    injection sees the original parameters.
+
+    Args:
+        name: the span name, e.g. ``"GET /grep"``.
+    """
+
+    def decorator(endpoint: Callable[_P, _R]) -> Callable[_P, _R]:
+        if inspect.iscoroutinefunction(endpoint):
+
+            @functools.wraps(endpoint)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                span = _route_start(name, args, kwargs)
+                ctx = trace.set_span_in_context(span)
+                token = context.attach(ctx)
+                try:
+                    result = await endpoint(*args, **kwargs)
+                except BaseException as exc:
+                    _route_error(span, exc)
+                    raise
+                else:
+                    _route_result(span, result)
+                    return result
+                finally:
+                    if context.get_current() is ctx:
+                        context.detach(token)
+                    span.end()
+
+            return cast(Callable[_P, _R], async_wrapper)
+
+        @functools.wraps(endpoint)
+        def sync_wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            span = _route_start(name, args, kwargs)
+            token = context.attach(trace.set_span_in_context(span))
+            try:
+                result = endpoint(*args, **kwargs)
+            except BaseException as exc:
+                _route_error(span, exc)
+                raise
+            else:
+                _route_result(span, result)
+                return result
+            finally:
+                context.detach(token)
+                span.end()
+
+        return sync_wrapper
+
+    return decorator
