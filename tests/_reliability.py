@@ -57,7 +57,9 @@ class SpanFactory:
             root = self._tracer.start_span(f"root {label}", start_time=begin, attributes=attributes)
             context = trace.set_span_in_context(root)
             for child in range(1, spans_per_trace):
-                span = self._tracer.start_span(f"child {child}", context=context, start_time=begin + child, attributes=attributes)
+                span = self._tracer.start_span(
+                    f"child {child}", context=context, start_time=begin + child, attributes=attributes
+                )
                 span.add_event("step", {"child": child}, timestamp=begin + child + 1)
                 if child == 1:
                     span.set_status(Status(StatusCode.ERROR, "planned failure"))
@@ -141,7 +143,9 @@ def start_python(script: Path, *args: object, env: dict[str, str] | None = None,
     )
 
 
-def run_python(script: Path, *args: object, env: dict[str, str] | None = None, timeout: float = PROCESS_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def run_python(
+    script: Path, *args: object, env: dict[str, str] | None = None, timeout: float = PROCESS_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(script), *map(str, args)],
         env=env or child_env(),

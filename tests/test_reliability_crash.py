@@ -88,7 +88,7 @@ def test_kill9_during_export_stream_keeps_every_reported_batch_whole(tmp_path: P
         before = len(complete_lines(side))
         child = start_python(script, db_path, side, round_no)
         try:
-            wait_until(lambda: len(complete_lines(side)) >= before + 6, what="the child's first batches")
+            wait_until(lambda n=before + 6: len(complete_lines(side)) >= n, what="the child's first batches")
             time.sleep(rng.uniform(0, 0.05))  # land anywhere in a transaction, an encode or an fsync
         finally:
             child.send_signal(signal.SIGKILL)
