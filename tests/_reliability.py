@@ -114,6 +114,25 @@ def wait_for_file(path: str | Path, timeout: float = PROCESS_TIMEOUT_S) -> None:
         time.sleep(0.005)
 
 
+def populate(db_path: Path, old_traces: int, fresh_traces: int, fresh_logs: int = 100) -> None:
+    """Old traces (30 days, labelled "old") that a 1-day retention removes, fresh traces and logs it keeps."""
+    from otel_lens import LensLogExporter, LensSpanExporter
+
+    spans_out = LensSpanExporter(database=str(db_path), sweep_interval=0)
+    logs_out = LensLogExporter(database=str(db_path), sweep_interval=0)
+    factory = SpanFactory("old")
+    month_ago = time.time_ns() - 30 * 86400 * 10**9
+    try:
+        for start in range(0, old_traces, 500):
+            group = factory.traces(min(500, old_traces - start), 5, label="old", start_ns=month_ago + start * 10**6)
+            assert spans_out.export(group).name == "SUCCESS"
+        assert spans_out.export(factory.traces(fresh_traces, 5, label="fresh")).name == "SUCCESS"
+        assert logs_out.export(LogFactory().records([f"fresh log {i}" for i in range(fresh_logs)])).name == "SUCCESS"
+    finally:
+        logs_out.shutdown()
+        spans_out.shutdown()
+
+
 # -- parent-side: processes ----------------------------------------------------------------------
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from _reliability import (
-    LogFactory,
-    SpanFactory,
     complete_lines,
     dangling_references,
     finish,
     integrity,
+    populate,
     rollup_mismatches,
     run_python,
     start_python,
@@ -25,7 +24,7 @@ from _reliability import (
     write_script,
 )
 
-from otel_lens import LensLogExporter, LensSpanExporter
+from otel_lens import LensSpanExporter
 from otel_lens.store.codec import loads
 
 pytestmark = pytest.mark.slow
@@ -151,25 +150,10 @@ _SWEEP_UNTIL_KILLED = """
 """
 
 
-def _populate(db_path: Path, old_traces: int, fresh_traces: int) -> None:
-    """Old traces (30 days) and logs that a 1-day retention removes, plus fresh ones it keeps."""
-    exporter = LensSpanExporter(database=str(db_path), sweep_interval=0)
-    logs = LensLogExporter(database=str(db_path), sweep_interval=0)
-    factory = SpanFactory("old")
-    month_ago = time.time_ns() - 30 * 86400 * 10**9
-    for start in range(0, old_traces, 500):
-        group = factory.traces(min(500, old_traces - start), 5, label="old", start_ns=month_ago + start * 10**6)
-        assert exporter.export(group).name == "SUCCESS"
-    assert exporter.export(factory.traces(fresh_traces, 5, label="fresh")).name == "SUCCESS"
-    assert logs.export(LogFactory().records([f"fresh log {i}" for i in range(100)])).name == "SUCCESS"
-    logs.shutdown()
-    exporter.shutdown()
-
-
 def test_kill9_during_retention_sweep_leaves_no_orphans(tmp_path: Path, db_path: Path) -> None:
     """Scenario 2: kill -9 inside a sweep's delete transactions leaves integrity ok, every trace with its
     rollup (and no rollup without spans), exact counts; a later sweep finishes the job and the file shrinks."""
-    _populate(db_path, old_traces=3000, fresh_traces=50)
+    populate(db_path, old_traces=3000, fresh_traces=50)
     progress = tmp_path / "progress.txt"
     child = start_python(write_script(tmp_path, "sweep.py", _SWEEP_UNTIL_KILLED), db_path, progress)
     try:
