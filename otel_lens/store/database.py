@@ -166,7 +166,7 @@ def open_sqlite(path: Path, *, readonly: bool = False) -> pw.SqliteDatabase:
             thread_safe=False,
             pragmas=(("query_only", 1),),
         )
-    pragmas = _PRAGMAS
+    pragmas: tuple[tuple[str, str | int], ...] = _PRAGMAS
     if _has_content(path):
         # Setting auto_vacuum rewrites the header (its change counter) even when the value is the same, and
         # on a database with tables it changes nothing: skip it, so a refused file keeps its bytes.
