@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -21,6 +22,17 @@ from otel_lens.store.shared import SharedStore, acquire, release
 
 _logger = logging.getLogger("otel_lens.export")
 _T = TypeVar("_T")
+# One rate limit per store, not per exporter: a full disk is one condition however many exporters hit it.
+_warnings_by_store: weakref.WeakKeyDictionary[SharedStore, RateLimitedLog] = weakref.WeakKeyDictionary()
+_warnings_lock = threading.Lock()
+
+
+def _warnings_for(store: SharedStore) -> RateLimitedLog:
+    with _warnings_lock:
+        warnings = _warnings_by_store.get(store)
+        if warnings is None:
+            warnings = _warnings_by_store[store] = RateLimitedLog(_logger)
+        return warnings
 
 
 class LensExporterCore:
@@ -32,7 +44,7 @@ class LensExporterCore:
         self._store: SharedStore | None = acquire(self.settings)
         self._shutdown_lock = threading.Lock()
         self._export_lock = threading.Lock()  # the spec: export calls are serialized
-        self._warnings = RateLimitedLog(_logger)
+        self._warnings = _warnings_for(self._store)
 
     @property
     def store(self) -> SharedStore | None:

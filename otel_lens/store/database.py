@@ -186,9 +186,21 @@ def open_sqlite(path: Path, *, readonly: bool = False) -> pw.SqliteDatabase:
             thread_safe=False,
             pragmas=(("query_only", 1),),
         )
+    pragmas: tuple[tuple[str, str | int], ...] = _PRAGMAS
+    if _has_content(path):
+        # Setting auto_vacuum rewrites the header (its change counter) even when the value is the same, and
+        # on a database with tables it changes nothing: skip it, so a refused file keeps its bytes.
+        pragmas = tuple(pragma for pragma in _PRAGMAS if pragma[0] != "auto_vacuum")
     return pw.SqliteDatabase(
-        str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, thread_safe=False, pragmas=_PRAGMAS
+        str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, thread_safe=False, pragmas=pragmas
     )
+
+
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def open_postgres(location: Location) -> pw.Database:

@@ -1,0 +1,102 @@
+"""Schema versions across processes: an older database migrates exactly once, a newer one is refused untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from _reliability import finish, start_python, wait_until, write_script
+
+from otel_lens import LensSpanExporter, SchemaTooNew, Settings
+from otel_lens.store.migrations import latest_version
+
+pytestmark = pytest.mark.slow
+
+_PROCESSES = 4
+
+# Each child registers one more migration (in its own process only) whose second run would fail on
+# lens_meta's primary key, then opens the store at the same moment as its siblings and exports.
+_OPEN_TOGETHER = """
+    import os, sys, time
+    from _reliability import SpanFactory, append_durably, wait_for_file
+    from opentelemetry.sdk.trace.export import SpanExportResult
+    from otel_lens import LensSpanExporter
+    from otel_lens.store.migrations import MIGRATIONS, latest_version
+
+    database, ready, go, extra = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "extra"
+    if extra:
+        def add_marker(db, models):
+            time.sleep(0.3)  # a wide window for a sibling to run it too, if the lock let it
+            db.execute_sql("INSERT INTO lens_meta (key, value) VALUES ('reliability-marker', ?)", (str(os.getpid()),))
+
+        MIGRATIONS[latest_version() + 1] = add_marker
+    factory = SpanFactory()
+    spans = factory.traces(2, 3, label=str(os.getpid()))
+    append_durably(ready, str(os.getpid()))
+    wait_for_file(go)
+    exporter = LensSpanExporter(database=database, sweep_interval=0)
+    result = exporter.export(spans)
+    exporter.shutdown()
+    sys.exit(0 if result is SpanExportResult.SUCCESS else 1)
+"""
+
+
+def _open_together(tmp_path: Path, db_path: Path, extra: bool) -> None:
+    script = write_script(tmp_path, "open.py", _OPEN_TOGETHER)
+    ready, go = tmp_path / "ready.txt", tmp_path / "go"
+    children = [start_python(script, db_path, ready, go, "extra" if extra else "plain") for _ in range(_PROCESSES)]
+    try:
+        wait_until(lambda: ready.exists() and len(ready.read_text().split()) == _PROCESSES, what="all children")
+        go.touch()
+    finally:
+        outcomes = [finish(child) for child in children]
+    for code, out, err in outcomes:
+        assert code == 0 and out == "", err
+    assert "locked" not in "".join(err for _, _, err in outcomes)
+
+
+def _version_and_meta(db_path: Path) -> tuple[int, dict[str, str], int]:
+    with sqlite3.connect(db_path) as conn:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        meta = dict(conn.execute("SELECT key, value FROM lens_meta").fetchall())
+        spans = conn.execute("SELECT count(*) FROM lens_spans").fetchone()[0]
+    return version, meta, spans
+
+
+def test_new_database_created_once_by_processes_starting_together(tmp_path: Path, db_path: Path) -> None:
+    """Scenario 7: processes opening a database that does not exist yet at the same moment all succeed and
+    the schema is created once."""
+    _open_together(tmp_path, db_path, extra=False)
+    version, meta, spans = _version_and_meta(db_path)
+    assert version == latest_version()
+    assert [key for key in meta if key.startswith("migrated_to_")] == [f"migrated_to_{latest_version()}"]
+    assert spans == _PROCESSES * 6
+
+
+def test_older_schema_migrates_exactly_once_with_processes_starting_together(tmp_path: Path, db_path: Path) -> None:
+    """Scenario 7: a database one version behind, opened by several processes at the same moment, runs the
+    missing migration exactly once and every process then writes."""
+    LensSpanExporter(database=str(db_path), sweep_interval=0).shutdown()  # today's schema = the "old" one
+    _open_together(tmp_path, db_path, extra=True)
+    version, meta, spans = _version_and_meta(db_path)
+    assert version == latest_version() + 1
+    assert "reliability-marker" in meta and f"migrated_to_{latest_version() + 1}" in meta
+    assert spans == _PROCESSES * 6
+
+
+def test_newer_schema_is_refused_and_left_byte_for_byte(sqlite_settings: Settings, db_path: Path) -> None:
+    """Scenario 7: a database whose schema version is ahead of this otel-lens is refused with "upgrade
+    otel-lens", and its bytes are unchanged."""
+    LensSpanExporter(sqlite_settings).shutdown()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {latest_version() + 5}")
+    conn.close()
+    before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+
+    with pytest.raises(SchemaTooNew, match="upgrade otel-lens") as caught:
+        LensSpanExporter(sqlite_settings)
+    assert str(db_path) in str(caught.value) and "\n" not in str(caught.value)
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+    assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
