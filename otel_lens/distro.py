@@ -1,14 +1,18 @@
-"""The otel-lens distro and configurator for ``opentelemetry-instrument``: local storage with no variables.
+"""The otel-lens distro for ``opentelemetry-instrument``: local storage with no variables.
 
 With otel-lens installed (and no other distro), ``opentelemetry-instrument python app.py`` stores
 spans and logs in the local database: the distro defaults the exporters to ``lens`` (metrics off,
 since there is no collector to send them to), turns on the stdlib logging bridge, and raises the
 batch processors' queue so a burst is not dropped. Every default yields to a variable the user set.
+
+When no package registers an SDK configurator (opentelemetry-distro does; otel-lens does not, so
+the two never both configure and warn), the distro runs the SDK's standard environment-driven one.
 """
 
 from __future__ import annotations
 
 import os
+from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
@@ -34,7 +38,5 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         for name, value in DEFAULTS.items():
             os.environ.setdefault(name, value)
-
-
-class LensConfigurator(_OTelSDKConfigurator):
-    """The SDK's standard environment-driven configurator, registered so otel-lens works without opentelemetry-distro."""
+        if not list(entry_points(group="opentelemetry_configurator")):
+            _OTelSDKConfigurator().configure(**kwargs)  # type: ignore[no-untyped-call]

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from _reliability import (
+
+from tests._reliability import (
     finish,
     integrity,
     rollup_mismatches,

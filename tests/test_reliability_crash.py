@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from _reliability import (
+
+from otel_lens import LensSpanExporter
+from otel_lens.store.codec import loads
+from tests._reliability import (
     complete_lines,
     dangling_references,
     finish,
@@ -23,9 +26,6 @@ from _reliability import (
     wait_until,
     write_script,
 )
-
-from otel_lens import LensSpanExporter
-from otel_lens.store.codec import loads
 
 pytestmark = pytest.mark.slow
 

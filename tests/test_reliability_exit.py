@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _reliability import child_env, finish, start_python, wait_until, write_script
+
+from tests._reliability import child_env, finish, start_python, wait_until, write_script
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from _reliability import child_env, integrity, rollup_mismatches, run_python, stored_span_keys, write_script
+
+from tests._reliability import child_env, integrity, rollup_mismatches, run_python, stored_span_keys, write_script
 
 pytestmark = pytest.mark.slow
 

@@ -7,12 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from _reliability import LogFactory, SpanFactory, integrity, rollup_mismatches
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 
 from otel_lens import LensLogExporter, LensSpanExporter, Settings
+from tests._reliability import LogFactory, SpanFactory, integrity, rollup_mismatches
 
 
 def _limit_pages(exporter: LensSpanExporter, extra: int | None) -> None:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from _reliability import PROCESS_TIMEOUT_S, child_env, write_script
 
 from otel_lens.store.codec import loads
+from tests._reliability import PROCESS_TIMEOUT_S, child_env, write_script
 
 pytestmark = pytest.mark.slow
 

@@ -7,13 +7,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from _reliability import LogFactory, SpanFactory
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from otel_lens import LensLogExporter, LensSpanExporter, Settings
+from tests._reliability import LogFactory, SpanFactory
 
 
 def _remove_database(db_path: Path) -> None:

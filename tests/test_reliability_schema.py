@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from _reliability import finish, start_python, wait_until, write_script
 
 from otel_lens import LensSpanExporter, SchemaTooNew, Settings
 from otel_lens.store.migrations import latest_version
+from tests._reliability import finish, start_python, wait_until, write_script
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _reliability import (
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from otel_lens import LensSpanExporter, Settings
+from tests._reliability import (
     SpanFactory,
     file_size,
     finish,
@@ -23,9 +26,6 @@ from _reliability import (
     start_python,
     write_script,
 )
-from opentelemetry.sdk.trace.export import SpanExportResult
-
-from otel_lens import LensSpanExporter, Settings
 
 _DAY = 86400.0
 _GENEROUS_HOLD_S = 1.0  # the sweeper aims at ~4 ms per delete transaction; this only catches "one big delete"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from _reliability import SpanFactory, file_size, integrity, rollup_mismatches
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_lens import LensSpanExporter, Settings
 from otel_lens.store.database import JOURNAL_SIZE_LIMIT
+from tests._reliability import SpanFactory, file_size, integrity, rollup_mismatches
 
 
 def test_long_reader_does_not_block_writers_and_wal_shrinks_after(sqlite_settings: Settings, db_path: Path) -> None:

@@ -32,6 +32,7 @@ from otel_lens.export.encode import (
     ScopeRow,
 )
 from otel_lens.store import _postgres
+from otel_lens.store.database import BUSY_TIMEOUT_S
 from otel_lens.store.errors import StoreError, StoreFull
 from otel_lens.store.schema import models_for
 
@@ -51,6 +52,7 @@ class Writer:
         self._db = db
         self._postgres = isinstance(db, pw.PostgresqlDatabase)
         self._known: dict[tuple[str, bytes], int] = {}  # committed resource/scope digests → row ids
+        self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # what open_sqlite's connection starts with
         p = db.param
         self._insert_spans = (
             f"INSERT INTO lens_spans ({', '.join(SPAN_COLUMNS)}) VALUES ({_placeholders(db, len(SPAN_COLUMNS))}) "
@@ -138,14 +140,22 @@ class Writer:
             return
         delay = 0.005
         while True:
+            # SQLite's busy handler waits up to busy_timeout inside BEGIN: never past the deadline.
+            self._bound_busy_timeout(cursor, deadline - time.monotonic())
             try:
-                cursor.execute("BEGIN" if self._postgres else "BEGIN IMMEDIATE")
+                cursor.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() + delay > deadline:
                     raise _translate(exc, self._db) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
+
+    def _bound_busy_timeout(self, cursor: Any, remaining: float) -> None:
+        wanted = int(min(max(remaining, 0.0), BUSY_TIMEOUT_S) * 1000)
+        if wanted != self._busy_ms:
+            cursor.execute(f"PRAGMA busy_timeout = {wanted}")
+            self._busy_ms = wanted
 
     # -- spans ----------------------------------------------------------------------------------
 
