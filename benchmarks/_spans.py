@@ -51,7 +51,7 @@ class SpanFactory:
         self._random = random.Random(seed)
 
     def traces(self, count: int, start_ns: int | None = None, spread_ns: int = 3600 * 10**9) -> list[ReadableSpan]:
-        """``count`` traces (5 spans each) starting evenly over ``spread_ns`` from ``start_ns`` (default: an hour ago)."""
+        """``count`` traces (5 spans each) spread evenly over ``spread_ns`` from ``start_ns`` (default: an hour ago)."""
         first = time.time_ns() - spread_ns if start_ns is None else start_ns
         step = spread_ns // max(count, 1)
         for index in range(count):

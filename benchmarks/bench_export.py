@@ -28,17 +28,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
+from _report import Table, median, spread
+from _spans import SPANS_PER_TRACE, SpanFactory, batches
 from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _report import Table, median, spread  # noqa: E402
-from _spans import SPANS_PER_TRACE, SpanFactory, batches  # noqa: E402
-
-from otel_lens.export.encode import encode_spans  # noqa: E402
-from otel_lens.export.spans import LensSpanExporter  # noqa: E402
-from otel_lens.settings import Settings  # noqa: E402
+from otel_lens.export.encode import encode_spans
+from otel_lens.export.spans import LensSpanExporter
+from otel_lens.settings import Settings
 
 Batches = Sequence[Sequence[ReadableSpan]]
 
