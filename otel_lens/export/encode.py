@@ -135,6 +135,28 @@ class _Interner:
         return index
 
 
+def plain_mapping(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The SDK's attribute dict behind a ``BoundedAttributes`` (or a read-only view of one), else the mapping.
+
+    orjson serializes a plain dict in C; any other Mapping costs a Python-level copy per span.
+    """
+    if attributes is None or type(attributes) is dict:
+        return attributes
+    inner = getattr(attributes, "_dict", None)
+    return inner if type(inner) is dict else dict(attributes)
+
+
+def _plain_sequence(events: Any, span: ReadableSpan) -> Sequence[Any]:
+    """The span's events as the deque inside the SDK's BoundedList (iterated in C), else ``span.events``."""
+    inner = getattr(events, "_dq", None)
+    return inner if inner is not None else span.events
+
+
+def _span_attributes(span: ReadableSpan) -> Mapping[str, Any] | None:
+    own = getattr(span, "_attributes", None)  # the SDK's BoundedAttributes, without the MappingProxy wrapper
+    return plain_mapping(own if own is not None else span.attributes)
+
+
 def _digest(*parts: str | None) -> bytes:
     hasher = hashlib.blake2b(digest_size=16)
     for part in parts:
@@ -225,9 +247,9 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
         start = span.start_time or 0
         end = span.end_time or start
         status = span.status
-        attributes = span.attributes
-        events = span.events
-        links = span.links
+        attributes = _span_attributes(span)
+        events = _plain_sequence(getattr(span, "_events", None), span)
+        links = span.links if getattr(span, "_links", None) else ()
         resource_index = interner.resource(span.resource)
         name = span.name if len(span.name) <= _MAX_NAME and span.name.isascii() else safe_text(span.name, _MAX_NAME)
         message = safe_text(status.description) if status.description else None
@@ -244,10 +266,14 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
                 status.status_code.value,
                 message,
                 dumps(attributes) if attributes else None,
-                dumps([[e.name, e.timestamp, e.attributes or None] for e in events]) if events else None,
+                dumps([[e.name, e.timestamp, plain_mapping(e.attributes) or None] for e in events]) if events else None,
                 dumps(
                     [
-                        [f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}", link.attributes or None]
+                        [
+                            f"{link.context.trace_id:032x}",
+                            f"{link.context.span_id:016x}",
+                            plain_mapping(link.attributes) or None,
+                        ]
                         for link in links
                     ]
                 )
@@ -278,7 +304,7 @@ def encode_logs(records: Sequence[ReadableLogRecord]) -> EncodedBatch:
         timestamp = record.timestamp or observed
         severity = record.severity_number.value if record.severity_number is not None else None
         body = dumps(record.body) if record.body is not None else None
-        attributes = dumps(record.attributes) if record.attributes else None
+        attributes = dumps(plain_mapping(record.attributes)) if record.attributes else None
         trace_id = record.trace_id.to_bytes(16, "big") if record.trace_id else None
         span_id = record.span_id.to_bytes(8, "big") if record.span_id else None
         event_name = safe_text(getattr(record, "event_name", None) or None, _MAX_NAME)

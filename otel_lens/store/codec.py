@@ -58,8 +58,33 @@ def _dumps_slow(value: Any) -> str:
     if len(out) > MAX_ENCODED:
         out = orjson.dumps(_clean(value, _SMALL_STRING, 0))
     if len(out) > MAX_ENCODED:
-        out = orjson.dumps(_truncate_str(out.decode(), MAX_ENCODED // 2))
+        out = orjson.dumps(_within_budget(_clean(value, _SMALL_STRING, 0), MAX_ENCODED - 256))
     return out.decode()
+
+
+def _within_budget(value: Any, budget: int) -> Any:
+    """The first keys or items of a cleaned container that fit in ``budget`` bytes, plus a marker."""
+    if isinstance(value, dict):
+        kept: dict[str, Any] = {}
+        used = 0
+        for index, (key, item) in enumerate(value.items()):
+            used += len(orjson.dumps(item)) + len(key) + 4
+            if used > budget:
+                kept["…"] = f"[+{len(value) - index} keys truncated]"
+                break
+            kept[key] = item
+        return kept
+    if isinstance(value, list):
+        items: list[Any] = []
+        used = 0
+        for index, item in enumerate(value):
+            used += len(orjson.dumps(item)) + 1
+            if used > budget:
+                items.append(f"…[+{len(value) - index} items truncated]")
+                break
+            items.append(item)
+        return items
+    return _truncate_str(str(value), budget // 4)
 
 
 def _truncate_str(text: str, limit: int) -> str:
@@ -82,7 +107,9 @@ def _clean(value: Any, max_string: int, depth: int) -> Any:
     if isinstance(value, int):
         return value if _INT64_MIN <= value <= _INT64_MAX else {"$int": str(value)}
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+        return (
+            value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+        )
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if len(data) > max_string:

@@ -8,6 +8,7 @@ and their trace rollup are deleted in the same transaction: a kill at any moment
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -76,10 +77,8 @@ class Sweeper:
             return int(row[0])
         total = 0
         for suffix in ("", "-wal"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += os.stat(f"{self._path}{suffix}").st_size
-            except FileNotFoundError:
-                pass
         return total
 
     def _used_bytes(self) -> int:
@@ -165,7 +164,7 @@ class Sweeper:
                 f"DELETE FROM lens_logs WHERE id IN (SELECT id FROM lens_logs {where}ORDER BY timestamp_ns LIMIT {p})",
                 params,
             )
-            deleted = max(cursor.rowcount, 0)
+            deleted = max(int(cursor.rowcount), 0)
             summary.logs_deleted += deleted
             return deleted
 
@@ -192,7 +191,7 @@ class Sweeper:
                 f"LIMIT {p})",
                 (cutoff, chunk),
             )
-            deleted = max(cursor.rowcount, 0)
+            deleted = max(int(cursor.rowcount), 0)
             summary.bodies_deleted += deleted
             return deleted
 
