@@ -205,12 +205,14 @@ class Sweeper:
         if self._path is None:
             return
         while True:
-            with self._transaction() as cursor:
-                free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
-                if not free:
+            with self._locked() as conn:
+                if not conn.execute("PRAGMA freelist_count").fetchone()[0]:
                     break
-                cursor.execute(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})").fetchall()
-            time.sleep(0)
+                # Python's sqlite3 steps a PRAGMA once, and each step of incremental_vacuum frees ONE page
+                # (execute() then resets it). executescript() steps it to the end; it commits any open
+                # transaction first, so it runs here in autocommit: one short write of its own.
+                conn.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})")
+            time.sleep(0)  # let a waiting exporter thread take the lock between chunks
         self.checkpoint(truncate=True)
 
     def checkpoint(self, truncate: bool = False) -> None:
