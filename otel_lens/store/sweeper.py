@@ -8,7 +8,6 @@ and their trace rollup are deleted in the same transaction: a kill at any moment
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import sqlite3
@@ -20,11 +19,10 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store.database import BUSY_TIMEOUT_S
-
 _TARGET_CHUNK_S = 0.004
 _MIN_CHUNK, _MAX_CHUNK = 8, 2000
 _VACUUM_PAGES = 128  # pages per incremental_vacuum step: ~1 ms of lock when the machine is idle
+_SIDE_TIMEOUT_S = 5.0  # busy timeout of a pass's checkpoint connection
 _SIZE_HEADROOM = 0.9  # a size sweep stops at 90% of the budget so it does not run again at once
 
 
@@ -60,6 +58,8 @@ Locked = Callable[[], AbstractContextManager[Any]]
 class Sweeper:
     """Deletes expired or excess data from one database through ``transaction``."""
 
+    _side: sqlite3.Connection | None = None  # a pass's checkpoint connection (SQLite)
+
     def __init__(self, db: pw.Database, transaction: Transaction, locked: Locked, path: Path | None) -> None:
         self._db = db
         self._transaction = transaction
@@ -67,7 +67,6 @@ class Sweeper:
         self._path = path  # the SQLite file, for size accounting; None on PostgreSQL
         self._p = db.param
         self._chunk = 200
-        self._side: sqlite3.Connection | None = None  # a pass's checkpoint connection (SQLite)
 
     # -- size -----------------------------------------------------------------------------------
 
@@ -81,8 +80,10 @@ class Sweeper:
             return int(row[0])
         total = 0
         for suffix in ("", "-wal"):
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 total += os.stat(f"{self._path}{suffix}").st_size
+            except FileNotFoundError:
+                pass
         return total
 
     def _used_bytes(self) -> int:
@@ -100,7 +101,7 @@ class Sweeper:
     def prune(self, max_age: float, max_size: int, now_ns: int | None = None) -> PruneSummary:
         """Delete data older than ``max_age`` seconds, then the oldest data beyond ``max_size`` bytes."""
         if self._path is not None:
-            self._side = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._side = sqlite3.connect(self._path, timeout=_SIDE_TIMEOUT_S, isolation_level=None)
         try:
             return self._prune(max_age, max_size, now_ns)
         finally:
@@ -119,8 +120,10 @@ class Sweeper:
         """
         time.sleep(0)
         if self._side is not None:
-            with contextlib.suppress(sqlite3.Error):
+            try:  # noqa: SIM105 - kept clear of the imports the lead's branch also edits
                 self._side.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass  # a checkpoint is an optimization here; the final TRUNCATE still runs
 
     def _prune(self, max_age: float, max_size: int, now_ns: int | None) -> PruneSummary:
         started = time.monotonic()
@@ -192,7 +195,7 @@ class Sweeper:
                 f"DELETE FROM lens_logs WHERE id IN (SELECT id FROM lens_logs {where}ORDER BY timestamp_ns LIMIT {p})",
                 params,
             )
-            deleted = max(int(cursor.rowcount), 0)
+            deleted = max(cursor.rowcount, 0)
             summary.logs_deleted += deleted
             return deleted
 
@@ -219,7 +222,7 @@ class Sweeper:
                 f"LIMIT {p})",
                 (cutoff, chunk),
             )
-            deleted = max(int(cursor.rowcount), 0)
+            deleted = max(cursor.rowcount, 0)
             summary.bodies_deleted += deleted
             return deleted
 

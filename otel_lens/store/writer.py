@@ -9,7 +9,6 @@ batch exported twice (or overlapping an earlier one) is counted once.
 from __future__ import annotations
 
 import collections
-import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -99,8 +98,10 @@ class Writer:
             yield cursor
             cursor.execute("COMMIT")
         except BaseException as exc:
-            with contextlib.suppress(Exception):  # the transaction may already be gone (e.g. after SQLITE_FULL)
+            try:
                 cursor.execute("ROLLBACK")
+            except Exception:  # the transaction may already be gone (e.g. after SQLITE_FULL)
+                pass
             if isinstance(exc, Exception) and not isinstance(exc, StoreError):
                 raise _translate(exc, self._db) from exc
             raise
@@ -133,7 +134,7 @@ class Writer:
                 row[SPAN_SCOPE] = scope_ids[row[SPAN_SCOPE]]
             indexes = self._insert_new(cursor, self._insert_spans, rows, "lens_spans", ("trace_id", "span_id"))
             inserted = rows if indexes is None else [rows[i] for i in indexes]
-            services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources, strict=True)}
+            services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources)}
             cursor.executemany(self._upsert_traces, _trace_rollups(inserted, services))
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
@@ -193,9 +194,7 @@ class Writer:
 
     # -- resources and scopes -------------------------------------------------------------------
 
-    def _resource_ids(
-        self, cursor: Any, rows: Sequence[ResourceRow], pending: dict[tuple[str, bytes], int]
-    ) -> list[int]:
+    def _resource_ids(self, cursor: Any, rows: Sequence[ResourceRow], pending: dict[tuple[str, bytes], int]) -> list[int]:
         return [
             self._intern(cursor, "lens_resources", r.digest, (r.digest, r.service, r.attributes, r.schema_url), pending)
             for r in rows
@@ -214,15 +213,9 @@ class Writer:
         known = self._known.get(key) or pending.get(key)
         if known is not None:
             return known
-        columns = (
-            "digest, service, attributes, schema_url"
-            if table == "lens_resources"
-            else "digest, name, version, attributes"
-        )
+        columns = "digest, service, attributes, schema_url" if table == "lens_resources" else "digest, name, version, attributes"
         p = self._param
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (digest) DO NOTHING", values
-        )
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (digest) DO NOTHING", values)
         cursor.execute(f"SELECT id FROM {table} WHERE digest = {p}", (digest,))
         row_id = int(cursor.fetchone()[0])
         pending[key] = row_id
@@ -243,28 +236,11 @@ def _trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) -
         errors = 1 if status == _ERROR else 0
         entry = traces.get(trace_id)
         if entry is None:
-            traces[trace_id] = [
-                trace_id,
-                span_id,
-                name,
-                rank,
-                services.get(row[SPAN_RESOURCE]),
-                start,
-                end,
-                1,
-                errors,
-                start,
-            ]
+            traces[trace_id] = [trace_id, span_id, name, rank, services.get(row[SPAN_RESOURCE]), start, end, 1, errors, start]
             continue
         # A better root candidate: a higher rank, or the same rank starting earlier.
         if rank > entry[3] or (rank == entry[3] and start < entry[9]):
-            entry[1], entry[2], entry[3], entry[4], entry[9] = (
-                span_id,
-                name,
-                rank,
-                services.get(row[SPAN_RESOURCE]),
-                start,
-            )
+            entry[1], entry[2], entry[3], entry[4], entry[9] = span_id, name, rank, services.get(row[SPAN_RESOURCE]), start
         if start < entry[5]:
             entry[5] = start
         if end > entry[6]:
@@ -274,9 +250,7 @@ def _trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) -
     return [tuple(entry[:9]) for entry in traces.values()]
 
 
-def _usage_rows(
-    rows: Sequence[list[Any]], genai: dict[int, Any], services: dict[int, str | None]
-) -> list[tuple[Any, ...]]:
+def _usage_rows(rows: Sequence[list[Any]], genai: dict[int, Any], services: dict[int, str | None]) -> list[tuple[Any, ...]]:
     totals: dict[tuple[int, str, str, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
     for index, usage in genai.items():
         row = rows[index]
