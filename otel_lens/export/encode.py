@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_lens.export.bodies import BodyRow, extract_bodies, has_bodies
@@ -62,6 +63,7 @@ FLAG_HAS_IS_REMOTE = 0x100
 FLAG_IS_REMOTE = 0x200
 _MAX_NAME = 1024
 _MAX_MESSAGE = 4096
+_NOTHING = object()
 
 _INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 _OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
@@ -148,15 +150,58 @@ def plain_mapping(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | N
     return inner if type(inner) is dict else dict(attributes)
 
 
-def _plain_sequence(events: Any, span: ReadableSpan) -> Sequence[Any]:
-    """The span's events as the deque inside the SDK's BoundedList (iterated in C), else ``span.events``."""
-    inner = getattr(events, "_dq", None)
-    return inner if inner is not None else span.events
+_SPAN_FIELDS = (
+    "context",
+    "parent",
+    "name",
+    "kind",
+    "start_time",
+    "end_time",
+    "status",
+    "attributes",
+    "events",
+    "links",
+    "resource",
+    "instrumentation_scope",
+)
+_public_fields = operator.attrgetter(*_SPAN_FIELDS)
+_private_fields = operator.attrgetter(*(f"_{name}" for name in _SPAN_FIELDS))
+_reads_private: dict[type, bool] = {}
 
 
-def _span_attributes(span: ReadableSpan) -> Mapping[str, Any] | None:
-    own = getattr(span, "_attributes", None)  # the SDK's BoundedAttributes, without the MappingProxy wrapper
-    return plain_mapping(own if own is not None else span.attributes)
+def _span_fields(span: ReadableSpan) -> tuple[Any, ...]:
+    """The fields of ``span`` in :data:`_SPAN_FIELDS` order, read in one C call.
+
+    ReadableSpan's properties wrap its fields (a MappingProxy around the attributes, a tuple copy of
+    the events), which costs more per span than storing it. Classes that keep those properties as
+    ReadableSpan defines them (the SDK's spans) are read from the fields directly; any class that
+    overrides one is read through its public properties.
+    """
+    cls = type(span)
+    direct = _reads_private.get(cls)
+    if direct is None:
+        direct = all(getattr(cls, name, None) is getattr(ReadableSpan, name) for name in _SPAN_FIELDS)
+        _reads_private[cls] = direct
+    return _private_fields(span) if direct else _public_fields(span)
+
+
+def _event_rows(events: Any) -> list[list[Any]]:
+    """``[[name, time_ns, attributes | None], ...]``; the SDK's Event is read from its fields directly."""
+    rows = []
+    for event in events:
+        if type(event) is Event:
+            name, timestamp, attributes = event._name, event._timestamp, event._attributes
+        else:
+            name, timestamp, attributes = event.name, event.timestamp, event.attributes
+        rows.append([name, timestamp, plain_mapping(attributes) or None])
+    return rows
+
+
+def _link_rows(links: Any) -> list[list[Any]]:
+    return [
+        [f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}", plain_mapping(link.attributes) or None]
+        for link in links
+    ]
 
 
 def _digest(*parts: str | None) -> bytes:
@@ -239,54 +284,49 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
     rows: list[list[Any]] = []
     genai: dict[int, GenAIUsage] = {}
     bodies: list[BodyRow] = []
+    # The SDK hands over spans sharing one resource and scope: remember the last ones looked up.
+    last_resource: object = _NOTHING
+    last_scope: object = _NOTHING
+    resource_index = scope_index = 0
     for span in spans:
-        context = span.context
+        context, parent, name, kind, start, end, status, attributes, events, links, resource, scope = _span_fields(span)
         if context is None:
             continue
-        parent = span.parent
         flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
         if parent is not None and parent.is_remote:
             flags |= FLAG_IS_REMOTE
-        start = span.start_time or 0
-        end = span.end_time or start
-        status = span.status
-        attributes = _span_attributes(span)
+        start = start or 0
+        end = end or start
+        attributes = plain_mapping(attributes)
         if attributes and has_bodies(attributes):
-            attributes, found = extract_bodies(attributes, start)
+            attributes, found = extract_bodies(attributes, start)  # a copy: the SDK's dict stays untouched
             bodies.extend(found)
-        events = _plain_sequence(getattr(span, "_events", None), span)
-        links = span.links if getattr(span, "_links", None) else ()
-        resource_index = interner.resource(span.resource)
-        name = span.name if len(span.name) <= _MAX_NAME and span.name.isascii() else safe_text(span.name, _MAX_NAME)
-        message = safe_text(status.description) if status.description else None
+        events = getattr(events, "_dq", events)  # the deque inside the SDK's BoundedList: len() and iteration in C
+        links = getattr(links, "_dq", links)
+        if resource is not last_resource:
+            last_resource, resource_index = resource, interner.resource(resource)
+        if scope is not last_scope:
+            last_scope, scope_index = scope, interner.scope(scope)
+        if len(name) > _MAX_NAME or not name.isascii():
+            name = safe_text(name, _MAX_NAME)
+        description = status.description
         rows.append(
             [
                 context.trace_id.to_bytes(16, "big"),
                 context.span_id.to_bytes(8, "big"),
                 parent.span_id.to_bytes(8, "big") if parent is not None else None,
                 name,
-                span.kind.value,
+                kind._value_,
                 flags,
                 start,
                 max(end - start, 0),
-                status.status_code.value,
-                message,
+                status.status_code._value_,
+                safe_text(description) if description else None,
                 dumps(attributes) if attributes else None,
-                dumps([[e.name, e.timestamp, plain_mapping(e.attributes) or None] for e in events]) if events else None,
-                dumps(
-                    [
-                        [
-                            f"{link.context.trace_id:032x}",
-                            f"{link.context.span_id:016x}",
-                            plain_mapping(link.attributes) or None,
-                        ]
-                        for link in links
-                    ]
-                )
-                if links
-                else None,
+                dumps(_event_rows(events)) if events else None,
+                dumps(_link_rows(links)) if links else None,
                 resource_index,
-                interner.scope(span.instrumentation_scope),
+                scope_index,
             ]
         )
         if attributes and (

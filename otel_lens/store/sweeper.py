@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,7 +24,8 @@ from otel_lens.store import _postgres
 
 _TARGET_CHUNK_S = 0.004
 _MIN_CHUNK, _MAX_CHUNK = 8, 2000
-_VACUUM_PAGES = 512
+_VACUUM_PAGES = 128  # pages per incremental_vacuum step: ~1 ms of lock when the machine is idle
+_SIDE_TIMEOUT_S = 5.0  # busy timeout of a pass's checkpoint connection
 _SIZE_HEADROOM = 0.9  # a size sweep stops at 90% of the budget so it does not run again at once
 
 
@@ -58,6 +60,8 @@ Locked = Callable[[], AbstractContextManager[Any]]
 
 class Sweeper:
     """Deletes expired or excess data from one database through ``transaction``."""
+
+    _side: sqlite3.Connection | None = None  # a pass's checkpoint connection (SQLite)
 
     def __init__(self, db: pw.Database, transaction: Transaction, locked: Locked, path: Path | None) -> None:
         self._db = db
@@ -120,6 +124,32 @@ class Sweeper:
 
     def prune(self, max_age: float, max_size: int, now_ns: int | None = None) -> PruneSummary:
         """Delete data older than ``max_age`` seconds, then the oldest data beyond ``max_size`` bytes."""
+        if self._path is not None:
+            self._side = sqlite3.connect(self._path, timeout=_SIDE_TIMEOUT_S, isolation_level=None)
+        try:
+            return self._prune(max_age, max_size, now_ns)
+        finally:
+            side, self._side = self._side, None
+            if side is not None:
+                side.close()
+
+    def _between_chunks(self) -> None:
+        """Let a waiting exporter take the lock, and checkpoint the WAL without holding it.
+
+        A pass writes thousands of WAL frames. Left to SQLite's autocheckpoint, the copy into the
+        database and its fsync (tens of milliseconds) run inside the COMMIT of whichever chunk or
+        export crosses the threshold, under the store's lock. A PASSIVE checkpoint from a connection
+        of its own never blocks a writer; once it caught up, the next write restarts the WAL, so
+        it stays small and the autocheckpoint seldom fires inside the lock.
+        """
+        time.sleep(0)
+        if self._side is not None:
+            try:  # noqa: SIM105 - kept clear of the imports the lead's branch also edits
+                self._side.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass  # a checkpoint is an optimization here; the final TRUNCATE still runs
+
+    def _prune(self, max_age: float, max_size: int, now_ns: int | None) -> PruneSummary:
         started = time.monotonic()
         summary = PruneSummary(bytes_before=self.store_size())
         now_ns = time.time_ns() if now_ns is None else now_ns
@@ -165,7 +195,7 @@ class Sweeper:
             self._chunk = min(self._chunk * 2, _MAX_CHUNK)
         elif elapsed > _TARGET_CHUNK_S:
             self._chunk = max(int(self._chunk * _TARGET_CHUNK_S / elapsed), _MIN_CHUNK)
-        time.sleep(0)  # let a waiting exporter thread take the lock between chunks
+        self._between_chunks()
         return done
 
     def _delete_oldest_traces(self, summary: PruneSummary, cutoff: int | None, limit: int | None = None) -> bool:
@@ -249,16 +279,21 @@ class Sweeper:
         if self._path is None:
             return
         while True:
-            with self._transaction() as cursor:
-                free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
-                if not free:
+            with self._locked() as conn:
+                if not conn.execute("PRAGMA freelist_count").fetchone()[0]:
                     break
-                cursor.execute(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})").fetchall()
-            time.sleep(0)
+                # Python's sqlite3 steps a PRAGMA once, and each step of incremental_vacuum frees ONE page
+                # (execute() then resets it). executescript() steps it to the end; it commits any open
+                # transaction first, so it runs here in autocommit: one short write of its own.
+                conn.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})")
+            self._between_chunks()
         self.checkpoint(truncate=True)
 
     def checkpoint(self, truncate: bool = False) -> None:
+        """Copy the WAL into the database (and with ``truncate``, empty the -wal file)."""
         if self._path is None:
             return
+        if truncate:
+            self._between_chunks()  # most frames copied off the lock: TRUNCATE has little left to do
         with self._locked() as conn:
             conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})").fetchall()
