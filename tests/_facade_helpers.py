@@ -75,8 +75,8 @@ def spans(db_path: Path) -> list[dict[str, Any]]:
     """Every stored span as a dict with hex ids and decoded attributes/events, oldest first."""
     with contextlib.closing(sqlite3.connect(db_path)) as db:
         rows = db.execute(
-            "SELECT trace_id, span_id, parent_span_id, name, kind, status_code, status_message, attributes, events "
-            "FROM lens_spans ORDER BY start_ns"
+            "SELECT t.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.status_code, s.status_message, "
+            "s.attributes, s.events FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row ORDER BY s.start_ns"
         ).fetchall()
     return [
         {

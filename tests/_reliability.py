@@ -212,7 +212,9 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def stored_span_keys(path: Path) -> list[str]:
     with connect(path) as conn:
-        rows = conn.execute("SELECT hex(trace_id), hex(span_id) FROM lens_spans").fetchall()
+        rows = conn.execute(
+            "SELECT hex(t.trace_id), hex(s.span_id) FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row"
+        ).fetchall()
     return [f"{t.lower()}:{s.lower()}" for t, s in rows]
 
 
@@ -226,13 +228,13 @@ def rollup_mismatches(path: Path) -> list[tuple[Any, ...]]:
     with connect(path) as conn:
         return conn.execute(
             """
-            WITH s AS (SELECT trace_id, count(*) AS n, sum(status_code = 2) AS errors FROM lens_spans GROUP BY trace_id)
+            WITH s AS (SELECT trace_row, count(*) AS n, sum(status_code = 2) AS errors FROM lens_spans GROUP BY trace_row)
             SELECT hex(t.trace_id), t.span_count, s.n, t.error_count, s.errors
-            FROM lens_traces t LEFT JOIN s ON s.trace_id = t.trace_id
-            WHERE s.trace_id IS NULL OR t.span_count != s.n OR t.error_count != s.errors
+            FROM lens_traces t LEFT JOIN s ON s.trace_row = t.id
+            WHERE s.trace_row IS NULL OR t.span_count != s.n OR t.error_count != s.errors
             UNION ALL
-            SELECT hex(s.trace_id), NULL, s.n, NULL, s.errors
-            FROM s LEFT JOIN lens_traces t ON t.trace_id = s.trace_id WHERE t.trace_id IS NULL
+            SELECT s.trace_row, NULL, s.n, NULL, s.errors
+            FROM s LEFT JOIN lens_traces t ON t.id = s.trace_row WHERE t.id IS NULL
             """
         ).fetchall()
 

@@ -18,7 +18,7 @@ def spans_by_name(store: SharedStore | None) -> dict[str, dict[str, Any]]:
     """Every stored span keyed by name, with JSON columns decoded."""
     m = models(store)
     result: dict[str, dict[str, Any]] = {}
-    for row in m.span.select().dicts():
+    for row in m.span.select(m.span, m.trace.trace_id).join(m.trace, on=(m.span.trace_row == m.trace.id)).dicts():
         row["attributes"] = codec.loads(row["attributes"])
         row["events"] = codec.loads(row["events"])
         row["links"] = codec.loads(row["links"])

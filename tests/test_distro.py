@@ -34,7 +34,8 @@ def test_instrument_with_no_variables_stores_spans_and_logs(tmp_path: Path) -> N
     db = sqlite3.connect(tmp_path / "data" / "otel-lens" / "lens.db")
     assert db.execute("SELECT name FROM lens_spans").fetchall() == [("checkout",)]
     ((body, trace_id, span_trace),) = db.execute(
-        "SELECT l.body, l.trace_id, s.trace_id FROM lens_logs l JOIN lens_spans s ON s.span_id = l.span_id"
+        "SELECT l.body, l.trace_id, t.trace_id FROM lens_logs l JOIN lens_spans s ON s.span_id = l.span_id "
+        "JOIN lens_traces t ON t.id = s.trace_row"
     ).fetchall()
     assert body == '"card declined"'
     assert trace_id == span_trace

@@ -88,7 +88,10 @@ def test_span_round_trip_keeps_every_field(tracer_provider: TracerProvider, span
             child.end(end_time=3_000)
         parent.end(end_time=5_000)
     m = _models(span_exporter.store)
-    rows = {row["name"]: row for row in m.span.select().dicts()}
+    rows = {
+        row["name"]: row
+        for row in m.span.select(m.span, m.trace.trace_id).join(m.trace, on=(m.span.trace_row == m.trace.id)).dicts()
+    }
     assert bytes(rows["child"]["parent_span_id"]) == bytes(rows["parent"]["span_id"]) == (1).to_bytes(8, "big")
     assert bytes(rows["child"]["trace_id"]) == (1).to_bytes(16, "big")
     assert (rows["child"]["start_ns"], rows["child"]["duration_ns"]) == (2_000, 1_000)
@@ -184,7 +187,8 @@ def test_prune_by_age_deletes_old_traces_and_logs_whole(
     assert (summary.traces_deleted, summary.spans_deleted, summary.logs_deleted) == (1, 4, 1)
     m = _models(store)
     assert [t["start_ns"] for t in m.trace.select().dicts()] == [new]
-    assert {bytes(s["trace_id"]) for s in m.span.select().dicts()} == {(2).to_bytes(16, "big")}
+    kept = m.span.select(m.trace.trace_id).join(m.trace, on=(m.span.trace_row == m.trace.id)).tuples()
+    assert {bytes(trace_id) for (trace_id,) in kept} == {(2).to_bytes(16, "big")}
     assert [codec.loads(row["body"]) for row in m.log.select().dicts()] == ["new"]
 
 

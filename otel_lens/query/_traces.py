@@ -96,10 +96,13 @@ def trace_summary(models: Models, trace_id: bytes) -> TraceSummary:
 def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
     """Every span of ``trace_ids``, ordered by trace then start time."""
     span: Any = models.span
+    trace: Any = models.trace
+    # Spans are keyed by their trace's row id; the trace id comes from the rollup row.
     query = (
-        span.select(*[getattr(span, f) for f in SPAN_FIELDS])
-        .where(span.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else span.trace_id == trace_ids[0])
-        .order_by(span.trace_id, span.start_ns, span.span_id)
+        span.select(trace.trace_id, *[getattr(span, f) for f in SPAN_FIELDS[1:]])
+        .join(trace, on=(span.trace_row == trace.id))
+        .where(trace.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else trace.trace_id == trace_ids[0])
+        .order_by(trace.trace_id, span.start_ns, span.span_id)
     )
     rows = list(query.tuples())
     lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))

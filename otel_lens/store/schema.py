@@ -49,10 +49,13 @@ class Scope(_Base):
 
 
 class Span(_Base):
-    """One finished span. ``(trace_id, span_id)`` is unique, which makes exports idempotent."""
+    """One finished span. ``(trace_row, span_id)`` is unique, which makes exports idempotent."""
 
     id = pw.BigAutoField()
-    trace_id = pw.BlobField()
+    # The trace's lens_traces.id: traces are numbered as they arrive, so the (trace_row, span_id)
+    # index grows at its right edge instead of taking random 16-byte trace ids (fewer pages written
+    # per batch, and 24 bytes less per span than keying spans by trace id).
+    trace_row = pw.BigIntegerField()
     span_id = pw.BlobField()
     parent_span_id = pw.BlobField(null=True)
     name = pw.TextField()
@@ -71,7 +74,7 @@ class Span(_Base):
     class Meta:
         table_name = "lens_spans"
         indexes = (
-            (("trace_id", "span_id"), True),
+            (("trace_row", "span_id"), True),
             (("start_ns",), False),
         )
 
@@ -79,7 +82,8 @@ class Span(_Base):
 class Trace(_Base):
     """The per-trace rollup the trace list reads, kept exact as batches arrive in any order."""
 
-    trace_id = pw.BlobField(primary_key=True)
+    id = pw.BigAutoField()
+    trace_id = pw.BlobField(unique=True)
     root_span_id = pw.BlobField(null=True)
     root_name = pw.TextField()
     root_rank = pw.SmallIntegerField()  # 2: no parent, 1: remote parent, 0: provisional (root not seen yet)

@@ -204,14 +204,14 @@ class Sweeper:
         def work(cursor: Any, chunk: int) -> int:
             where = f"WHERE start_ns < {p} " if cutoff is not None else ""
             params: tuple[Any, ...] = (cutoff, chunk) if cutoff is not None else (chunk,)
-            cursor.execute(f"SELECT trace_id FROM lens_traces {where}ORDER BY start_ns LIMIT {p}", params)
+            cursor.execute(f"SELECT id FROM lens_traces {where}ORDER BY start_ns LIMIT {p}", params)
             ids = [row[0] for row in cursor.fetchall()]
             if not ids:
                 return 0
             marks = ", ".join([p] * len(ids))
-            cursor.execute(f"DELETE FROM lens_spans WHERE trace_id IN ({marks})", ids)
+            cursor.execute(f"DELETE FROM lens_spans WHERE trace_row IN ({marks})", ids)
             summary.spans_deleted += max(cursor.rowcount, 0)
-            cursor.execute(f"DELETE FROM lens_traces WHERE trace_id IN ({marks})", ids)
+            cursor.execute(f"DELETE FROM lens_traces WHERE id IN ({marks})", ids)
             summary.traces_deleted += max(cursor.rowcount, 0)
             return len(ids)
 

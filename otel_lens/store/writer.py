@@ -38,7 +38,9 @@ from otel_lens.store.schema import models_for
 
 USAGE_BUCKET_NS = 3600 * 10**9
 _ERROR = 2  # StatusCode.ERROR
-_NEW_ONLY_CHUNK = 400  # ids per IN (...) when filtering out rows already stored
+_NEW_ONLY_CHUNK = 400  # ids per IN (...) when looking rows up by key
+# Encoded span rows carry the 16-byte trace id first; the table keeps the trace's row id there.
+_SPAN_TABLE_COLUMNS = ("trace_row", *SPAN_COLUMNS[1:])
 
 
 def _placeholders(db: pw.Database, count: int) -> str:
@@ -55,8 +57,8 @@ class Writer:
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # what open_sqlite's connection starts with
         p = db.param
         self._insert_spans = (
-            f"INSERT INTO lens_spans ({', '.join(SPAN_COLUMNS)}) VALUES ({_placeholders(db, len(SPAN_COLUMNS))}) "
-            "ON CONFLICT (trace_id, span_id) DO NOTHING"
+            f"INSERT INTO lens_spans ({', '.join(_SPAN_TABLE_COLUMNS)}) "
+            f"VALUES ({_placeholders(db, len(SPAN_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
         )
         self._insert_logs = (
             f"INSERT INTO lens_logs ({', '.join(LOG_COLUMNS)}) VALUES ({_placeholders(db, len(LOG_COLUMNS))}) "
@@ -92,7 +94,7 @@ class Writer:
     def _init_postgres(self) -> None:
         """One-statement forms of the batch statements (see :mod:`otel_lens.store._postgres`)."""
         models = models_for(self._db)
-        self._span_types = _postgres.column_types(models.span, SPAN_COLUMNS)
+        self._span_types = _postgres.column_types(models.span, _SPAN_TABLE_COLUMNS)
         self._log_types = _postgres.column_types(models.log, LOG_COLUMNS)
         trace_columns = ("trace_id", "root_span_id", "root_name", "root_rank", "service", "start_ns", "end_ns")
         self._trace_types = _postgres.column_types(models.trace, (*trace_columns, "span_count", "error_count"))
@@ -101,10 +103,12 @@ class Writer:
             models.usage, (*usage_columns, "cache_read_tokens", "cache_creation_tokens")
         )
         self._pg_insert_spans = (
-            _postgres.unnest_form(self._insert_spans, self._span_types) + " RETURNING trace_id, span_id"
+            _postgres.unnest_form(self._insert_spans, self._span_types) + " RETURNING trace_row, span_id"
         )
         self._pg_insert_logs = _postgres.unnest_form(self._insert_logs, self._log_types)
-        self._pg_upsert_traces = _postgres.unnest_form(self._upsert_traces, self._trace_types)
+        self._pg_upsert_traces = (
+            _postgres.unnest_form(self._upsert_traces, self._trace_types) + " RETURNING trace_id, id"
+        )
         self._pg_upsert_usage = _postgres.unnest_form(self._upsert_usage, self._usage_types)
 
     # -- transactions ---------------------------------------------------------------------------
@@ -171,17 +175,11 @@ class Writer:
             for row in rows:
                 row[SPAN_RESOURCE] = resource_ids[row[SPAN_RESOURCE]]
                 row[SPAN_SCOPE] = scope_ids[row[SPAN_SCOPE]]
-            if self._postgres:
-                indexes = self._insert_new_postgres(cursor, rows)
-            else:
-                indexes = self._insert_new(cursor, self._insert_spans, rows, "lens_spans", ("trace_id", "span_id"))
-            inserted = rows if indexes is None else [rows[i] for i in indexes]
             services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources, strict=True)}
-            rollups = _trace_rollups(inserted, services)
             if self._postgres:
-                self._bulk(cursor, self._pg_upsert_traces, rollups, self._trace_types)
+                indexes = self._insert_spans_postgres(cursor, rows, services)
             else:
-                cursor.executemany(self._upsert_traces, rollups)
+                indexes = self._insert_spans_sqlite(cursor, rows, services)
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted and self._postgres:
@@ -192,7 +190,98 @@ class Writer:
             if batch.bodies:
                 cursor.executemany(_upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
         self._known.update(pending)
-        return len(inserted)
+        return len(rows) if indexes is None else len(indexes)
+
+    def _insert_spans_sqlite(
+        self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]
+    ) -> list[int] | None:
+        """Upsert the batch's trace rollups, then insert its spans under their trace rows.
+
+        Returns None when every span was new (the common case: two ``executemany`` and one id
+        lookup). When the row count says some spans were already stored (a retried or overlapping
+        export), everything is rolled back to a savepoint and redone for the new spans alone, so
+        the rollup counts each span once; then the indexes of the new rows are returned.
+        """
+        cursor.execute("SAVEPOINT lens_batch")
+        if self._insert_with_rollups(cursor, rows, services):
+            cursor.execute("RELEASE SAVEPOINT lens_batch")
+            return None
+        cursor.execute("ROLLBACK TO SAVEPOINT lens_batch")
+        indexes = self._new_span_indexes(cursor, rows)
+        if indexes:
+            self._insert_with_rollups(cursor, [rows[i] for i in indexes], services)
+        cursor.execute("RELEASE SAVEPOINT lens_batch")
+        return indexes
+
+    def _insert_with_rollups(self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]) -> bool:
+        rollups = _trace_rollups(rows, services)
+        cursor.executemany(self._upsert_traces, rollups)
+        trace_rows = self._trace_rows(cursor, [rollup[0] for rollup in rollups])
+        cursor.executemany(self._insert_spans, [[trace_rows[row[0]], *row[1:]] for row in rows])
+        return bool(cursor.rowcount == len(rows))
+
+    def _trace_rows(self, cursor: Any, trace_ids: Sequence[bytes]) -> dict[bytes, int]:
+        """The lens_traces row id of each trace id (all of them exist: they were just upserted)."""
+        found: dict[bytes, int] = {}
+        for start in range(0, len(trace_ids), _NEW_ONLY_CHUNK):
+            chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
+            cursor.execute(
+                f"SELECT trace_id, id FROM lens_traces WHERE trace_id IN ({_placeholders(self._db, len(chunk))})",
+                chunk,
+            )
+            found.update((bytes(trace_id), int(row_id)) for trace_id, row_id in cursor.fetchall())
+        return found
+
+    def _new_span_indexes(self, cursor: Any, rows: list[list[Any]]) -> list[int]:
+        """Indexes of the rows whose span is not stored yet (the first of duplicates within the batch)."""
+        trace_ids = sorted({bytes(row[0]) for row in rows})
+        existing: set[tuple[bytes, bytes]] = set()
+        for start in range(0, len(trace_ids), _NEW_ONLY_CHUNK):
+            chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
+            cursor.execute(
+                "SELECT t.trace_id, s.span_id FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
+                f"WHERE t.trace_id IN ({_placeholders(self._db, len(chunk))})",
+                chunk,
+            )
+            existing.update((bytes(a), bytes(b)) for a, b in cursor.fetchall())
+        indexes = []
+        for index, row in enumerate(rows):
+            ident = (bytes(row[0]), bytes(row[1]))
+            if ident not in existing:
+                existing.add(ident)
+                indexes.append(index)
+        return indexes
+
+    def _insert_spans_postgres(
+        self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]
+    ) -> list[int] | None:
+        """Like :meth:`_insert_spans_sqlite` in two statements: the trace upsert returns the row ids, the
+        span insert returns what was new, and duplicates' counts are taken back out of the rollups."""
+        rollups = _trace_rollups(rows, services)
+        self._bulk(cursor, self._pg_upsert_traces, rollups, self._trace_types)
+        trace_rows = {bytes(trace_id): int(row_id) for trace_id, row_id in cursor.fetchall()}
+        table_rows = [[trace_rows[bytes(row[0])], *row[1:]] for row in rows]
+        self._bulk(cursor, self._pg_insert_spans, table_rows, self._span_types, key=2)
+        new = {(int(trace_row), bytes(span_id)) for trace_row, span_id in cursor.fetchall()}
+        if len(new) == len(rows):
+            return None
+        indexes = []
+        for index, row in enumerate(table_rows):
+            ident = (row[0], bytes(row[1]))
+            if ident in new:
+                new.discard(ident)  # a span twice in one batch counts once
+                indexes.append(index)
+        kept = set(indexes)
+        over: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0])
+        for index, row in enumerate(table_rows):
+            if index not in kept:
+                over[row[0]][0] += 1
+                over[row[0]][1] += 1 if row[SPAN_COLUMNS.index("status_code")] == _ERROR else 0
+        cursor.executemany(
+            "UPDATE lens_traces SET span_count = span_count - %s, error_count = error_count - %s WHERE id = %s",
+            [(spans, errors, trace_row) for trace_row, (spans, errors) in sorted(over.items())],
+        )
+        return indexes
 
     def write_logs(self, batch: EncodedBatch, deadline: float) -> int:
         """Store the log rows of ``batch`` in one transaction; returns how many were new."""
@@ -212,53 +301,6 @@ class Writer:
             count = cursor.rowcount
         self._known.update(pending)
         return count if count >= 0 else len(batch.rows)
-
-    def _insert_new(
-        self, cursor: Any, sql: str, rows: list[list[Any]], table: str, key: tuple[str, str]
-    ) -> list[int] | None:
-        """Insert ``rows``; ``None`` when all were new, else the indexes of the rows that were.
-
-        The common case costs one ``executemany``; only when the row count says some rows existed
-        (a retried or overlapping export) is the insert redone for the new rows alone.
-        """
-        cursor.execute("SAVEPOINT lens_batch")
-        cursor.executemany(sql, rows)
-        if cursor.rowcount == len(rows):
-            cursor.execute("RELEASE SAVEPOINT lens_batch")
-            return None
-        cursor.execute("ROLLBACK TO SAVEPOINT lens_batch")
-        existing: set[tuple[bytes, bytes]] = set()
-        first_values = sorted({bytes(row[0]) for row in rows})
-        for start in range(0, len(first_values), _NEW_ONLY_CHUNK):
-            chunk = first_values[start : start + _NEW_ONLY_CHUNK]
-            cursor.execute(
-                f"SELECT {key[0]}, {key[1]} FROM {table} WHERE {key[0]} IN ({_placeholders(self._db, len(chunk))})",
-                chunk,
-            )
-            existing.update((bytes(a), bytes(b)) for a, b in cursor.fetchall())
-        indexes, seen = [], set()
-        for index, row in enumerate(rows):
-            ident = (bytes(row[0]), bytes(row[1]))
-            if ident not in existing and ident not in seen:
-                seen.add(ident)
-                indexes.append(index)
-        cursor.executemany(sql, [rows[i] for i in indexes])
-        cursor.execute("RELEASE SAVEPOINT lens_batch")
-        return indexes
-
-    def _insert_new_postgres(self, cursor: Any, rows: list[list[Any]]) -> list[int] | None:
-        """Insert ``rows`` in one statement; like :meth:`_insert_new`, the indexes of the rows that were new."""
-        self._bulk(cursor, self._pg_insert_spans, rows, self._span_types, key=2)
-        new = {(bytes(trace_id), bytes(span_id)) for trace_id, span_id in cursor.fetchall()}
-        if len(new) == len(rows):
-            return None
-        indexes = []
-        for index, row in enumerate(rows):
-            ident = (row[0], row[1])
-            if ident in new:
-                new.discard(ident)  # a span twice in one batch counts once, as on SQLite
-                indexes.append(index)
-        return indexes
 
     @staticmethod
     def _bulk(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[str], key: int = 1) -> None:
