@@ -40,7 +40,7 @@ from otel_lens.settings import Settings
 from otel_lens.store.codec import dumps
 from otel_lens.store.shared import acquire, release
 
-VERSION = 1  # bump when the generated shape changes: the cache key
+VERSION = 2  # bump when the generated shape or the schema changes: the cache key
 CACHE = Path("/tmp") / f"otel-lens-bench-query-v{VERSION}"
 SPANS_PER_TRACE = 5
 WEEK_NS = 7 * 86400 * 10**9

@@ -186,11 +186,11 @@ class Sweeper:
 
         ``limit`` caps one chunk (a size pass deletes only what the budget needs, not a whole chunk).
         """
-        started = time.perf_counter()
         chunk = self._chunk if limit is None else max(min(self._chunk, limit), 1)
         with self._transaction() as cursor:
+            started = time.perf_counter()  # lock held from here: waiting for it says nothing of the chunk
             done = work(cursor, chunk)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started  # including the commit
         if done >= chunk == self._chunk and elapsed < _TARGET_CHUNK_S / 2:
             self._chunk = min(self._chunk * 2, _MAX_CHUNK)
         elif elapsed > _TARGET_CHUNK_S:
