@@ -262,8 +262,7 @@ def size_budget(directory: Path, spans: int, table: Table) -> None:
     with store.locked() as conn:
         kept, oldest_kept = conn.execute("SELECT count(*), min(start_ns) FROM lens_traces").fetchone()
         orphans = conn.execute(
-            "SELECT count(*) FROM lens_spans s "
-            "WHERE NOT EXISTS (SELECT 1 FROM lens_traces t WHERE t.id = s.trace_row)"
+            "SELECT count(*) FROM lens_spans s WHERE NOT EXISTS (SELECT 1 FROM lens_traces t WHERE t.id = s.trace_row)"
         ).fetchone()[0]
         counted = conn.execute("SELECT coalesce(sum(span_count), 0) FROM lens_traces").fetchone()[0]
         stored = conn.execute("SELECT count(*) FROM lens_spans").fetchone()[0]
