@@ -17,7 +17,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", "otel_lens", "tests", "benchmarks", "examples", "noxfile.py")
     session.run("ruff", "format", "--check", "otel_lens", "tests", "benchmarks", "examples", "noxfile.py")
 
