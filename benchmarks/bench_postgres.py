@@ -72,11 +72,14 @@ def _plain_target(server: PostgresServer) -> str:
 
 def time_baseline(server: PostgresServer, batches: list[EncodedBatch], per_row: bool) -> float:
     url = _plain_target(server)
-    sql = f"INSERT INTO lens_spans ({', '.join(SPAN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(SPAN_COLUMNS))})"
+    columns = ("trace_row", *SPAN_COLUMNS[1:])  # the table keeps the trace's row number, not its 16-byte id
+    sql = f"INSERT INTO lens_spans ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    trace_rows: dict[bytes, int] = {}
     rows_per_batch = []
     for batch in batches:
         rows = [list(row) for row in batch.rows]
         for row in rows:
+            row[0] = trace_rows.setdefault(row[0], len(trace_rows) + 1)
             row[-2], row[-1] = 1, 1  # resource_id, scope_id
         rows_per_batch.append(rows)
     with psycopg.connect(url) as conn:
