@@ -29,8 +29,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from otel_lens.export.encode import SPAN_COLUMNS, EncodedBatch, encode_spans
+from otel_lens.export.encode import encode_spans
 from otel_lens.settings import Settings
+from otel_lens.store.rows import SPAN_COLUMNS, EncodedBatch
 from otel_lens.store.shared import acquire, release
 from tests._postgres import PostgresServer, running_server
 

@@ -35,9 +35,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_lens import open_store
-from otel_lens.export.encode import EncodedBatch, GenAIUsage, encode_resource, encode_scope
+from otel_lens.export.encode import encode_resource, encode_scope
 from otel_lens.settings import Settings
 from otel_lens.store.codec import dumps
+from otel_lens.store.rows import EncodedBatch, GenAIUsage
 from otel_lens.store.shared import acquire, release
 
 VERSION = 2  # bump when the generated shape or the schema changes: the cache key

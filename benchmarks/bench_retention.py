@@ -33,9 +33,10 @@ from _report import Table
 from _spans import SPANS_PER_TRACE, SpanFactory, batches
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from otel_lens.export.encode import EncodedBatch, encode_spans
+from otel_lens.export.encode import encode_spans
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
+from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.shared import SharedStore, acquire, release
 
 _DAY_NS = 86_400 * 10**9

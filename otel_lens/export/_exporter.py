@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from otel_lens._guard import internal, is_internal
 from otel_lens._ratelimit import RateLimitedLog
-from otel_lens.export.encode import EncodedBatch
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreClosed, StoreError, StoreFull
+from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.shared import SharedStore, acquire, release
 
 _logger = logging.getLogger("otel_lens.export")

@@ -7,29 +7,18 @@ that text out of the span's attributes into a body row keyed by its sha256 and l
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import zlib
 from collections.abc import Mapping
 from typing import Any
+
+from otel_lens.store.rows import BodyRow
 
 BODY_PREFIX = "lens.body."
 BODY_KEYS = ("lens.body.input", "lens.body.output", "lens.body.request", "lens.body.response")
 REFERENCE_PREFIX = "sha256:"
 COMPRESS_ABOVE = 1024
 """Bodies larger than this many bytes are stored zlib-compressed (when that makes them smaller)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class BodyRow:
-    """One ``lens_bodies`` row: ``content`` is ``size`` bytes of UTF-8 text (or raw bytes), maybe compressed."""
-
-    digest: bytes
-    size: int
-    encoding: str
-    content_type: str | None
-    content: bytes
-    last_seen_ns: int
 
 
 def has_bodies(attributes: Mapping[str, Any]) -> bool:

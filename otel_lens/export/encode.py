@@ -8,7 +8,6 @@ usage totals in the same transaction.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import operator
 from collections.abc import Mapping, Sequence
@@ -19,48 +18,18 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from otel_lens.export.bodies import BodyRow, extract_bodies, has_bodies
+from otel_lens.export.bodies import extract_bodies, has_bodies
 from otel_lens.store.codec import dumps
-
-SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "flags",
-    "start_ns",
-    "duration_ns",
-    "status_code",
-    "status_message",
-    "attributes",
-    "events",
-    "links",
-    "resource_id",
-    "scope_id",
+from otel_lens.store.rows import (
+    FLAG_HAS_IS_REMOTE,
+    FLAG_IS_REMOTE,
+    BodyRow,
+    EncodedBatch,
+    GenAIUsage,
+    ResourceRow,
+    ScopeRow,
 )
-LOG_COLUMNS = (
-    "uid",
-    "timestamp_ns",
-    "observed_ns",
-    "severity_number",
-    "severity_text",
-    "body",
-    "attributes",
-    "trace_id",
-    "span_id",
-    "event_name",
-    "resource_id",
-    "scope_id",
-)
-SPAN_RESOURCE = SPAN_COLUMNS.index("resource_id")
-SPAN_SCOPE = SPAN_COLUMNS.index("scope_id")
-LOG_RESOURCE = LOG_COLUMNS.index("resource_id")
-LOG_SCOPE = LOG_COLUMNS.index("scope_id")
 
-# OTLP span flags: the low byte is the W3C trace flags; these bits say whether the parent is remote.
-FLAG_HAS_IS_REMOTE = 0x100
-FLAG_IS_REMOTE = 0x200
 _MAX_NAME = 1024
 _MAX_MESSAGE = 4096
 _NOTHING = object()
@@ -69,45 +38,6 @@ _INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 _OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 _CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
 _CACHE_CREATION = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
-
-
-@dataclasses.dataclass(frozen=True)
-class ResourceRow:
-    digest: bytes
-    service: str | None
-    attributes: str | None
-    schema_url: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class ScopeRow:
-    digest: bytes
-    name: str
-    version: str | None
-    attributes: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class GenAIUsage:
-    """Token counts of one GenAI span (OTel GenAI semantic conventions)."""
-
-    provider: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_creation_tokens: int
-
-
-@dataclasses.dataclass
-class EncodedBatch:
-    """Rows of one export call plus the resources and scopes they refer to by index."""
-
-    rows: list[list[Any]]
-    resources: list[ResourceRow]
-    scopes: list[ScopeRow]
-    genai: dict[int, GenAIUsage] = dataclasses.field(default_factory=dict)
-    bodies: list[BodyRow] = dataclasses.field(default_factory=list)  # captured bodies the spans refer to
 
 
 class _Interner:

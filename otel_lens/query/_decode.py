@@ -7,6 +7,7 @@ from typing import Any
 
 from otel_lens.query.results import SPAN_KINDS, STATUS_CODES, LogRecord, ScopeInfo, SpanEvent, SpanLink, SpanRecord
 from otel_lens.store.codec import loads
+from otel_lens.store.rows import LOG_COLUMNS, SPAN_COLUMNS
 from otel_lens.store.schema import Models
 
 _CHUNK = 400
@@ -55,37 +56,8 @@ class Lookups:
         return None if service is None else str(service)
 
 
-SPAN_FIELDS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "flags",
-    "start_ns",
-    "duration_ns",
-    "status_code",
-    "status_message",
-    "attributes",
-    "events",
-    "links",
-    "resource_id",
-    "scope_id",
-)
-LOG_FIELDS = (
-    "id",
-    "timestamp_ns",
-    "observed_ns",
-    "severity_number",
-    "severity_text",
-    "body",
-    "attributes",
-    "trace_id",
-    "span_id",
-    "event_name",
-    "resource_id",
-    "scope_id",
-)
+SPAN_FIELDS = SPAN_COLUMNS
+LOG_FIELDS = ("id", *LOG_COLUMNS[1:])  # the row id (for --follow) in place of the content digest
 
 
 def span_record(row: tuple[Any, ...], lookups: Lookups) -> SpanRecord:

@@ -20,7 +20,6 @@ import peewee as pw
 
 from otel_lens.store.database import (
     APPLICATION_ID,
-    BUSY_TIMEOUT_S,
     Location,
     check_sqlite_header,
     open_postgres,
@@ -87,17 +86,7 @@ class Reader:
             raise StoreError(f"database {where} has no otel-lens tables yet: nothing has been stored in it")
 
     def _sqlite(self, immutable: bool) -> pw.SqliteDatabase:
-        path = self.location.path
-        if not immutable:
-            return open_sqlite(path, readonly=True)
-        return pw.SqliteDatabase(
-            f"{path.as_uri()}?mode=ro&immutable=1",
-            uri=True,
-            timeout=BUSY_TIMEOUT_S,
-            check_same_thread=False,
-            thread_safe=False,
-            pragmas=(("query_only", 1),),
-        )
+        return open_sqlite(self.location.path, readonly=True, immutable=immutable)
 
     def _file_state(self) -> _FileState:
         path: Path = self.location.path

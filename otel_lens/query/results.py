@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
-import math
-from collections.abc import Mapping
 from typing import Any
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+from otel_lens.store.codec import jsonable
+
 SPAN_KINDS = {0: "INTERNAL", 1: "SERVER", 2: "CLIENT", 3: "PRODUCER", 4: "CONSUMER"}
 STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
@@ -19,25 +17,6 @@ def rfc3339(ns: int) -> str:
     seconds, rest = divmod(int(ns), 10**9)
     moment = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1000:06d}Z"
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with non-JSON values tagged as the store does (``{"$bytes": …}``, ``{"$float": "NaN"}``)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value if _INT64_MIN <= value <= _INT64_MAX else {"$int": str(value)}
-    if isinstance(value, float):
-        return (
-            value if math.isfinite(value) else {"$float": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
-        )
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return str(value)
 
 
 @dataclasses.dataclass(frozen=True)

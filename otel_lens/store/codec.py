@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -138,6 +139,14 @@ def _clean(value: Any, max_string: int, depth: int) -> Any:
         return _truncate_str(repr(value), max_string)
     except Exception:  # a hostile __repr__ must not break an export
         return f"<{type(value).__name__}>"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` in the store's JSON form (tagged bytes, non-finite floats and huge ints), not cut further.
+
+    The read side uses it to print decoded values as JSON exactly as the store keeps them.
+    """
+    return _clean(value, sys.maxsize, 0)
 
 
 def loads(text: str | bytes | None) -> Any:

@@ -171,15 +171,17 @@ def check_sqlite_identity(path: Path) -> int:
     return version
 
 
-def open_sqlite(path: Path, *, readonly: bool = False) -> pw.SqliteDatabase:
+def open_sqlite(path: Path, *, readonly: bool = False, immutable: bool = False) -> pw.SqliteDatabase:
     """A Peewee database on ``path`` with otel-lens pragmas; the connection is opened lazily.
 
     The connection is shared by the threads of one store (``check_same_thread=False``), which
     serializes its own use; Peewee runs in autocommit mode and writers issue ``BEGIN IMMEDIATE``.
+    ``readonly`` opens it for reading only; ``immutable`` also tells SQLite that no one writes it
+    (so it creates no -wal/-shm beside a file no writer has open).
     """
-    if readonly:
+    if readonly or immutable:
         return pw.SqliteDatabase(
-            f"{path.as_uri()}?mode=ro",
+            f"{path.as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
             uri=True,
             timeout=BUSY_TIMEOUT_S,
             check_same_thread=False,

@@ -19,7 +19,6 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.export.encode import EncodedBatch
 from otel_lens.settings import Settings
 from otel_lens.store import _postgres
 from otel_lens.store.database import (
@@ -32,6 +31,7 @@ from otel_lens.store.database import (
 )
 from otel_lens.store.errors import StoreClosed, StoreError
 from otel_lens.store.migrations import ensure_schema, refuse_newer
+from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.sweeper import PruneSummary, Sweeper
 from otel_lens.store.writer import Writer
 

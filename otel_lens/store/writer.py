@@ -19,7 +19,10 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.export.encode import (
+from otel_lens.store import _postgres
+from otel_lens.store.database import BUSY_TIMEOUT_S
+from otel_lens.store.errors import StoreError, StoreFull
+from otel_lens.store.rows import (
     FLAG_IS_REMOTE,
     LOG_COLUMNS,
     LOG_RESOURCE,
@@ -31,9 +34,6 @@ from otel_lens.export.encode import (
     ResourceRow,
     ScopeRow,
 )
-from otel_lens.store import _postgres
-from otel_lens.store.database import BUSY_TIMEOUT_S
-from otel_lens.store.errors import StoreError, StoreFull
 from otel_lens.store.schema import models_for
 
 USAGE_BUCKET_NS = 3600 * 10**9
@@ -169,12 +169,8 @@ class Writer:
             return 0
         with self.transaction(deadline) as cursor:
             pending: dict[tuple[str, bytes], int] = {}
-            resource_ids = self._resource_ids(cursor, batch.resources, pending)
-            scope_ids = self._scope_ids(cursor, batch.scopes, pending)
+            resource_ids = self._resolve_references(cursor, batch, SPAN_RESOURCE, SPAN_SCOPE, pending)
             rows = batch.rows
-            for row in rows:
-                row[SPAN_RESOURCE] = resource_ids[row[SPAN_RESOURCE]]
-                row[SPAN_SCOPE] = scope_ids[row[SPAN_SCOPE]]
             services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources, strict=True)}
             if self._postgres:
                 indexes = self._insert_spans_postgres(cursor, rows, services)
@@ -289,11 +285,7 @@ class Writer:
             return 0
         with self.transaction(deadline) as cursor:
             pending: dict[tuple[str, bytes], int] = {}
-            resource_ids = self._resource_ids(cursor, batch.resources, pending)
-            scope_ids = self._scope_ids(cursor, batch.scopes, pending)
-            for row in batch.rows:
-                row[LOG_RESOURCE] = resource_ids[row[LOG_RESOURCE]]
-                row[LOG_SCOPE] = scope_ids[row[LOG_SCOPE]]
+            self._resolve_references(cursor, batch, LOG_RESOURCE, LOG_SCOPE, pending)
             if self._postgres:
                 self._bulk(cursor, self._pg_insert_logs, batch.rows, self._log_types)
             else:
@@ -309,6 +301,22 @@ class Writer:
         cursor.execute(sql, _postgres.as_columns(ordered, types))
 
     # -- resources and scopes -------------------------------------------------------------------
+
+    def _resolve_references(
+        self,
+        cursor: Any,
+        batch: EncodedBatch,
+        resource_column: int,
+        scope_column: int,
+        pending: dict[tuple[str, bytes], int],
+    ) -> list[int]:
+        """Swap the rows' batch-local resource/scope indexes for row ids; returns the resource ids in batch order."""
+        resource_ids = self._resource_ids(cursor, batch.resources, pending)
+        scope_ids = self._scope_ids(cursor, batch.scopes, pending)
+        for row in batch.rows:
+            row[resource_column] = resource_ids[row[resource_column]]
+            row[scope_column] = scope_ids[row[scope_column]]
+        return resource_ids
 
     def _resource_ids(
         self, cursor: Any, rows: Sequence[ResourceRow], pending: dict[tuple[str, bytes], int]

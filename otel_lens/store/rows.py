@@ -1,0 +1,104 @@
+"""The rows the write path hands the store: column orders, flag bits and the per-batch dataclasses.
+
+The encoder (``otel_lens.export``) builds these from OTel SDK objects; the writer stores them. They
+live in the store because they are its input format: the store never imports the write path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+SPAN_COLUMNS = (
+    "trace_id",  # the 16-byte trace id; the table itself keeps the trace's row id (trace_row) here
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "flags",
+    "start_ns",
+    "duration_ns",
+    "status_code",
+    "status_message",
+    "attributes",
+    "events",
+    "links",
+    "resource_id",
+    "scope_id",
+)
+"""A span row as the encoder makes it and the read side gets it back."""
+LOG_COLUMNS = (
+    "uid",
+    "timestamp_ns",
+    "observed_ns",
+    "severity_number",
+    "severity_text",
+    "body",
+    "attributes",
+    "trace_id",
+    "span_id",
+    "event_name",
+    "resource_id",
+    "scope_id",
+)
+"""A log row as the encoder makes it (columns of lens_logs)."""
+
+SPAN_RESOURCE = SPAN_COLUMNS.index("resource_id")
+SPAN_SCOPE = SPAN_COLUMNS.index("scope_id")
+LOG_RESOURCE = LOG_COLUMNS.index("resource_id")
+LOG_SCOPE = LOG_COLUMNS.index("scope_id")
+
+# OTLP span flags: the low byte is the W3C trace flags; these bits say whether the parent is remote.
+FLAG_HAS_IS_REMOTE = 0x100
+FLAG_IS_REMOTE = 0x200
+
+
+@dataclasses.dataclass(frozen=True)
+class BodyRow:
+    """One ``lens_bodies`` row: ``content`` is ``size`` bytes of UTF-8 text (or raw bytes), maybe compressed."""
+
+    digest: bytes
+    size: int
+    encoding: str
+    content_type: str | None
+    content: bytes
+    last_seen_ns: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResourceRow:
+    digest: bytes
+    service: str | None
+    attributes: str | None
+    schema_url: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScopeRow:
+    digest: bytes
+    name: str
+    version: str | None
+    attributes: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class GenAIUsage:
+    """Token counts of one GenAI span (OTel GenAI semantic conventions)."""
+
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+
+
+@dataclasses.dataclass
+class EncodedBatch:
+    """Rows of one export call plus the resources and scopes they refer to by index."""
+
+    rows: list[list[Any]]
+    resources: list[ResourceRow]
+    scopes: list[ScopeRow]
+    genai: dict[int, GenAIUsage] = dataclasses.field(default_factory=dict)
+    bodies: list[BodyRow] = dataclasses.field(default_factory=list)  # captured bodies the spans refer to
