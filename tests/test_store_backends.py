@@ -282,3 +282,31 @@ def test_reopening_a_store_does_not_migrate_again(settings: Settings) -> None:
         assert m.meta.get(m.meta.key == f"migrated_to_{latest_version()}").value == before
     finally:
         second.shutdown()
+
+
+def test_bodies_are_stored_once_and_swept_with_their_spans(span_exporter: LensSpanExporter) -> None:
+    """A body seen by several spans is one lens_bodies row; retention removes it once its spans are gone."""
+    old = time.time_ns() - 30 * 24 * 3600 * 10**9
+    new = time.time_ns() - 60 * 10**9
+    shared_body = "q" * 5000  # compressed: above the 1 KiB threshold
+
+    def build(tracer: Tracer) -> None:
+        for index, start in enumerate((old, old + 1, new)):
+            body = shared_body if index < 2 else "fresh body"
+            with tracer.start_as_current_span(
+                f"req{index}", start_time=start, end_on_exit=False, attributes={"lens.body.request": body}
+            ) as span:
+                span.end(end_time=start + 1000)
+
+    assert span_exporter.export(_spans(build)) is SpanExportResult.SUCCESS
+    store = span_exporter.store
+    assert store is not None
+    m = _models(store)
+    bodies = {row["size"]: row for row in m.body.select().dicts()}
+    assert sorted(bodies) == [len("fresh body"), 5000]
+    assert bodies[5000]["encoding"] == "zlib" and len(bytes(bodies[5000]["content"])) < 5000
+    stored = {row["name"]: codec.loads(row["attributes"]) for row in m.span.select().dicts()}
+    assert stored["req0"]["lens.body.request"] == stored["req1"]["lens.body.request"]
+    assert stored["req0"]["lens.body.request"].startswith("sha256:")
+    store.prune(max_age=7 * 24 * 3600, max_size=0)
+    assert [row["size"] for row in m.body.select().dicts()] == [len("fresh body")]
