@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from otel_lens._guard import internal, is_internal
 from otel_lens._ratelimit import RateLimitedLog
+from otel_lens._redact import Redactor
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreClosed, StoreError, StoreFull
 from otel_lens.store.rows import EncodedBatch
@@ -45,13 +46,14 @@ class LensExporterCore:
         self._shutdown_lock = threading.Lock()
         self._export_lock = threading.Lock()  # the spec: export calls are serialized
         self._warnings = _warnings_for(self._store)
+        self.redactor = Redactor(self.settings.redact)  # secrets scrubbed from every stored attribute map
 
     @property
     def store(self) -> SharedStore | None:
         """The shared store, or None after shutdown."""
         return self._store
 
-    def export(self, items: Sequence[_T], encode: Callable[[Sequence[_T]], EncodedBatch], write: str) -> bool:
+    def export(self, items: Sequence[_T], encode: Callable[[Sequence[_T], Redactor], EncodedBatch], write: str) -> bool:
         """Encode and store ``items``; True on success, False (logged, rate-limited) on any failure."""
         store = self._store
         if store is None:
@@ -62,7 +64,7 @@ class LensExporterCore:
             return False
         with self._export_lock, internal():
             try:
-                batch = encode(items)
+                batch = encode(items, self.redactor)
                 getattr(store, write)(batch)
                 return True
             except StoreClosed:

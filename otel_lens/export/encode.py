@@ -18,6 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_lens._redact import Redactor
 from otel_lens.export.bodies import extract_bodies, has_bodies
 from otel_lens.store.codec import dumps
 from otel_lens.store.rows import (
@@ -208,7 +209,7 @@ def genai_usage(attributes: Mapping[str, Any]) -> GenAIUsage | None:
     )
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
+def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None) -> EncodedBatch:
     """Rows in :data:`SPAN_COLUMNS` order for ``spans`` (ids as big-endian bytes, times in ns)."""
     interner = _Interner()
     rows: list[list[Any]] = []
@@ -228,6 +229,8 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
         start = start or 0
         end = end or start
         attributes = plain_mapping(attributes)
+        if attributes and redactor is not None:
+            attributes = redactor.attributes(attributes) or attributes  # a copy when it scrubbed anything
         if attributes and has_bodies(attributes):
             attributes, found = extract_bodies(attributes, start)  # a copy: the SDK's dict stays untouched
             bodies.extend(found)
@@ -270,7 +273,7 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> EncodedBatch:
     return EncodedBatch(rows, interner.resources, interner.scopes, genai, bodies)
 
 
-def encode_logs(records: Sequence[ReadableLogRecord]) -> EncodedBatch:
+def encode_logs(records: Sequence[ReadableLogRecord], redactor: Redactor | None = None) -> EncodedBatch:
     """Rows in :data:`LOG_COLUMNS` order; ``uid`` is a content digest so a re-export is stored once."""
     interner = _Interner()
     rows: list[list[Any]] = []
@@ -280,7 +283,10 @@ def encode_logs(records: Sequence[ReadableLogRecord]) -> EncodedBatch:
         timestamp = record.timestamp or observed
         severity = record.severity_number.value if record.severity_number is not None else None
         body = dumps(record.body) if record.body is not None else None
-        attributes = dumps(plain_mapping(record.attributes)) if record.attributes else None
+        plain = plain_mapping(record.attributes)
+        if plain and redactor is not None:
+            plain = redactor.attributes(plain) or plain
+        attributes = dumps(plain) if plain else None
         trace_id = record.trace_id.to_bytes(16, "big") if record.trace_id else None
         span_id = record.span_id.to_bytes(8, "big") if record.span_id else None
         event_name = safe_text(getattr(record, "event_name", None) or None, _MAX_NAME)

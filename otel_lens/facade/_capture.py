@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from otel_lens.facade._redact import REDACTED, Redactor
+from otel_lens._redact import REDACTED, Redactor
 
 _MAX_DEPTH = 8
 _MAX_ITEMS = 100

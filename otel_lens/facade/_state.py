@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from otel_lens.facade._redact import Redactor
+from otel_lens._redact import Redactor
 from otel_lens.settings import Settings
 
 _lock = threading.Lock()

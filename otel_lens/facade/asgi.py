@@ -20,9 +20,9 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.http import get_custom_headers
 
+from otel_lens._redact import Redactor
 from otel_lens.facade import _state
 from otel_lens.facade._capture import body_attributes
-from otel_lens.facade._redact import Redactor
 from otel_lens.facade._spans import fail, tracer
 from otel_lens.settings import Settings
 
