@@ -46,11 +46,13 @@ def parse_duration(text: str | float | int) -> float:
     if isinstance(text, (int, float)):
         if text < 0 or text != text:
             raise ValueError(f"{text!r} is not a non-negative duration")
-        return float(text)
-    match = _NUMBER_UNIT.match(text)
-    if not match or match.group(2).lower() not in _DURATION_UNITS:
-        raise ValueError(f"{text!r} is not a duration")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+        seconds = float(text)
+    else:
+        match = _NUMBER_UNIT.match(text)
+        if not match or match.group(2).lower() not in _DURATION_UNITS:
+            raise ValueError(f"{text!r} is not a duration")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+    return seconds
 
 
 def parse_size(text: str | int) -> int:

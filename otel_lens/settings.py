@@ -14,6 +14,8 @@ _DEFAULT_RETENTION = "7d"
 _DEFAULT_MAX_SIZE = "1GiB"
 _DEFAULT_SWEEP_INTERVAL = "5m"
 _DEFAULT_MAX_BODY_SIZE = "64KiB"
+MAX_DURATION_S = 100 * 365.25 * 86400.0
+"""Settings past this are refused: nanosecond times that far off overflow the store's 64-bit integers."""
 
 
 class SettingsError(ValueError):
@@ -81,10 +83,10 @@ class Settings:
             )
         return cls(
             database=database,
-            retention=parsed("retention", "OTEL_EXPORTER_LENS_RETENTION", _DEFAULT_RETENTION, parse_duration, "7d"),
+            retention=parsed("retention", "OTEL_EXPORTER_LENS_RETENTION", _DEFAULT_RETENTION, _setting_duration, "7d"),
             max_size=parsed("max_size", "OTEL_EXPORTER_LENS_MAX_SIZE", _DEFAULT_MAX_SIZE, parse_size, "500MB"),
             sweep_interval=parsed(
-                "sweep_interval", "OTEL_EXPORTER_LENS_SWEEP_INTERVAL", _DEFAULT_SWEEP_INTERVAL, parse_duration, "5m"
+                "sweep_interval", "OTEL_EXPORTER_LENS_SWEEP_INTERVAL", _DEFAULT_SWEEP_INTERVAL, _setting_duration, "5m"
             ),
             log_format=log_format,
             capture_bodies=parsed(
@@ -96,6 +98,13 @@ class Settings:
             redact=parsed("redact", "OTEL_EXPORTER_LENS_REDACT", (), _parse_keys, "api_key,session_id"),
             service_name=raw("service_name", "OTEL_SERVICE_NAME", None)[0],
         )
+
+
+def _setting_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{value!r} is longer than 100 years")
+    return seconds
 
 
 def _parse_bool(value: Any) -> bool:

@@ -106,3 +106,11 @@ def test_user_dict_that_looks_like_a_tag_with_two_keys_is_left_alone() -> None:
 
 def test_loads_none_is_none() -> None:
     assert codec.loads(None) is None
+
+
+def test_jsonable_keeps_what_was_stored() -> None:
+    """The read side's JSON form does not cut a stored value again (its truncation marker stays exact)."""
+    stored = codec.loads(codec.dumps({f"k{i}": i for i in range(5000)}))
+    assert stored["…"] == "[+4000 keys truncated]"
+    assert codec.jsonable(stored) == stored
+    assert codec.jsonable({"b": b"\x01", "n": float("inf")}) == {"b": {"$bytes": "AQ=="}, "n": {"$float": "Infinity"}}

@@ -69,20 +69,44 @@ def _terminate_store_connections(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def test_lost_connection_fails_one_export_and_the_next_reconnects(
+def test_connection_dropped_while_idle_is_replaced_without_losing_a_batch(
     exporter: LensSpanExporter, postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A server-side disconnect gives FAILURE with a clear warning; the next export reconnects and succeeds."""
+    """A connection the server dropped between exports (restart, idle timeout, proxy) is found at BEGIN,
+    before anything is written, so the export reconnects and stores its batch: nothing is lost."""
     assert exporter.export(_spans()) is SpanExportResult.SUCCESS
     assert _terminate_store_connections(postgres_url) == 1
-    with caplog.at_level(logging.WARNING, logger="otel_lens"):
-        assert exporter.export(_spans()) is SpanExportResult.FAILURE
-    (warning,) = [r.getMessage() for r in caplog.records if r.name.startswith("otel_lens")]
-    assert "lost the connection to database postgresql://127.0.0.1" in warning
-    assert "the next export reconnects" in warning
-    assert "\n" not in warning
+    with caplog.at_level(logging.INFO, logger="otel_lens"):
+        assert exporter.export(_spans()) is SpanExportResult.SUCCESS
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("otel_lens")]
+    assert any("reconnected to database postgresql://127.0.0.1" in m for m in messages), messages
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert exporter.export(_spans()) is SpanExportResult.SUCCESS
-    assert _span_count(postgres_url) == 6
+    assert _span_count(postgres_url) == 9
+
+
+def test_server_down_fails_exports_with_one_line_then_recovers(
+    exporter: LensSpanExporter, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the database cannot be reached at all, exports are FAILURE with a one-line warning."""
+    assert exporter.export(_spans()) is SpanExportResult.SUCCESS
+    store = exporter.store
+    assert store is not None
+    good_database = store.db.database
+    store.db.close()
+    store.db.database = "no_such_database_here"  # every reconnect now fails, as with a server that is down
+    store.db.connect_params = {**store.db.connect_params, "dbname": "no_such_database_here"}
+    try:
+        _terminate_store_connections(postgres_url)
+        with caplog.at_level(logging.WARNING, logger="otel_lens"):
+            assert exporter.export(_spans()) is SpanExportResult.FAILURE
+        (warning,) = [r.getMessage() for r in caplog.records if r.name.startswith("otel_lens")]
+        assert "\n" not in warning and "unexpected" not in warning
+        assert "database postgresql://127.0.0.1" in warning
+    finally:
+        store.db.database = good_database
+        store.db.connect_params.pop("dbname", None)
+    assert exporter.export(_spans()) is SpanExportResult.SUCCESS
 
 
 def test_retention_sweep_survives_a_lost_connection(exporter: LensSpanExporter, postgres_url: str) -> None:

@@ -116,3 +116,14 @@ def test_sizes(text: str, size: int) -> None:
 def test_bad_durations_raise_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_absurd_retention_fails_at_configuration() -> None:
+    with pytest.raises(SettingsError, match=r"OTEL_EXPORTER_LENS_RETENTION.*100 years"):
+        Settings.load(environ={"OTEL_EXPORTER_LENS_RETENTION": "200000d"})
+
+
+def test_absurd_sweep_interval_fails_at_configuration() -> None:
+    """A sweep interval no timer can wait for is refused up front (it would kill the sweeper thread later)."""
+    with pytest.raises(SettingsError, match=r"sweep_interval.*100 years"):
+        Settings.load(environ={}, sweep_interval="99999999999d")

@@ -310,3 +310,26 @@ def test_bodies_are_stored_once_and_swept_with_their_spans(span_exporter: LensSp
     assert stored["req0"]["lens.body.request"].startswith("sha256:")
     store.prune(max_age=7 * 24 * 3600, max_size=0)
     assert [row["size"] for row in m.body.select().dicts()] == [len("fresh body")]
+
+
+def test_earliest_root_wins_whichever_batch_brings_it(span_exporter: LensSpanExporter) -> None:
+    """Two local roots of one trace (remote parents) exported latest first: the earliest names the trace."""
+    from opentelemetry import trace as trace_api
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    remote = SpanContext(0x5151, 0x99, is_remote=True, trace_flags=TraceFlags(1))
+
+    def build(tracer: Tracer) -> None:
+        parent = trace_api.set_span_in_context(NonRecordingSpan(remote))
+        for name, start in (("first-request", 1_000), ("retry-request", 5_000)):
+            with tracer.start_as_current_span(name, context=parent, start_time=start, end_on_exit=False) as span:
+                span.end(end_time=start + 100)
+
+    first, retry = _spans(build)
+    assert span_exporter.export([retry]) is SpanExportResult.SUCCESS
+    assert span_exporter.export([first]) is SpanExportResult.SUCCESS
+    store = span_exporter.store
+    assert store is not None
+    (rollup,) = _models(store).trace.select().dicts()
+    assert (rollup["root_name"], rollup["root_rank"], rollup["span_count"]) == ("first-request", 1, 2)
+    assert (rollup["start_ns"], rollup["end_ns"]) == (1_000, 5_100)

@@ -145,10 +145,10 @@ def _digest(*parts: str | None) -> bytes:
 def encode_resource(resource: Resource | None) -> ResourceRow:
     attributes = dict(resource.attributes) if resource is not None else {}
     text = dumps(dict(sorted(attributes.items()))) if attributes else None
-    schema_url = (resource.schema_url or None) if resource is not None else None
+    schema_url = safe_text(resource.schema_url or None) if resource is not None else None
     service = attributes.get("service.name")
     return ResourceRow(
-        _digest(text, schema_url), safe_text(str(service)) if service is not None else None, text, safe_text(schema_url)
+        _digest(text, schema_url), safe_text(str(service)) if service is not None else None, text, schema_url
     )
 
 
@@ -266,6 +266,7 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
             "gen_ai.usage.input_tokens" in attributes
             or "gen_ai.usage.output_tokens" in attributes
             or "gen_ai.usage.prompt_tokens" in attributes
+            or "gen_ai.usage.completion_tokens" in attributes
         ):
             usage = genai_usage(attributes)
             if usage is not None:

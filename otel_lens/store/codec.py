@@ -102,7 +102,7 @@ def _truncate_str(text: str, limit: int) -> str:
     return text
 
 
-def _clean(value: Any, max_string: int, depth: int) -> Any:
+def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) -> Any:
     """A JSON-safe copy of ``value``: tagged non-JSON scalars, truncated strings and containers."""
     if value is None or isinstance(value, bool):
         return value
@@ -124,16 +124,16 @@ def _clean(value: Any, max_string: int, depth: int) -> Any:
     if isinstance(value, Mapping):
         cleaned: dict[str, Any] = {}
         for index, (key, item) in enumerate(value.items()):
-            if index >= MAX_ITEMS:
-                cleaned["…"] = f"[+{len(value) - MAX_ITEMS} keys truncated]"
+            if index >= max_items:
+                cleaned["…"] = f"[+{len(value) - max_items} keys truncated]"
                 break
-            cleaned[_truncate_str(str(key), 256)] = _clean(item, max_string, depth + 1)
+            cleaned[_truncate_str(str(key), 256)] = _clean(item, max_string, depth + 1, max_items)
         return cleaned
     if isinstance(value, (Sequence, set, frozenset)):
         items = list(value)
-        kept: list[Any] = [_clean(item, max_string, depth + 1) for item in items[:MAX_ITEMS]]
-        if len(items) > MAX_ITEMS:
-            kept.append(f"…[+{len(items) - MAX_ITEMS} items truncated]")
+        kept: list[Any] = [_clean(item, max_string, depth + 1, max_items) for item in items[:max_items]]
+        if len(items) > max_items:
+            kept.append(f"…[+{len(items) - max_items} items truncated]")
         return kept
     try:
         return _truncate_str(repr(value), max_string)
@@ -146,7 +146,7 @@ def jsonable(value: Any) -> Any:
 
     The read side uses it to print decoded values as JSON exactly as the store keeps them.
     """
-    return _clean(value, sys.maxsize, 0)
+    return _clean(value, sys.maxsize, 0, sys.maxsize)
 
 
 def loads(text: str | bytes | None) -> Any:

@@ -19,5 +19,9 @@ class StoreFull(StoreError):
     """The disk or the database's size limit is full; writing resumes once there is room."""
 
 
+class ConnectionLost(StoreError):
+    """The database connection was found dropped before anything was written; reconnecting is safe."""
+
+
 class StoreClosed(StoreError):
     """The store was shut down; nothing is reopened."""

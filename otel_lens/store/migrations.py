@@ -75,8 +75,23 @@ def ensure_schema(db: pw.Database, where: str) -> None:
             db.create_tables([models.meta], safe=True)
             _migrate_locked(db, models, where)
         return
+    _make_vacuum_incremental(db)
     with db.atomic(lock_type="IMMEDIATE"):
         _migrate_locked(db, models, where)
+
+
+def _make_vacuum_incremental(db: pw.Database) -> None:
+    """Give an adopted empty SQLite file (e.g. made with journal_mode=WAL) incremental auto-vacuum.
+
+    The pragma only takes effect before the first table, or through a VACUUM, which costs nothing on
+    an empty file. Without it, deleted rows could never be given back to the file system.
+    """
+    if db.execute_sql("PRAGMA auto_vacuum").fetchone()[0] == 2:
+        return
+    if db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        return
+    db.execute_sql("PRAGMA auto_vacuum = INCREMENTAL")
+    db.execute_sql("VACUUM")
 
 
 def _migrate_locked(db: pw.Database, models: Models, where: str) -> None:

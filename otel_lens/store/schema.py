@@ -87,6 +87,7 @@ class Trace(_Base):
     root_span_id = pw.BlobField(null=True)
     root_name = pw.TextField()
     root_rank = pw.SmallIntegerField()  # 2: no parent, 1: remote parent, 0: provisional (root not seen yet)
+    root_start_ns = pw.BigIntegerField()  # the root candidate's start: the earliest wins among equal ranks
     service = pw.TextField(null=True)
     start_ns = pw.BigIntegerField()
     end_ns = pw.BigIntegerField()

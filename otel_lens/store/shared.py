@@ -9,6 +9,7 @@ without touching it (SQLite forbids even closing it there) and opens its own on 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 import peewee as pw
 
+from otel_lens._guard import internal
 from otel_lens.settings import Settings
 from otel_lens.store import _postgres
 from otel_lens.store.database import (
@@ -29,7 +31,7 @@ from otel_lens.store.database import (
     parse_location,
     prepare_sqlite_file,
 )
-from otel_lens.store.errors import StoreClosed, StoreError
+from otel_lens.store.errors import ConnectionLost, StoreClosed, StoreError
 from otel_lens.store.migrations import ensure_schema, refuse_newer
 from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.sweeper import PruneSummary, Sweeper
@@ -107,19 +109,26 @@ class SharedStore:
         """
         if not self._lock.acquire(timeout=max(timeout, 0.0)):
             raise StoreError(f"database {self.location} is busy: another export held it for {timeout:.1f}s")
+        reconnected = False
         try:
             if self._closed:
                 raise StoreClosed(f"database {self.location} was shut down")
             if self.location.kind == "postgresql":
-                self._reconnect_if_lost()
-            yield self.db.connection()
+                reconnected = self._reconnect_if_lost()
+            try:
+                conn = self.db.connection()
+            except Exception as exc:  # e.g. the server is down and Peewee's autoconnect failed
+                raise StoreError(f"cannot connect to database {self.location}: {' '.join(str(exc).split())}") from None
+            yield conn
         finally:
             self._lock.release()
+        if reconnected:  # logged outside the lock: a log handler may export through this store
+            _logger.info("otel-lens: reconnected to database %s", self.location)
 
-    def _reconnect_if_lost(self) -> None:
+    def _reconnect_if_lost(self, force: bool = False) -> bool:
         """Replace a PostgreSQL connection the server or network dropped (the caller holds the lock)."""
-        if self.db.is_closed() or self.db.is_connection_usable():
-            return
+        if not force and (self.db.is_closed() or self.db.is_connection_usable()):
+            return False
         with contextlib.suppress(Exception):
             self.db.close()
         self.db._state.reset()  # type: ignore[attr-defined]  # a failed close() leaves it half-open
@@ -127,7 +136,7 @@ class SharedStore:
             self.db.connect()
         except Exception as exc:
             raise StoreError(f"cannot reconnect to database {self.location}: {' '.join(str(exc).split())}") from None
-        _logger.info("otel-lens: reconnected to database %s", self.location)
+        return True
 
     @contextlib.contextmanager
     def _sweep_transaction(self) -> Iterator[Any]:
@@ -139,19 +148,27 @@ class SharedStore:
 
     def write_spans(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded spans; returns how many were new. Raises :class:`StoreError` subclasses."""
+        return self._write(self._writer.write_spans, batch, timeout)
+
+    def _write(self, write: Any, batch: EncodedBatch, timeout: float) -> int:
         deadline = time.monotonic() + timeout
+        reconnected = False
         with self.locked(timeout):
-            count = self._writer.write_spans(batch, deadline)
+            try:
+                count = int(write(batch, deadline))
+            except ConnectionLost:
+                # Dropped while idle (server restart, idle timeout, a proxy): found at BEGIN, before
+                # anything was written, so reconnecting and writing once more is safe.
+                reconnected = self._reconnect_if_lost(force=True)
+                count = int(write(batch, deadline))
+        if reconnected:  # logged outside the lock: a log handler may export through this store
+            _logger.info("otel-lens: reconnected to database %s", self.location)
         self._ensure_sweeper()
         return count
 
     def write_logs(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded log records; returns how many were new. Raises :class:`StoreError` subclasses."""
-        deadline = time.monotonic() + timeout
-        with self.locked(timeout):
-            count = self._writer.write_logs(batch, deadline)
-        self._ensure_sweeper()
-        return count
+        return self._write(self._writer.write_logs, batch, timeout)
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -163,7 +180,7 @@ class SharedStore:
         """
         max_age = self.settings.retention if max_age is None else max_age
         max_size = self.settings.max_size if max_size is None else max_size
-        with self._sweep_mutex:
+        with self._sweep_mutex, internal():
             if not self._try_sweep_lock():
                 return PruneSummary(skipped=f"another process is sweeping {self.location}")
             try:
@@ -206,10 +223,18 @@ class SharedStore:
         with _registry_lock:
             if self._thread is None:
                 self._wake = threading.Event()
-                self._thread = threading.Thread(target=self._sweep_forever, name="otel-lens-sweeper", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._sweep_forever, name="otel-lens-sweeper", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # interpreter shutdown (3.12+ refuses new threads in atexit): no sweep
+                    return
+                self._thread = thread
 
     def _sweep_forever(self) -> None:
+        with internal():  # like an export: never traced, never logged back into the store
+            self._sweep_until_closed()
+
+    def _sweep_until_closed(self) -> None:
         delay = min(_FIRST_SWEEP_DELAY_S, self.settings.sweep_interval)
         while not self._wake.wait(delay):
             delay = self.settings.sweep_interval
@@ -244,8 +269,10 @@ class SharedStore:
 
     def _after_fork_in_child(self) -> None:
         state = getattr(self.db, "_state")  # noqa: B009 - Peewee's per-database connection state
-        if state.conn is not None:
-            _inherited_connections.append(state.conn)
+        for inherited in (state.conn, self._sweeper._side):
+            if inherited is not None:
+                _abandon(inherited)
+        self._sweeper._side = None
         setattr(self.db, "_state", type(state)())  # noqa: B010 - a fresh, closed state: connect anew
         self._lock = threading.Lock()
         self._sweep_mutex = threading.Lock()
@@ -254,6 +281,16 @@ class SharedStore:
             os.close(self._sweep_fd)  # the parent's sweep holds the flock; our copy must not keep it
             self._sweep_fd = None
         self._writer = Writer(self.db)
+
+
+def _abandon(connection: Any) -> None:
+    """Keep a connection inherited across fork() alive for good: never used, never closed, even at exit.
+
+    Closing it in the child (which garbage collection at interpreter exit would do) could checkpoint
+    and delete the parent's WAL under it, so one extra reference is taken that nothing ever drops.
+    """
+    _inherited_connections.append(connection)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(connection))
 
 
 def acquire(settings: Settings) -> SharedStore:

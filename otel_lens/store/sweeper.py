@@ -27,6 +27,8 @@ _MIN_CHUNK, _MAX_CHUNK = 8, 2000
 _VACUUM_PAGES = 128  # pages per incremental_vacuum step: ~1 ms of lock when the machine is idle
 _SIDE_TIMEOUT_S = 5.0  # busy timeout of a pass's checkpoint connection
 _SIZE_HEADROOM = 0.9  # a size sweep stops at 90% of the budget so it does not run again at once
+_AUTO_VACUUM_INCREMENTAL = 2
+_TRUNCATE_WAIT_MS, _TRUNCATE_TRIES = 20, 10
 
 
 @dataclasses.dataclass
@@ -90,11 +92,19 @@ class Sweeper:
         """Bytes in use after deletes (free pages excluded), which is what the file shrinks to."""
         if self._path is None:
             return self._pg_live_bytes(summary)
-        with self._transaction() as cursor:
-            page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
-            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
-            free = cursor.execute("PRAGMA freelist_count").fetchone()[0]
+        page_size, pages, free = (
+            self._read_one("PRAGMA page_size")[0],
+            self._read_one("PRAGMA page_count")[0],
+            self._read_one("PRAGMA freelist_count")[0],
+        )
         return int((pages - free) * page_size)
+
+    def _read_one(self, sql: str) -> tuple[Any, ...]:
+        """One row of a read-only statement, under the store lock but outside any write transaction."""
+        with self._locked() as conn:
+            cursor = conn.cursor()
+            cursor.execute(sql)
+            return tuple(cursor.fetchone())
 
     def _pg_live_bytes(self, summary: PruneSummary) -> int:
         """PostgreSQL: the bytes live rows take, estimated once per pass and reduced by each delete.
@@ -144,17 +154,15 @@ class Sweeper:
         """
         time.sleep(0)
         if self._side is not None:
-            try:  # noqa: SIM105 - kept clear of the imports the lead's branch also edits
+            with contextlib.suppress(sqlite3.Error):  # an optimization here; the final TRUNCATE still runs
                 self._side.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error:
-                pass  # a checkpoint is an optimization here; the final TRUNCATE still runs
 
     def _prune(self, max_age: float, max_size: int, now_ns: int | None) -> PruneSummary:
         started = time.monotonic()
         summary = PruneSummary(bytes_before=self.store_size())
         now_ns = time.time_ns() if now_ns is None else now_ns
         if max_age > 0:
-            cutoff = now_ns - int(max_age * 1e9)
+            cutoff = now_ns - min(int(max_age * 1e9), now_ns)  # an age past the epoch means: everything older
             while self._delete_oldest_traces(summary, cutoff):
                 pass
             while self._delete_oldest_logs(summary, cutoff):
@@ -236,18 +244,14 @@ class Sweeper:
 
     def _bytes_per_trace(self, used: int) -> float:
         """The store's own bytes per trace, so a size pass deletes about what the budget needs, not more."""
-        with self._transaction() as cursor:
-            cursor.execute("SELECT count(*) FROM lens_traces")
-            traces = int(cursor.fetchone()[0])
-            cursor.execute("SELECT count(*) FROM lens_logs")
-            logs = int(cursor.fetchone()[0])
+        traces = int(self._read_one("SELECT count(*) FROM lens_traces")[0])
+        logs = int(self._read_one("SELECT count(*) FROM lens_logs")[0])
         rows = traces + logs / 4  # a trace (≈5 spans + rollup) weighs about as much as four log records
         return max(used / rows, 1.0) if rows else 1.0
 
     def _oldest(self) -> tuple[int | None, int | None]:
-        with self._transaction() as cursor:
-            trace = cursor.execute("SELECT min(start_ns) FROM lens_traces").fetchone()[0]
-            log = cursor.execute("SELECT min(timestamp_ns) FROM lens_logs").fetchone()[0]
+        trace = self._read_one("SELECT min(start_ns) FROM lens_traces")[0]
+        log = self._read_one("SELECT min(timestamp_ns) FROM lens_logs")[0]
         return trace, log
 
     def _oldest_kept(self) -> int:
@@ -278,22 +282,38 @@ class Sweeper:
         """Give freed pages back to the file system and truncate the WAL (SQLite; a no-op elsewhere)."""
         if self._path is None:
             return
-        while True:
-            with self._locked() as conn:
-                if not conn.execute("PRAGMA freelist_count").fetchone()[0]:
-                    break
-                # Python's sqlite3 steps a PRAGMA once, and each step of incremental_vacuum frees ONE page
-                # (execute() then resets it). executescript() steps it to the end; it commits any open
-                # transaction first, so it runs here in autocommit: one short write of its own.
-                conn.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES})")
-            self._between_chunks()
+        if self._read_one("PRAGMA auto_vacuum")[0] == _AUTO_VACUUM_INCREMENTAL:
+            free = self._read_one("PRAGMA freelist_count")[0]
+            while free:
+                with self._locked() as conn:
+                    # Python's sqlite3 steps a PRAGMA once, and each step of incremental_vacuum frees ONE
+                    # page (execute() then resets it); executescript() steps it to the end. BEGIN
+                    # IMMEDIATE: a deferred write would fail with BUSY_SNAPSHOT beside other writers.
+                    conn.executescript(f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({_VACUUM_PAGES}); COMMIT;")
+                    left = conn.execute("PRAGMA freelist_count").fetchone()[0]
+                self._between_chunks()
+                if left >= free:
+                    break  # nothing freed: never spin (the file is what it is)
+                free = left
         self.checkpoint(truncate=True)
 
     def checkpoint(self, truncate: bool = False) -> None:
         """Copy the WAL into the database (and with ``truncate``, empty the -wal file)."""
         if self._path is None:
             return
-        if truncate:
+        if truncate and self._side is not None:
             self._between_chunks()  # most frames copied off the lock: TRUNCATE has little left to do
+            # TRUNCATE takes the write lock, then waits for readers to finish, blocking writers meanwhile.
+            # From the side connection, each try waits at most _TRUNCATE_WAIT_MS, so an exporter is held
+            # up that long at worst, and a reader that stays (a CLI, a viewer) makes it give up: the WAL
+            # is then capped by journal_size_limit and emptied by a later pass.
+            with contextlib.suppress(sqlite3.Error):
+                self._side.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
+                for _ in range(_TRUNCATE_TRIES):
+                    busy = self._side.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    if not busy:
+                        break
+                    time.sleep(_TRUNCATE_WAIT_MS / 1000)
+            return
         with self._locked() as conn:
-            conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if truncate else 'PASSIVE'})").fetchall()
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

@@ -21,7 +21,7 @@ import peewee as pw
 
 from otel_lens.store import _postgres
 from otel_lens.store.database import BUSY_TIMEOUT_S
-from otel_lens.store.errors import StoreError, StoreFull
+from otel_lens.store.errors import ConnectionLost, StoreError, StoreFull
 from otel_lens.store.rows import (
     FLAG_IS_REMOTE,
     LOG_COLUMNS,
@@ -64,14 +64,21 @@ class Writer:
             f"INSERT INTO lens_logs ({', '.join(LOG_COLUMNS)}) VALUES ({_placeholders(db, len(LOG_COLUMNS))}) "
             "ON CONFLICT (uid) DO NOTHING"
         )
-        newer_root = "(excluded.root_rank > t.root_rank)"
+        # The root is the best-ranked span (no parent > remote parent > any), the earliest among equals,
+        # whichever batch brings it.
+        newer_root = (
+            "(excluded.root_rank > t.root_rank OR "
+            "(excluded.root_rank = t.root_rank AND excluded.root_start_ns < t.root_start_ns))"
+        )
         self._upsert_traces = (
             "INSERT INTO lens_traces AS t (trace_id, root_span_id, root_name, root_rank, service, start_ns, end_ns, "
-            f"span_count, error_count) VALUES ({_placeholders(db, 9)}) ON CONFLICT (trace_id) DO UPDATE SET "
+            f"span_count, error_count, root_start_ns) VALUES ({_placeholders(db, 10)}) "
+            "ON CONFLICT (trace_id) DO UPDATE SET "
             f"root_span_id = CASE WHEN {newer_root} THEN excluded.root_span_id ELSE t.root_span_id END, "
             f"root_name = CASE WHEN {newer_root} THEN excluded.root_name ELSE t.root_name END, "
             f"service = CASE WHEN {newer_root} THEN excluded.service ELSE t.service END, "
             f"root_rank = CASE WHEN {newer_root} THEN excluded.root_rank ELSE t.root_rank END, "
+            f"root_start_ns = CASE WHEN {newer_root} THEN excluded.root_start_ns ELSE t.root_start_ns END, "
             "start_ns = CASE WHEN excluded.start_ns < t.start_ns THEN excluded.start_ns ELSE t.start_ns END, "
             "end_ns = CASE WHEN excluded.end_ns > t.end_ns THEN excluded.end_ns ELSE t.end_ns END, "
             "span_count = t.span_count + excluded.span_count, "
@@ -97,7 +104,9 @@ class Writer:
         self._span_types = _postgres.column_types(models.span, _SPAN_TABLE_COLUMNS)
         self._log_types = _postgres.column_types(models.log, LOG_COLUMNS)
         trace_columns = ("trace_id", "root_span_id", "root_name", "root_rank", "service", "start_ns", "end_ns")
-        self._trace_types = _postgres.column_types(models.trace, (*trace_columns, "span_count", "error_count"))
+        self._trace_types = _postgres.column_types(
+            models.trace, (*trace_columns, "span_count", "error_count", "root_start_ns")
+        )
         usage_columns = ("bucket_ns", "service", "provider", "model", "span_count", "input_tokens", "output_tokens")
         self._usage_types = _postgres.column_types(
             models.usage, (*usage_columns, "cache_read_tokens", "cache_creation_tokens")
@@ -140,6 +149,8 @@ class Writer:
             try:
                 cursor.execute(f"BEGIN; {_postgres.statement_timeout_sql(deadline - time.monotonic())}")
             except Exception as exc:  # typically the first sign of a dropped connection
+                if _postgres.is_connection_lost(exc):  # nothing written yet: the caller may reconnect and retry
+                    raise ConnectionLost(str(_translate(exc, self._db))) from exc
                 raise _translate(exc, self._db) from exc
             return
         delay = 0.005
@@ -414,7 +425,7 @@ def _trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) -
             entry[6] = end
         entry[7] += 1
         entry[8] += errors
-    return [tuple(entry[:9]) for entry in traces.values()]
+    return [tuple(entry) for entry in traces.values()]
 
 
 def _usage_rows(
