@@ -51,6 +51,9 @@ LOG_SCOPE = LOG_COLUMNS.index("scope_id")
 # OTLP span flags: the low byte is the W3C trace flags; these bits say whether the parent is remote.
 FLAG_HAS_IS_REMOTE = 0x100
 FLAG_IS_REMOTE = 0x200
+STATUS_ERROR = 2  # StatusCode.ERROR, as stored in lens_spans.status_code
+USAGE_BUCKET_NS = 3600 * 10**9
+"""lens_usage keeps token totals per hour."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,32 +19,26 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import _postgres
+from otel_lens.store import _postgres, rollups
 from otel_lens.store.database import BUSY_TIMEOUT_S
 from otel_lens.store.errors import ConnectionLost, StoreError, StoreFull
 from otel_lens.store.rows import (
-    FLAG_IS_REMOTE,
     LOG_COLUMNS,
     LOG_RESOURCE,
     LOG_SCOPE,
     SPAN_COLUMNS,
     SPAN_RESOURCE,
     SPAN_SCOPE,
+    STATUS_ERROR,
     EncodedBatch,
     ResourceRow,
     ScopeRow,
 )
 from otel_lens.store.schema import models_for
 
-USAGE_BUCKET_NS = 3600 * 10**9
-_ERROR = 2  # StatusCode.ERROR
 _NEW_ONLY_CHUNK = 400  # ids per IN (...) when looking rows up by key
 # Encoded span rows carry the 16-byte trace id first; the table keeps the trace's row id there.
 _SPAN_TABLE_COLUMNS = ("trace_row", *SPAN_COLUMNS[1:])
-
-
-def _placeholders(db: pw.Database, count: int) -> str:
-    return ", ".join([db.param] * count)
 
 
 class Writer:
@@ -58,42 +52,14 @@ class Writer:
         p = db.param
         self._insert_spans = (
             f"INSERT INTO lens_spans ({', '.join(_SPAN_TABLE_COLUMNS)}) "
-            f"VALUES ({_placeholders(db, len(SPAN_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
+            f"VALUES ({rollups.placeholders(db, len(SPAN_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
         )
         self._insert_logs = (
-            f"INSERT INTO lens_logs ({', '.join(LOG_COLUMNS)}) VALUES ({_placeholders(db, len(LOG_COLUMNS))}) "
+            f"INSERT INTO lens_logs ({', '.join(LOG_COLUMNS)}) VALUES ({rollups.placeholders(db, len(LOG_COLUMNS))}) "
             "ON CONFLICT (uid) DO NOTHING"
         )
-        # The root is the best-ranked span (no parent > remote parent > any), the earliest among equals,
-        # whichever batch brings it.
-        newer_root = (
-            "(excluded.root_rank > t.root_rank OR "
-            "(excluded.root_rank = t.root_rank AND excluded.root_start_ns < t.root_start_ns))"
-        )
-        self._upsert_traces = (
-            "INSERT INTO lens_traces AS t (trace_id, root_span_id, root_name, root_rank, service, start_ns, end_ns, "
-            f"span_count, error_count, root_start_ns) VALUES ({_placeholders(db, 10)}) "
-            "ON CONFLICT (trace_id) DO UPDATE SET "
-            f"root_span_id = CASE WHEN {newer_root} THEN excluded.root_span_id ELSE t.root_span_id END, "
-            f"root_name = CASE WHEN {newer_root} THEN excluded.root_name ELSE t.root_name END, "
-            f"service = CASE WHEN {newer_root} THEN excluded.service ELSE t.service END, "
-            f"root_rank = CASE WHEN {newer_root} THEN excluded.root_rank ELSE t.root_rank END, "
-            f"root_start_ns = CASE WHEN {newer_root} THEN excluded.root_start_ns ELSE t.root_start_ns END, "
-            "start_ns = CASE WHEN excluded.start_ns < t.start_ns THEN excluded.start_ns ELSE t.start_ns END, "
-            "end_ns = CASE WHEN excluded.end_ns > t.end_ns THEN excluded.end_ns ELSE t.end_ns END, "
-            "span_count = t.span_count + excluded.span_count, "
-            "error_count = t.error_count + excluded.error_count"
-        )
-        self._upsert_usage = (
-            "INSERT INTO lens_usage AS u (bucket_ns, service, provider, model, span_count, input_tokens, "
-            f"output_tokens, cache_read_tokens, cache_creation_tokens) VALUES ({_placeholders(db, 9)}) "
-            "ON CONFLICT (bucket_ns, service, provider, model) DO UPDATE SET "
-            "span_count = u.span_count + excluded.span_count, "
-            "input_tokens = u.input_tokens + excluded.input_tokens, "
-            "output_tokens = u.output_tokens + excluded.output_tokens, "
-            "cache_read_tokens = u.cache_read_tokens + excluded.cache_read_tokens, "
-            "cache_creation_tokens = u.cache_creation_tokens + excluded.cache_creation_tokens"
-        )
+        self._upsert_traces = rollups.upsert_traces_sql(db)
+        self._upsert_usage = rollups.upsert_usage_sql(db)
         self._param = p
         if self._postgres:
             self._init_postgres()
@@ -190,12 +156,12 @@ class Writer:
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted and self._postgres:
-                    usage = _usage_rows(rows, wanted, services)
+                    usage = rollups.usage_rows(rows, wanted, services)
                     self._bulk(cursor, self._pg_upsert_usage, usage, self._usage_types, key=4)
                 elif wanted:
-                    cursor.executemany(self._upsert_usage, _usage_rows(rows, wanted, services))
+                    cursor.executemany(self._upsert_usage, rollups.usage_rows(rows, wanted, services))
             if batch.bodies:
-                cursor.executemany(_upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
+                cursor.executemany(rollups.upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
         self._known.update(pending)
         return len(rows) if indexes is None else len(indexes)
 
@@ -221,9 +187,9 @@ class Writer:
         return indexes
 
     def _insert_with_rollups(self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]) -> bool:
-        rollups = _trace_rollups(rows, services)
-        cursor.executemany(self._upsert_traces, rollups)
-        trace_rows = self._trace_rows(cursor, [rollup[0] for rollup in rollups])
+        deltas = rollups.trace_rollups(rows, services)
+        cursor.executemany(self._upsert_traces, deltas)
+        trace_rows = self._trace_rows(cursor, [delta[0] for delta in deltas])
         cursor.executemany(self._insert_spans, [[trace_rows[row[0]], *row[1:]] for row in rows])
         return bool(cursor.rowcount == len(rows))
 
@@ -233,7 +199,7 @@ class Writer:
         for start in range(0, len(trace_ids), _NEW_ONLY_CHUNK):
             chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
             cursor.execute(
-                f"SELECT trace_id, id FROM lens_traces WHERE trace_id IN ({_placeholders(self._db, len(chunk))})",
+                f"SELECT trace_id, id FROM lens_traces WHERE trace_id IN ({rollups.placeholders(self._db, len(chunk))})",
                 chunk,
             )
             found.update((bytes(trace_id), int(row_id)) for trace_id, row_id in cursor.fetchall())
@@ -247,7 +213,7 @@ class Writer:
             chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
             cursor.execute(
                 "SELECT t.trace_id, s.span_id FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
-                f"WHERE t.trace_id IN ({_placeholders(self._db, len(chunk))})",
+                f"WHERE t.trace_id IN ({rollups.placeholders(self._db, len(chunk))})",
                 chunk,
             )
             existing.update((bytes(a), bytes(b)) for a, b in cursor.fetchall())
@@ -264,8 +230,8 @@ class Writer:
     ) -> list[int] | None:
         """Like :meth:`_insert_spans_sqlite` in two statements: the trace upsert returns the row ids, the
         span insert returns what was new, and duplicates' counts are taken back out of the rollups."""
-        rollups = _trace_rollups(rows, services)
-        self._bulk(cursor, self._pg_upsert_traces, rollups, self._trace_types)
+        deltas = rollups.trace_rollups(rows, services)
+        self._bulk(cursor, self._pg_upsert_traces, deltas, self._trace_types)
         trace_rows = {bytes(trace_id): int(row_id) for trace_id, row_id in cursor.fetchall()}
         table_rows = [[trace_rows[bytes(row[0])], *row[1:]] for row in rows]
         self._bulk(cursor, self._pg_insert_spans, table_rows, self._span_types, key=2)
@@ -283,7 +249,7 @@ class Writer:
         for index, row in enumerate(table_rows):
             if index not in kept:
                 over[row[0]][0] += 1
-                over[row[0]][1] += 1 if row[SPAN_COLUMNS.index("status_code")] == _ERROR else 0
+                over[row[0]][1] += 1 if row[SPAN_COLUMNS.index("status_code")] == STATUS_ERROR else 0
         cursor.executemany(
             "UPDATE lens_traces SET span_count = span_count - %s, error_count = error_count - %s WHERE id = %s",
             [(spans, errors, trace_row) for trace_row, (spans, errors) in sorted(over.items())],
@@ -376,72 +342,6 @@ class Writer:
     def forget_cached_ids(self) -> None:
         """Drop cached resource/scope ids (after a prune removed rows, or a fork)."""
         self._known.clear()
-
-
-def _upsert_bodies_sql(db: pw.Database) -> str:
-    """Store a body once by digest; a body seen again only moves its ``last_seen_ns`` forward."""
-    return (
-        "INSERT INTO lens_bodies AS b (digest, size, encoding, content_type, content, last_seen_ns) "
-        f"VALUES ({_placeholders(db, 6)}) ON CONFLICT (digest) DO UPDATE SET last_seen_ns = "
-        "CASE WHEN excluded.last_seen_ns > b.last_seen_ns THEN excluded.last_seen_ns ELSE b.last_seen_ns END"
-    )
-
-
-def _trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) -> list[tuple[Any, ...]]:
-    """One rollup delta per trace in ``rows``: root candidate, time bounds, span and error counts."""
-    traces: dict[bytes, list[Any]] = {}
-    for row in rows:
-        trace_id, span_id, parent, name, _kind, flags, start, duration, status = row[:9]
-        rank = 2 if parent is None else (1 if flags & FLAG_IS_REMOTE else 0)
-        end = start + duration
-        errors = 1 if status == _ERROR else 0
-        entry = traces.get(trace_id)
-        if entry is None:
-            traces[trace_id] = [
-                trace_id,
-                span_id,
-                name,
-                rank,
-                services.get(row[SPAN_RESOURCE]),
-                start,
-                end,
-                1,
-                errors,
-                start,
-            ]
-            continue
-        # A better root candidate: a higher rank, or the same rank starting earlier.
-        if rank > entry[3] or (rank == entry[3] and start < entry[9]):
-            entry[1], entry[2], entry[3], entry[4], entry[9] = (
-                span_id,
-                name,
-                rank,
-                services.get(row[SPAN_RESOURCE]),
-                start,
-            )
-        if start < entry[5]:
-            entry[5] = start
-        if end > entry[6]:
-            entry[6] = end
-        entry[7] += 1
-        entry[8] += errors
-    return [tuple(entry) for entry in traces.values()]
-
-
-def _usage_rows(
-    rows: Sequence[list[Any]], genai: dict[int, Any], services: dict[int, str | None]
-) -> list[tuple[Any, ...]]:
-    totals: dict[tuple[int, str, str, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
-    for index, usage in genai.items():
-        row = rows[index]
-        bucket = row[6] - row[6] % USAGE_BUCKET_NS
-        total = totals[(bucket, services.get(row[SPAN_RESOURCE]) or "", usage.provider, usage.model)]
-        total[0] += 1
-        total[1] += usage.input_tokens
-        total[2] += usage.output_tokens
-        total[3] += usage.cache_read_tokens
-        total[4] += usage.cache_creation_tokens
-    return [(*key, *values) for key, values in totals.items()]
 
 
 def _is_busy(exc: BaseException) -> bool:
