@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_lens.query import _aggregates, _filters, _logs, _traces
+from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
 from otel_lens.query._filters import Since
 from otel_lens.query._reader import Reader
@@ -41,6 +42,10 @@ def open_store(database: str | os.PathLike[str] | None = None) -> Store:
     if database is None or not os.fspath(database).strip():
         database = os.environ.get("OTEL_EXPORTER_LENS_DATABASE", "").strip() or str(default_database_path())
     return Store(os.fspath(database))
+
+
+def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
+    return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
 
 
 class Store:
@@ -108,7 +113,7 @@ class Store:
         def work(models: Any) -> TraceDetail:
             wanted = _traces.resolve_trace_id(models, prefix)
             summary = _traces.trace_summary(models, wanted)
-            spans = _traces.spans_of(models, self._lookups, [wanted])
+            spans = _spans_with_bodies(models, self._lookups, [wanted])
             logs = _traces.logs_of(models, self._lookups, wanted)
             return TraceDetail(summary, spans, logs)
 
@@ -133,7 +138,7 @@ class Store:
             if not page:
                 return
             ids = [key[1] for key in page]
-            spans = self._reader.run(functools.partial(_traces.spans_of, lookups=self._lookups, trace_ids=ids))
+            spans = self._reader.run(functools.partial(_spans_with_bodies, lookups=self._lookups, trace_ids=ids))
             by_trace: dict[str, list[SpanRecord]] = {}
             for span in spans:
                 by_trace.setdefault(span.trace_id, []).append(span)
