@@ -58,7 +58,7 @@ def log_line(log: LogRecord) -> Text:
     line.append(name, LEVEL_STYLES.get(name, ""))
     line.append(" ")
     line.append(f"[{log.trace_id[:8] if log.trace_id else '-' * 8}]", "cyan")
-    origin = " ".join(part for part in (log.service, log.logger) if part)
+    origin = "/".join(part for part in (log.service, log.logger) if part)  # service/logger: one token
     if origin:
         line.append(f" {origin}", "magenta")
     line.append(": " if origin else " ")
