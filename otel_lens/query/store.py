@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from otel_lens.store.errors import StoreError
 from otel_lens.store.sweeper import PruneSummary
 
 _EXPORT_PAGE = 200
+_PRUNE_VARIABLES = ("OTEL_EXPORTER_LENS_RETENTION", "OTEL_EXPORTER_LENS_MAX_SIZE")
 
 
 def open_store(database: str | os.PathLike[str] | None = None) -> Store:
@@ -236,10 +238,16 @@ class Store:
         """
         if self.location.kind == "sqlite" and not Path(self.location.target).exists():
             raise StoreError(f"no otel-lens database at {self.location}")
-        settings = Settings.load(database=self.database, retention=max_age, max_size=max_size, sweep_interval=0)
+        # Only the settings prune uses are read: a bad unrelated one (say the log format) must not stop it.
+        environ = {name: os.environ[name] for name in _PRUNE_VARIABLES if name in os.environ}
+        settings = Settings.load(
+            environ, database=self.database, retention=max_age, max_size=max_size, sweep_interval=0
+        )
+        # An age reaching past 1970 keeps everything; clamped here so the sweeper's cutoff cannot overflow.
+        retention = min(settings.retention, time.time())
         writer = shared.acquire(settings)
         try:
-            summary = writer.prune(settings.retention, settings.max_size)
+            summary = writer.prune(retention, settings.max_size)
         finally:
             shared.release(writer)
         return summary
