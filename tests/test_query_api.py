@@ -230,6 +230,5 @@ def test_ambiguous_prefix_lists_all_matches_without_an_ellipsis(settings: Settin
         assert "0" * 31 + "3" in message and "…" not in message
     with recorder(settings, ChosenIdGenerator([4])) as rec:
         rec.end(rec.span("shop", "fourth", 3000, 3001))
-    with open_store(settings.database) as store:
-        with pytest.raises(AmbiguousTraceId, match="…"):
-            store.trace("000")
+    with open_store(settings.database) as store, pytest.raises(AmbiguousTraceId, match="…"):
+        store.trace("000")
