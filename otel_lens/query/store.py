@@ -41,9 +41,14 @@ def open_store(database: str | os.PathLike[str] | None = None) -> Store:
         StoreError: the database is missing, locked, corrupt, not an otel-lens database, or newer
             than this otel-lens (``str(error)`` is a one-line reason).
     """
+    return Store(resolve_database(database))
+
+
+def resolve_database(database: str | os.PathLike[str] | None = None) -> str:
+    """The database :func:`open_store` reads: ``database``, else ``OTEL_EXPORTER_LENS_DATABASE``, else the default."""
     if database is None or not os.fspath(database).strip():
         database = os.environ.get("OTEL_EXPORTER_LENS_DATABASE", "").strip() or str(default_database_path())
-    return Store(os.fspath(database))
+    return os.fspath(database)
 
 
 def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
