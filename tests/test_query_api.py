@@ -218,3 +218,17 @@ def test_prune_through_the_read_api(settings: Settings) -> None:
         summary = store.prune(max_age="1d", max_size=0)
         assert (summary.traces_deleted, summary.spans_deleted, summary.logs_deleted) == (3, 7, 4)
         assert store.traces() == [] and store.logs() == [] and store.usage(since=None) == []
+
+
+def test_ambiguous_prefix_lists_all_matches_without_an_ellipsis(settings: Settings) -> None:
+    """The ambiguous-prefix error ends in "…" only when it could not list every matching trace id."""
+    build_sample(settings)  # three traces whose ids all start with 000
+    with open_store(settings.database) as store:
+        with pytest.raises(AmbiguousTraceId) as three:
+            store.trace("000")
+        message = str(three.value)
+        assert "0" * 31 + "3" in message and "…" not in message
+    with recorder(settings, ChosenIdGenerator([4])) as rec:
+        rec.end(rec.span("shop", "fourth", 3000, 3001))
+    with open_store(settings.database) as store, pytest.raises(AmbiguousTraceId, match="…"):
+        store.trace("000")

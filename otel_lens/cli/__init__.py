@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from otel_lens.cli._commands import COMMANDS
 from otel_lens.cli._parser import build_parser
+from otel_lens.cli._wait import wait_for_store
 from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
 from otel_lens.query.store import open_store
 from otel_lens.store.errors import StoreError
@@ -23,7 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        with open_store(args.database) as store:
+        # logs --follow may start before the application stored anything: it waits for the database.
+        store = wait_for_store(args.database) if getattr(args, "follow", False) else open_store(args.database)
+        with store:
             return COMMANDS[args.command](store, args)
     except (StoreError, TraceNotFound, AmbiguousTraceId, ValueError) as exc:
         _fail(str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc))

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 _DEFAULT_WIDTH = 120
+PIPED_WIDTH = 1_000_000
+"""Off a terminal nothing is cut or wrapped to a width: one line per row, whole values, for grep and scripts."""
 
 
 def _width(stream: TextIO) -> int | None:
@@ -25,9 +27,10 @@ def _width(stream: TextIO) -> int | None:
 
 
 def stdout_console(stream: TextIO | None = None) -> Console:
-    """The console for what the user asked to see; colour only on a terminal."""
+    """The console for what the user asked to see: colour and fitting to the width only on a terminal."""
     stream = stream if stream is not None else sys.stdout
-    return Console(file=stream, width=_width(stream), highlight=False, emoji=False, soft_wrap=False)
+    width = None if stream.isatty() else PIPED_WIDTH
+    return Console(file=stream, width=width, highlight=False, emoji=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:

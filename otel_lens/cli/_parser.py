@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+from collections.abc import Sequence
+from typing import Any
 
 from otel_lens._units import parse_duration, parse_size
 from otel_lens.query._filters import LEVELS, MAX_LIMIT, STATS_GROUPS, USAGE_GROUPS, trace_id_prefix
+from otel_lens.settings import default_database_path
 
 
 def _duration(text: str) -> str:
@@ -47,21 +51,60 @@ def _level(text: str) -> str:
     return text.strip().lower()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--database",
-        metavar="DB",
-        help="a file path, sqlite:///path or postgresql://… (default: $OTEL_EXPORTER_LENS_DATABASE, "
-        "else ~/.local/share/otel-lens/lens.db)",
-    )
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+def _database(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a file path, sqlite:///path or postgresql://host/db")
+    return text
 
-    parser = argparse.ArgumentParser(
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("otel-lens")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _add_common(parser: argparse.ArgumentParser, top: bool, json_help: str = "print machine-readable JSON") -> None:
+    """--database and --json, accepted before the command (``top``) and after it; the later one wins.
+
+    After the command their default is SUPPRESS, so not giving them there keeps what was given before it.
+    """
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    default_path = str(default_database_path()).replace("%", "%%")
+    parser.add_argument(
+        "--database",
+        type=_database,
+        metavar="DB",
+        default=default(None),
+        help=f"a file path, sqlite:///path or postgresql://… (default: $OTEL_EXPORTER_LENS_DATABASE, "
+        f"else {default_path})",
+    )
+    parser.add_argument("--json", action="store_true", default=default(False), help=json_help)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports an unknown flag with the usage of the command it was given to, not the top-level usage."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = self.commands.get(getattr(parsed, "command", None) or "", self)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="otel-lens",
         description="Read the spans and logs otel-lens stored: list, show, tail, summarize, prune, export.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_common(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = _Parser(add_help=False)
+    _add_common(common, top=False)
 
     traces = commands.add_parser("traces", parents=[common], help="recent traces, newest first")
     traces.add_argument("--service", help="only traces whose root span is of this service")
@@ -95,8 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--max-age", type=_duration, help="delete data older than this (default: the retention setting)")
     prune.add_argument("--max-size", type=_size, help="then delete the oldest data beyond this size")
 
-    export = commands.add_parser("export", parents=[common], help="spans as OTLP/JSON, one request per trace per line")
+    export = commands.add_parser("export", help="spans as OTLP/JSON, one request per trace per line")
+    _add_common(export, top=False, json_help="accepted and ignored: export always prints OTLP/JSON")
     export.add_argument("--since", type=_duration, help="only traces started within this time")
     export.add_argument("--trace", type=_trace_id, metavar="ID", help="only this trace (id or unique prefix)")
-    export.add_argument("--format", choices=("otlp-json",), required=True, help="the output format")
+    export.add_argument(
+        "--format", choices=("otlp-json",), default="otlp-json", help="the output format (default otlp-json)"
+    )
+    parser.commands = dict(commands.choices)
     return parser

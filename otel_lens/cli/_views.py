@@ -23,30 +23,88 @@ def _table(*columns: tuple[str, str]) -> Table:
 
 
 def render_traces(traces: Sequence[TraceSummary], console: Console) -> None:
+    """The trace list; piped, every value whole on one line per trace; on a terminal, fitted to its width."""
     if not traces:
         console.print("no traces match", style="dim")
         return
-    table = _table(
-        ("time (UTC)", "left"),
-        ("trace", "left"),
-        ("root span", "left"),
-        ("service", "left"),
-        ("duration", "right"),
-        ("spans", "right"),
-        ("errors", "right"),
-    )
-    for trace in traces:
+    id_length = 32
+    if console.is_terminal:
+        id_length = short_id_length([trace.trace_id for trace in traces])
+    rows = [
+        {
+            "time (UTC)": utc(trace.start_ns),
+            "trace": trace.trace_id[:id_length],
+            "root span": trace.root_name,
+            "service": trace.service or "-",
+            "duration": duration(trace.duration_ms),
+            "spans": str(trace.span_count),
+            "errors": str(trace.error_count),
+        }
+        for trace in traces
+    ]
+    widths = _fit_trace_columns(rows, console.width) if console.is_terminal else None
+    titles = list(rows[0]) if widths is None else list(widths)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for title in titles:
+        width = None if widths is None else widths[title]
+        justify = "right" if title in ("duration", "spans", "errors") else "left"
+        table.add_column(title, justify=justify, no_wrap=True, overflow="ellipsis", max_width=width)  # type: ignore[arg-type]
+    styles = {"trace": "cyan"}
+    for trace, row in zip(traces, rows, strict=True):
         failed = trace.error_count > 0
-        table.add_row(
-            utc(trace.start_ns),
-            Text(trace.trace_id, "cyan"),
-            Text(trace.root_name, "bold red" if failed else ""),
-            Text(trace.service or "-"),
-            duration(trace.duration_ms),
-            str(trace.span_count),
-            Text(str(trace.error_count), "bold red" if failed else "dim"),
-        )
+        styles["root span"] = "bold red" if failed else ""
+        styles["errors"] = "bold red" if failed else "dim"
+        cells = {title: row[title] for title in titles}
+        if "time (UTC)" in cells and widths is not None and widths["time (UTC)"] < len(cells["time (UTC)"]):
+            cells["time (UTC)"] = cells["time (UTC)"][5:19]  # MM-DD HH:MM:SS
+        table.add_row(*(Text(value, styles.get(title, "")) for title, value in cells.items()))
     console.print(table)
+
+
+def short_id_length(trace_ids: Sequence[str], shortest: int = 12) -> int:
+    """The shortest prefix length (at least ``shortest``) that tells the listed trace ids apart."""
+    length = shortest
+    while length < 32 and len({trace_id[:length] for trace_id in trace_ids}) < len(set(trace_ids)):
+        length += 1
+    return length
+
+
+_GAP = 3  # the space a SIMPLE_HEAD table puts between columns
+_TIME_SHORT = 14  # "MM-DD HH:MM:SS"
+_MIN_ROOT, _MIN_SERVICE = 20, 12
+
+
+def _fit_trace_columns(rows: list[dict[str, str]], width: int) -> dict[str, int]:
+    """Column widths that fit ``width``, keeping the root span and service visible above all else.
+
+    The time loses its year and milliseconds, then the span count, the time and the error count go
+    (in that order) before the root span and service are cut with "…".
+    """
+    natural = {title: max(len(title), *(len(row[title]) for row in rows)) for title in rows[0]}
+    needs = {"root span": min(natural["root span"], _MIN_ROOT), "service": min(natural["service"], _MIN_SERVICE)}
+    stages: list[tuple[str, int | None]] = [
+        ("", None),
+        ("time (UTC)", _TIME_SHORT),
+        ("spans", 0),
+        ("time (UTC)", 0),
+        ("errors", 0),
+    ]
+    columns = dict(natural)
+    for title, new_width in stages:
+        if title:
+            if new_width:
+                columns[title] = new_width
+            else:
+                columns.pop(title)
+        fixed = sum(w for t, w in columns.items() if t not in needs) + _GAP * (len(columns) - 1)
+        if fixed + sum(needs.values()) <= width:
+            break
+    room = max(width - fixed, 2)
+    if natural["root span"] + natural["service"] > room:
+        service = min(natural["service"], max(needs["service"], room * 2 // 5))
+        columns["service"] = service
+        columns["root span"] = max(room - service, 1)
+    return columns
 
 
 def log_line(log: LogRecord) -> Text:
@@ -58,7 +116,7 @@ def log_line(log: LogRecord) -> Text:
     line.append(name, LEVEL_STYLES.get(name, ""))
     line.append(" ")
     line.append(f"[{log.trace_id[:8] if log.trace_id else '-' * 8}]", "cyan")
-    origin = " ".join(part for part in (log.service, log.logger) if part)
+    origin = "/".join(part for part in (log.service, log.logger) if part)  # service/logger: one token
     if origin:
         line.append(f" {origin}", "magenta")
     line.append(": " if origin else " ")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.text import Text
 
+from otel_lens.cli._bodies import body_lines
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, one_line, utc
 from otel_lens.query.results import LogRecord, SpanRecord, TraceDetail
 
@@ -39,15 +40,22 @@ _KEY_ATTRIBUTES = (
 )
 _MAX_KEY_ATTRIBUTES = 6
 _GUTTER = 8 + 1 + 8 + 1 + BAR_WIDTH + 2 + 1  # offset, duration, |bar|, space
+_PIPED_VALUE = 2000  # piped, values print whole up to this many characters (a terminal cuts lines to its width)
 
 
 def render_trace(detail: TraceDetail, console: Console) -> None:
-    """Print ``detail`` as a waterfall; plain text when ``console`` is not a terminal."""
-    for line in waterfall_lines(detail):
+    """Print ``detail`` as a waterfall; plain text when ``console`` is not a terminal.
+
+    On a terminal every line is cut to the width with "…": a line the terminal wrapped would break the tree.
+    """
+    terminal = console.is_terminal
+    for line in waterfall_lines(detail, terminal):
+        if terminal:
+            line.truncate(console.width, overflow="ellipsis")
         console.print(line, soft_wrap=True)
 
 
-def waterfall_lines(detail: TraceDetail) -> Iterator[Text]:
+def waterfall_lines(detail: TraceDetail, terminal: bool = False) -> Iterator[Text]:
     summary = detail.summary
     spans = detail.spans
     start = min([summary.start_ns, *(s.start_ns for s in spans)])
@@ -78,7 +86,7 @@ def waterfall_lines(detail: TraceDetail) -> Iterator[Text]:
         yield _span_line(span, start, total, prefix + connector)
         child_prefix = prefix + ("" if root else ("   " if last else "│  "))
         detail_prefix = child_prefix + ("│  " if kids else "   ")
-        for text in _details(span, logs_by_span.get(span.span_id, [])):
+        for text in _details(span, logs_by_span.get(span.span_id, []), terminal):
             yield Text(" " * _GUTTER + detail_prefix) + text
         for index, kid in enumerate(kids):
             yield from walk(kid, child_prefix, index == len(kids) - 1, False)
@@ -91,7 +99,7 @@ def waterfall_lines(detail: TraceDetail) -> Iterator[Text]:
         yield Text("")
         yield Text("Logs outside the stored spans of this trace:", "bold")
         for log in stray:
-            yield Text("  ") + _log_text(log)
+            yield Text("  ") + _log_text(log, terminal)
 
 
 def _bar(span: SpanRecord, start: int, total: int) -> str:
@@ -119,27 +127,46 @@ def _span_line(span: SpanRecord, start: int, total: int, tree: str) -> Text:
     return line
 
 
-def _details(span: SpanRecord, logs: list[LogRecord]) -> Iterator[Text]:
+def _details(span: SpanRecord, logs: list[LogRecord], terminal: bool) -> Iterator[Text]:
+    width = 80 if terminal else _PIPED_VALUE
     keys = [k for k in _KEY_ATTRIBUTES if k in span.attributes][:_MAX_KEY_ATTRIBUTES]
     if keys:
-        yield Text("  ".join(f"{k}={one_line(span.attributes[k], 80)}" for k in keys), "dim")
-    if span.status_code == "ERROR":
-        yield Text(f"✗ {one_line(span.status_message or 'error')}", "bold red")
+        yield Text("  ".join(f"{k}={one_line(span.attributes[k], width)}" for k in keys), "dim")
+    yield from _problems(span, 200 if terminal else _PIPED_VALUE)
+    yield from body_lines(span, terminal)
+    for log in logs:
+        yield _log_text(log, terminal)
+
+
+def _problems(span: SpanRecord, width: int) -> Iterator[Text]:
+    """The error status and the recorded exceptions, each said once.
+
+    The SDK sets the status of a span that raised to ``"Type: message"`` and also records an exception
+    event with the same text; that is one problem, shown as one line.
+    """
+    status = one_line(span.status_message or "", width) if span.status_code == "ERROR" else None
+    exceptions = []
     for event in span.events:
         if event.name == "exception":
             kind = one_line(event.attributes.get("exception.type", "exception"), 80)
-            message = one_line(event.attributes.get("exception.message", ""))
-            yield Text(f"! {kind}: {message}" if message else f"! {kind}", "red")
-    for log in logs:
-        yield _log_text(log)
+            message = one_line(event.attributes.get("exception.message", ""), width)
+            text = f"{kind}: {message}" if message else kind
+            if status is not None and status in (text, message):
+                status = text  # the status says the same: keep the fuller text once
+                continue
+            exceptions.append(text)
+    if status is not None:
+        yield Text(f"✗ error: {status or 'status ERROR'}", "bold red")
+    for text in exceptions:
+        yield Text(f"✗ exception {text}", "red")
 
 
-def _log_text(log: LogRecord) -> Text:
+def _log_text(log: LogRecord, terminal: bool) -> Text:
     name = level(log.severity_number, log.severity_text)
     text = Text()
     text.append(utc(log.timestamp_ns, with_date=False), "dim")
     text.append(" ")
     text.append(name, LEVEL_STYLES.get(name, ""))
     text.append(" ")
-    text.append(one_line(log.body))
+    text.append(one_line(log.body, 200 if terminal else _PIPED_VALUE))
     return text

@@ -12,11 +12,11 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from otel_lens.store.rows import BodyRow
+from otel_lens.store.rows import BODY_KEYS, REFERENCE_PREFIX, BodyRow, decode_body
+
+__all__ = ["BODY_KEYS", "BODY_PREFIX", "REFERENCE_PREFIX", "body_row", "decode_body", "extract_bodies", "has_bodies"]
 
 BODY_PREFIX = "lens.body."
-BODY_KEYS = ("lens.body.input", "lens.body.output", "lens.body.request", "lens.body.response")
-REFERENCE_PREFIX = "sha256:"
 COMPRESS_ABOVE = 1024
 """Bodies larger than this many bytes are stored zlib-compressed (when that makes them smaller)."""
 
@@ -56,8 +56,3 @@ def extract_bodies(attributes: Mapping[str, Any], seen_ns: int) -> tuple[dict[st
         rows.append(row)
         out[key] = REFERENCE_PREFIX + row.digest.hex()
     return out, rows
-
-
-def decode_body(encoding: str, content: bytes) -> bytes:
-    """The original bytes of a stored body."""
-    return zlib.decompress(content) if encoding == "zlib" else bytes(content)

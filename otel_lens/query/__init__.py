@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
+from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
     LogRecord,
@@ -19,6 +19,7 @@ from otel_lens.query.store import Store, open_store
 
 __all__ = [
     "AmbiguousTraceId",
+    "DatabaseNotReady",
     "LogRecord",
     "PriceTable",
     "ScopeInfo",

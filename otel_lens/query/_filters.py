@@ -12,6 +12,8 @@ Since = str | float | int | dt.timedelta | dt.datetime | None
 """A window start: a duration back from now (``"1h"``, seconds, a timedelta) or an absolute datetime."""
 
 MAX_LIMIT = 1_000_000
+MAX_NS = 2**63 - 1
+"""The largest nanosecond count a database integer holds; longer durations are clamped to it."""
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 LEVELS = {
     "trace": 1,
@@ -41,7 +43,7 @@ def cutoff_ns(since: Since, now_ns: int | None = None) -> int | None:
         if since.tzinfo is None:
             since = since.replace(tzinfo=dt.timezone.utc)
         delta = since - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-        return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+        return min(max((delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000, 0), MAX_NS)
     now_ns = time.time_ns() if now_ns is None else now_ns
     if isinstance(since, dt.timedelta):
         seconds = since.total_seconds()
@@ -52,6 +54,8 @@ def cutoff_ns(since: Since, now_ns: int | None = None) -> int | None:
             seconds = parse_duration(since)
         except ValueError:
             raise ValueError(f"since={since!r} is not a duration; use e.g. 90s, 30m, 1h or 7d") from None
+    if seconds * 1e9 >= now_ns:
+        return 0  # a window reaching past 1970 holds everything (and 99999999d must not overflow a bound int)
     return now_ns - int(seconds * 1e9)
 
 
@@ -67,11 +71,12 @@ def duration_ns(value: str | float | int | dt.timedelta | None, what: str = "min
         seconds = value.total_seconds()
         if seconds < 0:
             raise ValueError(f"{what}={value!r} is negative; use e.g. 100ms")
-        return int(seconds * 1e9)
-    try:
-        return int(parse_duration(value) * 1e9)
-    except ValueError:
-        raise ValueError(f"{what}={value!r} is not a duration; use e.g. 100ms, 2s or 1m") from None
+    else:
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise ValueError(f"{what}={value!r} is not a duration; use e.g. 100ms, 2s or 1m") from None
+    return int(min(seconds * 1e9, MAX_NS))  # longer than anything storable: nothing matches, nothing overflows
 
 
 def check_limit(limit: int | None, what: str = "limit") -> int | None:

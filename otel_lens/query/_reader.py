@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import peewee as pw
 
+from otel_lens.query.errors import DatabaseNotReady, EmptySqliteDatabase
 from otel_lens.store.database import (
     APPLICATION_ID,
     Location,
@@ -61,13 +62,13 @@ class Reader:
     def _check_file(self) -> None:
         path = self.location.path
         if not path.exists():
-            raise StoreError(f"no otel-lens database at {path} (nothing stored yet, or a wrong --database)")
+            raise DatabaseNotReady(f"no otel-lens database at {path} (nothing stored yet, or a wrong --database)")
         if path.is_dir():
             raise StoreError(f"database path {path} is a directory; give the database file, e.g. {path / 'lens.db'}")
         if not os.access(path, os.R_OK):
             raise StoreError(f"database {path} is not readable")
         if path.stat().st_size == 0:
-            raise StoreError(f"database {path} is empty: nothing has been stored in it yet")
+            raise DatabaseNotReady(f"database {path} is empty: nothing has been stored in it yet")
         check_sqlite_header(path)
 
     def _check_schema(self, models: Models) -> None:
@@ -77,13 +78,15 @@ class Reader:
             application_id = cast(Any, db).execute_sql("PRAGMA application_id").fetchone()[0]
             if application_id != APPLICATION_ID:
                 tables = cast(Any, db).execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                raise NotALensDatabase(
+                # No schema at all may be a database a writer is creating this moment (logs --follow waits).
+                error = EmptySqliteDatabase if application_id == 0 and tables == 0 else NotALensDatabase
+                raise error(
                     f"{where} is not an otel-lens database (an SQLite database with application_id="
                     f"{application_id} and {tables} schema objects)"
                 )
         version = refuse_newer(db, where, read_version(db))
         if version < 1:
-            raise StoreError(f"database {where} has no otel-lens tables yet: nothing has been stored in it")
+            raise DatabaseNotReady(f"database {where} has no otel-lens tables yet: nothing has been stored in it")
 
     def _sqlite(self, immutable: bool) -> pw.SqliteDatabase:
         return open_sqlite(self.location.path, readonly=True, immutable=immutable)

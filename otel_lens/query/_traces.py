@@ -13,6 +13,7 @@ from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
 from otel_lens.query.results import LogRecord, SpanRecord, TraceSummary
 from otel_lens.store.schema import Models
 
+_SHOWN_MATCHES = 3  # an ambiguous prefix error lists this many of the matching ids
 _SUMMARY_FIELDS = ("trace_id", "root_name", "service", "start_ns", "end_ns", "span_count", "error_count")
 
 
@@ -74,14 +75,15 @@ def resolve_trace_id(models: Models, prefix: str) -> bytes:
         trace.select(trace.trace_id)
         .where((trace.trace_id >= low) & (trace.trace_id <= high))
         .order_by(trace.trace_id)
-        .limit(5)
+        .limit(_SHOWN_MATCHES + 1)
         .tuples()
     )
     if not rows:
         raise TraceNotFound(f"no trace id starts with {prefix}")
     if len(rows) > 1:
-        shown = ", ".join(bytes(r[0]).hex() for r in rows[:3])
-        raise AmbiguousTraceId(f"trace id prefix {prefix} is ambiguous ({shown}, …); give more digits")
+        shown = ", ".join(bytes(r[0]).hex() for r in rows[:_SHOWN_MATCHES])
+        more = ", …" if len(rows) > _SHOWN_MATCHES else ""  # "…" only when some matches are not listed
+        raise AmbiguousTraceId(f"trace id prefix {prefix} is ambiguous ({shown}{more}); give more digits")
     return bytes(rows[0][0])
 
 

@@ -1,6 +1,8 @@
-"""Errors of the read API that are about the question asked, not the store (those are :class:`StoreError`)."""
+"""Errors of the read API: about the question asked (lookups), or a store with nothing in it yet."""
 
 from __future__ import annotations
+
+from otel_lens.store.errors import NotALensDatabase, StoreError
 
 
 class TraceNotFound(LookupError):
@@ -9,3 +11,14 @@ class TraceNotFound(LookupError):
 
 class AmbiguousTraceId(LookupError):
     """Several stored traces start with the given id prefix."""
+
+
+class DatabaseNotReady(StoreError):
+    """Nothing has been stored at the database yet: no file, an empty file, or no otel-lens tables yet.
+
+    ``logs --follow`` waits on this one; every other read reports it like any :class:`StoreError`.
+    """
+
+
+class EmptySqliteDatabase(DatabaseNotReady, NotALensDatabase):
+    """An SQLite file with no schema at all: foreign to otel-lens as it stands, or one being created right now."""

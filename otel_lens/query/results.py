@@ -35,12 +35,17 @@ class TraceSummary:
     def duration_ms(self) -> float:
         return (self.end_ns - self.start_ns) / 1e6
 
+    @property
+    def start_time(self) -> str:
+        """The start as RFC 3339 UTC (``2024-01-02T03:04:05.678901Z``), as in the JSON shape."""
+        return rfc3339(self.start_ns)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "trace_id": self.trace_id,
             "root_name": self.root_name,
             "service": self.service,
-            "start_time": rfc3339(self.start_ns),
+            "start_time": self.start_time,
             "duration_ms": self.duration_ms,
             "span_count": self.span_count,
             "error_count": self.error_count,
@@ -86,7 +91,11 @@ class ScopeInfo:
 
 @dataclasses.dataclass(frozen=True)
 class SpanRecord:
-    """One stored span, ids in hex, attributes decoded."""
+    """One stored span, ids in hex, attributes decoded.
+
+    Captured bodies (``lens.body.request`` and the like) are in ``attributes`` as their text; a body
+    whose row retention already deleted keeps its ``sha256:…`` reference and is named in ``missing_bodies``.
+    """
 
     trace_id: str
     span_id: str
@@ -103,10 +112,16 @@ class SpanRecord:
     links: list[SpanLink]
     resource: dict[str, Any]
     scope: ScopeInfo
+    missing_bodies: tuple[str, ...] = ()
 
     @property
     def duration_ms(self) -> float:
         return (self.end_ns - self.start_ns) / 1e6
+
+    @property
+    def status(self) -> dict[str, str | None]:
+        """``{"code": "UNSET" | "OK" | "ERROR", "message": …}``, as in the JSON shape."""
+        return {"code": self.status_code, "message": self.status_message}
 
     @property
     def service(self) -> str | None:
@@ -123,7 +138,7 @@ class SpanRecord:
             "start_time_unix_nano": self.start_ns,
             "end_time_unix_nano": self.end_ns,
             "duration_ms": self.duration_ms,
-            "status": {"code": self.status_code, "message": self.status_message},
+            "status": self.status,
             "attributes": jsonable(self.attributes),
             "events": [event.as_dict() for event in self.events],
             "links": [link.as_dict() for link in self.links],

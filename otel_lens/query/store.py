@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from otel_lens.query import _aggregates, _filters, _logs, _traces
+from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
 from otel_lens.query._filters import Since
 from otel_lens.query._reader import Reader
@@ -25,6 +27,7 @@ from otel_lens.store.errors import StoreError
 from otel_lens.store.sweeper import PruneSummary
 
 _EXPORT_PAGE = 200
+_PRUNE_VARIABLES = ("OTEL_EXPORTER_LENS_RETENTION", "OTEL_EXPORTER_LENS_MAX_SIZE")
 
 
 def open_store(database: str | os.PathLike[str] | None = None) -> Store:
@@ -38,9 +41,18 @@ def open_store(database: str | os.PathLike[str] | None = None) -> Store:
         StoreError: the database is missing, locked, corrupt, not an otel-lens database, or newer
             than this otel-lens (``str(error)`` is a one-line reason).
     """
+    return Store(resolve_database(database))
+
+
+def resolve_database(database: str | os.PathLike[str] | None = None) -> str:
+    """The database :func:`open_store` reads: ``database``, else ``OTEL_EXPORTER_LENS_DATABASE``, else the default."""
     if database is None or not os.fspath(database).strip():
         database = os.environ.get("OTEL_EXPORTER_LENS_DATABASE", "").strip() or str(default_database_path())
-    return Store(os.fspath(database))
+    return os.fspath(database)
+
+
+def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
+    return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
 
 
 class Store:
@@ -108,7 +120,7 @@ class Store:
         def work(models: Any) -> TraceDetail:
             wanted = _traces.resolve_trace_id(models, prefix)
             summary = _traces.trace_summary(models, wanted)
-            spans = _traces.spans_of(models, self._lookups, [wanted])
+            spans = _spans_with_bodies(models, self._lookups, [wanted])
             logs = _traces.logs_of(models, self._lookups, wanted)
             return TraceDetail(summary, spans, logs)
 
@@ -133,7 +145,7 @@ class Store:
             if not page:
                 return
             ids = [key[1] for key in page]
-            spans = self._reader.run(functools.partial(_traces.spans_of, lookups=self._lookups, trace_ids=ids))
+            spans = self._reader.run(functools.partial(_spans_with_bodies, lookups=self._lookups, trace_ids=ids))
             by_trace: dict[str, list[SpanRecord]] = {}
             for span in spans:
                 by_trace.setdefault(span.trace_id, []).append(span)
@@ -231,10 +243,16 @@ class Store:
         """
         if self.location.kind == "sqlite" and not Path(self.location.target).exists():
             raise StoreError(f"no otel-lens database at {self.location}")
-        settings = Settings.load(database=self.database, retention=max_age, max_size=max_size, sweep_interval=0)
+        # Only the settings prune uses are read: a bad unrelated one (say the log format) must not stop it.
+        environ = {name: os.environ[name] for name in _PRUNE_VARIABLES if name in os.environ}
+        settings = Settings.load(
+            environ, database=self.database, retention=max_age, max_size=max_size, sweep_interval=0
+        )
+        # An age reaching past 1970 keeps everything; clamped here so the sweeper's cutoff cannot overflow.
+        retention = min(settings.retention, time.time())
         writer = shared.acquire(settings)
         try:
-            summary = writer.prune(settings.retention, settings.max_size)
+            summary = writer.prune(retention, settings.max_size)
         finally:
             shared.release(writer)
         return summary

@@ -7,6 +7,7 @@ live in the store because they are its input format: the store never imports the
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from typing import Any
 
 SPAN_COLUMNS = (
@@ -56,6 +57,11 @@ USAGE_BUCKET_NS = 3600 * 10**9
 """lens_usage keeps token totals per hour."""
 
 
+BODY_KEYS = ("lens.body.input", "lens.body.output", "lens.body.request", "lens.body.response")
+"""The span attributes that carry a captured body (stored as a ``sha256:<hex>`` reference to a body row)."""
+REFERENCE_PREFIX = "sha256:"
+
+
 @dataclasses.dataclass(frozen=True)
 class BodyRow:
     """One ``lens_bodies`` row: ``content`` is ``size`` bytes of UTF-8 text (or raw bytes), maybe compressed."""
@@ -66,6 +72,11 @@ class BodyRow:
     content_type: str | None
     content: bytes
     last_seen_ns: int
+
+
+def decode_body(encoding: str, content: bytes) -> bytes:
+    """The original bytes of a stored body (``content`` as a ``lens_bodies`` row holds it)."""
+    return zlib.decompress(content) if encoding == "zlib" else bytes(content)
 
 
 @dataclasses.dataclass(frozen=True)
