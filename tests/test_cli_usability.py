@@ -113,15 +113,17 @@ def test_read_api_clamps_huge_and_pre_epoch_windows(settings: Settings) -> None:
 def test_prune_with_a_huge_max_age_keeps_everything(
     sqlite_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """prune --max-age 99999999d (from the flag or the retention setting) deletes nothing and does not fail."""
+    """prune --max-age 99999999d deletes nothing and does not fail; the same age as a setting is refused clearly."""
     build_sample(sqlite_settings)
     database = sqlite_settings.database
     assert main(["prune", "--max-age", "99999999d", "--max-size", "0", "--json", "--database", database]) == 0
     out, err = capsys.readouterr()
     assert err == "" and json.loads(out)["traces_deleted"] == 0
+    # As a setting, such an age is refused where it is configured, with a one-line reason (0 keeps forever).
     monkeypatch.setenv("OTEL_EXPORTER_LENS_RETENTION", "99999999d")
-    assert main(["prune", "--max-size", "0", "--json", "--database", database]) == 0
-    assert json.loads(capsys.readouterr().out)["traces_deleted"] == 0
+    assert main(["prune", "--max-size", "0", "--json", "--database", database]) == 1
+    err = capsys.readouterr().err
+    assert "OTEL_EXPORTER_LENS_RETENTION" in err and "100 years" in err and "Traceback" not in err
     with open_store(database) as store:
         assert len(store.traces()) == 3
 

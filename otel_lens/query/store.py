@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from otel_lens._units import parse_duration
 from otel_lens.query import _aggregates, _filters, _logs, _traces
 from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
@@ -20,7 +21,7 @@ from otel_lens.query._filters import Since
 from otel_lens.query._reader import Reader
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
-from otel_lens.settings import Settings, default_database_path
+from otel_lens.settings import Settings, SettingsError, default_database_path
 from otel_lens.store import shared
 from otel_lens.store.database import parse_location
 from otel_lens.store.errors import StoreError
@@ -245,11 +246,15 @@ class Store:
             raise StoreError(f"no otel-lens database at {self.location}")
         # Only the settings prune uses are read: a bad unrelated one (say the log format) must not stop it.
         environ = {name: os.environ[name] for name in _PRUNE_VARIABLES if name in os.environ}
-        settings = Settings.load(
-            environ, database=self.database, retention=max_age, max_size=max_size, sweep_interval=0
-        )
+        age: float | None = None
+        if max_age is not None:  # any length is fine here (settings refuse ages past 100 years)
+            try:
+                age = parse_duration(max_age)
+            except ValueError as exc:
+                raise SettingsError(f"max_age={max_age!r} is not valid ({exc}); use e.g. 7d") from None
+        settings = Settings.load(environ, database=self.database, max_size=max_size, sweep_interval=0)
         # An age reaching past 1970 keeps everything; clamped here so the sweeper's cutoff cannot overflow.
-        retention = min(settings.retention, time.time())
+        retention = min(settings.retention if age is None else age, time.time())
         writer = shared.acquire(settings)
         try:
             summary = writer.prune(retention, settings.max_size)
