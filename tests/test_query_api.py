@@ -232,3 +232,14 @@ def test_ambiguous_prefix_lists_all_matches_without_an_ellipsis(settings: Settin
         rec.end(rec.span("shop", "fourth", 3000, 3001))
     with open_store(settings.database) as store, pytest.raises(AmbiguousTraceId, match="…"):
         store.trace("000")
+
+
+def test_search_finds_quotes_backslashes_and_newlines_literally(settings: Settings) -> None:
+    """Bodies are stored as JSON text; a search for `said "hi"`, `C:\\Users` or a tab still finds them."""
+    with recorder(settings) as rec:
+        rec.log("svc", None, 1, SeverityNumber.INFO, 'path C:\\Users\\x said "hi"\tthen left')
+        rec.log("svc", None, 2, SeverityNumber.INFO, "plain text")
+    with open_store(settings.database) as store:
+        for text in ('said "hi"', "C:\\Users", 'hi"\tthen', "PATH c:\\users"):
+            assert [log.body for log in store.logs(search=text)] == ['path C:\\Users\\x said "hi"\tthen left'], text
+        assert [log.body for log in store.logs(search='"')] == ['path C:\\Users\\x said "hi"\tthen left']

@@ -65,10 +65,13 @@ def logs(store: Store, args: argparse.Namespace) -> int:
             last = max(last, record.id)
         sys.stdout.flush()
         time.sleep(FOLLOW_INTERVAL_S)
+        # The mark is read before the query: a record stored in between has a larger id and is found
+        # by this poll or the next, never skipped.
+        mark = store.last_log_id()
         recent = store.logs(limit=None, after_id=last, **filters)
         if not recent:
             # Records filtered out still move the mark, so the next poll does not scan them again.
-            last = max(last, store.last_log_id())
+            last = max(last, mark)
 
 
 def stats(store: Store, args: argparse.Namespace) -> int:

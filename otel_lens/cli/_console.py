@@ -11,6 +11,7 @@ from typing import Any, TextIO
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 _DEFAULT_WIDTH = 120
 PIPED_WIDTH = 1_000_000
@@ -75,5 +76,5 @@ def spinner(description: str) -> Iterator[None]:
     if not show_progress():
         yield
         return
-    with stderr_console().status(description):
+    with stderr_console().status(Text(description)):  # plain text: paths may hold [brackets]
         yield

@@ -179,7 +179,7 @@ def render_usage(rows: Sequence[UsageRow], console: Console, by: str, priced: bo
 
 def render_prune(summary: PruneSummary, console: Console) -> None:
     if summary.skipped:
-        console.print(f"skipped: {summary.skipped}", style="yellow")
+        console.print(f"skipped: {summary.skipped}", style="yellow", markup=False)  # paths may hold [brackets]
         return
     console.print(
         f"deleted {summary.traces_deleted:,} traces ({summary.spans_deleted:,} spans), "

@@ -9,10 +9,9 @@ import peewee as pw
 
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import StatRow, UsageRow
+from otel_lens.store.rows import STATUS_ERROR, USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
-USAGE_BUCKET_NS = 3600 * 10**9
-_ERROR = 2
 _PERCENTILES = (50, 95, 99)
 
 
@@ -45,7 +44,7 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
     columns = [
         w.c.k,
         pw.fn.MAX(w.c.n),
-        pw.fn.SUM(pw.Case(None, [(w.c.s == _ERROR, 1)], 0)),
+        pw.fn.SUM(pw.Case(None, [(w.c.s == STATUS_ERROR, 1)], 0)),
         *(at_rank(p) for p in _PERCENTILES),
     ]
     query = pw.Select(from_list=[w], columns=columns).group_by(w.c.k).bind(models.span._meta.database)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import peewee as pw
 
 from otel_lens.query._decode import LOG_FIELDS, Lookups, log_record
@@ -37,7 +38,9 @@ def list_logs(
     if search:
         # Case-insensitive on both dialects (SQLite's LIKE folds ASCII only, PostgreSQL's folds nothing),
         # the user's own % and _ matched literally.
-        pattern = like_contains(search.lower(), _ESCAPE)
+        # Bodies are stored as JSON text: search for the text as JSON writes it (quotes, backslashes and
+        # control characters escaped), so `said "hi"` or `C:\Users` find what they should.
+        pattern = like_contains(orjson.dumps(search.lower()).decode()[1:-1], _ESCAPE)
         query = query.where(
             pw.NodeList((pw.fn.LOWER(log.body), pw.SQL("LIKE"), pattern, pw.SQL(f"ESCAPE '{_ESCAPE}'")))
         )

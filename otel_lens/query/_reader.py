@@ -112,11 +112,16 @@ class Reader:
             self._shared = self._sqlite(immutable=False)
             return self._attempt(self._shared, work)
         db = self._sqlite(immutable=True)
+        changed_under_us = False
         try:
             result = self._attempt(db, work)
+        except StoreError:
+            if self._file_state() == before:
+                raise
+            changed_under_us = True  # a writer changed the file under the immutable read (it looked corrupt)
         finally:
             db.close()
-        if self._file_state() != before:
+        if changed_under_us or self._file_state() != before:
             # A writer started meanwhile; it has created -wal and -shm, so read again the ordinary way.
             _logger.debug("otel-lens: %s changed during an immutable read; reading again", self.location)
             self._shared = self._sqlite(immutable=False)
