@@ -35,7 +35,7 @@ from otel_lens.facade import _state
 from otel_lens.facade._capture import body_attributes
 from otel_lens.facade._lifespan import lifespan_flushing
 from otel_lens.facade._redact import Redactor
-from otel_lens.facade._spans import fail, tracer
+from otel_lens.facade._spans import add_attributes, fail, tracer
 from otel_lens.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -261,7 +261,7 @@ def _route_start(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tr
 def _route_result(span: trace.Span, result: Any) -> None:
     status = getattr(result, "status_code", None)
     if isinstance(status, int):
-        span.set_attribute("http.response.status_code", status)
+        add_attributes(span, {"http.response.status_code": status})
         if status >= 500:
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
 
@@ -270,11 +270,11 @@ def _route_error(span: trace.Span, exc: BaseException) -> None:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status < 500:
         # An HTTPException for a client error is the route answering, not failing.
-        span.set_attribute("http.response.status_code", status)
+        add_attributes(span, {"http.response.status_code": status})
         span.record_exception(exc, escaped=True)
         return
     if isinstance(status, int):
-        span.set_attribute("http.response.status_code", status)
+        add_attributes(span, {"http.response.status_code": status})
     fail(span, exc)
 
 
