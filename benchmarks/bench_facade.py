@@ -63,7 +63,7 @@ if processor == "lens":
 else:
     from opentelemetry.sdk.trace import TracerProvider
     trace.set_tracer_provider(TracerProvider())
-    flush = lambda: True
+    flush = lambda timeout_millis=0: True
 tracer = trace.get_tracer("bench")
 @lens_fn
 def decorated(x):
@@ -258,15 +258,25 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> float:
-    server, url = start_server(mode, workdir, database)
-    try:
-        asyncio.run(load(url, 1.0))  # warm-up
-        if wrk := shutil.which("wrk"):
-            out = subprocess.run([wrk, "-t2", "-c16", f"-d{int(seconds)}s", url], capture_output=True, text=True).stdout
-            return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
-        return asyncio.run(load(url, seconds)) / seconds
-    finally:
-        stop(server)
+    # A fresh server on another port when the warm-up cannot connect: on this machine a loopback port
+    # just picked sometimes refuses new connections for a moment although our server listens on it.
+    for attempt in range(3):
+        server, url = start_server(mode, workdir, database)
+        try:
+            if wrk := shutil.which("wrk"):
+                warm = subprocess.run([wrk, "-t2", "-c16", "-d1s", url], capture_output=True, text=True)
+                if warm.returncode:
+                    if attempt < 2:
+                        continue
+                    raise RuntimeError(f"wrk could not load {url}: {warm.stdout.strip()}")
+                command = [wrk, "-t2", "-c16", f"-d{int(seconds)}s", url]
+                out = subprocess.run(command, capture_output=True, text=True).stdout
+                return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+            asyncio.run(load(url, 1.0))  # warm-up
+            return asyncio.run(load(url, seconds)) / seconds
+        finally:
+            stop(server)
+    raise AssertionError("unreachable")
 
 
 def bench_overhead(repeats: int, calls: int) -> None:
