@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
@@ -422,3 +422,47 @@ def test_no_provider_set_still_runs_the_function() -> None:
 
         assert plain(1) == 2
         assert sys.getrecursionlimit() > 0
+
+
+def test_sizes_are_recorded_beside_the_functions_own_attributes_and_on_failure(exported: InMemorySpanExporter) -> None:
+    """Both sizes land on the span with what the function set itself; a failing call still has its input size."""
+
+    @lens_fn
+    def tagged(text: str) -> str:
+        trace.get_current_span().set_attribute("user.key", "v")
+        return text * 2
+
+    @lens_fn
+    def fails(text: str) -> None:
+        raise ValueError(text)
+
+    assert tagged("abc") == "abcabc"
+    with pytest.raises(ValueError):
+        fails("abcd")
+    ok, failed = exported.get_finished_spans()
+    assert dict(ok.attributes or {}) == {"user.key": "v", "lens.input.size": 3, "lens.output.size": 6}
+    assert dict(failed.attributes or {}) == {"lens.input.size": 4}
+
+
+@pytest.mark.parametrize("limit", [0, 1, 2])
+def test_sizes_respect_the_span_attribute_count_limit(limit: int) -> None:
+    """OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT still applies: the sizes never push a span past it, and drops are counted."""
+    with otel_globals_restored():
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(shutdown_on_exit=False, span_limits=SpanLimits(max_span_attributes=limit))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+
+        @lens_fn
+        def tagged() -> int:
+            trace.get_current_span().set_attribute("user.key", "v")
+            return 1
+
+        tagged()
+        provider.shutdown()
+    (span,) = exporter.get_finished_spans()
+    attributes = dict(span.attributes or {})
+    assert len(attributes) == limit
+    assert span.dropped_attributes == 3 - limit
+    if limit:
+        assert "lens.output.size" in attributes  # the newest kept, as the SDK's own eviction does

@@ -1,10 +1,12 @@
-"""What the facade's decorators share: the tracer (following the global provider) and how a span fails."""
+"""What the facade's decorators share: the tracer (following the global provider), cheap attributes, span failure."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.trace import Status, StatusCode
 
 _SCOPE = "otel_lens"
@@ -21,6 +23,29 @@ def tracer() -> trace.Tracer:
     got = provider.get_tracer(_SCOPE)
     _cached = (provider, got)
     return got
+
+
+def add_attributes(span: trace.Span, attributes: dict[str, int]) -> None:
+    """Add integer attributes to ``span`` before it ends, as cheaply as the SDK allows; never raises.
+
+    The SDK's ``set_attribute`` validates and copies each value under two locks, which is most of
+    what lens_fn adds to a call. Integers need no cleaning, so on an SDK span whose attribute map
+    has room under its count limit they go straight into that map, under its lock; any other span
+    (non-recording, another SDK, a full map) takes the public API, which applies the limits.
+    """
+    try:
+        if isinstance(span, SdkSpan):
+            bounded, lock = getattr(span, "_attributes", None), getattr(span, "_lock", None)
+            inner = getattr(bounded, "_dict", None)
+            if type(bounded) is BoundedAttributes and type(inner) is dict and lock is not None:
+                limit = bounded.maxlen
+                with lock:  # the SDK span's lock: set_attributes holds it too, and end() sets end_time under it
+                    if span.end_time is None and (limit is None or len(inner) + len(attributes) <= limit):
+                        inner.update(attributes)
+                        return
+        span.set_attributes(attributes)
+    except Exception:  # measuring must never fail the call
+        pass
 
 
 def fail(span: trace.Span, exc: BaseException) -> None:

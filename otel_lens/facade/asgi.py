@@ -4,6 +4,17 @@
 such as ``OTEL_PYTHON_ASGI_EXCLUDED_URLS``, keep working) with otel-lens extras inside it: secrets
 removed from the stored URL and captured headers, and, when enabled, request and response bodies
 captured up to a cap — tapped from the messages as they pass, never buffered whole, never changed.
+
+Flush at shutdown: when the app answers the ASGI lifespan ``shutdown`` (or its lifespan ends after
+being asked to shut down), the middleware force-flushes the global tracer and logger providers,
+bounded in time, before passing the answer on. Lifespan shutdown comes after every connection has
+closed, so each request's spans and logs are queued by then. This is what stores them under
+uvicorn (>= 0.29), which re-raises SIGTERM with the default action after its graceful shutdown, so
+``atexit`` never runs. ``configure()`` also installs a SIGTERM handler, but only where SIGTERM is
+still the default when it runs: the single-process ``uvicorn app:app`` imports the app before
+installing its own handler (so it restores and re-raises into ours), but uvicorn's ``--workers``
+processes and other servers import the app with their handler already in place, and an app with its
+own providers has no configure() at all. Both stay: the second flush finds nothing queued.
 """
 
 from __future__ import annotations
@@ -23,7 +34,8 @@ from opentelemetry.util.http import get_custom_headers
 from otel_lens._redact import Redactor
 from otel_lens.facade import _state
 from otel_lens.facade._capture import body_attributes
-from otel_lens.facade._spans import fail, tracer
+from otel_lens.facade._lifespan import lifespan_flushing
+from otel_lens.facade._spans import add_attributes, fail, tracer
 from otel_lens.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -97,10 +109,13 @@ class LensMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind == "http" or kind == "websocket":
+            await self._otel(scope, receive, send)
+        elif kind == "lifespan":
+            await lifespan_flushing(self.app, scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
-        await self._otel(scope, receive, send)
 
 
 class _BodyTap:
@@ -246,7 +261,7 @@ def _route_start(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tr
 def _route_result(span: trace.Span, result: Any) -> None:
     status = getattr(result, "status_code", None)
     if isinstance(status, int):
-        span.set_attribute("http.response.status_code", status)
+        add_attributes(span, {"http.response.status_code": status})
         if status >= 500:
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
 
@@ -255,11 +270,11 @@ def _route_error(span: trace.Span, exc: BaseException) -> None:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status < 500:
         # An HTTPException for a client error is the route answering, not failing.
-        span.set_attribute("http.response.status_code", status)
+        add_attributes(span, {"http.response.status_code": status})
         span.record_exception(exc, escaped=True)
         return
     if isinstance(status, int):
-        span.set_attribute("http.response.status_code", status)
+        add_attributes(span, {"http.response.status_code": status})
     fail(span, exc)
 
 

@@ -20,7 +20,7 @@ from opentelemetry import context, trace
 from otel_lens.facade import _state
 from otel_lens.facade._capture import arguments, value_body
 from otel_lens.facade._sizes import approx_size, args_size
-from otel_lens.facade._spans import fail, tracer
+from otel_lens.facade._spans import add_attributes, fail, tracer
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -71,7 +71,6 @@ def _decorate(target: Any, name: str | None, capture: bool) -> Any:
     if not callable(target):
         raise TypeError(f"lens_fn decorates functions, not {type(target).__name__}")
     span_name = name or getattr(target, "__qualname__", None) or repr(target)
-    attributes: dict[str, Any] = {}  # kept minimal: every start attribute costs on each call (overhead goal 1.1x)
     signature: inspect.Signature | None = None
     if capture:
         try:
@@ -79,22 +78,19 @@ def _decorate(target: Any, name: str | None, capture: bool) -> Any:
         except (TypeError, ValueError):
             signature = None
     if inspect.isasyncgenfunction(target):
-        return _async_generator_wrapper(target, span_name, attributes, signature, capture)
+        return _async_generator_wrapper(target, span_name, signature, capture)
     if inspect.isgeneratorfunction(target):
-        return _generator_wrapper(target, span_name, attributes, signature, capture)
+        return _generator_wrapper(target, span_name, signature, capture)
     if inspect.iscoroutinefunction(target):
-        return _async_wrapper(target, span_name, attributes, signature, capture)
-    return _sync_wrapper(target, span_name, attributes, signature, capture)
+        return _async_wrapper(target, span_name, signature, capture)
+    return _sync_wrapper(target, span_name, signature, capture)
 
 
-def _start(
-    name: str, base: dict[str, Any], signature: inspect.Signature | None, capture: bool, args: Any, kwargs: Any
-) -> trace.Span:
-    attributes = dict(base)
-    attributes[INPUT_SIZE] = args_size(args, kwargs)
-    if capture:
-        settings, redactor = _state.current()
-        attributes.update(value_body("input", _bound(signature, args, kwargs), redactor, settings.max_body_size))
+def _start(name: str, signature: inspect.Signature | None, capture: bool, args: Any, kwargs: Any) -> trace.Span:
+    if not capture:
+        return tracer().start_span(name)
+    settings, redactor = _state.current()
+    attributes = value_body("input", _bound(signature, args, kwargs), redactor, settings.max_body_size)
     return tracer().start_span(name, attributes=attributes)
 
 
@@ -107,9 +103,12 @@ def _bound(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: d
     return {"args": list(args), "kwargs": kwargs}
 
 
-def _finish(span: trace.Span, result: Any, size: int | None, capture: bool) -> None:
+def _finish(span: trace.Span, input_size: int, result: Any, size: int | None, capture: bool) -> None:
+    # Both sizes go in at the end in one cheap step: passing one at start and setting the other
+    # later costs the SDK's attribute validation twice (about a sixth of a traced call here).
     try:
-        span.set_attribute(OUTPUT_SIZE, approx_size(result) if size is None else size)
+        output_size = approx_size(result) if size is None else size
+        add_attributes(span, {INPUT_SIZE: input_size, OUTPUT_SIZE: output_size})
         if capture:
             settings, redactor = _state.current()
             span.set_attributes(value_body("output", result, redactor, settings.max_body_size))
@@ -117,10 +116,11 @@ def _finish(span: trace.Span, result: Any, size: int | None, capture: bool) -> N
         pass
 
 
-def _sync_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, capture: bool) -> Any:
+def _sync_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        span = _start(name, base, sig, capture, args, kwargs)
+        input_size = args_size(args, kwargs)
+        span = _start(name, sig, capture, args, kwargs)
         try:
             token = context.attach(trace.set_span_in_context(span))
             try:
@@ -128,20 +128,22 @@ def _sync_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, capture:
             finally:
                 context.detach(token)
         except BaseException as exc:
+            add_attributes(span, {INPUT_SIZE: input_size})
             fail(span, exc)
             span.end()
             raise
-        _finish(span, result, None, capture)
+        _finish(span, input_size, result, None, capture)
         span.end()
         return result
 
     return wrapper
 
 
-def _async_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, capture: bool) -> Any:
+def _async_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        span = _start(name, base, sig, capture, args, kwargs)
+        input_size = args_size(args, kwargs)
+        span = _start(name, sig, capture, args, kwargs)
         try:
             ctx = trace.set_span_in_context(span)
             token = context.attach(ctx)
@@ -153,20 +155,22 @@ def _async_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, capture
                 if context.get_current() is ctx:
                     context.detach(token)
         except BaseException as exc:
+            add_attributes(span, {INPUT_SIZE: input_size})
             fail(span, exc)
             span.end()
             raise
-        _finish(span, result, None, capture)
+        _finish(span, input_size, result, None, capture)
         span.end()
         return result
 
     return wrapper
 
 
-def _generator_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, capture: bool) -> Any:
+def _generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        span = _start(name, base, sig, capture, args, kwargs)
+        input_size = args_size(args, kwargs)
+        span = _start(name, sig, capture, args, kwargs)
         ctx = trace.set_span_in_context(span)
         size, count = 0, 0
         outcome: BaseException | None = None
@@ -208,16 +212,17 @@ def _generator_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, cap
         finally:
             if outcome is None:
                 span.set_attribute("lens.output.items", count)
-            _finish(span, None, size, False)
+            _finish(span, input_size, None, size, False)
             span.end()
 
     return wrapper
 
 
-def _async_generator_wrapper(func: Any, name: str, base: dict[str, Any], sig: Any, capture: bool) -> Any:
+def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        span = _start(name, base, sig, capture, args, kwargs)
+        input_size = args_size(args, kwargs)
+        span = _start(name, sig, capture, args, kwargs)
         ctx = trace.set_span_in_context(span)
         size, count = 0, 0
         outcome: BaseException | None = None
@@ -261,7 +266,7 @@ def _async_generator_wrapper(func: Any, name: str, base: dict[str, Any], sig: An
         finally:
             if outcome is None:
                 span.set_attribute("lens.output.items", count)
-            _finish(span, None, size, False)
+            _finish(span, input_size, None, size, False)
             span.end()
 
     return cast(Any, wrapper)
