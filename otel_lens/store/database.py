@@ -30,7 +30,7 @@ _PRAGMAS = (
     ("journal_mode", "wal"),
     ("synchronous", "normal"),
     ("journal_size_limit", JOURNAL_SIZE_LIMIT),
-    ("cache_size", -16 * 1024),
+    ("cache_size", -8 * 1024),
     ("foreign_keys", 0),
 )
 

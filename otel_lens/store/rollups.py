@@ -21,8 +21,12 @@ def placeholders(db: pw.Database, count: int) -> str:
     return ", ".join([db.param] * count)
 
 
-def upsert_traces_sql(db: pw.Database) -> str:
-    """Merge one trace's batch delta into its lens_traces row (10 parameters, ``trace_rollups`` order)."""
+def upsert_traces_sql(db: pw.Database, rows: int = 1, returning: bool = False) -> str:
+    """Merge trace deltas into their lens_traces rows (10 parameters a row, ``trace_rollups`` order).
+
+    With ``returning``, the statement yields each trace's ``(trace_id, id)``: one statement for the
+    whole batch finds the row ids the spans need, instead of a separate lookup.
+    """
     # The root is the best-ranked span (no parent > remote parent > any), the earliest among equals,
     # whichever batch brings it.
     newer_root = (
@@ -31,7 +35,7 @@ def upsert_traces_sql(db: pw.Database) -> str:
     )
     return (
         "INSERT INTO lens_traces AS t (trace_id, root_span_id, root_name, root_rank, service, start_ns, end_ns, "
-        f"span_count, error_count, root_start_ns) VALUES ({placeholders(db, 10)}) "
+        f"span_count, error_count, root_start_ns) VALUES {', '.join([f'({placeholders(db, 10)})'] * rows)} "
         "ON CONFLICT (trace_id) DO UPDATE SET "
         f"root_span_id = CASE WHEN {newer_root} THEN excluded.root_span_id ELSE t.root_span_id END, "
         f"root_name = CASE WHEN {newer_root} THEN excluded.root_name ELSE t.root_name END, "
@@ -41,7 +45,7 @@ def upsert_traces_sql(db: pw.Database) -> str:
         "start_ns = CASE WHEN excluded.start_ns < t.start_ns THEN excluded.start_ns ELSE t.start_ns END, "
         "end_ns = CASE WHEN excluded.end_ns > t.end_ns THEN excluded.end_ns ELSE t.end_ns END, "
         "span_count = t.span_count + excluded.span_count, "
-        "error_count = t.error_count + excluded.error_count"
+        "error_count = t.error_count + excluded.error_count" + (" RETURNING trace_id, id" if returning else "")
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import itertools
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,7 @@ from otel_lens.store.rows import (
 from otel_lens.store.schema import models_for
 
 _NEW_ONLY_CHUNK = 400  # ids per IN (...) when looking rows up by key
+_UPSERT_CHUNK = 1000  # trace rows per multi-row upsert (10 parameters each, under SQLite's 32766)
 # Encoded span rows carry the 16-byte trace id first; the table keeps the trace's row id there.
 _SPAN_TABLE_COLUMNS = ("trace_row", *SPAN_COLUMNS[1:])
 
@@ -59,6 +61,7 @@ class Writer:
             "ON CONFLICT (uid) DO NOTHING"
         )
         self._upsert_traces = rollups.upsert_traces_sql(db)
+        self._multi_upserts: dict[int, str] = {}  # rows → the multi-row upsert returning ids (SQLite)
         self._upsert_usage = rollups.upsert_usage_sql(db)
         self._param = p
         if self._postgres:
@@ -187,21 +190,21 @@ class Writer:
         return indexes
 
     def _insert_with_rollups(self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]) -> bool:
-        deltas = rollups.trace_rollups(rows, services)
-        cursor.executemany(self._upsert_traces, deltas)
-        trace_rows = self._trace_rows(cursor, [delta[0] for delta in deltas])
+        trace_rows = self._upsert_trace_rows(cursor, rollups.trace_rollups(rows, services))
         cursor.executemany(self._insert_spans, [[trace_rows[row[0]], *row[1:]] for row in rows])
         return bool(cursor.rowcount == len(rows))
 
-    def _trace_rows(self, cursor: Any, trace_ids: Sequence[bytes]) -> dict[bytes, int]:
-        """The lens_traces row id of each trace id (all of them exist: they were just upserted)."""
+    def _upsert_trace_rows(self, cursor: Any, deltas: Sequence[tuple[Any, ...]]) -> dict[bytes, int]:
+        """Merge the batch's trace deltas and return each trace's lens_traces row id (multi-row upserts)."""
         found: dict[bytes, int] = {}
-        for start in range(0, len(trace_ids), _NEW_ONLY_CHUNK):
-            chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
-            cursor.execute(
-                f"SELECT trace_id, id FROM lens_traces WHERE trace_id IN ({rollups.placeholders(self._db, len(chunk))})",
-                chunk,
-            )
+        for start in range(0, len(deltas), _UPSERT_CHUNK):
+            chunk = deltas[start : start + _UPSERT_CHUNK]
+            sql = self._multi_upserts.get(len(chunk))
+            if sql is None:
+                if len(self._multi_upserts) > 64:  # batch sizes vary; keep the prepared forms few
+                    self._multi_upserts.clear()
+                sql = self._multi_upserts[len(chunk)] = rollups.upsert_traces_sql(self._db, len(chunk), returning=True)
+            cursor.execute(sql, list(itertools.chain.from_iterable(chunk)))
             found.update((bytes(trace_id), int(row_id)) for trace_id, row_id in cursor.fetchall())
         return found
 
