@@ -118,7 +118,7 @@ def test_shutdown_is_idempotent_and_configure_can_run_again(db_path: Path, tmp_p
     first = configure(database=str(db_path), sweep_interval=0)
     first.shutdown()
     first.shutdown()
-    assert first.store is None
+    assert first.store is not None and first.store.traces() == []  # reading needs no exporter
     second = configure(database=str(tmp_path / "other.db"), sweep_interval=0)
     assert second is not first
     trace.get_tracer("t").start_span("after").end()
@@ -248,3 +248,44 @@ def test_stdlib_routing_can_be_turned_off(db_path: Path) -> None:
     logging.getLogger("app").warning("not stored")
     lens.force_flush()
     assert logs(db_path) == []
+
+
+def test_stdlib_console_output_is_unchanged_by_configure(tmp_path: Path) -> None:
+    """With capture on, warnings still reach stderr as without otel-lens, and a later basicConfig still
+    configures the console; the records are stored as well."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        f"""
+import logging
+from otel_lens import configure, open_store
+lens = configure(database={str(tmp_path / "lens.db")!r}, sweep_interval=0)
+logging.getLogger("a").warning("warning before basicConfig")
+logging.getLogger("a").info("info before: hidden, as without otel-lens")
+logging.basicConfig(level=logging.INFO, format="BC %(levelname)s %(message)s")
+logging.getLogger("a").info("info after basicConfig")
+lens.force_flush()
+with open_store({str(tmp_path / "lens.db")!r}) as store:
+    stored = sorted(str(record.body) for record in store.logs())
+assert stored == ["info after basicConfig", "warning before basicConfig"], stored
+"""
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["warning before basicConfig", "BC INFO info after basicConfig"]
+
+
+def test_second_configure_says_which_keywords_it_ignored(
+    db_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """configure() is idempotent; a second call with different settings warns instead of silently ignoring them."""
+    first = configure(database=str(db_path), sweep_interval=0)
+    with caplog.at_level(logging.WARNING, logger="otel_lens"):
+        again = configure(database=str(db_path), sweep_interval=0)
+        assert again is first and not caplog.records  # the same settings: nothing to say
+        other = configure(database=str(tmp_path / "b.db"), service_name="b", sweep_interval=0)
+    assert other is first
+    (record,) = caplog.records
+    assert "database, service_name" in record.getMessage() and "shutdown()" in record.getMessage()
+    assert not (tmp_path / "b.db").exists()
+    first.shutdown()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import os
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, ParamSpec, TypeVar, cast
@@ -48,6 +49,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 _SANITIZE_ENV = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
+_EXCLUDED_URLS_ENV = "OTEL_PYTHON_ASGI_EXCLUDED_URLS"
 _URL_ATTRIBUTES = ("http.url", "url.query", "url.full")
 _TEXTUAL = (
     "text/",
@@ -98,24 +100,31 @@ class LensMiddleware:
         capture = base.capture_bodies if capture_bodies is None else given.capture_bodies
         limit = base.max_body_size if max_body_size is None else given.max_body_size
         redactor = Redactor((*base.redact, *given.redact))
-        self.app = app
+        self._inner = app
         extras = _LensExtras(app, redactor, limit if capture else 0)
         sanitize = otel_options.pop("http_capture_headers_sanitize_fields", None) or get_custom_headers(_SANITIZE_ENV)
+        # The middleware takes excluded URLs only as an argument; the variable is read by the framework
+        # instrumentors, which otel-lens replaces, so it is read here.
+        excluded = otel_options.pop("excluded_urls", None) or os.environ.get(_EXCLUDED_URLS_ENV) or None
         self._otel = OpenTelemetryMiddleware(
             extras,
+            excluded_urls=excluded,
             exclude_spans=["receive", "send"] if exclude_spans is None else exclude_spans,  # type: ignore[arg-type]
             http_capture_headers_sanitize_fields=[*sanitize, *redactor.header_fields()],
             **otel_options,
         )
+        # ``.app`` leads to OpenTelemetry's middleware, so frameworks that look for it in their stack
+        # (FastAPI turns its own request tracing off when it is there) find it: one server span a request.
+        self.app: Any = self._otel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
             await self._otel(scope, receive, send)
         elif kind == "lifespan":
-            await lifespan_flushing(self.app, scope, receive, send)
+            await lifespan_flushing(self._inner, scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            await self._inner(scope, receive, send)
 
 
 class _BodyTap:

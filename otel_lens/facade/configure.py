@@ -9,10 +9,11 @@ exporters alone. Calling it again returns the same handle, so nothing is exporte
 from __future__ import annotations
 
 import atexit
-import importlib
+import functools
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -26,8 +27,8 @@ from otel_lens.export.spans import LensSpanExporter
 from otel_lens.facade import _state
 from otel_lens.facade._batch import BatchOptions, LensLogProcessor, LensSpanProcessor
 from otel_lens.facade._handler import StoreHandler
+from otel_lens.query import Store, open_store
 from otel_lens.settings import Settings
-from otel_lens.store.shared import SharedStore
 
 _logger = logging.getLogger(__name__)
 _lock = threading.RLock()
@@ -46,24 +47,18 @@ class Lens:
         self.logger_provider: LoggerProvider | None = None
         self.owned_providers: list[TracerProvider | LoggerProvider] = []  # made by configure(), not the app
         self._handler: StoreHandler | None = None
-        self._shared: SharedStore | None = None
-        self._reader: Any = None
+        self._reader: Store | None = None
         self._closed = False
 
     @property
-    def store(self) -> Any:
-        """The read API (``otel_lens.query``'s store) when installed, else the write-side :class:`SharedStore`.
-
-        ``None`` when otel-lens is disabled (``OTEL_SDK_DISABLED=true``) or shut down.
-        """
-        if self._closed or self.disabled:
+    def store(self) -> Store | None:
+        """The read API on this app's database (what ``otel_lens.open_store`` gives); it keeps working
+        after :meth:`shutdown`, since reading needs no exporter. ``None`` when otel-lens is disabled
+        (``OTEL_SDK_DISABLED=true``)."""
+        if self.disabled:
             return None
         if self._reader is None:
-            try:
-                query = importlib.import_module("otel_lens.query")
-            except ImportError:
-                return self._shared
-            self._reader = query.open_store(self.settings.database)
+            self._reader = open_store(self.settings.database)
         return self._reader
 
     @property
@@ -117,6 +112,7 @@ def configure(**settings: Any) -> Lens:
     global _current
     with _lock:
         if _current is not None:
+            _warn_if_ignored(_current, settings)
             return _current
         capture_logging = bool(settings.pop("capture_logging", True))
         resolved = Settings.load(**settings)
@@ -129,7 +125,6 @@ def configure(**settings: Any) -> Lens:
         lens = Lens(resolved)
         span_exporter = LensSpanExporter(resolved)  # opens the store: a bad database fails here, clearly
         log_exporter = LensLogExporter(resolved)
-        lens._shared = span_exporter.store
         _attach_traces(lens, span_exporter, span_options)
         _attach_logs(lens, log_exporter, log_options)
         if capture_logging:
@@ -139,6 +134,27 @@ def configure(**settings: Any) -> Lens:
         atexit.register(lens.shutdown)
         _flush_on_sigterm()
         return lens
+
+
+def _warn_if_ignored(current: Lens, settings: dict[str, Any]) -> None:
+    """A second configure() returns the first handle: say which different keywords it did not apply."""
+    wanted = dict(settings)
+    wanted.pop("capture_logging", None)
+    try:
+        resolved = Settings.load(**wanted)
+    except Exception:
+        return
+    ignored = sorted(
+        name
+        for name in wanted
+        if wanted[name] is not None and getattr(resolved, name) != getattr(current.settings, name)
+    )
+    if ignored:
+        _logger.warning(
+            "otel-lens: configure() was already called; its settings stay and these keywords were ignored: %s "
+            "(call lens.shutdown() first to configure again)",
+            ", ".join(ignored),
+        )
 
 
 def _flush_on_sigterm() -> None:
@@ -230,11 +246,60 @@ def _exports_to_lens(processors: Any) -> bool:
 
 
 def _route_stdlib_logging() -> StoreHandler | None:
+    """Add the store handler to the root logger without changing what the application sees on stderr.
+
+    With no root handler, Python prints warnings through its last-resort handler, and a later
+    ``logging.basicConfig()`` configures the root logger; a handler of ours would silently stop both.
+    So a stand-in for the last-resort handler is added beside ours, and ``basicConfig`` is wrapped
+    to set ours aside while it runs (it then configures as if otel-lens were not there).
+    """
     root = logging.getLogger()
     for handler in root.handlers:
         # The application (or opentelemetry-instrument) already sends stdlib records to OTel.
         if isinstance(handler, StoreHandler) or type(handler).__name__ == "LoggingHandler":
             return None
     handler = StoreHandler()
+    if not root.handlers:
+        root.addHandler(_LastResort())
     root.addHandler(handler)
+    _keep_basic_config_working()
     return handler
+
+
+class _LastResort(logging.StreamHandler):  # type: ignore[type-arg]
+    """What Python prints with no handler configured: WARNING and above, the bare message, on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setLevel(logging.WARNING)
+
+    @property
+    def stream(self) -> Any:  # sys.stderr at the time of each record, as logging.lastResort does
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _keep_basic_config_working() -> None:
+    original = logging.basicConfig
+    if getattr(original, "_otel_lens", False):
+        return
+
+    @functools.wraps(original)
+    def basic_config(**kwargs: Any) -> None:
+        root = logging.getLogger()
+        ours = [h for h in root.handlers if isinstance(h, (StoreHandler, _LastResort))]
+        if len(ours) == len(root.handlers):  # nothing but otel-lens: configure as on a fresh root
+            for handler in ours:
+                root.removeHandler(handler)
+        original(**kwargs)
+        for handler in ours:
+            if (isinstance(handler, StoreHandler) and handler not in root.handlers) or (
+                not isinstance(handler, StoreHandler) and not root.handlers
+            ):
+                root.addHandler(handler)
+
+    basic_config._otel_lens = True  # type: ignore[attr-defined]
+    logging.basicConfig = basic_config
