@@ -192,8 +192,8 @@ def test_prune_by_age_deletes_old_traces_and_logs_whole(
     assert [codec.loads(row["body"]) for row in m.log.select().dicts()] == ["new"]
 
 
-def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter) -> None:
-    """Over the size budget, the oldest traces go first until the store fits, and the newest stay."""
+def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> SharedStore:
+    """400 one-span traces of ~2 KB each, an hour old, oldest first (span ``s<n>`` starts n ms after the first)."""
     now = time.time_ns() - 3600 * 10**9
     filler = "x" * 2000
 
@@ -208,6 +208,12 @@ def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter)
         assert span_exporter.export(spans[start : start + 100]) is SpanExportResult.SUCCESS
     store = span_exporter.store
     assert store is not None
+    return store
+
+
+def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter) -> None:
+    """Over the size budget, the oldest traces go first until the store fits, and the newest stay."""
+    store = _store_400_heavy_traces(span_exporter)
     full = store._sweeper.store_size()
     summary = store.prune(max_age=0, max_size=full * 3 // 4)
     m = _models(store)
@@ -220,20 +226,7 @@ def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter)
 
 def test_size_prune_deletes_about_what_the_budget_needs(span_exporter: LensSpanExporter) -> None:
     """A budget of half the store keeps roughly half the traces: the sweep does not overshoot to empty."""
-    now = time.time_ns() - 3600 * 10**9
-    filler = "x" * 2000
-
-    def build(tracer: Tracer) -> None:
-        for index in range(400):
-            with tracer.start_as_current_span(f"s{index}", start_time=now + index * 10**6, end_on_exit=False) as span:
-                span.set_attribute("payload", f"{index}{filler}")
-                span.end(end_time=now + index * 10**6 + 1)
-
-    spans = _spans(build)
-    for start in range(0, len(spans), 100):
-        assert span_exporter.export(spans[start : start + 100]) is SpanExportResult.SUCCESS
-    store = span_exporter.store
-    assert store is not None
+    store = _store_400_heavy_traces(span_exporter)
     summary = store.prune(max_age=0, max_size=store._sweeper.store_size() // 2)
     kept = _models(store).span.select().count()
     assert 80 <= kept <= 230, f"kept {kept} of 400 traces for a budget of half the store ({summary})"

@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import context
 from opentelemetry.context import Context
@@ -199,7 +199,28 @@ class _Batcher(Generic[_T]):
             self._thread.join(timeout_s)
 
 
-class LensSpanProcessor(SpanProcessor):
+class _Batching:
+    """What both processors share: a :class:`_Batcher` and its counters, flush and bounded shutdown."""
+
+    _batcher: _Batcher[Any]
+    _options: BatchOptions
+
+    @property
+    def dropped(self) -> int:
+        return self._batcher.dropped
+
+    @property
+    def is_shutdown(self) -> bool:
+        return self._batcher.is_shutdown
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._batcher.force_flush(timeout_millis / 1e3)
+
+    def _stop(self) -> None:
+        self._batcher.shutdown(self._options.export_timeout_s)
+
+
+class LensSpanProcessor(_Batching, SpanProcessor):
     """Batches finished spans to a span exporter, waiting briefly for room rather than dropping.
 
     Options come from keywords, else ``OTEL_BSP_*`` variables, else otel-lens defaults
@@ -209,15 +230,7 @@ class LensSpanProcessor(SpanProcessor):
     def __init__(self, exporter: SpanExporter, options: BatchOptions | None = None) -> None:
         self.span_exporter = exporter
         self._options = options or BatchOptions("OTEL_BSP")
-        self._batcher: _Batcher[ReadableSpan] = _Batcher(exporter.export, self._options, "spans")
-
-    @property
-    def dropped(self) -> int:
-        return self._batcher.dropped
-
-    @property
-    def is_shutdown(self) -> bool:
-        return self._batcher.is_shutdown
+        self._batcher = _Batcher(exporter.export, self._options, "spans")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
@@ -226,29 +239,18 @@ class LensSpanProcessor(SpanProcessor):
         if span.context.trace_flags.sampled:
             self._batcher.put(span)
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._batcher.force_flush(timeout_millis / 1e3)
-
     def shutdown(self) -> None:
-        self._batcher.shutdown(self._options.export_timeout_s)
+        self._stop()
         self.span_exporter.shutdown()
 
 
-class LensLogProcessor(LogRecordProcessor):
+class LensLogProcessor(_Batching, LogRecordProcessor):
     """Batches log records to a log exporter like :class:`LensSpanProcessor` (``OTEL_BLRP_*`` variables)."""
 
     def __init__(self, exporter: LogRecordExporter, options: BatchOptions | None = None) -> None:
         self.exporter = exporter
         self._options = options or BatchOptions("OTEL_BLRP")
-        self._batcher: _Batcher[ReadableLogRecord] = _Batcher(exporter.export, self._options, "log records")
-
-    @property
-    def dropped(self) -> int:
-        return self._batcher.dropped
-
-    @property
-    def is_shutdown(self) -> bool:
-        return self._batcher.is_shutdown
+        self._batcher = _Batcher(exporter.export, self._options, "log records")
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         record = log_record.log_record
@@ -264,9 +266,6 @@ class LensLogProcessor(LogRecordProcessor):
             )
         )
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._batcher.force_flush(timeout_millis / 1e3)
-
     def shutdown(self) -> None:
-        self._batcher.shutdown(self._options.export_timeout_s)
+        self._stop()
         self.exporter.shutdown()  # type: ignore[no-untyped-call]
