@@ -116,6 +116,13 @@ def _finish(span: trace.Span, input_size: int, result: Any, size: int | None, ca
         pass
 
 
+def _end_failed(span: trace.Span, exc: BaseException, input_size: int) -> None:
+    """End a call's span that raised: input size recorded, marked failed (the caller re-raises)."""
+    add_attributes(span, {INPUT_SIZE: input_size})
+    fail(span, exc)
+    span.end()
+
+
 def _sync_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -128,9 +135,7 @@ def _sync_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
             finally:
                 context.detach(token)
         except BaseException as exc:
-            add_attributes(span, {INPUT_SIZE: input_size})
-            fail(span, exc)
-            span.end()
+            _end_failed(span, exc, input_size)
             raise
         _finish(span, input_size, result, None, capture)
         span.end()
@@ -155,9 +160,7 @@ def _async_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
                 if context.get_current() is ctx:
                     context.detach(token)
         except BaseException as exc:
-            add_attributes(span, {INPUT_SIZE: input_size})
-            fail(span, exc)
-            span.end()
+            _end_failed(span, exc, input_size)
             raise
         _finish(span, input_size, result, None, capture)
         span.end()
