@@ -268,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     table.add("lens (LensSpanExporter)", f"{rate['lens']:,.0f} spans/s", spread(rates["lens"], fmt_rate))
     table.add("raw sqlite3 executemany", f"{rate['raw']:,.0f} spans/s", spread(rates["raw"], fmt_rate))
     table.add(
-        "raw + lens' 2 span indexes", f"{rate['raw+indexes']:,.0f} spans/s", spread(rates["raw+indexes"], fmt_rate)
+        "raw + (trace_id, span_id), (start_ns) indexes",
+        f"{rate['raw+indexes']:,.0f} spans/s",
+        spread(rates["raw+indexes"], fmt_rate),
     )
     table.add("otlp-json-file", f"{rate['otlp']:,.0f} spans/s", spread(rates["otlp"], fmt_rate))
     table.add("lens encode only", f"{rate['encode']:,.0f} spans/s", f"{lens_share:.0%} of lens time")
