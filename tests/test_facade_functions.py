@@ -466,3 +466,26 @@ def test_sizes_respect_the_span_attribute_count_limit(limit: int) -> None:
     assert span.dropped_attributes == 3 - limit
     if limit:
         assert "lens.output.size" in attributes  # the newest kept, as the SDK's own eviction does
+
+
+def test_async_generator_holding_a_span_across_yield_does_not_leak_context(exported: InMemorySpanExporter) -> None:
+    """A decorated async generator whose body keeps a span open across ``yield`` leaves the caller's
+    context as it found it (the wrapper always detaches what it attached)."""
+    import asyncio
+
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("tests")
+
+    @lens_fn
+    async def numbers() -> Any:
+        with tracer.start_as_current_span("inner"):
+            yield 1
+            yield 2
+
+    async def main() -> str:
+        with tracer.start_as_current_span("outer"):
+            assert [n async for n in numbers()] == [1, 2]
+            return trace.get_current_span().name  # type: ignore[attr-defined,no-any-return]
+
+    assert asyncio.run(main()) == "outer"

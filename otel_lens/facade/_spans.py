@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.trace import Status, StatusCode
@@ -59,3 +60,15 @@ def fail(span: trace.Span, exc: BaseException) -> None:
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:4096]))
     except Exception:  # recording must never replace the user's exception
         pass
+
+
+def detach(token: Any) -> None:
+    """Restore the context ``token`` came from, always, without OTel's "Failed to detach context" noise.
+
+    An async wrapper must detach even when the code it wraps left something attached (a span held open
+    across a ``yield``), or its span would stay current for the caller. When a coroutine is closed from
+    elsewhere (garbage collected mid-await) its ``finally`` runs in a foreign context where the token
+    is not valid: that case alone is skipped, quietly.
+    """
+    with contextlib.suppress(Exception):  # a token from another context: nothing of ours is attached there
+        context._RUNTIME_CONTEXT.detach(token)

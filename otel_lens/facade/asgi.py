@@ -36,7 +36,7 @@ from otel_lens._redact import Redactor
 from otel_lens.facade import _state
 from otel_lens.facade._capture import body_attributes
 from otel_lens.facade._lifespan import lifespan_flushing
-from otel_lens.facade._spans import add_attributes, fail, tracer
+from otel_lens.facade._spans import add_attributes, detach, fail, tracer
 from otel_lens.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -316,8 +316,7 @@ def lens_route(name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
                     _route_result(span, result)
                     return result
                 finally:
-                    if context.get_current() is ctx:
-                        context.detach(token)
+                    detach(token)
                     span.end()
 
             return cast(Callable[_P, _R], async_wrapper)
@@ -335,7 +334,7 @@ def lens_route(name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
                 _route_result(span, result)
                 return result
             finally:
-                context.detach(token)
+                detach(token)
                 span.end()
 
         return sync_wrapper

@@ -20,7 +20,7 @@ from opentelemetry import context, trace
 from otel_lens.facade import _state
 from otel_lens.facade._capture import arguments, value_body
 from otel_lens.facade._sizes import approx_size, args_size
-from otel_lens.facade._spans import add_attributes, fail, tracer
+from otel_lens.facade._spans import add_attributes, detach, fail, tracer
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -133,7 +133,7 @@ def _sync_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
             try:
                 result = func(*args, **kwargs)
             finally:
-                context.detach(token)
+                detach(token)
         except BaseException as exc:
             _end_failed(span, exc, input_size)
             raise
@@ -155,10 +155,7 @@ def _async_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
             try:
                 result = await func(*args, **kwargs)
             finally:
-                # A coroutine closed from elsewhere (garbage collected mid-await) runs this in a
-                # foreign context, where the token is not valid: leave that context alone.
-                if context.get_current() is ctx:
-                    context.detach(token)
+                detach(token)  # always: see _spans.detach
         except BaseException as exc:
             _end_failed(span, exc, input_size)
             raise
@@ -183,7 +180,7 @@ def _generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
                 gen = func(*args, **kwargs)
                 step, arg = gen.send, None
             finally:
-                context.detach(token)
+                detach(token)
             while True:
                 token = context.attach(ctx)
                 try:
@@ -191,7 +188,7 @@ def _generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
                 except StopIteration as stop:
                     return stop.value
                 finally:
-                    context.detach(token)
+                    detach(token)
                 count += 1
                 size += approx_size(item)
                 try:
@@ -202,7 +199,7 @@ def _generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
                     try:
                         gen.close()
                     finally:
-                        context.detach(token)
+                        detach(token)
                     raise
                 except BaseException as exc:  # thrown in by the consumer: pass it on to the generator
                     arg, step = exc, gen.throw
@@ -235,7 +232,7 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
                 agen = func(*args, **kwargs)
                 step, arg = agen.asend, None
             finally:
-                context.detach(token)
+                detach(token)
             while True:
                 token = context.attach(ctx)
                 try:
@@ -243,8 +240,7 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
                 except StopAsyncIteration:
                     return
                 finally:
-                    if context.get_current() is ctx:
-                        context.detach(token)
+                    detach(token)
                 count += 1
                 size += approx_size(item)
                 try:
@@ -255,8 +251,7 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
                     try:
                         await agen.aclose()
                     finally:
-                        if context.get_current() is ctx:
-                            context.detach(token)
+                        detach(token)
                     raise
                 except BaseException as exc:
                     arg, step = exc, agen.athrow
