@@ -21,7 +21,9 @@ REDACTED = "[REDACTED]"
 SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
 _FRAGMENTS = ("password", "passwd", "secret", "api_key", "apikey", "credential", "private_key")
 """Secret wherever they appear in a key."""
-_WORDS = ("token", "authorization", "cookie", "sessionid", "auth")
+_WORDS = ("token", "authorization", "cookie", "sessionid", "auth", "sid")
+_PAIRS = ("session_id", "session_token", "session_key")
+"""Secret when they end a key (``x_session_id``)."""
 """Secret as a whole key or its last ``_``-separated word (``access_token``, ``set_cookie``; not ``max_tokens``)."""
 _HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 _URL_KEYS = ("url.full", "url.query", "http.url", "http.target", "url.original")
@@ -32,13 +34,33 @@ _MAX_DEPTH = 32
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
 
 
-_SENSITIVE_HEADER_WORDS = frozenset(
-    h.replace("-", "_") for h in ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
-)
+_SENSITIVE_HEADER_WORDS = frozenset(h.replace("-", "_") for h in SENSITIVE_HEADERS)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_REPR_PAIR = re.compile(r"""(['"]?)(\b[A-Za-z_][\w-]{0,100})\1(\s*[=:]\s*)('[^']*'|"[^"]*"|[^,)\s}]+)""")
+
+
+def _closing_bracket(text: str, start: int) -> int:
+    """The index just past the bracket closing the one at ``start`` (strings skipped), or the text's end."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(text)
 
 
 def _normal(key: str) -> str:
-    return key.strip().lower().replace("-", "_")
+    """``accessToken``, ``Access-Token`` and ``access_token`` all become ``access_token``."""
+    return _CAMEL.sub("_", key.strip()).lower().replace("-", "_")
 
 
 def _redacted_like(value: Any) -> Any:
@@ -58,6 +80,8 @@ class Redactor:
     def is_sensitive(self, key: str) -> bool:
         normal = _normal(key)
         if normal in self._extra or any(fragment in normal for fragment in _FRAGMENTS):
+            return True
+        if normal.endswith(_PAIRS):
             return True
         return normal.rsplit("_", 1)[-1] in _WORDS or normal.rsplit(".", 1)[-1] in _WORDS
 
@@ -115,7 +139,7 @@ class Redactor:
     def value(self, value: Any, depth: int = 0) -> Any:
         """A copy of a decoded JSON value with the values of sensitive keys replaced."""
         if depth > _MAX_DEPTH:
-            return value
+            return REDACTED if isinstance(value, (dict, list)) else value  # unchecked depths are never kept
         if isinstance(value, dict):
             return {
                 k: (REDACTED if isinstance(k, str) and self.is_sensitive(k) else self.value(v, depth + 1))
@@ -125,6 +149,17 @@ class Redactor:
             return [self.value(v, depth + 1) for v in value]
         return value
 
+    def repr_text(self, text: str) -> str:
+        """A Python ``repr`` with the values of secret-looking ``name=value`` / ``'name': value`` pairs removed."""
+
+        def replace(match: re.Match[str]) -> str:
+            quote, name, separator = match.group(1), match.group(2), match.group(3)
+            if not self.is_sensitive(name):
+                return match.group(0)
+            return f"{quote}{name}{quote}{separator}{REDACTED!r}"
+
+        return _REPR_PAIR.sub(replace, text)
+
     def json_text(self, text: str) -> str:
         """JSON text with secret values replaced; text that does not parse (e.g. truncated) is scrubbed by pattern."""
         try:
@@ -133,12 +168,21 @@ class Redactor:
             return self._json_pattern(text)
 
     def _json_pattern(self, text: str) -> str:
-        def replace(match: re.Match[str]) -> str:
-            if self.is_sensitive(match.group(1)):
-                return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
-            return match.group(0)
-
-        return _JSON_PAIR.sub(replace, text)
+        """Scrub JSON-like text that does not parse (a truncated body): each secret key's value is replaced,
+        a nested array or object whole (to its closing bracket, or to the end of the cut text)."""
+        out: list[str] = []
+        position = 0
+        for match in _JSON_PAIR.finditer(text):
+            if match.start() < position or not self.is_sensitive(match.group(1)):
+                continue
+            end = match.end()
+            if match.group(3)[:1] in ("[", "{"):
+                end = _closing_bracket(text, match.start(3))
+            out.append(text[position : match.start()])
+            out.append(f'"{match.group(1)}"{match.group(2)}"{REDACTED}"')
+            position = end
+        out.append(text[position:])
+        return "".join(out)
 
     def text(self, text: str, content_type: str | None) -> str:
         """A body's text with secrets removed, by its content type (JSON, form, or pattern for other text)."""

@@ -88,3 +88,35 @@ def test_which_keys_are_secret(key: str, secret: bool) -> None:
 def test_clean_attributes_are_left_alone() -> None:
     """No copy is made when nothing is secret (the usual, hot case)."""
     assert Redactor().attributes({"http.route": "/x", "url.full": "https://a/b?q=1", "db.statement": "a=1"}) is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["accessToken", "refreshToken", "idToken", "bearerToken", "apiKey", "clientSecret", "X-Session-Id", "session_id"],
+)
+def test_camel_case_and_session_keys_are_secret(key: str) -> None:
+    """camelCase and session-id spellings are caught like their snake_case forms."""
+    assert Redactor().is_sensitive(key)
+
+
+def test_truncated_json_scrubs_whole_nested_values() -> None:
+    """In a body cut mid-way, a secret key's array or object is removed whole, to its bracket or the end."""
+    text = '{"secret": ["s1", "s2"], "ok": 1, "api_key": {"a": "x\\\\"]", "b": 2}, "tail": "t'
+    scrubbed = Redactor().text(text, "application/json")
+    assert "s1" not in scrubbed and "s2" not in scrubbed and '"x' not in scrubbed
+    assert '"ok": 1' in scrubbed and '"tail": "t' in scrubbed
+
+
+def test_values_deeper_than_checked_are_not_kept() -> None:
+    """A secret nested past the depth Redactor checks is dropped, never returned unchecked."""
+    value: object = {"password": "deep-secret"}
+    for _ in range(40):
+        value = {"k": value}
+    assert "deep-secret" not in str(Redactor().value(value))
+
+
+def test_reprs_of_secret_fields_are_scrubbed() -> None:
+    """A repr's name=value and 'name': value pairs lose secret values (objects stored by their repr)."""
+    scrubbed = Redactor().repr_text("Creds(user='ada', password='pw1', apiKey=\"k2\", n=3) {'token': 'tk'}")
+    assert "pw1" not in scrubbed and "k2" not in scrubbed and "tk" not in scrubbed
+    assert "user='ada'" in scrubbed and "n=3" in scrubbed

@@ -489,3 +489,24 @@ def test_async_generator_holding_a_span_across_yield_does_not_leak_context(expor
             return trace.get_current_span().name  # type: ignore[attr-defined,no-any-return]
 
     assert asyncio.run(main()) == "outer"
+
+
+def test_captured_dataclass_and_mapping_arguments_are_redacted_field_by_field(exported: InMemorySpanExporter) -> None:
+    """capture=True turns dataclasses and mappings into fields, so a password field never reaches a body."""
+    import dataclasses
+    import types
+
+    @dataclasses.dataclass
+    class Login:
+        user: str
+        password: str
+
+    @lens_fn(capture=True)
+    def sign_in(login: Login, extra: types.MappingProxyType[str, str]) -> Login:
+        return login
+
+    sign_in(Login("ada", "pw-123"), types.MappingProxyType({"accessToken": "tok-456", "lang": "en"}))
+    span = only(exported)
+    stored = " ".join(str(v) for v in (span.attributes or {}).values())
+    assert "pw-123" not in stored and "tok-456" not in stored
+    assert "ada" in stored and "en" in stored

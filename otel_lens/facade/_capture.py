@@ -6,6 +6,9 @@ Bodies travel to the store as span attributes under ``lens.body.<role>`` (see
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +41,9 @@ def jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
                 name = key if isinstance(key, str) else _safe_repr(key)
                 out[name] = REDACTED if redactor.is_sensitive(name) else jsonable(item, redactor, depth + 1)
             return out
+        fields = _as_fields(value)
+        if fields is not None:  # dataclasses, pydantic models, mappings: redacted field by field
+            return jsonable(fields, redactor, depth)
         if isinstance(value, (list, tuple)):
             count = list.__len__(value) if isinstance(value, list) else tuple.__len__(value)
             head = slice(0, _MAX_ITEMS)
@@ -46,14 +52,36 @@ def jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
             if count > _MAX_ITEMS:
                 items.append(f"…[+{count - _MAX_ITEMS} items truncated]")
             return items
-        return _safe_repr(value)
+        return redactor.repr_text(_safe_repr(value))
     except Exception:
         return f"<{type(value).__name__}>"
 
 
+def _as_fields(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass, a pydantic model or a mapping as a plain dict (other values: None).
+
+    Their ``repr`` would print every field, passwords included; as a dict each key is checked.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name, None) for field in dataclasses.fields(value)}
+    dump = getattr(type(value), "model_dump", None)  # pydantic v2, looked up on the class: no __getattr__ tricks
+    if callable(dump) and hasattr(type(value), "model_fields"):
+        dumped = dump(value)
+        return dumped if isinstance(dumped, dict) else None
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return {str(key): item for key, item in itertools.islice(value.items(), _MAX_ITEMS + 1)}
+    return None
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 200, 200
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = _REPR.maxdict = 50
+
+
 def _safe_repr(value: Any) -> str:
+    """A bounded repr: reprlib caps containers (a 3M-element set costs as little as a small one)."""
     try:
-        text = repr(value)
+        text = _REPR.repr(value)
     except Exception:  # a hostile __repr__ must not break the call
         return f"<{type(value).__name__}>"
     return text if len(text) <= _MAX_REPR else f"{text[:_MAX_REPR]}…[+{len(text) - _MAX_REPR} chars truncated]"
