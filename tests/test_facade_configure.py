@@ -289,3 +289,54 @@ def test_second_configure_says_which_keywords_it_ignored(
     assert "database, service_name" in record.getMessage() and "shutdown()" in record.getMessage()
     assert not (tmp_path / "b.db").exists()
     first.shutdown()
+
+
+def test_schedule_delay_zero_exports_at_once_without_spinning(tmp_path: Path) -> None:
+    """OTEL_BSP_SCHEDULE_DELAY=0 means export as soon as queued: spans land, and an idle worker uses no CPU."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        f"""
+import resource, time
+from opentelemetry import trace
+from otel_lens import configure, open_store
+lens = configure(database={str(tmp_path / "lens.db")!r}, sweep_interval=0, capture_logging=False)
+trace.get_tracer("t").start_span("one").end()
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    with open_store({str(tmp_path / "lens.db")!r}) as store:
+        if store.traces():
+            break
+    time.sleep(0.05)
+else:
+    raise SystemExit("the span was not exported without a flush")
+before = resource.getrusage(resource.RUSAGE_SELF)
+time.sleep(1.0)
+after = resource.getrusage(resource.RUSAGE_SELF)
+print((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), end="")
+"""
+    )
+    env = {**os.environ, "OTEL_BSP_SCHEDULE_DELAY": "0", "OTEL_BLRP_SCHEDULE_DELAY": "0"}
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 0.5, "the export worker spins while idle"
+
+
+def test_last_resort_stand_in_stays_quiet_when_a_logger_has_its_own_handler(tmp_path: Path) -> None:
+    """Like Python's own last resort, the stand-in prints only records no other handler took."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        f"""
+import logging, sys
+from otel_lens import configure
+configure(database={str(tmp_path / "lens.db")!r}, sweep_interval=0)
+own = logging.getLogger("myapp")
+handler = logging.StreamHandler(sys.stderr)
+handler.setFormatter(logging.Formatter("myapp-handler: %(message)s"))
+own.addHandler(handler)
+own.warning("disk almost full")
+logging.getLogger("other").warning("no handler for this one")
+"""
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["myapp-handler: disk almost full", "no handler for this one"]

@@ -22,6 +22,7 @@ from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.shared import SharedStore, acquire, release
 
 _logger = logging.getLogger("otel_lens.export")
+_SHUTDOWN_WAIT_S = 2.0
 _T = TypeVar("_T")
 # One rate limit per store, not per exporter: a full disk is one condition however many exporters hit it.
 _warnings_by_store: weakref.WeakKeyDictionary[SharedStore, RateLimitedLog] = weakref.WeakKeyDictionary()
@@ -88,5 +89,11 @@ class LensExporterCore:
         with self._shutdown_lock:
             store, self._store = self._store, None
         if store is not None:
-            with self._export_lock:  # let a running export finish first
+            # Let a running export finish first, but not for long: a database locked by another
+            # process must not hold up the application's exit (the export then fails, as it would).
+            waited = self._export_lock.acquire(timeout=_SHUTDOWN_WAIT_S)
+            try:
                 release(store)
+            finally:
+                if waited:
+                    self._export_lock.release()

@@ -38,6 +38,7 @@ _DEFAULT_MAX_QUEUE_SIZE = 2048  # the SDK's, so memory stays what users expect
 _DEFAULT_MAX_EXPORT_BATCH_SIZE = 512
 _DEFAULT_EXPORT_TIMEOUT_MS = 30000
 _MAX_BLOCK_S = 2.0
+_SHUTDOWN_WAIT_S = 5.0  # at exit, how long a processor waits for its last exports
 
 _T = TypeVar("_T")
 
@@ -105,7 +106,6 @@ class _Batcher(Generic[_T]):
         self._export_lock = threading.Lock()
         self._flush_requests: list[threading.Event] = []
         self._stalled = False
-        self._pid = os.getpid()
         self._thread = threading.Thread(target=self._work, name=f"otel-lens-{self._what}-batch", daemon=True)
         self._thread.start()
 
@@ -131,7 +131,9 @@ class _Batcher(Generic[_T]):
             )
             return
         queue.append(item)
-        if len(queue) >= self._options.max_export_batch_size and not self._wake.is_set():
+        if (len(queue) >= self._options.max_export_batch_size or not self._options.schedule_delay_s) and (
+            not self._wake.is_set()
+        ):
             self._wake.set()
 
     def _wait_for_room(self) -> bool:
@@ -149,8 +151,10 @@ class _Batcher(Generic[_T]):
         return True
 
     def _work(self) -> None:
+        # A delay of 0 means "export as soon as something is queued": wait to be woken, never spin.
+        delay = self._options.schedule_delay_s or None
         while not self._shutdown:
-            self._wake.wait(self._options.schedule_delay_s)
+            self._wake.wait(delay)
             self._wake.clear()
             self._drain()
         self._drain()
@@ -177,15 +181,24 @@ class _Batcher(Generic[_T]):
 
     def force_flush(self, timeout_s: float) -> bool:
         """Export everything queued so far; False if that did not finish within ``timeout_s``."""
-        if self._shutdown:
-            return False
-        if self._pid != os.getpid() or not self._thread.is_alive():
+        if self._shutdown or threading.current_thread() is self._thread:
+            return False  # the worker cannot wait on itself (e.g. a flush from inside an export)
+        if not self._thread.is_alive():
             self._drain()
             return True
         done = threading.Event()
-        self._flush_requests.append(done)
+        with self._export_lock:  # the worker swaps the request list under this lock
+            self._flush_requests.append(done)
         self._wake.set()
-        return done.wait(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while not done.wait(min(0.1, max(deadline - time.monotonic(), 0))):
+            if time.monotonic() >= deadline:
+                return False
+            if self._shutdown or not self._thread.is_alive():
+                # Shut down meanwhile: its last drain may have run before our request was seen.
+                self._drain()
+                return True
+        return True
 
     def shutdown(self, timeout_s: float) -> None:
         """Export what is queued (bounded by ``timeout_s``) and stop the thread; idempotent."""
@@ -217,7 +230,8 @@ class _Batching:
         return self._batcher.force_flush(timeout_millis / 1e3)
 
     def _stop(self) -> None:
-        self._batcher.shutdown(self._options.export_timeout_s)
+        # Bounded well under common termination grace periods (Kubernetes gives 30 s for everything).
+        self._batcher.shutdown(min(self._options.export_timeout_s, _SHUTDOWN_WAIT_S))
 
 
 class LensSpanProcessor(_Batching, SpanProcessor):

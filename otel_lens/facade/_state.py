@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from otel_lens._redact import Redactor
-from otel_lens.settings import Settings
+from otel_lens.settings import Settings, SettingsError
+
+_logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _settings: Settings | None = None
@@ -19,7 +22,13 @@ def current() -> tuple[Settings, Redactor]:
     if settings is None or redactor is None:
         with _lock:
             if _settings is None or _redactor is None:
-                _settings = Settings.load()
+                try:
+                    _settings = Settings.load()
+                except SettingsError as exc:
+                    # Without configure() nothing reported it at configuration time; a decorated call or a
+                    # log line must not fail for it: say it once and use the defaults.
+                    _logger.warning("otel-lens: %s; using the default settings", exc)
+                    _settings = Settings.load(environ={})
                 _redactor = Redactor(_settings.redact)
             settings, redactor = _settings, _redactor
     return settings, redactor

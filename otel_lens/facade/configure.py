@@ -33,6 +33,8 @@ from otel_lens.settings import Settings
 _logger = logging.getLogger(__name__)
 _lock = threading.RLock()
 _current: Lens | None = None
+_inherited_readers: list[Store] = []  # read connections inherited across fork(): kept, never closed
+_SIGTERM_FLUSH_S = 10.0  # what a SIGTERM waits for queued data to be stored before the process ends
 
 
 class Lens:
@@ -48,6 +50,7 @@ class Lens:
         self.owned_providers: list[TracerProvider | LoggerProvider] = []  # made by configure(), not the app
         self._handler: StoreHandler | None = None
         self._reader: Store | None = None
+        self._reader_pid = 0
         self._closed = False
 
     @property
@@ -57,8 +60,12 @@ class Lens:
         (``OTEL_SDK_DISABLED=true``)."""
         if self.disabled:
             return None
+        if self._reader is not None and self._reader_pid != os.getpid():
+            _inherited_readers.append(self._reader)  # a forked child never uses nor closes the parent's
+            self._reader = None
         if self._reader is None:
             self._reader = open_store(self.settings.database)
+            self._reader_pid = os.getpid()
         return self._reader
 
     @property
@@ -93,8 +100,11 @@ class Lens:
         for provider in self.owned_providers:
             provider.shutdown()  # our processors are already shut down; this ends the providers' atexit work
         reader, self._reader = self._reader, None
-        if reader is not None and hasattr(reader, "close"):
-            reader.close()
+        if reader is not None:
+            if self._reader_pid == os.getpid():
+                reader.close()
+            else:
+                _inherited_readers.append(reader)
 
 
 def configure(**settings: Any) -> Lens:
@@ -175,7 +185,11 @@ def _flush_on_sigterm() -> None:
     def on_sigterm(signum: int, frame: object) -> None:
         lens = _current
         if lens is not None:
-            lens.shutdown()
+            # In a thread, bounded: the signal may have interrupted the main thread while it held a lock
+            # that shutting down needs, and a handler that blocks would make the process ignore SIGTERM.
+            worker = threading.Thread(target=lens.shutdown, name="otel-lens-sigterm", daemon=True)
+            worker.start()
+            worker.join(_SIGTERM_FLUSH_S)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -272,6 +286,7 @@ class _LastResort(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
         self.setLevel(logging.WARNING)
+        self.addFilter(_no_other_handler)
 
     @property
     def stream(self) -> Any:  # sys.stderr at the time of each record, as logging.lastResort does
@@ -280,6 +295,18 @@ class _LastResort(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+def _no_other_handler(record: logging.LogRecord) -> bool:
+    """Python's last resort speaks only when no handler at all was found for the record: the same here."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(not isinstance(h, (StoreHandler, _LastResort)) for h in logger.handlers):
+            return False
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return True
 
 
 def _keep_basic_config_working() -> None:

@@ -9,6 +9,7 @@ current trace and span ids. Nothing is ever written to stdout.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import sys
 import traceback
@@ -65,7 +66,10 @@ def format_json(record: logging.LogRecord) -> str:
         data.setdefault(key, attribute_value(value))
     if record.exc_info and record.exc_info[0] is not None:
         data["exception"] = "".join(traceback.format_exception(*record.exc_info))
-    return orjson.dumps(data, default=str).decode()
+    try:
+        return orjson.dumps(data, default=str).decode()
+    except TypeError:  # ints past 64 bits, lone surrogates: the line is still written, in plain json
+        return json.dumps(data, default=str, ensure_ascii=True)
 
 
 class _StderrHandler(logging.Handler):
