@@ -10,6 +10,7 @@ from typing import Any
 
 from opentelemetry import _logs, trace
 
+# The plain-ASGI shapes (shared with asgi.py).
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

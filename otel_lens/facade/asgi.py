@@ -24,7 +24,7 @@ import functools
 import inspect
 import os
 import urllib.parse
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context, trace
@@ -35,15 +35,9 @@ from opentelemetry.util.http import get_custom_headers
 from otel_lens._redact import Redactor
 from otel_lens.facade import _state
 from otel_lens.facade._capture import body_attributes
-from otel_lens.facade._lifespan import lifespan_flushing
+from otel_lens.facade._lifespan import ASGIApp, Message, Receive, Scope, Send, lifespan_flushing
 from otel_lens.facade._spans import add_attributes, detach, fail, tracer
 from otel_lens.settings import Settings
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
