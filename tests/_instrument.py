@@ -48,13 +48,13 @@ FASTAPI_APP = """
 
 def instrument_env(db_path: Path, **extra: str) -> dict[str, str]:
     """The child's environment: the otel-lens distro, its database in ``tmp_path``, no sweeper, no metrics."""
-    return child_env(
-        OTEL_PYTHON_DISTRO="otel_lens",
-        OTEL_EXPORTER_LENS_DATABASE=str(db_path),
-        OTEL_EXPORTER_LENS_SWEEP_INTERVAL="0",
-        OTEL_SERVICE_NAME="shop",
-        **extra,
-    )
+    defaults = {
+        "OTEL_PYTHON_DISTRO": "otel_lens",
+        "OTEL_EXPORTER_LENS_DATABASE": str(db_path),
+        "OTEL_EXPORTER_LENS_SWEEP_INTERVAL": "0",
+        "OTEL_SERVICE_NAME": "shop",
+    }
+    return child_env(**{**defaults, **extra})
 
 
 def _listening(path: Path) -> bool:
@@ -145,3 +145,13 @@ def missing(db_path: Path, traces: Sequence[str]) -> list[str]:
         if counts.get(trace, 0) != fullest:
             problems.append(f"{trace}: {counts.get(trace, 0)} of {fullest} spans")
     return problems
+
+
+def sqlite_statements(db_path: Path) -> list[str]:
+    """The statements of every stored span the sqlite3 instrumentation made (otel-lens' own SQL must not be one)."""
+    with sqlite3.connect(db_path, timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT s.name, s.attributes FROM lens_spans s JOIN lens_scopes sc ON sc.id = s.scope_id "
+            "WHERE sc.name LIKE '%sqlite3%'"
+        ).fetchall()
+    return [f"{name}: {attributes}" for name, attributes in rows]
