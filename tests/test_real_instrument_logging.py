@@ -37,6 +37,9 @@ _APP = """
 """
 
 
+_COUNT_LOGGING_INSTRUMENTORS = (
+    "import importlib.metadata as m; print(len(m.entry_points(group='opentelemetry_instrumentor', name='logging')))"
+)
 _INSTRUMENT = "from opentelemetry.instrumentation.auto_instrumentation import run; run()"
 
 
@@ -53,14 +56,14 @@ def _venv_without(tmp_path: Path, distribution: str) -> Path:
     return venv / "bin" / "python"
 
 
-def _run(tmp_path: Path, db_path: Path, python: Path, configure: bool) -> tuple[str, str]:
+def _run(tmp_path: Path, db_path: Path, python: Path, configure: bool, **env: str) -> tuple[str, str]:
     app = write_script(tmp_path, "app.py", _APP)
     # What the opentelemetry-instrument script runs, with this python (the script's own shebang names one).
     command = [str(python), "-c", _INSTRUMENT, str(python), str(app)]
     result = subprocess.run(
         [*command, *(["--configure"] if configure else [])],
         cwd=tmp_path,
-        env=instrument_env(db_path),
+        env=instrument_env(db_path, **env),
         capture_output=True,
         text=True,
         timeout=PROCESS_TIMEOUT_S,
@@ -87,20 +90,18 @@ def test_logs_go_through_the_logging_instrumentation_once_and_without_deprecatio
     assert _stored_logs(db_path) == [("card declined", trace_id)]
 
 
-@pytest.mark.parametrize("configure", [False, True], ids=["distro", "distro+configure"])
+@pytest.mark.parametrize("mode", ["distro", "distro+configure", "sdk-handler-chosen"])
 def test_without_the_logging_instrumentation_otel_lens_handler_stores_logs_once(
-    tmp_path: Path, db_path: Path, configure: bool
+    tmp_path: Path, db_path: Path, mode: str
 ) -> None:
     """A plain `pip install otel-lens` (no opentelemetry-instrumentation-logging): otel-lens' own handler stores
-    the record once with its trace id, no deprecation notice appears, and Python still prints the warning on
-    stderr as it does without otel-lens (the handler keeps the last-resort output)."""
+    the record once with its trace id (also when the app calls configure() too), no deprecation notice appears,
+    and Python still prints the warning on stderr as it does without otel-lens (the handler keeps the
+    last-resort output). A user who sets OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true gets the SDK's
+    handler alone: still one stored record."""
     python = _venv_without(tmp_path, "opentelemetry_instrumentation_logging")
     check = subprocess.run(
-        [
-            str(python),
-            "-c",
-            "import importlib.metadata as m; print(len(m.entry_points(group='opentelemetry_instrumentor', name='logging')))",
-        ],
+        [str(python), "-c", _COUNT_LOGGING_INSTRUMENTORS],
         capture_output=True,
         text=True,
         timeout=PROCESS_TIMEOUT_S,
@@ -108,7 +109,9 @@ def test_without_the_logging_instrumentation_otel_lens_handler_stores_logs_once(
         check=True,
     )
     assert check.stdout.strip() == "0"  # the premise: the logging instrumentation is not installed there
-    trace_id, stderr = _run(tmp_path, db_path, python, configure)
-    assert "deprecat" not in stderr.lower(), stderr
-    assert stderr.splitlines().count("card declined") == 1, stderr
+    chosen = {"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"} if mode == "sdk-handler-chosen" else {}
+    trace_id, stderr = _run(tmp_path, db_path, python, mode == "distro+configure", **chosen)
     assert _stored_logs(db_path) == [("card declined", trace_id)]
+    if not chosen:
+        assert "deprecat" not in stderr.lower(), stderr
+        assert stderr.splitlines().count("card declined") == 1, stderr
