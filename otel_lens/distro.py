@@ -110,6 +110,8 @@ def _route_stdlib_logging() -> None:
     """
     if os.environ.get("OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED", "").strip().lower() in ("true", "false"):
         return  # the user chose the SDK's handler (or no bridge at all)
+    if _names("OTEL_LOGS_EXPORTER") in ([], ["none"]):
+        return  # no logs exporter (also after the store could not be opened): nothing would receive them
     if os.environ.get("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION", "true").strip().lower() != "true":
         return
     disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
