@@ -2,33 +2,49 @@
 
 With otel-lens installed (and no other distro), ``opentelemetry-instrument python app.py`` stores
 spans and logs in the local database: the distro defaults the exporters to ``lens`` (metrics off,
-since there is no collector to send them to), turns on the stdlib logging bridge, and raises the
-batch processors' queue so a burst is not dropped. Every default yields to a variable the user set.
+since there is no collector to send them to), sends stdlib logging records to the store, and raises
+the batch processors' queue so a burst is not dropped. Every default yields to a variable the user set.
 
 When no package registers an SDK configurator (opentelemetry-distro does; otel-lens does not, so
 the two never both configure and warn), the distro runs the SDK's standard environment-driven one.
+
+It also makes the zero-code path keep data as ``configure()`` does: what the batch processors hold
+is stored when SIGTERM ends the process and when a uvicorn server shuts down (see ``facade/_exit``),
+a database that cannot be opened costs one warning line (the application runs, nothing is stored),
+and a setting that does not parse stops the start with one line naming it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+from wrapt import register_post_import_hook
+
+from otel_lens.facade import _exit
+from otel_lens.settings import Settings, SettingsError
+from otel_lens.store.errors import StoreError
+from otel_lens.store.shared import SharedStore, acquire, release
+
+_logger = logging.getLogger("otel_lens.distro")
 
 DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "lens",
     "OTEL_LOGS_EXPORTER": "lens",
     "OTEL_METRICS_EXPORTER": "none",
-    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
     # The SDK defaults (2048 queued, 5 s delay) drop most of a burst and show data late.
     "OTEL_BSP_MAX_QUEUE_SIZE": "65536",
     "OTEL_BSP_SCHEDULE_DELAY": "500",
     "OTEL_BLRP_MAX_QUEUE_SIZE": "65536",
     "OTEL_BLRP_SCHEDULE_DELAY": "500",
 }
+_EXPORTER_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER")
+_SETTINGS_ERROR_EXIT = 2  # what the otel-lens CLI returns for bad input too
 
 
 class LensDistro(BaseDistro):  # type: ignore[misc]
@@ -38,5 +54,71 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         for name, value in DEFAULTS.items():
             os.environ.setdefault(name, value)
-        if not list(entry_points(group="opentelemetry_configurator")):
-            _OTelSDKConfigurator().configure(**kwargs)  # type: ignore[no-untyped-call]
+        store = _open_store_or_stop_storing() if _lens_selected() else None
+        try:
+            if not list(entry_points(group="opentelemetry_configurator")):
+                _OTelSDKConfigurator().configure(**kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            if store is not None:
+                release(store)  # the exporters hold their own reference to the same store by now
+        _route_stdlib_logging()
+        _exit.flush_on_sigterm(_exit.flush_providers)
+        register_post_import_hook(_exit.flush_after_uvicorn_shutdown, "uvicorn.server")
+
+
+def _lens_selected() -> bool:
+    return any("lens" in _names(variable) for variable in _EXPORTER_VARIABLES)
+
+
+def _names(variable: str) -> list[str]:
+    return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+def _open_store_or_stop_storing() -> SharedStore | None:
+    """Open the store before the SDK builds the exporters, so a failure gets one clear line, not a traceback.
+
+    A bad setting is the user's typo: the start stops (as ``configure()`` raises), since running on with
+    a default retention or database would keep or delete data against their wish. Storage that cannot
+    be opened must not stop the application: one warning, and the ``lens`` exporters are taken out of
+    ``OTEL_*_EXPORTER`` (``none`` when nothing is left), which the SDK reads next; child processes
+    inherit that, so a server's workers do not each warn again.
+    """
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        sys.stderr.write(f"otel-lens: {exc}; fix or unset it (opentelemetry-instrument stopped before the app ran)\n")
+        sys.stderr.flush()
+        # SystemExit here would be a fatal interpreter error with a traceback: this runs inside site import.
+        os._exit(_SETTINGS_ERROR_EXIT)
+    try:
+        return acquire(settings)
+    except StoreError as exc:
+        _logger.warning("otel-lens: spans and logs will not be stored: %s (the application runs without them)", exc)
+        for variable in _EXPORTER_VARIABLES:
+            kept = [name for name in _names(variable) if name != "lens"]
+            os.environ[variable] = ",".join(kept) or "none"
+        return None
+
+
+def _route_stdlib_logging() -> None:
+    """Send stdlib logging records to the store, without the SDK's deprecated ``LoggingHandler``.
+
+    Where opentelemetry-instrumentation-logging is installed, ``opentelemetry-instrument`` loads it
+    next and it adds its handler (its ``OTEL_PYTHON_LOG_*`` variables apply). Without it (a plain
+    ``pip install otel-lens``), otel-lens' own handler is added, as ``configure()`` adds it. Only one
+    of them, so no record is stored twice; the user's own choice of the SDK handler stands alone.
+    """
+    if os.environ.get("OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED", "").strip().lower() in ("true", "false"):
+        return  # the user chose the SDK's handler (or no bridge at all)
+    if _names("OTEL_LOGS_EXPORTER") in ([], ["none"]):
+        return  # no logs exporter (also after the store could not be opened): nothing would receive them
+    if os.environ.get("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION", "true").strip().lower() != "true":
+        return
+    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    if disabled & {"logging", "*"}:
+        return
+    if list(entry_points(group="opentelemetry_instrumentor", name="logging")):
+        return
+    from otel_lens.facade.configure import _route_stdlib_logging as add_store_handler
+
+    add_store_handler()

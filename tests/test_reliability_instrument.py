@@ -32,7 +32,9 @@ _APP = """
 def test_opentelemetry_instrument_stores_spans_and_logs_and_keeps_stdout_clean(tmp_path: Path, db_path: Path) -> None:
     """Scenarios 25 (and the issue's opentelemetry-instrument test): running an app under
     ``opentelemetry-instrument`` with OTEL_TRACES_EXPORTER=lens OTEL_LOGS_EXPORTER=lens stores its spans and its
-    stdlib logs (with their span context), and the app's stdout holds exactly what the app printed."""
+    stdlib logs (with their span context), and the app's stdout holds exactly what the app printed. The logs
+    go through opentelemetry-instrumentation-logging (installed here), not the SDK's deprecated handler:
+    nothing about a deprecated handler is printed or stored."""
     instrument = Path(sys.executable).parent / "opentelemetry-instrument"
     env = child_env(
         OTEL_TRACES_EXPORTER="lens",
@@ -40,7 +42,6 @@ def test_opentelemetry_instrument_stores_spans_and_logs_and_keeps_stdout_clean(t
         OTEL_METRICS_EXPORTER="none",
         OTEL_SERVICE_NAME="instrumented-app",
         OTEL_EXPORTER_LENS_DATABASE=str(db_path),
-        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
     )
     result = subprocess.run(
         [str(instrument), sys.executable, str(write_script(tmp_path, "app.py", _APP))],
@@ -52,6 +53,7 @@ def test_opentelemetry_instrument_stores_spans_and_logs_and_keeps_stdout_clean(t
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "app output line 1\napp output line 2\n"
+    assert "deprecated" not in result.stderr.lower() and "LoggingHandler" not in result.stderr, result.stderr
 
     with sqlite3.connect(db_path) as conn:
         spans = dict(conn.execute("SELECT name, count(*) FROM lens_spans GROUP BY name").fetchall())

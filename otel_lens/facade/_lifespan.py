@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from opentelemetry import _logs, trace
+from otel_lens.facade._exit import flush_providers
 
 # The plain-ASGI shapes (shared with asgi.py).
 Scope = MutableMapping[str, Any]
@@ -36,7 +35,7 @@ async def lifespan_flushing(app: ASGIApp, scope: Scope, receive: Receive, send: 
         nonlocal flushed
         if not flushed and message.get("type") in _SHUTDOWN_REPLIES:
             flushed = True
-            await _flush_telemetry()  # before the reply: the server may exit as soon as it has it
+            await flush_telemetry()  # before the reply: the server may exit as soon as it has it
         await send(message)
 
     try:
@@ -44,27 +43,16 @@ async def lifespan_flushing(app: ASGIApp, scope: Scope, receive: Receive, send: 
     finally:
         if asked and not flushed:  # the app's lifespan ended (or failed) without answering
             flushed = True
-            await _flush_telemetry()
+            await flush_telemetry()
 
 
-async def _flush_telemetry() -> None:
+async def flush_telemetry() -> None:
     """Force-flush the global tracer and logger providers within ``_SHUTDOWN_FLUSH_S``; never raises."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # not asyncio (e.g. trio): flushing in place is fine at shutdown
-        _flush_providers()
+        flush_providers(_SHUTDOWN_FLUSH_S)
         return
     with contextlib.suppress(Exception):  # e.g. the default executor already shut down
         # In a worker thread, so the loop keeps serving whatever else is still shutting down.
-        await loop.run_in_executor(None, _flush_providers)
-
-
-def _flush_providers() -> None:
-    deadline = time.monotonic() + _SHUTDOWN_FLUSH_S
-    for provider in (trace.get_tracer_provider(), _logs.get_logger_provider()):
-        flush = getattr(provider, "force_flush", None)
-        remaining_ms = int((deadline - time.monotonic()) * 1000)
-        if flush is None or remaining_ms <= 0:
-            continue
-        with contextlib.suppress(Exception):  # a provider's failing flush must not break the server's shutdown
-            flush(remaining_ms)
+        await loop.run_in_executor(None, flush_providers, _SHUTDOWN_FLUSH_S)

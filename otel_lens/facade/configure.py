@@ -12,7 +12,6 @@ import atexit
 import functools
 import logging
 import os
-import signal
 import sys
 import threading
 from typing import Any
@@ -24,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
-from otel_lens.facade import _state
+from otel_lens.facade import _exit, _state
 from otel_lens.facade._batch import BatchOptions, LensLogProcessor, LensSpanProcessor
 from otel_lens.facade._handler import StoreHandler
 from otel_lens.query import Store, open_store
@@ -34,7 +33,6 @@ _logger = logging.getLogger(__name__)
 _lock = threading.RLock()
 _current: Lens | None = None
 _inherited_readers: list[Store] = []  # read connections inherited across fork(): kept, never closed
-_SIGTERM_FLUSH_S = 10.0  # what a SIGTERM waits for queued data to be stored before the process ends
 
 
 class Lens:
@@ -168,32 +166,14 @@ def _warn_if_ignored(current: Lens, settings: dict[str, Any]) -> None:
 
 
 def _flush_on_sigterm() -> None:
-    """Store what is queued when SIGTERM ends the process, then die of SIGTERM as before.
+    """Store what is queued when SIGTERM ends the process, then die of SIGTERM as before (see ``_exit``)."""
+    _exit.flush_on_sigterm(_shut_down_current)
 
-    Only when nothing else handles SIGTERM (the default action skips atexit). Servers such as
-    uvicorn install their own handler while they run, shut down gracefully, restore this one and
-    re-raise the signal: it then flushes and exits the way the default action would.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-    except (ValueError, OSError):
-        return
 
-    def on_sigterm(signum: int, frame: object) -> None:
-        lens = _current
-        if lens is not None:
-            # In a thread, bounded: the signal may have interrupted the main thread while it held a lock
-            # that shutting down needs, and a handler that blocks would make the process ignore SIGTERM.
-            worker = threading.Thread(target=lens.shutdown, name="otel-lens-sigterm", daemon=True)
-            worker.start()
-            worker.join(_SIGTERM_FLUSH_S)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+def _shut_down_current() -> None:
+    lens = _current
+    if lens is not None:
+        lens.shutdown()
 
 
 def _resource(settings: Settings) -> Resource:

@@ -1,0 +1,72 @@
+"""Unusable storage and bad settings under ``opentelemetry-instrument``: one clear line, never a traceback.
+
+Issue 8 ("smaller ones"): a database that could not be created printed ~30 traceback lines and left the
+app uninstrumented. Storage that cannot be opened must not stop the application (one warning naming the
+path; the app runs, nothing is stored); a setting that does not parse stops the start with one line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests._instrument import INSTRUMENT, instrument_env
+from tests._reliability import PROCESS_TIMEOUT_S, write_script
+
+pytestmark = pytest.mark.slow
+
+_APP = """
+    import logging
+    import sqlite3
+    from opentelemetry import trace
+
+    with trace.get_tracer("app").start_as_current_span("checkout"):
+        logging.getLogger("app").warning("card declined")
+        sqlite3.connect(":memory:").execute("SELECT 1")
+    print("app ran")
+"""
+
+
+def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    app = write_script(tmp_path, "app.py", _APP)
+    return subprocess.run(
+        [INSTRUMENT, sys.executable, str(app)],
+        cwd=tmp_path,
+        env={**instrument_env(tmp_path / "lens.db"), **env},
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("case", ["parent-is-a-file", "path-is-a-directory"])
+def test_database_that_cannot_be_opened_warns_once_and_the_app_runs(tmp_path: Path, case: str) -> None:
+    """A database whose directory cannot be made, or whose path is a directory: exactly one stderr line naming
+    the path (the app's own warning aside), the app runs to its normal end, and no file is created."""
+    (tmp_path / "a-file").write_text("not a directory")
+    database = tmp_path / "a-file" / "sub" / "lens.db" if case == "parent-is-a-file" else tmp_path / "dir.db"
+    if case == "path-is-a-directory":
+        database.mkdir()
+    result = _run(tmp_path, OTEL_EXPORTER_LENS_DATABASE=str(database))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "app ran\n"
+    lines = [line for line in result.stderr.splitlines() if line != "card declined"]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("otel-lens: spans and logs will not be stored:") and str(database) in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "a-file" / "sub").exists() and list(database.parent.glob("*.db-*")) == []
+
+
+def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    """OTEL_EXPORTER_LENS_RETENTION=banana: one stderr line naming the variable and a valid value, the app does
+    not run (a typo must not silently keep or delete data under a default retention), exit status 2."""
+    result = _run(tmp_path, OTEL_EXPORTER_LENS_RETENTION="banana")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "OTEL_EXPORTER_LENS_RETENTION='banana'" in result.stderr and "e.g. 7d" in result.stderr
+    assert not (tmp_path / "lens.db").exists()
