@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.util
 import threading
 from typing import Any
 
@@ -59,11 +60,26 @@ class BundledMatch:
 
 
 class BundledPrices:
-    """Looks models up in genai-prices' bundled data (one instance per process: the data loads once)."""
+    """Looks models up in genai-prices' bundled data (one instance per process).
 
-    def __init__(self, snapshot: Any) -> None:
-        self._snapshot = snapshot
+    The data (a large module, most of a second to import) loads at the first lookup, so a ``usage``
+    that the user's table covers, or that finds no usage, does not pay for it.
+    """
+
+    def __init__(self) -> None:
+        self._snapshot: Any = None
+        self._broken = False
         self._matches: dict[tuple[str, str], BundledMatch | None] = {}
+
+    def _data(self) -> Any:
+        if self._snapshot is None and not self._broken:
+            try:
+                from genai_prices import data_snapshot
+
+                self._snapshot = data_snapshot.get_snapshot()
+            except Exception:  # a broken install: costs need a table, `usage` still works
+                self._broken = True
+        return self._snapshot
 
     def match(self, provider: str, model: str) -> BundledMatch | None:
         """The genai-prices model for ``model`` of ``provider``, or None when it has none.
@@ -77,20 +93,23 @@ class BundledPrices:
         return self._matches[key]
 
     def _lookup(self, provider: str, model: str) -> BundledMatch | None:
+        snapshot = self._data()
+        if snapshot is None:
+            return None
         try:
             found = None
             if provider:
                 try:
-                    found = self._snapshot.find_provider(None, provider, None)
+                    found = snapshot.find_provider(None, provider, None)
                 except LookupError:
                     found = None
             if found is not None:
-                priced = found.find_model(model, all_providers=self._snapshot.providers)
+                priced = found.find_model(model, all_providers=snapshot.providers)
                 if priced is None:
                     return None
                 owner = found
             else:
-                owner, priced = self._snapshot.find_provider_model(model, None, None, None)
+                owner, priced = snapshot.find_provider_model(model, None, None, None)
         except LookupError:
             return None
         except Exception:  # bad data in a third-party package must not break `usage`
@@ -114,13 +133,8 @@ _loaded: list[BundledPrices | None] = []
 
 
 def bundled_prices() -> BundledPrices | None:
-    """genai-prices' bundled data, or None when the package is not installed (or cannot load here)."""
+    """genai-prices' bundled data, or None when the package is not installed (a cheap check: nothing imported)."""
     with _lock:
         if not _loaded:
-            try:
-                from genai_prices import data_snapshot
-            except Exception:  # not installed (or too old a Python for it): costs need a table
-                _loaded.append(None)
-            else:
-                _loaded.append(BundledPrices(data_snapshot.get_snapshot()))
+            _loaded.append(BundledPrices() if importlib.util.find_spec("genai_prices") is not None else None)
         return _loaded[0]
