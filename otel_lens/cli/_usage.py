@@ -1,9 +1,10 @@
 """The text view of ``otel-lens usage``: token totals per model, provider or service, their cost and price key.
 
 Numbers are never cut. Piped, every value is whole (``1,234,567``) and every column is there, for
-scripts and grep. On a terminal too narrow for that, counts of 10,000 and more are written compactly
-(``1.23M``), then the cache/reasoning columns that are zero in every row are left out; the name and
-price-key columns wrap rather than push a number off the screen.
+scripts and grep. On a terminal too narrow for that, step by step until the table fits: counts of
+10,000 and more are written compactly (``1.23M``), the cache/reasoning columns that are zero in every
+row are left out, the price keys move to a list under the table, and the columns close up (two
+spaces, costs to four digits). The name column wraps rather than push a number off the screen.
 """
 
 from __future__ import annotations
