@@ -49,7 +49,7 @@ def golden(name: str, text: str) -> None:
         ("logs_warn.txt", ["logs", "--level", "warn"]),
         ("stats.txt", ["stats", "--since", "100000d"]),
         ("stats_service.txt", ["stats", "--since", "100000d", "--by", "service"]),
-        ("usage.txt", ["usage", "--since", "100000d"]),
+        ("usage.txt", ["usage", "--since", "100000d", "--no-bundled-prices"]),
     ],
 )
 def test_list_views_match_golden_text(
@@ -79,9 +79,11 @@ def test_usage_with_a_price_table(
     """usage --prices adds a cost column: cached input at the cache rate, the rest at the input rate."""
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"gpt-4o": {"input": 2.5, "output": 10, "cache_read": 1.25}}))
-    golden("usage_prices.txt", run(capsys, settings, "usage", "--since", "100000d", "--prices", str(prices)))
-    rows = json.loads(run(capsys, settings, "usage", "--since", "100000d", "--prices", str(prices), "--json"))
+    argv = ("usage", "--since", "100000d", "--prices", str(prices), "--no-bundled-prices")
+    golden("usage_prices.txt", run(capsys, settings, *argv))
+    rows = json.loads(run(capsys, settings, *argv, "--json"))
     assert rows[0]["cost"] == pytest.approx((200 * 2.5 + 1000 * 1.25 + 300 * 10) / 1e6)
+    assert (rows[0]["price_key"], rows[0]["price_match"]) == ("gpt-4o", "prefix")  # gpt-4o-2024-08-06
 
 
 def test_json_output_of_every_reading_command(
@@ -106,8 +108,11 @@ def test_json_output_of_every_reading_command(
     assert [log["body"] for log in logs] == [{"event": "payment failed", "code": 51}]
     stats = json.loads(run(capsys, settings, "stats", "--json", "--since", "100000d", "--by", "service"))
     assert {row["service"]: row["count"] for row in stats} == {"shop": 6, "agent": 1}
-    usage = json.loads(run(capsys, settings, "usage", "--json", "--since", "100000d", "--by", "provider"))
+    usage = json.loads(
+        run(capsys, settings, "usage", "--json", "--since", "100000d", "--by", "provider", "--no-bundled-prices")
+    )
     assert usage == [
         {"provider": "openai", "span_count": 1, "input_tokens": 1200, "output_tokens": 300,
-         "cache_read_tokens": 1000, "cache_creation_tokens": 0, "total_tokens": 1500, "cost": None}
+         "cache_read_tokens": 1000, "cache_creation_tokens": 0, "reasoning_tokens": 0, "total_tokens": 1500,
+         "cost": None, "price_key": None, "price_match": None}
     ]  # fmt: skip

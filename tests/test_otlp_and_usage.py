@@ -167,12 +167,17 @@ def test_usage_is_exact_across_batches_and_re_exports(settings: Settings, tmp_pa
         assert by_provider == {"openai": (3, 470), "anthropic": (2, 1215)}
         by_service = {row.key: row.input_tokens for row in store.usage(since=None, by="service")}
         assert by_service == {"agent": 100 + 1000 + 7, "batch": 300 + 10}
-        prices = PriceTable({"gpt-4o": {"input": 2.0, "output": 8.0}, "anthropic/claude": {"input": 3, "output": 15,
-                             "cache_read": 0.3, "cache_creation": 3.75}})  # fmt: skip
-        costed = {row.key: row.cost for row in store.usage(since=None, by="model", prices=prices)}
-        assert costed["gpt-4o-2024-08-06"] == pytest.approx((400 * 2 + 60 * 8) / 1e6)
-        assert costed["gpt-4o-mini"] == pytest.approx((7 * 2 + 3 * 8) / 1e6)  # longest prefix "gpt-4o"
-        assert costed["claude-sonnet-4"] == pytest.approx((310 * 3 + 600 * 0.3 + 100 * 3.75 + 205 * 15) / 1e6)
+        prices = PriceTable({"gpt-4o": {"input": 2.0, "output": 8.0}, "anthropic/claude-sonnet-4": {"input": 3,
+                             "output": 15, "cache_read": 0.3, "cache_creation": 3.75}})  # fmt: skip
+        costed = {row.key: row for row in store.usage(since=None, by="model", prices=prices, bundled_prices=False)}
+        gpt = costed["gpt-4o-2024-08-06"]
+        assert gpt.cost == pytest.approx((400 * 2 + 60 * 8) / 1e6)  # a dated version of gpt-4o
+        assert (gpt.price_key, gpt.price_match) == ("gpt-4o", "prefix")
+        mini = costed["gpt-4o-mini"]  # another model, not a version of gpt-4o
+        assert (mini.cost, mini.price_key, mini.price_match) == (None, None, None)
+        claude = costed["claude-sonnet-4"]
+        assert claude.cost == pytest.approx((310 * 3 + 600 * 0.3 + 100 * 3.75 + 205 * 15) / 1e6)
+        assert (claude.price_key, claude.price_match) == ("anthropic/claude-sonnet-4", "exact")
         assert store.usage(since="1h") == []
 
 

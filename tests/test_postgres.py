@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreError
+from otel_lens.store.migrations import latest_version
 from otel_lens.store.shared import SharedStore, acquire
 from tests._postgres import PostgresServer
 
@@ -175,7 +176,7 @@ def test_concurrent_first_open_migrates_exactly_once(postgres_url: str, tmp_path
         ).fetchall()
         versions = conn.execute("SELECT value FROM lens_meta WHERE key = 'schema_version'").fetchall()
     assert len(writers) == 1
-    assert versions == [("1",)]
+    assert versions == [(str(latest_version()),)]
 
 
 def test_forked_child_writes_and_its_exit_leaves_the_parents_session(postgres_url: str, tmp_path: Path) -> None:

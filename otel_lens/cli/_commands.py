@@ -9,8 +9,10 @@ import time
 import orjson
 
 from otel_lens.cli._console import print_json, progress_bar, spinner, stderr_console, stdout_console
-from otel_lens.cli._views import log_line, render_logs, render_prune, render_stats, render_traces, render_usage
+from otel_lens.cli._usage import render_usage
+from otel_lens.cli._views import log_line, render_logs, render_prune, render_stats, render_traces
 from otel_lens.cli._waterfall import render_trace
+from otel_lens.query._bundled_prices import bundled_prices
 from otel_lens.query.otlp import export_request
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.store import Store
@@ -85,13 +87,13 @@ def stats(store: Store, args: argparse.Namespace) -> int:
 
 def usage(store: Store, args: argparse.Namespace) -> int:
     prices = PriceTable.load(args.prices) if args.prices else None
-    rows = store.usage(since=args.since, by=args.by, prices=prices)
+    bundled = not args.no_bundled_prices
+    rows = store.usage(since=args.since, by=args.by, prices=prices, bundled_prices=bundled)
     if args.json:
         print_json([row.as_dict() for row in rows])
         return 0
-    render_usage(rows, stdout_console(), args.by, priced=prices is not None)
-    if prices is not None and any(row.cost is None for row in rows):
-        stderr_console().print("? = a model without a price in the price table", style="yellow")
+    priced = prices is not None or (bundled and bundled_prices() is not None)
+    render_usage(rows, stdout_console(), args.by, priced=priced, notes=stderr_console())
     return 0
 
 

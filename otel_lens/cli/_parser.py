@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--since", type=_duration, default="24h", help="the window, in whole hours (default 24h)")
     usage.add_argument("--by", choices=USAGE_GROUPS, default="model", help="group by model, provider or service")
     usage.add_argument("--prices", metavar="FILE", help="a JSON price table: model → price per million tokens")
+    usage.add_argument(
+        "--no-bundled-prices",
+        action="store_true",
+        help="price only from --prices, not from the genai-prices package (extra otel-lens[prices])",
+    )
 
     prune = commands.add_parser("prune", parents=[common], help="apply retention now and show what was reclaimed")
     prune.add_argument("--max-age", type=_duration, help="delete data older than this (default: the retention setting)")

@@ -1,4 +1,4 @@
-"""Text views of the list commands: traces, logs, stats, usage and prune summaries."""
+"""Text views of the list commands: traces, logs, stats and prune summaries (usage: :mod:`otel_lens.cli._usage`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.text import Text
 
 from otel_lens._units import format_size
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, one_line, utc
-from otel_lens.query.results import LogRecord, StatRow, TraceSummary, UsageRow
+from otel_lens.query.results import LogRecord, StatRow, TraceSummary
 from otel_lens.store.sweeper import PruneSummary
 
 
@@ -149,31 +149,6 @@ def render_stats(rows: Sequence[StatRow], console: Console, by: str) -> None:
             duration(row.p95_ms),
             duration(row.p99_ms),
         )
-    console.print(table)
-
-
-def render_usage(rows: Sequence[UsageRow], console: Console, by: str, priced: bool) -> None:
-    if not rows:
-        console.print("no GenAI usage in this window", style="dim")
-        return
-    columns = [(by, "left"), ("spans", "right"), ("input", "right"), ("output", "right"),
-               ("cache read", "right"), ("cache write", "right"), ("total", "right")]  # fmt: skip
-    if priced:
-        columns.append(("cost", "right"))
-    table = _table(*columns)
-    for row in rows:
-        cells: list[str | Text] = [
-            Text(row.key or "(unknown)"),
-            f"{row.span_count:,}",
-            f"{row.input_tokens:,}",
-            f"{row.output_tokens:,}",
-            f"{row.cache_read_tokens:,}",
-            f"{row.cache_creation_tokens:,}",
-            f"{row.total_tokens:,}",
-        ]
-        if priced:
-            cells.append(Text("?", "yellow") if row.cost is None else f"{row.cost:,.4f}")
-        table.add_row(*cells)
     console.print(table)
 
 

@@ -20,6 +20,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_lens._redact import Redactor
 from otel_lens.export.bodies import extract_bodies, has_bodies
+from otel_lens.export.genai import USAGE_KEYS, genai_usage
 from otel_lens.store.codec import dumps
 from otel_lens.store.rows import (
     FLAG_HAS_IS_REMOTE,
@@ -34,11 +35,6 @@ from otel_lens.store.rows import (
 _MAX_NAME = 1024
 _MAX_MESSAGE = 4096
 _NOTHING = object()
-
-_INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-_OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
-_CACHE_CREATION = ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens")
 
 
 class _Interner:
@@ -177,38 +173,6 @@ def safe_text(text: str | None, limit: int = _MAX_MESSAGE) -> str | None:
     return text
 
 
-def genai_usage(attributes: Mapping[str, Any]) -> GenAIUsage | None:
-    """The token usage a span reports under the GenAI conventions, or None when it reports none."""
-
-    def first(keys: Sequence[str]) -> Any:
-        for key in keys:
-            value = attributes.get(key)
-            if value is not None:
-                return value
-        return None
-
-    def tokens(keys: Sequence[str]) -> int:
-        value = first(keys)
-        try:
-            return max(int(value), 0) if value is not None and not isinstance(value, bool) else 0
-        except (TypeError, ValueError, OverflowError):
-            return 0
-
-    input_tokens, output_tokens = tokens(_INPUT_TOKENS), tokens(_OUTPUT_TOKENS)
-    if not input_tokens and not output_tokens and first(_INPUT_TOKENS + _OUTPUT_TOKENS) is None:
-        return None
-    provider = first(("gen_ai.provider.name", "gen_ai.system"))
-    model = first(("gen_ai.response.model", "gen_ai.request.model"))
-    return GenAIUsage(
-        provider=safe_text(str(provider), _MAX_NAME) or "" if provider is not None else "",
-        model=safe_text(str(model), _MAX_NAME) or "" if model is not None else "",
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=tokens(_CACHE_READ),
-        cache_creation_tokens=tokens(_CACHE_CREATION),
-    )
-
-
 def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None) -> EncodedBatch:
     """Rows in :data:`SPAN_COLUMNS` order for ``spans`` (ids as big-endian bytes, times in ns)."""
     interner = _Interner()
@@ -262,12 +226,8 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 scope_index,
             ]
         )
-        if attributes and (
-            "gen_ai.usage.input_tokens" in attributes
-            or "gen_ai.usage.output_tokens" in attributes
-            or "gen_ai.usage.prompt_tokens" in attributes
-            or "gen_ai.usage.completion_tokens" in attributes
-        ):
+        # Bounded cost for spans that are not GenAI: at most min(len(attributes), len(USAGE_KEYS)) lookups, in C.
+        if attributes and not attributes.keys().isdisjoint(USAGE_KEYS):
             usage = genai_usage(attributes)
             if usage is not None:
                 genai[len(rows) - 1] = usage

@@ -1,15 +1,16 @@
-"""Aggregates over a time window: latency percentiles and error rates per span name or service, GenAI usage."""
+"""Aggregates over a time window: latency percentiles and error rates per span name or service.
+
+GenAI usage totals live in :mod:`otel_lens.query._usage`.
+"""
 
 from __future__ import annotations
 
-import collections
 from typing import Any
 
 import peewee as pw
 
-from otel_lens.query.prices import PriceTable
-from otel_lens.query.results import StatRow, UsageRow
-from otel_lens.store.rows import STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.query.results import StatRow
+from otel_lens.store.rows import STATUS_ERROR
 from otel_lens.store.schema import Models
 
 _PERCENTILES = (50, 95, 99)
@@ -53,40 +54,4 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
         for k, n, errors, p50, p95, p99 in query.tuples()
     ]
     rows.sort(key=lambda r: (-r.count, r.key))
-    return rows
-
-
-def usage_totals(models: Models, by: str, cutoff: int | None, prices: PriceTable | None) -> list[UsageRow]:
-    """GenAI token totals per ``by`` ("model", "provider" or "service") from the hourly usage table.
-
-    The window is whole hours: the hour holding ``cutoff`` counts in full.
-    """
-    usage: Any = models.usage
-    query = usage.select(
-        usage.service,
-        usage.provider,
-        usage.model,
-        pw.fn.SUM(usage.span_count),
-        pw.fn.SUM(usage.input_tokens),
-        pw.fn.SUM(usage.output_tokens),
-        pw.fn.SUM(usage.cache_read_tokens),
-        pw.fn.SUM(usage.cache_creation_tokens),
-    )
-    if cutoff is not None:
-        query = query.where(usage.bucket_ns >= cutoff - cutoff % USAGE_BUCKET_NS)
-    query = query.group_by(usage.service, usage.provider, usage.model)
-    totals: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
-    costs: dict[str, float | None] = {}
-    for service, provider, model, *sums in query.tuples():
-        key = {"service": service, "provider": provider, "model": model}[by] or ""
-        counts = [int(v or 0) for v in sums]
-        total = totals[key]
-        for index, value in enumerate(counts):
-            total[index] += value
-        if prices is not None:
-            cost = prices.cost(provider, model, *counts[1:])
-            previous = costs.get(key, 0.0)
-            costs[key] = None if cost is None or previous is None else previous + cost
-    rows = [UsageRow(by, key, *values, cost=costs.get(key)) for key, values in totals.items()]  # type: ignore[misc]
-    rows.sort(key=lambda r: (-r.total_tokens, r.key))
     return rows

@@ -228,7 +228,7 @@ class StatRow:
 
 @dataclasses.dataclass(frozen=True)
 class UsageRow:
-    """GenAI token totals of one model, provider or service; ``cost`` when a price table covers all of it."""
+    """GenAI token totals of one model, provider or service; ``cost`` when a price covers all of it."""
 
     by: str
     key: str
@@ -238,6 +238,9 @@ class UsageRow:
     cache_read_tokens: int
     cache_creation_tokens: int
     cost: float | None = None
+    reasoning_tokens: int = 0  # part of output_tokens
+    price_key: str | None = None  # the price table key(s) or genai-prices model that priced the row
+    price_match: str | None = None  # "exact", "prefix" (a key followed by a version/date suffix), None: no price
 
     @property
     def total_tokens(self) -> int:
@@ -251,6 +254,9 @@ class UsageRow:
             "output_tokens": self.output_tokens,
             "cache_read_tokens": self.cache_read_tokens,
             "cache_creation_tokens": self.cache_creation_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
             "total_tokens": self.total_tokens,
             "cost": self.cost,
+            "price_key": self.price_key,
+            "price_match": self.price_match,
         }

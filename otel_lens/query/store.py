@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_lens._units import parse_duration
-from otel_lens.query import _aggregates, _filters, _logs, _traces
+from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _traces, _usage
 from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
 from otel_lens.query._filters import Since
@@ -216,10 +216,16 @@ class Store:
         return self._reader.run(lambda m: _aggregates.span_stats(m, group, cutoff))
 
     def usage(
-        self, since: Since = "24h", by: str = "model", prices: PriceTable | str | os.PathLike[str] | None = None
+        self,
+        since: Since = "24h",
+        by: str = "model",
+        prices: PriceTable | str | os.PathLike[str] | None = None,
+        bundled_prices: bool = True,
     ) -> list[UsageRow]:
-        """GenAI token usage per ``by`` ``"model"``, ``"provider"`` or ``"service"``, with cost from ``prices``.
+        """GenAI token usage per ``by`` ``"model"``, ``"provider"`` or ``"service"``, with its cost.
 
+        Models are priced by ``prices`` (a :class:`PriceTable` or its file) first, then, unless
+        ``bundled_prices`` is False, by the genai-prices package when installed (``otel-lens[prices]``).
         The totals are kept per hour at export time, so the window is rounded down to a whole hour.
 
         Raises:
@@ -228,7 +234,8 @@ class Store:
         group = _filters.choose(by, _filters.USAGE_GROUPS, "by")
         cutoff = _filters.cutoff_ns(since)
         table = prices if isinstance(prices, PriceTable) or prices is None else PriceTable.load(prices)
-        return self._reader.run(lambda m: _aggregates.usage_totals(m, group, cutoff, table))
+        bundled = _bundled_prices.bundled_prices() if bundled_prices else None
+        return self._reader.run(lambda m: _usage.usage_totals(m, group, cutoff, table, bundled))
 
     # -- retention ------------------------------------------------------------------------------
 

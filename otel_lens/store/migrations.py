@@ -25,7 +25,19 @@ def _create_tables(db: pw.Database, models: Models) -> None:
     db.create_tables(models.all(), safe=True)
 
 
-MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {1: _create_tables}
+def _add_reasoning_tokens(db: pw.Database, models: Models) -> None:
+    """Version 2: lens_usage gains ``reasoning_tokens`` (existing rows count 0: their spans were never read for it).
+
+    A store created at version 2 already has the column (version 1 creates the tables from the
+    current models), so the step only adds it where it is missing.
+    """
+    table = models.usage._meta.table_name
+    if any(column.name == "reasoning_tokens" for column in db.get_columns(table)):
+        return
+    db.execute_sql(f"ALTER TABLE {table} ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {1: _create_tables, 2: _add_reasoning_tokens}
 """Version → the step that brings a store from version - 1 to it."""
 
 

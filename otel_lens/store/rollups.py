@@ -50,16 +50,17 @@ def upsert_traces_sql(db: pw.Database, rows: int = 1, returning: bool = False) -
 
 
 def upsert_usage_sql(db: pw.Database) -> str:
-    """Add one hour/service/provider/model's token delta to lens_usage (9 parameters, ``usage_rows`` order)."""
+    """Add one hour/service/provider/model's token delta to lens_usage (10 parameters, ``usage_rows`` order)."""
     return (
         "INSERT INTO lens_usage AS u (bucket_ns, service, provider, model, span_count, input_tokens, "
-        f"output_tokens, cache_read_tokens, cache_creation_tokens) VALUES ({placeholders(db, 9)}) "
+        f"output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens) VALUES ({placeholders(db, 10)}) "
         "ON CONFLICT (bucket_ns, service, provider, model) DO UPDATE SET "
         "span_count = u.span_count + excluded.span_count, "
         "input_tokens = u.input_tokens + excluded.input_tokens, "
         "output_tokens = u.output_tokens + excluded.output_tokens, "
         "cache_read_tokens = u.cache_read_tokens + excluded.cache_read_tokens, "
-        "cache_creation_tokens = u.cache_creation_tokens + excluded.cache_creation_tokens"
+        "cache_creation_tokens = u.cache_creation_tokens + excluded.cache_creation_tokens, "
+        "reasoning_tokens = u.reasoning_tokens + excluded.reasoning_tokens"
     )
 
 
@@ -116,7 +117,8 @@ def trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) ->
 def usage_rows(
     rows: Sequence[list[Any]], genai: dict[int, Any], services: dict[int, str | None]
 ) -> list[tuple[Any, ...]]:
-    totals: dict[tuple[int, str, str, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    """One token delta per hour/service/provider/model of the spans in ``genai`` (``upsert_usage_sql`` order)."""
+    totals: dict[tuple[int, str, str, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     for index, usage in genai.items():
         row = rows[index]
         bucket = row[6] - row[6] % USAGE_BUCKET_NS
@@ -126,4 +128,5 @@ def usage_rows(
         total[2] += usage.output_tokens
         total[3] += usage.cache_read_tokens
         total[4] += usage.cache_creation_tokens
+        total[5] += usage.reasoning_tokens
     return [(*key, *values) for key, values in totals.items()]

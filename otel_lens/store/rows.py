@@ -97,7 +97,7 @@ class ScopeRow:
 
 @dataclasses.dataclass(frozen=True)
 class GenAIUsage:
-    """Token counts of one GenAI span (OTel GenAI semantic conventions)."""
+    """Token counts of one GenAI span (see :mod:`otel_lens.export.genai` for the attribute names read)."""
 
     provider: str
     model: str
@@ -105,6 +105,7 @@ class GenAIUsage:
     output_tokens: int
     cache_read_tokens: int
     cache_creation_tokens: int
+    reasoning_tokens: int = 0  # part of output_tokens, as OpenAI reports them
 
 
 @dataclasses.dataclass

@@ -140,6 +140,8 @@ class Usage(_Base):
     output_tokens = pw.BigIntegerField()
     cache_read_tokens = pw.BigIntegerField()
     cache_creation_tokens = pw.BigIntegerField()
+    # Added by schema version 2 (ALTER TABLE … DEFAULT 0): a new store gets the same column definition.
+    reasoning_tokens = pw.BigIntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "lens_usage"

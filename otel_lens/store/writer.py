@@ -78,7 +78,7 @@ class Writer:
         )
         usage_columns = ("bucket_ns", "service", "provider", "model", "span_count", "input_tokens", "output_tokens")
         self._usage_types = _postgres.column_types(
-            models.usage, (*usage_columns, "cache_read_tokens", "cache_creation_tokens")
+            models.usage, (*usage_columns, "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
         )
         self._pg_insert_spans = (
             _postgres.unnest_form(self._insert_spans, self._span_types) + " RETURNING trace_row, span_id"
