@@ -85,3 +85,72 @@ def test_lens_sql_never_reaches_the_apps_log_handlers_nor_the_store(tmp_path: Pa
     assert stored_peewee, "the application's peewee records are stored like any other"
     assert all("app_items" in body for body in stored_peewee), [b for b in stored_peewee if "app_items" not in b]
     assert {span["name"] for span in spans(db)} == {"work", "read inside a span"}
+
+
+_UNAVAILABLE_APP = """
+import logging, sys
+from otel_lens import Logger, StoreError, configure, lens_fn
+lens = configure(database={database!r}, sweep_interval=0)
+log = Logger("app")
+
+@lens_fn
+def handle(n: int) -> int:
+    log.info("handled %d", n)
+    logging.getLogger("app.stdlib").warning("stdlib still prints")
+    return n * 2
+
+assert handle(21) == 42
+try:
+    lens.store
+except StoreError as exc:
+    print("store:", exc)
+else:
+    raise SystemExit("lens.store should say why nothing is stored")
+assert lens.force_flush()
+lens.shutdown()
+print("app ran")
+"""
+
+
+def test_unavailable_storage_warns_once_and_the_app_runs(tmp_path: Path) -> None:
+    """Smaller ones: a database whose directory cannot be created (its parent is a file), or a file that is not
+    an otel-lens database, does not stop the app: exit 0, one otel-lens warning line naming the path and why, no
+    traceback; decorators and Logger keep working and ``lens.store`` raises StoreError saying why."""
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "notes.db").write_text("my own notes, not a database\n" * 10)
+    cases = {
+        str(tmp_path / "a-file" / "sub" / "lens.db"): "Not a directory",
+        str(tmp_path / "notes.db"): "not an otel-lens database",
+    }
+    for database, why in cases.items():
+        result = _run(_UNAVAILABLE_APP.format(database=database), tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.splitlines()
+        warnings = [line for line in lines if "otel-lens" in line]
+        assert len(warnings) == 1, lines
+        assert str(Path(database).parent if why == "Not a directory" else database) in warnings[0]
+        assert why in warnings[0] and "not stored" in warnings[0]
+        assert any(line.endswith(" INF handled 21") for line in lines), lines  # the Logger still writes
+        assert "stdlib still prints" in lines
+        assert len(lines) == 3, lines
+        out = result.stdout.splitlines()
+        assert out[-1] == "app ran" and out[0].startswith("store: ") and why in out[0]
+    assert (tmp_path / "notes.db").read_text() == "my own notes, not a database\n" * 10
+
+
+def test_a_bad_setting_still_fails_fast_in_one_line(tmp_path: Path) -> None:
+    """A setting that does not parse is the developer's mistake: configure() raises SettingsError naming it."""
+    result = _run(
+        f"""
+        from otel_lens import SettingsError, configure
+        try:
+            configure(database={str(tmp_path / "lens.db")!r}, retention="forever-ish")
+        except SettingsError as exc:
+            print(exc)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "retention" in result.stdout and len(result.stdout.splitlines()) == 1
+    assert not (tmp_path / "lens.db").exists()
