@@ -24,7 +24,9 @@ from tests._facade_helpers import logs, otel_globals_restored
 def _logger_tree_restored() -> Iterator[None]:
     """Logger(name) adopts the stdlib logger of that name: undo it, so other tests' plain loggers stay plain."""
     manager = logging.Logger.manager
-    before = {name: (type(obj), obj.level) for name, obj in manager.loggerDict.items() if isinstance(obj, logging.Logger)}
+    before = {
+        name: (type(obj), obj.level) for name, obj in manager.loggerDict.items() if isinstance(obj, logging.Logger)
+    }
     yield
     for name, obj in list(manager.loggerDict.items()):
         if not isinstance(obj, logging.Logger):
@@ -159,7 +161,11 @@ def test_logger_is_the_stdlib_logger_and_dict_config_levels_reach_it(tmp_path: P
     assert re.fullmatch(_LINE + "DBG shown: dictConfig said DEBUG", lines[0])
     assert re.fullmatch(_LINE + "ERR shown: an error", lines[1])
     assert re.fullmatch(_LINE + "ERR shown: early error", lines[2])
-    assert [entry["body"] for entry in logs(db)] == ["shown: dictConfig said DEBUG", "shown: an error", "shown: early error"]
+    assert [entry["body"] for entry in logs(db)] == [
+        "shown: dictConfig said DEBUG",
+        "shown: an error",
+        "shown: early error",
+    ]
 
 
 def test_root_console_handler_does_not_print_logger_lines_twice(tmp_path: Path) -> None:
@@ -191,7 +197,10 @@ def test_root_console_handler_does_not_print_logger_lines_twice(tmp_path: Path) 
     assert len(lines) == 2, lines
     assert re.fullmatch(_LINE + r"INF \[[0-9a-f]{8}\] from Logger", lines[0])
     assert lines[1] == "ROOT app.db from a stdlib child"
-    assert (tmp_path / "app.log").read_text().splitlines() == ["FILE app from Logger", "FILE app.db from a stdlib child"]
+    assert (tmp_path / "app.log").read_text().splitlines() == [
+        "FILE app from Logger",
+        "FILE app.db from a stdlib child",
+    ]
     stored = logs(db)
     assert sorted(entry["body"] for entry in stored) == ["from Logger", "from a stdlib child"]
     assert all(entry["trace_id"] is not None for entry in stored)

@@ -113,14 +113,16 @@ print("app ran")
 
 
 def test_unavailable_storage_warns_once_and_the_app_runs(tmp_path: Path) -> None:
-    """Smaller ones: a database whose directory cannot be created (its parent is a file), or a file that is not
-    an otel-lens database, does not stop the app: exit 0, one otel-lens warning line naming the path and why, no
+    """Smaller ones: a database whose directory cannot be created (its parent is a file), a file that is not
+    an otel-lens database, or a directory given as the database does not stop the app: exit 0, one otel-lens warning line naming the path and why, no
     traceback; decorators and Logger keep working and ``lens.store`` raises StoreError saying why."""
     (tmp_path / "a-file").write_text("not a directory")
     (tmp_path / "notes.db").write_text("my own notes, not a database\n" * 10)
+    (tmp_path / "a-dir").mkdir()
     cases = {
         str(tmp_path / "a-file" / "sub" / "lens.db"): "Not a directory",
         str(tmp_path / "notes.db"): "not an otel-lens database",
+        str(tmp_path / "a-dir"): "is a directory",
     }
     for database, why in cases.items():
         result = _run(_UNAVAILABLE_APP.format(database=database), tmp_path)

@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from otel_lens import configure
 from tests._facade_helpers import otel_globals_restored, spans
 
 # The app every test runs: a lens_fn parent fanning lens_fn children out to a pool and to a thread.
@@ -43,6 +46,13 @@ def parent() -> int:
 def _restored() -> Iterator[None]:
     with otel_globals_restored():
         yield
+
+
+def _app() -> Any:
+    """The app's functions, run in this process (the subprocess test runs the same source)."""
+    namespace: dict[str, Any] = {}
+    exec(_APP, namespace)
+    return types.SimpleNamespace(**namespace)
 
 
 def _wrapped_once() -> bool:
@@ -79,11 +89,10 @@ def test_pool_and_thread_work_nests_under_the_submitting_span(db_path: Path) -> 
     import threading
 
     original_start = threading.Thread.start
-    namespace: dict[str, object] = {}
-    exec(_APP, namespace)  # noqa: S102 - the app's code, shared with the subprocess tests
-    lens = namespace["configure"](database=str(db_path), sweep_interval=0)  # type: ignore[operator]
+    app = _app()
+    lens = configure(database=str(db_path), sweep_interval=0)
     assert _wrapped_once()
-    assert namespace["parent"]() == 2 * (0 + 1 + 2) + 20  # type: ignore[operator]
+    assert app.parent() == 2 * (0 + 1 + 2) + 20
     assert lens.force_flush()
     _assert_one_nested_trace(db_path)
     lens.shutdown()
@@ -95,11 +104,10 @@ def test_propagate_threads_false_leaves_threads_alone(db_path: Path) -> None:
     import threading
 
     original_start = threading.Thread.start
-    namespace: dict[str, object] = {}
-    exec(_APP, namespace)  # noqa: S102
-    lens = namespace["configure"](database=str(db_path), sweep_interval=0, propagate_threads=False)  # type: ignore[operator]
+    app = _app()
+    lens = configure(database=str(db_path), sweep_interval=0, propagate_threads=False)
     assert threading.Thread.start is original_start
-    namespace["parent"]()  # type: ignore[operator]
+    app.parent()
     assert lens.force_flush()
     assert len({s["trace_id"] for s in spans(db_path)}) == 6  # the parent, 4 pool children, the thread's own
 
@@ -112,11 +120,10 @@ def test_already_on_is_neither_wrapped_twice_nor_turned_off(db_path: Path) -> No
     instrumentor = ThreadingInstrumentor()
     instrumentor.instrument()
     try:
-        namespace: dict[str, object] = {}
-        exec(_APP, namespace)  # noqa: S102
-        lens = namespace["configure"](database=str(db_path), sweep_interval=0)  # type: ignore[operator]
+        app = _app()
+        lens = configure(database=str(db_path), sweep_interval=0)
         assert _wrapped_once()
-        namespace["parent"]()  # type: ignore[operator]
+        app.parent()
         assert lens.force_flush()
         _assert_one_nested_trace(db_path)
         lens.shutdown()
