@@ -137,6 +137,10 @@ def test_logger_is_the_stdlib_logger_and_dict_config_levels_reach_it(tmp_path: P
         log = Logger("app.api")
         assert log is logging.getLogger("app.api") and isinstance(log, Logger)
         log.debug("hidden: INFO is the default level")
+        assert log.getEffectiveLevel() == logging.INFO
+        # The default is the Logger's own: its parent and its stdlib children keep the root's WARNING.
+        assert logging.getLogger("app").getEffectiveLevel() == logging.WARNING
+        assert logging.getLogger("app.api.child").getEffectiveLevel() == logging.WARNING
         logging.config.dictConfig({{
             "version": 1, "disable_existing_loggers": False,
             "loggers": {{"app.api": {{"level": "DEBUG"}}}},

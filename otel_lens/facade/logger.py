@@ -125,8 +125,9 @@ class Logger(logging.Logger):
 
     Args:
         name: the logger name (stored as the record's instrumentation scope).
-        level: the lowest level handled; when omitted, the level configured for the logger is kept, and
-            one not configured (``NOTSET``) becomes ``INFO``.
+        level: the lowest level handled (set on the logger, as ``setLevel`` does). When omitted, the level
+            configured for it or a parent below the root applies; with none, ``INFO`` (``DEBUG`` if the
+            root logger is at ``DEBUG``). That default is the Logger's own: child loggers keep theirs.
     """
 
     def __new__(cls, name: str, level: int | str | None = None) -> Logger:
@@ -137,12 +138,20 @@ class Logger(logging.Logger):
                 logger.__class__ = _lens_class(type(logger))
             if level is not None:
                 logger.setLevel(level)
-            elif logger.level == logging.NOTSET:
-                logger.setLevel(logging.INFO)
         return logger  # type: ignore[return-value]  # an instance of cls, per the line above
 
     def __init__(self, name: str, level: int | str | None = None) -> None:
         """Nothing to set up: ``__new__`` returned a logger that keeps the state it has (handlers, level)."""
+
+    def getEffectiveLevel(self) -> int:
+        """The stdlib rule up to the root; instead of the root's default WARNING, INFO (or the root's, if lower)."""
+        logger: logging.Logger | None = self
+        while logger is not None and logger.parent is not None:  # every logger but the root
+            if logger.level:
+                return logger.level
+            logger = logger.parent
+        root = logging.getLogger()
+        return min(root.level, logging.INFO) if self is not root else root.level
 
     def callHandlers(self, record: logging.LogRecord) -> None:
         """otel-lens's stderr line and the store, then the configured handlers (see the class docstring)."""
