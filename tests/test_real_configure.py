@@ -114,24 +114,25 @@ print("app ran")
 
 def test_unavailable_storage_warns_once_and_the_app_runs(tmp_path: Path) -> None:
     """Smaller ones: a database whose directory cannot be created (its parent is a file), a file that is not
-    an otel-lens database, or a directory given as the database does not stop the app: exit 0, one otel-lens warning line naming the path and why, no
+    an otel-lens database, a directory given as the database, or an unwritable directory does not stop the app: exit 0, one otel-lens warning line naming the path and why, no
     traceback; decorators and Logger keep working and ``lens.store`` raises StoreError saying why."""
     (tmp_path / "a-file").write_text("not a directory")
     (tmp_path / "notes.db").write_text("my own notes, not a database\n" * 10)
     (tmp_path / "a-dir").mkdir()
-    cases = {
-        str(tmp_path / "a-file" / "sub" / "lens.db"): "Not a directory",
-        str(tmp_path / "notes.db"): "not an otel-lens database",
-        str(tmp_path / "a-dir"): "is a directory",
-    }
-    for database, why in cases.items():
+    cases = [  # the database, the path the warning must name, and why
+        (str(tmp_path / "a-file" / "sub" / "lens.db"), str(tmp_path / "a-file" / "sub"), "Not a directory"),
+        (str(tmp_path / "notes.db"), str(tmp_path / "notes.db"), "not an otel-lens database"),
+        (str(tmp_path / "a-dir"), str(tmp_path / "a-dir"), "is a directory"),
+        ("/proc/self/lens.db", "/proc/self", "not writable"),  # an unwritable directory, even for root
+    ]
+    for database, named, why in cases:
         result = _run(_UNAVAILABLE_APP.format(database=database), tmp_path)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         lines = result.stderr.splitlines()
         warnings = [line for line in lines if "otel-lens" in line]
         assert len(warnings) == 1, lines
-        assert str(Path(database).parent if why == "Not a directory" else database) in warnings[0]
+        assert named in warnings[0]
         assert why in warnings[0] and "not stored" in warnings[0]
         assert any(line.endswith(" INF handled 21") for line in lines), lines  # the Logger still writes
         assert "stdlib still prints" in lines
