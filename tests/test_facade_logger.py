@@ -155,20 +155,26 @@ def test_logger_is_the_stdlib_logger_and_dict_config_levels_reach_it(tmp_path: P
         early = Logger("configured.first")
         early.warning("hidden: configured ERROR before Logger() was called")
         early.error("shown: early error")
+        logging.setLoggerClass(Logger)  # every new logger an otel-lens one: works, without recursing
+        made = logging.getLogger("via.logger.class")
+        assert isinstance(made, Logger) and Logger("via.logger.class") is made
+        made.info("shown: made by the logging manager")
         assert lens.force_flush()
         """,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
     assert re.fullmatch(_LINE + "DBG shown: dictConfig said DEBUG", lines[0])
     assert re.fullmatch(_LINE + "ERR shown: an error", lines[1])
     assert re.fullmatch(_LINE + "ERR shown: early error", lines[2])
+    assert re.fullmatch(_LINE + "INF shown: made by the logging manager", lines[3])
     assert [entry["body"] for entry in logs(db)] == [
         "shown: dictConfig said DEBUG",
         "shown: an error",
         "shown: early error",
+        "shown: made by the logging manager",
     ]
 
 

@@ -91,6 +91,7 @@ class _StderrHandler(logging.Handler):
 _stderr_handler = _StderrHandler()
 _store_handler = StoreHandler()
 _adopt_lock = threading.Lock()
+_making = threading.local()  # set while Logger() asks the logging manager for a logger
 _lens_classes: dict[type[logging.Logger], type[Logger]] = {}
 
 
@@ -131,8 +132,17 @@ class Logger(logging.Logger):
     """
 
     def __new__(cls, name: str, level: int | str | None = None) -> Logger:
+        if getattr(_making, "on", False):
+            # logging.setLoggerClass(Logger): the manager is making the logger our getLogger() below asked for.
+            made = super().__new__(cls)
+            logging.Logger.__init__(made, name)
+            return made
         with _adopt_lock:
-            logger = logging.getLogger(name)
+            _making.on = True
+            try:
+                logger = logging.getLogger(name)
+            finally:
+                _making.on = False
             if not isinstance(logger, Logger):
                 # Made ours in place: code already holding this logger (or dictConfig, later) sees the same object.
                 logger.__class__ = _lens_class(type(logger))
