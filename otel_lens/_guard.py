@@ -1,8 +1,12 @@
 """Marks work done by otel-lens itself, so its own database and logging activity never feeds back into it.
 
-Inside :func:`internal` the OTel suppress-instrumentation key is set (instrumented sqlite3 or
-peewee do not trace the exporter), Peewee's SQL debug records are dropped, and a log export that
-re-enters from the same thread (a synchronous log processor on the root logger) is refused.
+Every database statement otel-lens runs is inside :func:`internal`: opening and migrating (exporter
+construction, ``prune``), the writer (each export), the retention sweeper thread and the read API
+(``open_store()``, ``lens.store``, the CLI). There the OTel suppress-instrumentation key is set
+(instrumented sqlite3 or psycopg do not trace it), Peewee's SQL debug records are dropped (so an
+application logging at DEBUG neither prints nor stores otel-lens's SQL, while its own Peewee queries
+log as before), and a log export that re-enters from the same thread (a synchronous log processor on
+the root logger) is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ _state = threading.local()
 
 
 def is_internal() -> bool:
-    """True while this thread is inside otel-lens' own write or sweep work."""
+    """True while this thread is inside otel-lens' own database work (open, write, sweep or read)."""
     return getattr(_state, "depth", 0) > 0
 
 

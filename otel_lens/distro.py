@@ -119,6 +119,6 @@ def _route_stdlib_logging() -> None:
         return
     if list(entry_points(group="opentelemetry_instrumentor", name="logging")):
         return
-    from otel_lens.facade.configure import _route_stdlib_logging as add_store_handler
+    from otel_lens.facade._routing import route_stdlib_logging as add_store_handler
 
     add_store_handler()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from opentelemetry import _logs, trace
 from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -340,3 +341,60 @@ logging.getLogger("other").warning("no handler for this one")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["myapp-handler: disk almost full", "no handler for this one"]
+
+
+def test_logs_take_the_service_of_the_apps_tracer_provider(db_path: Path) -> None:
+    """Defect 7: an app with its own TracerProvider (service "orders") and no LoggerProvider gets its logs
+    stored under "orders", not ``unknown_service:python``: the LoggerProvider configure() adds shares the
+    resource."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "orders"}), shutdown_on_exit=False)
+    trace.set_tracer_provider(provider)
+    lens = configure(database=str(db_path), sweep_interval=0)
+    assert lens.logger_provider is not None and lens.logger_provider.resource is provider.resource
+    with trace.get_tracer("t").start_as_current_span("checkout"):
+        logging.getLogger("app").warning("paid")
+    assert lens.force_flush()
+    store = lens.store
+    assert store is not None
+    (summary,) = store.traces()
+    (log,) = store.logs()
+    assert summary.service == "orders" and log.service == "orders"
+    provider.shutdown()
+
+
+def test_spans_take_the_service_of_the_apps_logger_provider(db_path: Path) -> None:
+    """Defect 7, the other way round: only a LoggerProvider set (service "billing"): the TracerProvider
+    configure() creates uses its resource."""
+    provider = LoggerProvider(resource=Resource.create({"service.name": "billing"}), shutdown_on_exit=False)
+    _logs.set_logger_provider(provider)
+    lens = configure(database=str(db_path), sweep_interval=0)
+    with trace.get_tracer("t").start_as_current_span("invoice"):
+        logging.getLogger("app").warning("sent")
+    assert lens.force_flush()
+    store = lens.store
+    assert store is not None
+    assert [t.service for t in store.traces()] == ["billing"] and [r.service for r in store.logs()] == ["billing"]
+    provider.shutdown()
+
+
+def test_service_name_not_applied_to_existing_providers_is_reported(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Defect 7: ``configure(service_name=...)`` with the app's providers set does not rename their service;
+    one warning names the service in use (none when it is the same)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "orders"}), shutdown_on_exit=False)
+    trace.set_tracer_provider(provider)
+    with caplog.at_level(logging.WARNING, logger="otel_lens"):
+        lens = configure(database=str(db_path), service_name="shop", sweep_interval=0)
+    (record,) = caplog.records
+    assert "service_name='shop' not applied" in record.getMessage() and "'orders'" in record.getMessage()
+    trace.get_tracer("t").start_span("s").end()
+    assert lens.force_flush()
+    store = lens.store
+    assert store is not None and [t.service for t in store.traces()] == ["orders"]
+    lens.shutdown()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="otel_lens"):
+        configure(database=str(db_path), service_name="orders", sweep_interval=0)
+    assert not caplog.records
+    provider.shutdown()

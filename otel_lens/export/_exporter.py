@@ -43,7 +43,8 @@ class LensExporterCore:
     def __init__(self, signal: str, settings: Settings | None, overrides: dict[str, Any]) -> None:
         self.signal = signal
         self.settings = settings if settings is not None else Settings.load(**overrides)
-        self._store: SharedStore | None = acquire(self.settings)
+        with internal():  # opening and migrating the database: never logged through the app's handlers, nor traced
+            self._store: SharedStore | None = acquire(self.settings)
         self._shutdown_lock = threading.Lock()
         self._export_lock = threading.Lock()  # the spec: export calls are serialized
         self._warnings = _warnings_for(self._store)

@@ -3,16 +3,16 @@
 With no SDK providers set it creates a TracerProvider and a LoggerProvider (resource and sampler
 from the standard ``OTEL_*`` variables) and sets them globally. With providers already set (the
 application's own OTLP or console setup) it adds its processors to them and leaves their
-exporters alone. Calling it again returns the same handle, so nothing is exported twice.
+exporters alone, and the providers it adds take the resource of the application's (so logs are
+stored under the service its spans name). Calling it again returns the same handle, so nothing is
+exported twice. Storage that cannot be opened never stops the application: one warning, nothing stored.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
-import sys
 import threading
 from typing import Any
 
@@ -23,16 +23,19 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
-from otel_lens.facade import _exit, _state
+from otel_lens.facade import _exit, _state, _threads
 from otel_lens.facade._batch import BatchOptions, LensLogProcessor, LensSpanProcessor
 from otel_lens.facade._handler import StoreHandler
+from otel_lens.facade._routing import route_stdlib_logging
 from otel_lens.query import Store, open_store
 from otel_lens.settings import Settings
+from otel_lens.store.errors import StoreError
 
 _logger = logging.getLogger(__name__)
 _lock = threading.RLock()
 _current: Lens | None = None
 _inherited_readers: list[Store] = []  # read connections inherited across fork(): kept, never closed
+_FACADE_KEYWORDS = ("capture_logging", "propagate_threads")  # configure()'s own keywords, not Settings
 
 
 class Lens:
@@ -41,12 +44,14 @@ class Lens:
     def __init__(self, settings: Settings, disabled: bool = False) -> None:
         self.settings = settings
         self.disabled = disabled
+        self.unavailable: str | None = None  # why nothing is stored, when the database could not be opened
         self.span_processor: LensSpanProcessor | None = None
         self.log_processor: LensLogProcessor | None = None
         self.tracer_provider: TracerProvider | None = None
         self.logger_provider: LoggerProvider | None = None
         self.owned_providers: list[TracerProvider | LoggerProvider] = []  # made by configure(), not the app
         self._handler: StoreHandler | None = None
+        self._threads = False  # configure() turned the threading instrumentation on (shutdown turns it off)
         self._reader: Store | None = None
         self._reader_pid = 0
         self._closed = False
@@ -55,9 +60,16 @@ class Lens:
     def store(self) -> Store | None:
         """The read API on this app's database (what ``otel_lens.open_store`` gives); it keeps working
         after :meth:`shutdown`, since reading needs no exporter. ``None`` when otel-lens is disabled
-        (``OTEL_SDK_DISABLED=true``)."""
+        (``OTEL_SDK_DISABLED=true``).
+
+        Raises:
+            StoreError: the database could not be opened when :func:`configure` ran (the message says why),
+                or cannot be read now.
+        """
         if self.disabled:
             return None
+        if self.unavailable is not None:
+            raise StoreError(f"otel-lens stores nothing in this process: {self.unavailable}")
         if self._reader is not None and self._reader_pid != os.getpid():
             _inherited_readers.append(self._reader)  # a forked child never uses nor closes the parent's
             self._reader = None
@@ -92,6 +104,8 @@ class Lens:
         atexit.unregister(self.shutdown)
         if self._handler is not None:
             logging.getLogger().removeHandler(self._handler)
+        if self._threads:
+            _threads.stop()
         for processor in (self.span_processor, self.log_processor):
             if processor is not None:
                 processor.shutdown()
@@ -108,14 +122,23 @@ class Lens:
 def configure(**settings: Any) -> Lens:
     """Store this process's spans and logs in the otel-lens database; returns a :class:`Lens` handle.
 
-    Keywords are the ``OTEL_EXPORTER_LENS_*`` settings (``database=``, ``retention=``, …) plus
-    ``service_name=`` and ``capture_logging=`` (default ``True``: records of the application's
-    stdlib loggers are stored too, through a handler on the root logger; the loggers' own levels
-    decide what gets through). ``OTEL_SDK_DISABLED=true`` makes this a no-op.
+    Keywords are the ``OTEL_EXPORTER_LENS_*`` settings (``database=``, ``retention=``, …) plus:
+
+    - ``service_name=``: the service of the providers configure() creates. When the application already
+      set a provider, its resource is kept (and used for the provider configure() adds beside it): a
+      different ``service_name=`` is not applied, and one warning names the service in use.
+    - ``capture_logging=`` (default ``True``): records of the application's stdlib loggers are stored
+      too, through a handler on the root logger; the loggers' own levels decide what gets through.
+    - ``propagate_threads=`` (default ``True``): turn on OpenTelemetry's threading instrumentation, so
+      spans started in ``threading.Thread`` and ``ThreadPoolExecutor`` work nest under the span that
+      started or submitted it (left as is when already on; turned off by ``shutdown()`` only if this did it).
+
+    ``OTEL_SDK_DISABLED=true`` makes this a no-op. A database that cannot be opened (its directory cannot
+    be created, it is not an otel-lens database, the server is down…) does not stop the application: one
+    warning says why, nothing is stored, and ``lens.store`` raises :class:`StoreError` with the reason.
 
     Raises:
         SettingsError: a setting or ``OTEL_BSP_*``/``OTEL_BLRP_*`` value does not parse.
-        StoreError: the database cannot be opened (the message names it and says why).
     """
     global _current
     with _lock:
@@ -123,6 +146,7 @@ def configure(**settings: Any) -> Lens:
             _warn_if_ignored(_current, settings)
             return _current
         capture_logging = bool(settings.pop("capture_logging", True))
+        propagate_threads = bool(settings.pop("propagate_threads", True))
         resolved = Settings.load(**settings)
         if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             lens = Lens(resolved, disabled=True)
@@ -131,13 +155,23 @@ def configure(**settings: Any) -> Lens:
             return lens
         span_options, log_options = BatchOptions("OTEL_BSP"), BatchOptions("OTEL_BLRP")
         lens = Lens(resolved)
-        span_exporter = LensSpanExporter(resolved)  # opens the store: a bad database fails here, clearly
-        log_exporter = LensLogExporter(resolved)
-        _attach_traces(lens, span_exporter, span_options)
-        _attach_logs(lens, log_exporter, log_options)
+        _state.activate(resolved)  # also without storage: Logger and lens_fn run with these settings
+        try:
+            span_exporter = LensSpanExporter(resolved)  # opens the store: a bad database fails here
+            log_exporter = LensLogExporter(resolved)  # the same store, already open
+        except StoreError as exc:
+            # Storage is a convenience beside the application, never a reason for it not to start.
+            lens.unavailable = str(exc)
+            _logger.warning("otel-lens: spans and logs are not stored: %s", exc)
+            _current = lens
+            return lens
+        resource = _resource(resolved, "service_name" in settings)
+        _attach_traces(lens, span_exporter, span_options, resource)
+        _attach_logs(lens, log_exporter, log_options, resource)
         if capture_logging:
-            lens._handler = _route_stdlib_logging()
-        _state.activate(resolved)
+            lens._handler = route_stdlib_logging()
+        if propagate_threads:
+            lens._threads = _threads.start()
         _current = lens
         atexit.register(lens.shutdown)
         _flush_on_sigterm()
@@ -146,8 +180,7 @@ def configure(**settings: Any) -> Lens:
 
 def _warn_if_ignored(current: Lens, settings: dict[str, Any]) -> None:
     """A second configure() returns the first handle: say which different keywords it did not apply."""
-    wanted = dict(settings)
-    wanted.pop("capture_logging", None)
+    wanted = {name: value for name, value in settings.items() if name not in _FACADE_KEYWORDS}
     try:
         resolved = Settings.load(**wanted)
     except Exception:
@@ -176,11 +209,34 @@ def _shut_down_current() -> None:
         lens.shutdown()
 
 
-def _resource(settings: Settings) -> Resource:
-    return Resource.create({"service.name": settings.service_name} if settings.service_name else {})
+def _resource(settings: Settings, service_name_given: bool) -> Resource:
+    """The resource of the providers configure() creates: the application's, when it set a provider.
+
+    One resource for both signals, so logs are stored under the service their spans name (an app with its
+    own TracerProvider used to get its logs stored as ``unknown_service:python``). ``service_name=`` is
+    not forced onto an existing resource: the app's other exporters send that resource too, and the store
+    would then disagree with them; a differing one is reported instead.
+    """
+    existing: Resource | None = None
+    tracer_provider, logger_provider = trace.get_tracer_provider(), _logs.get_logger_provider()
+    if isinstance(tracer_provider, TracerProvider):
+        existing = tracer_provider.resource
+    elif isinstance(logger_provider, LoggerProvider):
+        existing = logger_provider.resource
+    if existing is None:
+        return Resource.create({"service.name": settings.service_name} if settings.service_name else {})
+    in_use = existing.attributes.get("service.name")
+    if service_name_given and settings.service_name and settings.service_name != in_use:
+        _logger.warning(
+            "otel-lens: service_name=%r not applied: the application's providers already name the service %r "
+            "(set it on their Resource, or with OTEL_SERVICE_NAME)",
+            settings.service_name,
+            in_use,
+        )
+    return existing
 
 
-def _attach_traces(lens: Lens, exporter: LensSpanExporter, options: BatchOptions) -> None:
+def _attach_traces(lens: Lens, exporter: LensSpanExporter, options: BatchOptions, resource: Resource) -> None:
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         if type(provider) is not trace.ProxyTracerProvider:
@@ -190,7 +246,7 @@ def _attach_traces(lens: Lens, exporter: LensSpanExporter, options: BatchOptions
             )
             exporter.shutdown()
             return
-        provider = TracerProvider(resource=_resource(lens.settings))  # sampler from OTEL_TRACES_SAMPLER
+        provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
         trace.set_tracer_provider(provider)
         lens.owned_providers.append(provider)
     elif _exports_to_lens(getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())):
@@ -201,7 +257,7 @@ def _attach_traces(lens: Lens, exporter: LensSpanExporter, options: BatchOptions
     provider.add_span_processor(lens.span_processor)
 
 
-def _attach_logs(lens: Lens, exporter: LensLogExporter, options: BatchOptions) -> None:
+def _attach_logs(lens: Lens, exporter: LensLogExporter, options: BatchOptions, resource: Resource) -> None:
     provider = _logs.get_logger_provider()
     if not isinstance(provider, LoggerProvider):
         if type(provider).__name__ not in ("ProxyLoggerProvider", "NoOpLoggerProvider"):
@@ -211,7 +267,7 @@ def _attach_logs(lens: Lens, exporter: LensLogExporter, options: BatchOptions) -
             )
             exporter.shutdown()
             return
-        provider = LoggerProvider(resource=_resource(lens.settings))
+        provider = LoggerProvider(resource=resource)
         _logs.set_logger_provider(provider)
         lens.owned_providers.append(provider)
     elif _exports_to_lens(
@@ -237,76 +293,3 @@ def _exports_to_lens(processors: Any) -> bool:
         if any(isinstance(c, (LensSpanExporter, LensLogExporter)) and c.store is not None for c in candidates):
             return True
     return False
-
-
-def _route_stdlib_logging() -> StoreHandler | None:
-    """Add the store handler to the root logger without changing what the application sees on stderr.
-
-    With no root handler, Python prints warnings through its last-resort handler, and a later
-    ``logging.basicConfig()`` configures the root logger; a handler of ours would silently stop both.
-    So a stand-in for the last-resort handler is added beside ours, and ``basicConfig`` is wrapped
-    to set ours aside while it runs (it then configures as if otel-lens were not there).
-    """
-    root = logging.getLogger()
-    for handler in root.handlers:
-        # The application (or opentelemetry-instrument) already sends stdlib records to OTel.
-        if isinstance(handler, StoreHandler) or type(handler).__name__ == "LoggingHandler":
-            return None
-    handler = StoreHandler()
-    if not root.handlers:
-        root.addHandler(_LastResort())
-    root.addHandler(handler)
-    _keep_basic_config_working()
-    return handler
-
-
-class _LastResort(logging.StreamHandler):  # type: ignore[type-arg]
-    """What Python prints with no handler configured: WARNING and above, the bare message, on stderr."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setLevel(logging.WARNING)
-        self.addFilter(_no_other_handler)
-
-    @property
-    def stream(self) -> Any:  # sys.stderr at the time of each record, as logging.lastResort does
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def _no_other_handler(record: logging.LogRecord) -> bool:
-    """Python's last resort speaks only when no handler at all was found for the record: the same here."""
-    logger: logging.Logger | None = logging.getLogger(record.name)
-    while logger is not None:
-        if any(not isinstance(h, (StoreHandler, _LastResort)) for h in logger.handlers):
-            return False
-        if not logger.propagate:
-            break
-        logger = logger.parent
-    return True
-
-
-def _keep_basic_config_working() -> None:
-    original = logging.basicConfig
-    if getattr(original, "_otel_lens", False):
-        return
-
-    @functools.wraps(original)
-    def basic_config(**kwargs: Any) -> None:
-        root = logging.getLogger()
-        ours = [h for h in root.handlers if isinstance(h, (StoreHandler, _LastResort))]
-        if len(ours) == len(root.handlers):  # nothing but otel-lens: configure as on a fresh root
-            for handler in ours:
-                root.removeHandler(handler)
-        original(**kwargs)
-        for handler in ours:
-            if (isinstance(handler, StoreHandler) and handler not in root.handlers) or (
-                not isinstance(handler, StoreHandler) and not root.handlers
-            ):
-                root.addHandler(handler)
-
-    basic_config._otel_lens = True  # type: ignore[attr-defined]
-    logging.basicConfig = basic_config

@@ -1,4 +1,4 @@
-"""``Logger``: a stdlib-compatible logger writing human lines to stderr and records to the store.
+"""``Logger``: the stdlib logger of a name, writing human lines to stderr and records to the store.
 
 stderr gets ``HH:MM:SS.mmm INF [abcd1234] message`` (the bracket holds the first 8 hex digits of
 the current trace id, and is left out outside a span) or, with ``OTEL_EXPORTER_LENS_LOG_FORMAT=json``,
@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -89,26 +90,102 @@ class _StderrHandler(logging.Handler):
 
 _stderr_handler = _StderrHandler()
 _store_handler = StoreHandler()
+_adopt_lock = threading.Lock()
+_making = threading.local()  # set while Logger() asks the logging manager for a logger
+_lens_classes: dict[type[logging.Logger], type[Logger]] = {}
+
+
+def _console(handler: logging.Handler) -> bool:
+    """Whether ``handler`` prints to the terminal (stderr or stdout), where otel-lens's line already is."""
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    stream = handler.stream
+    if stream is None or any(stream is s for s in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)):
+        return True
+    try:
+        return stream.fileno() in (1, 2)
+    except Exception:  # StringIO and the like: a capture, not the terminal
+        return False
+
+
+def _bridge(handler: logging.Handler) -> bool:
+    """Whether ``handler`` sends records to OTel (ours on the root logger, the SDK's or contrib's LoggingHandler)."""
+    return isinstance(handler, StoreHandler) or type(handler).__module__.startswith("opentelemetry.")
 
 
 class Logger(logging.Logger):
-    """A stdlib :class:`logging.Logger` that writes to stderr and to the otel-lens store.
+    """The stdlib logger of ``name``, writing its records to stderr in otel-lens's format and to the store.
 
-    It is not registered in the stdlib logger tree and does not propagate, so a root handler
-    (including the one :func:`configure` adds) never sees its records twice.
+    ``Logger(name) is logging.getLogger(name)``: the logger is the one in the stdlib tree (made an instance
+    of this class), so ``logging.config.dictConfig``, ``setLevel``, filters and ``disabled`` apply to it as
+    to any logger, and records of its child loggers propagate through it as usual. Its own records are
+    printed once (never on stdout) and stored once, then passed to the handlers of the logger and its
+    ancestors like any record, except console handlers (a ``StreamHandler`` on stderr or stdout: the line
+    is already there) and OTel log bridges (it is already stored). Set ``propagate = False`` to keep its
+    records from the application's other handlers (files, sockets) too.
 
     Args:
         name: the logger name (stored as the record's instrumentation scope).
-        level: the lowest level handled; ``INFO`` unless given.
+        level: the lowest level handled (set on the logger, as ``setLevel`` does). When omitted, the level
+            configured for it or a parent below the root applies; with none, ``INFO`` (``DEBUG`` if the
+            root logger is at ``DEBUG``). That default is the Logger's own: child loggers keep theirs.
     """
 
-    def __init__(self, name: str, level: int | str = logging.INFO) -> None:
-        super().__init__(name, level)
-        self.propagate = False
-        self.addHandler(_stderr_handler)
-        self.addHandler(_store_handler)
+    def __new__(cls, name: str, level: int | str | None = None) -> Logger:
+        if getattr(_making, "on", False):
+            # logging.setLoggerClass(Logger): the manager is making the logger our getLogger() below asked for.
+            made = super().__new__(cls)
+            logging.Logger.__init__(made, name)
+            return made
+        with _adopt_lock:
+            _making.on = True
+            try:
+                logger = logging.getLogger(name)
+            finally:
+                _making.on = False
+            if not isinstance(logger, Logger):
+                # Made ours in place: code already holding this logger (or dictConfig, later) sees the same object.
+                logger.__class__ = _lens_class(type(logger))
+            if level is not None:
+                logger.setLevel(level)
+        return logger  # type: ignore[return-value]  # an instance of cls, per the line above
+
+    def __init__(self, name: str, level: int | str | None = None) -> None:
+        """Nothing to set up: ``__new__`` returned a logger that keeps the state it has (handlers, level)."""
+
+    def getEffectiveLevel(self) -> int:
+        """The stdlib rule up to the root; instead of the root's default WARNING, INFO (or the root's, if lower)."""
+        logger: logging.Logger | None = self
+        while logger is not None and logger.parent is not None:  # every logger but the root
+            if logger.level:
+                return logger.level
+            logger = logger.parent
+        root = logging.getLogger()
+        return min(root.level, logging.INFO) if self is not root else root.level
+
+    def callHandlers(self, record: logging.LogRecord) -> None:
+        """otel-lens's stderr line and the store, then the configured handlers (see the class docstring)."""
+        _stderr_handler.handle(record)
+        _store_handler.handle(record)
+        logger: logging.Logger | None = self
+        while logger is not None:
+            for handler in logger.handlers:
+                if record.levelno >= handler.level and not _console(handler) and not _bridge(handler):
+                    handler.handle(record)
+            logger = logger.parent if logger.propagate else None
 
     def warn(self, msg: object, *args: object, **kwargs: Any) -> None:
         """Same as :meth:`warning` (without the stdlib's deprecation warning)."""
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
         self.warning(msg, *args, **kwargs)
+
+
+def _lens_class(base: type[logging.Logger]) -> type[Logger]:
+    """:class:`Logger`, or for a logger made by another class (``logging.setLoggerClass``, the root) a subclass
+    of both, so that class's behaviour stays."""
+    if base is logging.Logger:
+        return Logger
+    found = _lens_classes.get(base)
+    if found is None:
+        found = _lens_classes[base] = type(base.__name__, (Logger, base), {})
+    return found

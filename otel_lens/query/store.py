@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from otel_lens._guard import internal
 from otel_lens._units import parse_duration
 from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _traces, _usage
 from otel_lens.query._bodies import resolve_bodies
@@ -23,11 +24,13 @@ from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
 from otel_lens.settings import Settings, SettingsError, default_database_path
 from otel_lens.store import shared
-from otel_lens.store.database import parse_location
+from otel_lens.store.database import Location, parse_location
 from otel_lens.store.errors import StoreError
+from otel_lens.store.schema import Models
 from otel_lens.store.sweeper import PruneSummary
 
 _EXPORT_PAGE = 200
+_T = TypeVar("_T")
 _PRUNE_VARIABLES = ("OTEL_EXPORTER_LENS_RETENTION", "OTEL_EXPORTER_LENS_MAX_SIZE")
 
 
@@ -52,6 +55,20 @@ def resolve_database(database: str | os.PathLike[str] | None = None) -> str:
     return os.fspath(database)
 
 
+class _OwnReader(Reader):
+    """A :class:`Reader` whose every query runs as otel-lens's own work (see ``_guard``): with the
+    application's logging at DEBUG, peewee's SQL records of these reads are dropped rather than printed
+    through its handlers and stored, and an instrumented sqlite3/psycopg does not trace them."""
+
+    def __init__(self, location: Location) -> None:
+        with internal():  # opening checks the schema (and, on PostgreSQL, sets the session read-only)
+            super().__init__(location)
+
+    def run(self, work: Callable[[Models], _T]) -> _T:
+        with internal():
+            return super().run(work)
+
+
 def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
     return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
 
@@ -62,7 +79,7 @@ class Store:
     def __init__(self, database: str) -> None:
         self.database = database
         self.location = parse_location(database)
-        self._reader = Reader(self.location)
+        self._reader = _OwnReader(self.location)
         self._lookups = Lookups()
 
     def __enter__(self) -> Store:
@@ -262,7 +279,8 @@ class Store:
         settings = Settings.load(environ, database=self.database, max_size=max_size, sweep_interval=0)
         # An age reaching past 1970 keeps everything; clamped here so the sweeper's cutoff cannot overflow.
         retention = min(settings.retention if age is None else age, time.time())
-        writer = shared.acquire(settings)
+        with internal():  # opening (and migrating) is otel-lens's own SQL too
+            writer = shared.acquire(settings)
         try:
             summary = writer.prune(retention, settings.max_size)
         finally:
