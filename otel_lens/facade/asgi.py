@@ -29,14 +29,16 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.http import get_custom_headers
 
 from otel_lens._redact import Redactor
 from otel_lens.facade import _state
 from otel_lens.facade._capture import body_attributes
 from otel_lens.facade._lifespan import ASGIApp, Message, Receive, Scope, Send, lifespan_flushing
+from otel_lens.facade._routes import RouteNamer
 from otel_lens.facade._spans import add_attributes, detach, fail, tracer
+from otel_lens.facade._stack import in_chain, otel_entry, user_middleware
 from otel_lens.settings import Settings
 
 _P = ParamSpec("_P")
@@ -54,6 +56,7 @@ _TEXTUAL = (
     "application/graphql",
     "application/x-ndjson",
 )
+_WRAPPED = "_otel_lens_middleware"  # on a wrapped app: the LensMiddleware instrument_asgi returned
 _current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("otel_lens_asgi_scope", default=None)
 
 
@@ -61,23 +64,56 @@ def instrument_asgi(app: Any, **options: Any) -> Any:
     """Trace every HTTP request of an ASGI app and store it; returns the app to serve.
 
     Starlette and FastAPI apps get the middleware added in place (the same app object is
-    returned); any other ASGI callable is wrapped. Websocket and lifespan scopes pass through.
+    returned); any other ASGI callable is wrapped. Server spans are named by route template
+    (``GET /items/{item_id}``, with ``http.route``), or by the method alone when no route is known.
+    Lifespan scopes pass through (and flush at shutdown).
+
+    Once is enough: calling it again on the same app returns that app and adds nothing. When
+    OpenTelemetry's middleware already traces the app (the FastAPI or Starlette instrumentation,
+    ``opentelemetry-instrument``, ``FastAPIInstrumentor.instrument_app``, before or after this
+    call), its server span is the request's only one and otel-lens only adds redaction and body
+    capture inside it.
 
     Args:
         app: a plain ASGI app, a Starlette or a FastAPI app.
         **options: ``capture_bodies``, ``max_body_size`` and ``redact`` override the settings;
             ``exclude_spans`` defaults to ``["receive", "send"]`` (per-message spans cost a third
             of the throughput and say little; pass ``[]`` to get them back); anything else goes to
-            OpenTelemetry's ``OpenTelemetryMiddleware``.
+            OpenTelemetry's ``OpenTelemetryMiddleware`` (``default_span_details`` replaces the
+            route naming).
     """
-    if hasattr(app, "add_middleware") and getattr(app, "middleware_stack", None) is None:
-        app.add_middleware(LensMiddleware, **options)
+    if isinstance(app, LensMiddleware):
         return app
-    return LensMiddleware(app, **options)
+    entries = user_middleware(app)
+    if entries is not None:
+        if any(getattr(entry, "cls", None) is LensMiddleware for entry in entries):
+            return app
+        otel = otel_entry(entries)
+        app.add_middleware(LensMiddleware, **options)
+        if otel is not None:
+            # add_middleware put ours first (outermost); it belongs inside OpenTelemetry's, where its span is.
+            entries.insert(otel + 1, entries.pop(0))
+        return app
+    wrapped = getattr(app, _WRAPPED, None)
+    if isinstance(wrapped, LensMiddleware):
+        return wrapped
+    lens, otel = in_chain(app, LensMiddleware)
+    if lens is not None:
+        return app
+    wrapper = LensMiddleware(app, _traced_by=otel, **options)
+    try:
+        setattr(app, _WRAPPED, wrapper)  # a second call with the same app returns this wrapper
+    except (AttributeError, TypeError):  # an app that takes no attributes: wrapping twice stays one span
+        pass
+    return wrapper
 
 
 class LensMiddleware:
-    """OpenTelemetry's ASGI middleware around otel-lens' redaction and body capture (plain ASGI shape)."""
+    """OpenTelemetry's ASGI middleware around otel-lens' redaction and body capture (plain ASGI shape).
+
+    Per request, when a server span is already current (OpenTelemetry's middleware runs further
+    out, as FastAPI's instrumentation puts it outside the whole stack), only the extras run.
+    """
 
     def __init__(
         self,
@@ -87,6 +123,7 @@ class LensMiddleware:
         max_body_size: int | str | None = None,
         redact: str | list[str] | None = None,
         exclude_spans: list[str] | None = None,
+        _traced_by: OpenTelemetryMiddleware | None = None,
         **otel_options: Any,
     ) -> None:
         base, _ = _state.current()
@@ -95,25 +132,46 @@ class LensMiddleware:
         limit = base.max_body_size if max_body_size is None else given.max_body_size
         redactor = Redactor((*base.redact, *given.redact))
         self._inner = app
-        extras = _LensExtras(app, redactor, limit if capture else 0)
+        self._extras = _LensExtras(app, redactor, limit if capture else 0)
+        self._otel: OpenTelemetryMiddleware | None = None
+        # ``.app`` leads to OpenTelemetry's middleware, so frameworks that look for it in their stack
+        # (FastAPI turns its own request tracing off when it is there) find it: one server span a request.
+        self.app: Any = app
+        if _traced_by is not None:
+            # A built chain OpenTelemetry's middleware already traces: the extras go inside it, once.
+            if not isinstance(_traced_by.app, _LensExtras):
+                _traced_by.app = _LensExtras(_traced_by.app, redactor, limit if capture else 0)
+            return
         sanitize = otel_options.pop("http_capture_headers_sanitize_fields", None) or get_custom_headers(_SANITIZE_ENV)
         # The middleware takes excluded URLs only as an argument; the variable is read by the framework
         # instrumentors, which otel-lens replaces, so it is read here.
         excluded = otel_options.pop("excluded_urls", None) or os.environ.get(_EXCLUDED_URLS_ENV) or None
+        otel_options.setdefault("default_span_details", RouteNamer(app))
         self._otel = OpenTelemetryMiddleware(
-            extras,
+            self._extras,
             excluded_urls=excluded,
             exclude_spans=["receive", "send"] if exclude_spans is None else exclude_spans,  # type: ignore[arg-type]
             http_capture_headers_sanitize_fields=[*sanitize, *redactor.header_fields()],
             **otel_options,
         )
-        # ``.app`` leads to OpenTelemetry's middleware, so frameworks that look for it in their stack
-        # (FastAPI turns its own request tracing off when it is there) find it: one server span a request.
-        self.app: Any = self._otel
+        self.app = self._otel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
+            if self._otel is None or _current_scope.get() is scope:
+                # Traced further in (a foreign middleware with our extras inside it), or a second
+                # LensMiddleware inside this request's first one: nothing more to add.
+                await self._inner(scope, receive, send)
+                return
+            current = trace.get_current_span()
+            if current.get_span_context().is_valid and (
+                not current.is_recording() or getattr(current, "kind", None) is SpanKind.SERVER
+            ):
+                # OpenTelemetry's middleware further out started this request's span (or left it
+                # unsampled): a second one would be an INTERNAL copy of it.
+                await self._extras(scope, receive, send)
+                return
             await self._otel(scope, receive, send)
         elif kind == "lifespan":
             await lifespan_flushing(self._inner, scope, receive, send)
