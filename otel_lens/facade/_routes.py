@@ -29,6 +29,8 @@ from otel_lens.facade._lifespan import Scope
 _FULL, _PARTIAL = 2, 1  # starlette.routing.Match values, compared without importing Starlette
 _MAX_DEPTH = 16  # mounts nest a few levels; this only guards against a mount cycle
 _HTTP_ROUTE = "http.route"
+# Methods sanitize_method() always keeps as they are (RFC 9110, 5789, and QUERY).
+_KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"))
 
 try:  # FastAPI >= 0.137.2: the public way to see the routes of an included router
     from fastapi.routing import iter_route_contexts as _iter_route_contexts
@@ -48,9 +50,11 @@ class RouteNamer:
         route = self.route(scope)
         if scope.get("type") == "websocket":
             return (route, {_HTTP_ROUTE: route}) if route else ("websocket", {})
-        method = sanitize_method(str(scope.get("method") or "").strip()) or "HTTP"
-        if method == "_OTHER":
-            method = "HTTP"
+        method = scope.get("method") or ""
+        if method not in _KNOWN_METHODS:  # sanitize_method reads the environment at each call: only for the odd ones
+            method = sanitize_method(str(method).strip()) or "HTTP"
+            if method == "_OTHER":
+                method = "HTTP"
         if route:
             return f"{method} {route}", {_HTTP_ROUTE: route}
         return method, {}
@@ -71,12 +75,19 @@ class RouteNamer:
 def _match(routes: Iterable[Any], scope: Scope, prefix: str, depth: int) -> tuple[int, str | None]:
     """(match level, template) of the route among ``routes`` the router would pick; (0, None) for none."""
     partial: tuple[int, str | None] | None = None
+    path = _route_path(scope)
     for route in routes:
-        if hasattr(route, "effective_route_contexts"):
+        kind = _kinds.get(type(route))
+        if kind is None:
+            kind = _kinds[type(route)] = _kind_of(type(route))
+        if kind == _INCLUDED:
             # A FastAPI included router: its own matches() runs the inner matching and then forgets
             # which route won, so its routes are matched here instead (templates include its prefix).
             level, template = _match(_included(route), scope, prefix, depth + 1) if depth < _MAX_DEPTH else (0, None)
         else:
+            regex = getattr(route, "path_regex", None) if kind == _REGEX else _context_regex(route) if kind else None
+            if regex is not None and regex.match(path) is None:
+                continue  # what matches() would find, without its dict building: most routes end here
             level, child = route.matches(scope)
             level = level.value
             template = _resolve(route, child, scope, prefix, depth) if level else None
@@ -104,6 +115,70 @@ def _resolve(route: Any, child: Scope, scope: Scope, prefix: str, depth: int) ->
 
 
 def _included(router: Any) -> Iterable[Any]:
-    if _iter_route_contexts is not None:
+    try:  # FastAPI keeps these built (rebuilt when routes change): nothing is allocated per request
+        return router.effective_route_contexts()  # type: ignore[no-any-return]
+    except Exception:  # pragma: no cover - a FastAPI that changed it: the public, allocating view
+        if _iter_route_contexts is None:
+            raise
         return _iter_route_contexts([router])  # type: ignore[no-any-return]
-    return router.effective_route_contexts()  # type: ignore[no-any-return]  # pragma: no cover
+
+
+# -- the cheap first test ---------------------------------------------------------------------
+# Route matching costs: Starlette's matches() builds the converted path params and a child scope for
+# every route it tries. For the route classes whose matches() is decided by ``path_regex`` against
+# the route path (Starlette's Route, WebSocketRoute and Mount; FastAPI's APIRoute and
+# APIWebSocketRoute), a regex that does not match settles it; only the few that match are asked.
+# Any other class (a Host, a subclass with its own matches()) is always asked. Classes are sorted
+# once, on first sight.
+
+_ASK, _REGEX, _CONTEXT, _INCLUDED = 0, 1, 2, 3
+_kinds: dict[type, int] = {}
+_regex_deciders: set[Any] = set()
+_effective_context: type | None = None
+_api_route: type | None = None
+_get_route_path: Any = None
+
+
+def _load() -> None:
+    global _effective_context, _api_route, _get_route_path
+    from starlette import routing
+
+    _regex_deciders.update((routing.Route.matches, routing.WebSocketRoute.matches, routing.Mount.matches))
+    try:
+        from fastapi import routing as fastapi_routing
+    except ImportError:
+        pass
+    else:
+        _regex_deciders.update((fastapi_routing.APIRoute.matches, fastapi_routing.APIWebSocketRoute.matches))
+        _effective_context = getattr(fastapi_routing, "_EffectiveRouteContext", None)
+        _api_route = fastapi_routing.APIRoute
+    _get_route_path = routing.get_route_path
+
+
+def _route_path(scope: Scope) -> str:
+    if _get_route_path is None:
+        _load()
+    return str(_get_route_path(scope))
+
+
+def _kind_of(cls: type) -> int:
+    if hasattr(cls, "effective_route_contexts"):
+        return _INCLUDED
+    if getattr(cls, "matches", None) in _regex_deciders:
+        return _REGEX
+    if _effective_context is not None and cls is _effective_context:
+        return _CONTEXT
+    return _ASK
+
+
+def _context_regex(route: Any) -> Any:
+    """A route inside a FastAPI included router: an APIRoute's own regex decides, else its Starlette route's."""
+    starlette_route = getattr(route, "starlette_route", None)
+    if starlette_route is not None:
+        kind = _kinds.get(type(starlette_route))
+        if kind is None:
+            kind = _kinds[type(starlette_route)] = _kind_of(type(starlette_route))
+        return getattr(starlette_route, "path_regex", None) if kind == _REGEX else None
+    if _api_route is not None and isinstance(getattr(route, "original_route", None), _api_route):
+        return getattr(route, "path_regex", None)
+    return None
