@@ -103,7 +103,10 @@ def check_one_span_each(
     assert "page=2" in json.dumps(server[1]["attributes"])  # the query string is kept, only its secret scrubbed
     posted = server[2]["attributes"]
     stored_bodies = bodies(db_path)
-    assert json.loads(stored_bodies[posted["lens.body.request"]]["text"]) == {"name": "widget", "password": "[REDACTED]"}
+    assert json.loads(stored_bodies[posted["lens.body.request"]]["text"]) == {
+        "name": "widget",
+        "password": "[REDACTED]",
+    }
     assert stored_bodies[posted["lens.body.response"]]["text"] == '{"item_id":7,"got":"widget"}'
 
 

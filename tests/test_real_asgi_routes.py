@@ -90,10 +90,12 @@ def test_starlette_spans_are_named_by_route_template(lens: Lens, db_path: Path) 
 
 def test_websocket_span_is_named_by_its_route(lens: Lens, db_path: Path) -> None:
     """A websocket connection's server span is named by its route template, with http.route."""
-    with serve_in_thread(instrument_asgi(starlette_app())) as url:
-        with connect(url.replace("http://", "ws://") + "/ws/lobby", open_timeout=30) as socket:
-            socket.send("hi")
-            assert socket.recv(timeout=30) == "hi"
+    with (
+        serve_in_thread(instrument_asgi(starlette_app())) as url,
+        connect(url.replace("http://", "ws://") + "/ws/lobby", open_timeout=30) as socket,
+    ):
+        socket.send("hi")
+        assert socket.recv(timeout=30) == "hi"
     lens.force_flush()
     assert server_spans(db_path) == [("/ws/{room}", "/ws/{room}")]
 

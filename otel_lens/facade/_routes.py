@@ -32,11 +32,6 @@ _HTTP_ROUTE = "http.route"
 # Methods sanitize_method() always keeps as they are (RFC 9110, 5789, and QUERY).
 _KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"))
 
-try:  # FastAPI >= 0.137.2: the public way to see the routes of an included router
-    from fastapi.routing import iter_route_contexts as _iter_route_contexts
-except ImportError:  # pragma: no cover - older FastAPI or none: routers are plain routes there
-    _iter_route_contexts = None
-
 
 class RouteNamer:
     """``default_span_details`` for OpenTelemetryMiddleware: (span name, attributes) from the route template."""
@@ -115,12 +110,14 @@ def _resolve(route: Any, child: Scope, scope: Scope, prefix: str, depth: int) ->
 
 
 def _included(router: Any) -> Iterable[Any]:
+    """The routes of a FastAPI included router, each with its whole path."""
     try:  # FastAPI keeps these built (rebuilt when routes change): nothing is allocated per request
-        return router.effective_route_contexts()  # type: ignore[no-any-return]
-    except Exception:  # pragma: no cover - a FastAPI that changed it: the public, allocating view
-        if _iter_route_contexts is None:
-            raise
-        return _iter_route_contexts([router])  # type: ignore[no-any-return]
+        contexts: Iterable[Any] = router.effective_route_contexts()
+    except Exception:  # pragma: no cover - a FastAPI that changed it: the public (FastAPI >= 0.137.2), allocating view
+        from fastapi.routing import iter_route_contexts
+
+        contexts = iter_route_contexts([router])
+    return contexts
 
 
 # -- the cheap first test ---------------------------------------------------------------------
@@ -143,6 +140,10 @@ def _load() -> None:
     global _effective_context, _api_route, _get_route_path
     from starlette import routing
 
+    _get_route_path = getattr(routing, "get_route_path", None)
+    if _get_route_path is None:  # pragma: no cover - an old Starlette: every route is asked, on the plain path
+        _get_route_path = _plain_path
+        return
     _regex_deciders.update((routing.Route.matches, routing.WebSocketRoute.matches, routing.Mount.matches))
     try:
         from fastapi import routing as fastapi_routing
@@ -152,7 +153,10 @@ def _load() -> None:
         _regex_deciders.update((fastapi_routing.APIRoute.matches, fastapi_routing.APIWebSocketRoute.matches))
         _effective_context = getattr(fastapi_routing, "_EffectiveRouteContext", None)
         _api_route = fastapi_routing.APIRoute
-    _get_route_path = routing.get_route_path
+
+
+def _plain_path(scope: Scope) -> str:  # pragma: no cover - see _load
+    return str(scope.get("path", ""))
 
 
 def _route_path(scope: Scope) -> str:
