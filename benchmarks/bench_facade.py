@@ -274,7 +274,7 @@ def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> float:
                 if warm.returncode:
                     if attempt < 2:
                         continue
-                    raise RuntimeError(f"wrk could not load {url}: {warm.stdout.strip()}")
+                    raise RuntimeError(f"wrk could not load {url}: {(warm.stdout + warm.stderr).strip()}")
                 command = [wrk, "-t2", "-c16", f"-d{int(seconds)}s", url]
                 out = subprocess.run(command, capture_output=True, text=True).stdout
                 return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Host, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from otel_lens import Lens, configure, instrument_asgi, lens_route, open_store
@@ -89,15 +90,16 @@ def test_starlette_spans_are_named_by_route_template(lens: Lens, db_path: Path) 
 
 
 def test_websocket_span_is_named_by_its_route(lens: Lens, db_path: Path) -> None:
-    """A websocket connection's server span is named by its route template, with http.route."""
-    with (
-        serve_in_thread(instrument_asgi(starlette_app())) as url,
-        connect(url.replace("http://", "ws://") + "/ws/lobby", open_timeout=30) as socket,
-    ):
-        socket.send("hi")
-        assert socket.recv(timeout=30) == "hi"
+    """A websocket connection's server span is named by its route template, with http.route; one with
+    no route (refused) is named ``websocket``, not by its raw path."""
+    with serve_in_thread(instrument_asgi(starlette_app())) as url:
+        with connect(url.replace("http://", "ws://") + "/ws/lobby", open_timeout=30) as socket:
+            socket.send("hi")
+            assert socket.recv(timeout=30) == "hi"
+        with pytest.raises(InvalidStatus):
+            connect(url.replace("http://", "ws://") + "/no-such-socket/1", open_timeout=30)
     lens.force_flush()
-    assert server_spans(db_path) == [("/ws/{room}", "/ws/{room}")]
+    assert server_spans(db_path) == [("/ws/{room}", "/ws/{room}"), ("websocket", None)]
 
 
 def fastapi_app() -> FastAPI:
