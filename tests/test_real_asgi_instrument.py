@@ -82,7 +82,7 @@ _APP = """
 
 
 @contextlib.contextmanager
-def instrumented_uvicorn(tmp_path: Path, db_path: Path, kind: str, calls: int) -> Iterator[str]:
+def instrumented_uvicorn(tmp_path: Path, db_path: Path, kind: str, calls: int, **extra_env: str) -> Iterator[str]:
     """``opentelemetry-instrument uvicorn app:app`` on a free port, ready; stopped with SIGTERM afterwards."""
     write_script(tmp_path, "lens_app.py", _APP)
     port = free_port()
@@ -97,6 +97,7 @@ def instrumented_uvicorn(tmp_path: Path, db_path: Path, kind: str, calls: int) -
         OTEL_EXPORTER_LENS_CAPTURE_BODIES="true",
         OTEL_BSP_SCHEDULE_DELAY="100",
     )
+    env.update(extra_env)
     instrument = Path(sys.executable).parent / "opentelemetry-instrument"
     command = [str(instrument), sys.executable, "-m", "uvicorn", "lens_app:app", "--port", str(port)]
     server = subprocess.Popen(
@@ -157,3 +158,12 @@ def test_opentelemetry_instrument_and_instrument_asgi_give_one_server_span(
             )
         }
     assert scopes == {f"opentelemetry.instrumentation.{kind}"}
+
+
+def test_lifespan_flush_still_works_inside_the_contrib_middleware(tmp_path: Path, db_path: Path) -> None:
+    """With the FastAPI instrumentation's middleware outermost, instrument_asgi's lifespan flush still runs:
+    a SIGTERM right after the last response, with a batch delay far longer than the test, stores every span."""
+    with instrumented_uvicorn(tmp_path, db_path, "fastapi", 1, OTEL_BSP_SCHEDULE_DELAY="600000") as url:
+        exercise(url)
+    probes = {s["trace_id"] for s in spans(db_path) if s["name"].endswith("/healthz")}
+    check_one_span_each(db_path, ignore_traces=probes)
