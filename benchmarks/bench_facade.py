@@ -264,11 +264,17 @@ def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> float:
         server, url = start_server(mode, workdir, database)
         try:
             if wrk := shutil.which("wrk"):
-                warm = subprocess.run([wrk, "-t2", "-c16", "-d1s", url], capture_output=True, text=True)
+                # The port sometimes refuses connections for a few seconds after the first request was
+                # answered: warm up until wrk connects (bounded) before trying another server.
+                for _ in range(10):
+                    warm = subprocess.run([wrk, "-t2", "-c16", "-d1s", url], capture_output=True, text=True)
+                    if not warm.returncode:
+                        break
+                    time.sleep(0.5)
                 if warm.returncode:
                     if attempt < 2:
                         continue
-                    raise RuntimeError(f"wrk could not load {url}: {warm.stdout.strip()}")
+                    raise RuntimeError(f"wrk could not load {url}: {(warm.stdout + warm.stderr).strip()}")
                 command = [wrk, "-t2", "-c16", f"-d{int(seconds)}s", url]
                 out = subprocess.run(command, capture_output=True, text=True).stdout
                 return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))

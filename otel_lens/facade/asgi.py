@@ -1,9 +1,10 @@
 """``instrument_asgi`` and ``lens_route``: HTTP server spans with redaction and body capture, and named route spans.
 
 ``instrument_asgi`` puts OpenTelemetry's own ASGI middleware in front of the app (its variables,
-such as ``OTEL_PYTHON_ASGI_EXCLUDED_URLS``, keep working) with otel-lens extras inside it: secrets
-removed from the stored URL and captured headers, and, when enabled, request and response bodies
-captured up to a cap — tapped from the messages as they pass, never buffered whole, never changed.
+such as ``OTEL_PYTHON_ASGI_EXCLUDED_URLS``, keep working), naming spans by route template
+(``_routes``), with otel-lens extras inside it (``_extras``): secrets removed from the stored URL
+and captured headers, and, when enabled, request and response bodies captured up to a cap. Where
+OpenTelemetry's middleware already traces the app (``_stack``), only the extras are added, inside it.
 
 Flush at shutdown: when the app answers the ASGI lifespan ``shutdown`` (or its lifespan ends after
 being asked to shut down), the middleware force-flushes the global tracer and logger providers,
@@ -19,24 +20,25 @@ own providers has no configure() at all. Both stay: the second flush finds nothi
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
 import functools
 import inspect
 import os
-import urllib.parse
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.http import get_custom_headers
 
 from otel_lens._redact import Redactor
 from otel_lens.facade import _state
-from otel_lens.facade._capture import body_attributes
-from otel_lens.facade._lifespan import ASGIApp, Message, Receive, Scope, Send, lifespan_flushing
+from otel_lens.facade._extras import LensExtras, current_scope, header
+from otel_lens.facade._lifespan import ASGIApp, Receive, Scope, Send, lifespan_flushing
+from otel_lens.facade._routes import RouteNamer
 from otel_lens.facade._spans import add_attributes, detach, fail, tracer
+from otel_lens.facade._stack import in_chain, otel_entry, user_middleware
 from otel_lens.settings import Settings
 
 _P = ParamSpec("_P")
@@ -44,40 +46,63 @@ _R = TypeVar("_R")
 
 _SANITIZE_ENV = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS"
 _EXCLUDED_URLS_ENV = "OTEL_PYTHON_ASGI_EXCLUDED_URLS"
-_URL_ATTRIBUTES = ("http.url", "url.query", "url.full")
-_TEXTUAL = (
-    "text/",
-    "application/json",
-    "application/xml",
-    "application/x-www-form-urlencoded",
-    "application/javascript",
-    "application/graphql",
-    "application/x-ndjson",
-)
-_current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("otel_lens_asgi_scope", default=None)
+_WRAPPED = "_otel_lens_middleware"  # on a wrapped app: the LensMiddleware instrument_asgi returned
 
 
 def instrument_asgi(app: Any, **options: Any) -> Any:
     """Trace every HTTP request of an ASGI app and store it; returns the app to serve.
 
     Starlette and FastAPI apps get the middleware added in place (the same app object is
-    returned); any other ASGI callable is wrapped. Websocket and lifespan scopes pass through.
+    returned); any other ASGI callable is wrapped. Server spans are named by route template
+    (``GET /items/{item_id}``, with ``http.route``), or by the method alone when no route is known.
+    Lifespan scopes pass through (and flush at shutdown).
+
+    Once is enough: calling it again on the same app returns that app and adds nothing. When
+    OpenTelemetry's middleware already traces the app (the FastAPI or Starlette instrumentation,
+    ``opentelemetry-instrument``, ``FastAPIInstrumentor.instrument_app``, before or after this
+    call), its server span is the request's only one and otel-lens only adds redaction and body
+    capture inside it.
 
     Args:
         app: a plain ASGI app, a Starlette or a FastAPI app.
         **options: ``capture_bodies``, ``max_body_size`` and ``redact`` override the settings;
             ``exclude_spans`` defaults to ``["receive", "send"]`` (per-message spans cost a third
             of the throughput and say little; pass ``[]`` to get them back); anything else goes to
-            OpenTelemetry's ``OpenTelemetryMiddleware``.
+            OpenTelemetry's ``OpenTelemetryMiddleware`` (``default_span_details`` replaces the
+            route naming).
     """
-    if hasattr(app, "add_middleware") and getattr(app, "middleware_stack", None) is None:
-        app.add_middleware(LensMiddleware, **options)
+    if isinstance(app, LensMiddleware):
         return app
-    return LensMiddleware(app, **options)
+    entries = user_middleware(app)
+    if entries is not None:
+        if any(getattr(entry, "cls", None) is LensMiddleware for entry in entries):
+            return app
+        otel_index = otel_entry(entries)
+        app.add_middleware(LensMiddleware, **options)
+        if otel_index is not None:
+            # add_middleware put ours first (outermost); it belongs inside OpenTelemetry's, where its span is.
+            entries.insert(otel_index + 1, entries.pop(0))
+        return app
+    wrapped = getattr(app, _WRAPPED, None)
+    if isinstance(wrapped, LensMiddleware):
+        return wrapped
+    lens, otel = in_chain(app, LensMiddleware)
+    if lens is not None:
+        return app
+    wrapper = LensMiddleware(app, _traced_by=otel, **options)
+    # A second call with the same app returns this wrapper; an app that takes no attributes still gets
+    # one span a request when wrapped twice (the inner wrapper sees the outer one's span).
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(app, _WRAPPED, wrapper)
+    return wrapper
 
 
 class LensMiddleware:
-    """OpenTelemetry's ASGI middleware around otel-lens' redaction and body capture (plain ASGI shape)."""
+    """OpenTelemetry's ASGI middleware around otel-lens' redaction and body capture (plain ASGI shape).
+
+    Per request, when a server span is already current (OpenTelemetry's middleware runs further
+    out, as FastAPI's instrumentation puts it outside the whole stack), only the extras run.
+    """
 
     def __init__(
         self,
@@ -87,6 +112,7 @@ class LensMiddleware:
         max_body_size: int | str | None = None,
         redact: str | list[str] | None = None,
         exclude_spans: list[str] | None = None,
+        _traced_by: OpenTelemetryMiddleware | None = None,
         **otel_options: Any,
     ) -> None:
         base, _ = _state.current()
@@ -95,25 +121,46 @@ class LensMiddleware:
         limit = base.max_body_size if max_body_size is None else given.max_body_size
         redactor = Redactor((*base.redact, *given.redact))
         self._inner = app
-        extras = _LensExtras(app, redactor, limit if capture else 0)
+        self._extras = LensExtras(app, redactor, limit if capture else 0)
+        self._otel: OpenTelemetryMiddleware | None = None
+        # ``.app`` leads to OpenTelemetry's middleware, so frameworks that look for it in their stack
+        # (FastAPI turns its own request tracing off when it is there) find it: one server span a request.
+        self.app: Any = app
+        if _traced_by is not None:
+            # A built chain OpenTelemetry's middleware already traces: the extras go inside it, once.
+            if not isinstance(_traced_by.app, LensExtras):
+                _traced_by.app = LensExtras(_traced_by.app, redactor, limit if capture else 0)
+            return
         sanitize = otel_options.pop("http_capture_headers_sanitize_fields", None) or get_custom_headers(_SANITIZE_ENV)
         # The middleware takes excluded URLs only as an argument; the variable is read by the framework
         # instrumentors, which otel-lens replaces, so it is read here.
         excluded = otel_options.pop("excluded_urls", None) or os.environ.get(_EXCLUDED_URLS_ENV) or None
+        otel_options.setdefault("default_span_details", RouteNamer(app))
         self._otel = OpenTelemetryMiddleware(
-            extras,
+            self._extras,
             excluded_urls=excluded,
             exclude_spans=["receive", "send"] if exclude_spans is None else exclude_spans,  # type: ignore[arg-type]
             http_capture_headers_sanitize_fields=[*sanitize, *redactor.header_fields()],
             **otel_options,
         )
-        # ``.app`` leads to OpenTelemetry's middleware, so frameworks that look for it in their stack
-        # (FastAPI turns its own request tracing off when it is there) find it: one server span a request.
-        self.app: Any = self._otel
+        self.app = self._otel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
+            if self._otel is None or current_scope.get() is scope:
+                # Traced further in (a foreign middleware with our extras inside it), or a second
+                # LensMiddleware inside this request's first one: nothing more to add.
+                await self._inner(scope, receive, send)
+                return
+            current = trace.get_current_span()
+            if current.get_span_context().is_valid and (
+                not current.is_recording() or getattr(current, "kind", None) is SpanKind.SERVER
+            ):
+                # OpenTelemetry's middleware further out started this request's span (or left it
+                # unsampled): a second one would be an INTERNAL copy of it.
+                await self._extras(scope, receive, send)
+                return
             await self._otel(scope, receive, send)
         elif kind == "lifespan":
             await lifespan_flushing(self._inner, scope, receive, send)
@@ -121,136 +168,14 @@ class LensMiddleware:
             await self._inner(scope, receive, send)
 
 
-class _BodyTap:
-    """The first ``limit`` bytes of a body as it streams past, and its total size."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.kept = 0
-        self.size = 0
-        self.content_type: str | None = None
-        self.encoded = False
-
-    def feed(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        room = self.limit - self.kept
-        if room > 0 and chunk:
-            piece = bytes(chunk[:room])
-            self.chunks.append(piece)
-            self.kept += len(piece)
-
-    def attributes(self, role: str, redactor: Redactor) -> dict[str, Any]:
-        if not self.size:
-            return {}
-        kind = (self.content_type or "").split(";", 1)[0].strip().lower()
-        if self.encoded or (not kind.startswith(_TEXTUAL) and not kind.endswith(("+json", "+xml"))):
-            # Binary or compressed: record that it was there, not its bytes.
-            return {
-                f"lens.body.{role}.size": self.size,
-                f"lens.body.{role}.content_type": kind or "unknown",
-                f"lens.body.{role}.skipped": "binary",
-            }
-        text = b"".join(self.chunks).decode("utf-8", "replace")
-        return body_attributes(role, redactor.text(text, kind), kind, self.size, self.size > self.kept)
-
-
-def _header(headers: Any, name: bytes) -> str | None:
-    for key, value in headers or ():
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-class _LensExtras:
-    """Inside the OTel middleware, where the server span is current: redaction and body capture."""
-
-    def __init__(self, app: ASGIApp, redactor: Redactor, body_limit: int) -> None:
-        self.app = app
-        self.redactor = redactor
-        self.body_limit = body_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _current_scope.set(scope)
-        try:
-            span = trace.get_current_span()
-            if scope["type"] != "http" or not span.is_recording():
-                await self.app(scope, receive, send)
-                return
-            self._redact_url(span, scope)
-            if self.body_limit <= 0:
-                await self.app(scope, receive, send)
-                return
-            await self._capture(span, scope, receive, send)
-        finally:
-            _current_scope.reset(token)
-
-    def _redact_url(self, span: trace.Span, scope: Scope) -> None:
-        raw = scope.get("query_string") or b""
-        if not raw:
-            return
-        query = bytes(raw).decode("latin-1")
-        redacted = self.redactor.query(query)
-        if redacted == query:
-            return
-        current = getattr(span, "attributes", None) or {}
-        pairs = ((query, redacted), (urllib.parse.unquote(query), urllib.parse.unquote(redacted)))
-        for key in _URL_ATTRIBUTES:
-            value = current.get(key)
-            if isinstance(value, str):
-                for secret, safe in pairs:
-                    value = value.replace(secret, safe)
-                span.set_attribute(key, value)
-
-    async def _capture(self, span: trace.Span, scope: Scope, receive: Receive, send: Send) -> None:
-        request, response = _BodyTap(self.body_limit), _BodyTap(self.body_limit)
-        request.content_type = _header(scope.get("headers"), b"content-type")
-        request.encoded = (_header(scope.get("headers"), b"content-encoding") or "identity") != "identity"
-
-        async def tapped_receive() -> Message:
-            message = await receive()
-            if message.get("type") == "http.request":
-                request.feed(message.get("body") or b"")
-            return message
-
-        async def tapped_send(message: Message) -> None:
-            kind = message.get("type")
-            if kind == "http.response.start":
-                response.content_type = _header(message.get("headers"), b"content-type")
-                response.encoded = (_header(message.get("headers"), b"content-encoding") or "identity") != "identity"
-            elif kind == "http.response.body":
-                response.feed(message.get("body") or b"")
-                if not message.get("more_body", False):
-                    record()  # the OTel middleware ends the server span when it forwards this message
-            await send(message)
-
-        recorded = False
-
-        def record() -> None:
-            nonlocal recorded
-            if recorded or not span.is_recording():
-                return
-            recorded = True
-            try:
-                span.set_attributes(request.attributes("request", self.redactor))
-                span.set_attributes(response.attributes("response", self.redactor))
-            except Exception:  # capture is best effort: it must never break the response
-                pass
-
-        try:
-            await self.app(scope, tapped_receive, tapped_send)
-        finally:
-            record()
-
-
 def _lens_source(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """The ``x-lens-source`` header of the request being handled, from a Request argument or the ASGI scope."""
     for value in (*args, *kwargs.values()):
         scope = getattr(value, "scope", None)
         if isinstance(scope, dict) and scope.get("type") in ("http", "websocket"):
-            return _header(scope.get("headers"), b"x-lens-source")
-    scope = _current_scope.get()
-    return _header(scope.get("headers"), b"x-lens-source") if scope is not None else None
+            return header(scope.get("headers"), b"x-lens-source")
+    scope = current_scope.get()
+    return header(scope.get("headers"), b"x-lens-source") if scope is not None else None
 
 
 def _route_start(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> trace.Span:
