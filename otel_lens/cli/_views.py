@@ -132,24 +132,64 @@ def render_logs(logs: Sequence[LogRecord], console: Console) -> None:
         console.print(log_line(log), soft_wrap=True)
 
 
+_NUMBERS = ("count", "errors", "error rate", "p50", "p95", "p99")
+_MIN_STAT_NAME, _MIN_STAT_SERVICE = 28, 12
+
+
 def render_stats(rows: Sequence[StatRow], console: Console, by: str) -> None:
+    """One row per kind of span (name, kind, and service when several are listed) or per service.
+
+    The numbers stay whole. When the columns do not fit the terminal, kind and service join the name
+    cell, which wraps inside its column instead of being cut.
+    """
     if not rows:
         console.print("no spans in this window", style="dim")
         return
-    table = _table((by, "left"), ("count", "right"), ("errors", "right"), ("error rate", "right"),
-                   ("p50", "right"), ("p95", "right"), ("p99", "right"))  # fmt: skip
-    for row in rows:
-        failed = row.error_count > 0
-        table.add_row(
-            Text(row.key or "-"),
-            str(row.count),
-            Text(str(row.error_count), "bold red" if failed else "dim"),
-            Text(f"{row.error_rate:.1%}", "bold red" if failed else "dim"),
-            duration(row.p50_ms),
-            duration(row.p95_ms),
-            duration(row.p99_ms),
-        )
+    by_name = by == "name"
+    with_service = by_name and len({row.service for row in rows}) > 1
+    numbers = [_stat_numbers(row) for row in rows]
+    labels = [[row.key or "-"] for row in rows]
+    if by_name:
+        for label, row in zip(labels, rows, strict=True):
+            label.append((row.kind or "-").lower())
+            if with_service:
+                label.append(row.service or "-")
+    natural = [
+        max(len(title), *(len(label[i]) for label in labels)) for i, title in enumerate(_label_titles(by, labels))
+    ]
+    natural += [max(len(title), *(len(cells[i]) for cells in numbers)) for i, title in enumerate(_NUMBERS)]
+    # Separate kind and service columns while the name keeps a readable column beside them.
+    room = console.width - sum(natural[len(labels[0]) :]) - 2 * len(_NUMBERS)
+    wanted = min(natural[0], _MIN_STAT_NAME) + sum(min(w, _MIN_STAT_SERVICE) + 2 for w in natural[1 : len(labels[0])])
+    compact = console.is_terminal and room < wanted
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
+    titles = [by] if compact else _label_titles(by, labels)
+    for title in titles:
+        table.add_column(title, overflow="fold")
+    for title in _NUMBERS:
+        table.add_column(title, justify="right", no_wrap=True)
+    styles = ("", "dim", "magenta")
+    for row, label, cells in zip(rows, labels, numbers, strict=True):
+        parts = [Text(text, style) for text, style in zip(label, styles[: len(label)], strict=True)]
+        label_cells = [Text("  ").join(parts)] if compact else parts
+        failed = "bold red" if row.error_count else "dim"
+        table.add_row(*label_cells, cells[0], Text(cells[1], failed), Text(cells[2], failed), *cells[3:])
     console.print(table)
+
+
+def _label_titles(by: str, labels: list[list[str]]) -> list[str]:
+    return [by, "kind", "service"][: len(labels[0])]
+
+
+def _stat_numbers(row: StatRow) -> list[str]:
+    return [
+        str(row.count),
+        str(row.error_count),
+        f"{row.error_rate:.1%}",
+        duration(row.p50_ms),
+        duration(row.p95_ms),
+        duration(row.p99_ms),
+    ]
 
 
 def render_usage(rows: Sequence[UsageRow], console: Console, by: str, priced: bool) -> None:
