@@ -27,7 +27,8 @@ _PIPED_VALUE = 2000  # piped, values print whole up to this many characters
 _TERMINAL_VALUE = 2000  # on a terminal values are cut to this before wrapping, then to the lines below
 _NAME_LINES = 3  # lines a span's name may wrap over on a terminal
 _HEADER_LINES = 5
-_ITEM_LINES = 4  # lines one detail (the key attributes, a log record) may wrap over
+_ITEM_LINES = 4  # lines one detail (a log record, an event) may wrap over
+_KEY_LINES = 6  # lines the key attributes may wrap over (at 80 columns about one attribute a line)
 _ATTRIBUTE_LINES = 12  # with --attributes, lines one attribute value may wrap over
 _MIN_TEXT = 16  # below this much room, a deep tree's lines are cut instead of wrapped into a column
 
@@ -132,7 +133,7 @@ class _Layout:
 
 
 def _wrap(text: Text, room: int) -> list[Text]:
-    """``text`` in lines of at most ``room`` cells: broken at a space in the last third of a line, else anywhere.
+    """``text`` in lines of at most ``room`` cells: broken at a space past the first third of a line, else anywhere.
 
     Values (routes, SQL, URLs) are long runs with few spaces: a word wrap would leave a short first line
     ("GET") and push the rest down, so a break only moves back to a space that is near the end.
@@ -142,7 +143,7 @@ def _wrap(text: Text, room: int) -> list[Text]:
     position = 0
     while len(plain) - position > room:
         cut = position + room
-        space = plain.rfind(" ", position + room * 2 // 3, cut + 1)
+        space = plain.rfind(" ", position + room // 3, cut + 1)
         cut = space + 1 if space > position else cut
         offsets.append(cut)
         position = cut
@@ -192,7 +193,7 @@ def _details(
     else:
         keys = details.key_attributes(span, limit)
         if keys is not None:
-            yield keys, _ITEM_LINES
+            yield keys, _KEY_LINES
     frames = details.STACK_FRAMES_TERMINAL if terminal else details.STACK_FRAMES_PIPED
     for item in details.problems(span, limit, frames):
         yield item, 2
