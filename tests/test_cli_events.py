@@ -41,7 +41,7 @@ ANSWER = "The capital of France is Paris, " + "and that is all there is to it " 
 class _FakeOpenAI(BaseHTTPRequestHandler):
     """Answers POST /v1/chat/completions with one assistant choice, as the OpenAI API does."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers["content-length"])))
         body = json.dumps({
             "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": request["model"],
@@ -151,7 +151,11 @@ def emit_legacy_events(settings: Settings, content: bool) -> None:
             message["content"] = ANSWER
         logger.emit(LogRecord(event_name="gen_ai.choice", attributes=system,
                               body={"index": 0, "finish_reason": "stop", "message": message}))  # fmt: skip
-        tool_call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}}
+        tool_call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "weather", "arguments": '{"city":"Paris"}'},
+        }
         logger.emit(LogRecord(event_name="gen_ai.assistant.message", attributes=system,
                               body={"tool_calls": [tool_call]}))  # fmt: skip
 
