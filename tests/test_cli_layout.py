@@ -82,7 +82,7 @@ def test_short_trace_ids_are_12_digits_unless_that_is_ambiguous() -> None:
 
 
 def test_show_on_a_terminal_wraps_details_under_the_span(long_names: Settings) -> None:
-    """On a terminal a long statement wraps under its span within a few lines, then ends in "…"; lines fit."""
+    """On a terminal a long statement wraps under its span within six lines, then ends in "…"; lines fit."""
     console, out = terminal(100)
     with open_store(long_names.database) as store:
         render_trace(store.trace("4bf92f3577b34"), console)
@@ -90,7 +90,7 @@ def test_show_on_a_terminal_wraps_details_under_the_span(long_names: Settings) -
     assert all(len(line) <= 100 for line in lines)
     (first,) = [index for index, line in enumerate(lines) if "db.statement=SELECT" in line]
     statement = lines[first:]
-    assert len(statement) == 4 and statement[-1].endswith("…")
+    assert len(statement) == 6 and statement[-1].endswith("…")
     column = statement[0].index("db.statement")
     assert all(line[:column].strip() == "" and line[column] != " " for line in statement)  # aligned, no rails
     shown = "".join(line.strip() + " " for line in statement).replace("  ", " ")
