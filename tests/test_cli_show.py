@@ -218,3 +218,15 @@ def test_text_times_are_local_with_their_offset_and_json_is_utc(
         assert "started 2024-01-01 05:30:00.000+05:30" in out and "05:30:00.003 INF loading user 42" in out
         assert main(["logs", "--json", *database]) == 0
         assert json.loads(capsys.readouterr().out)[-1]["timestamp"] == "2024-01-01T00:00:00.003000Z"
+
+
+def test_an_error_status_without_a_message_takes_the_exceptions(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Status ERROR with no description plus an exception event is one ✗ line naming the exception."""
+    with recorder(sqlite_settings) as rec:
+        span = rec.span("shop", "retry", 0, 5, error="")
+        span.add_event("exception", {"exception.type": "TimeoutError", "exception.message": "read timed out"})
+        rec.end(span)
+    out = show(sqlite_settings, f"{span.get_span_context().trace_id:032x}", capsys)
+    assert [line.strip() for line in out.splitlines() if "✗" in line] == ["✗ error: TimeoutError: read timed out"]

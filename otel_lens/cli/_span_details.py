@@ -81,7 +81,7 @@ def problems(span: SpanRecord, limit: int, frames: int) -> Iterator[Text]:
 
     The SDK sets the status of a span that raised to ``"Type: message"`` with the class's bare name and
     records an exception event whose ``exception.type`` is qualified (``app.errors.PaymentError``): one
-    problem, shown once, with the fuller text.
+    problem, shown once, with the fuller text. An error status without a message takes the exception's.
     """
     status = one_line(span.status_message or "", limit) if span.status_code == "ERROR" else None
     status_stack: Any = None
@@ -94,7 +94,7 @@ def problems(span: SpanRecord, limit: int, frames: int) -> Iterator[Text]:
         text = f"{kind}: {message}" if message else kind
         short = f"{kind.rsplit('.', 1)[-1]}: {message}" if message else kind.rsplit(".", 1)[-1]
         stack = event.attributes.get("exception.stacktrace")
-        if status is not None and status in (text, short, message) and status_stack is None:
+        if status is not None and status in ("", text, short, message) and status_stack is None:
             status, status_stack = text, stack  # the status says the same: keep the fuller text once
             continue
         exceptions.append((text, stack))
@@ -125,9 +125,18 @@ def stack_lines(stack: Any, frames: int) -> Iterator[Text]:
         more = f"… {hidden} earlier frame{'s' * (hidden != 1)} (show --json has the whole stack)"
         yield Text(f"  {more}", "dim")
     for block in blocks[-frames:]:
-        yield Text("  " + block[0], "dim")
+        yield Text("  " + _short_path(block[0]), "dim")
         for code in block[1:]:
             yield Text("    " + code)
+
+
+def _short_path(frame: str) -> str:
+    """A Python frame line with its file path shortened: from ``site-packages/`` on, else the path as given."""
+    if frame.startswith('File "') and "site-packages/" in frame:
+        head, _, rest = frame.partition('"')
+        path, quote, tail = rest.partition('"')
+        return f'{head}"…/{path.rsplit("site-packages/", 1)[1]}{quote}{tail}'
+    return frame
 
 
 def events(span: SpanRecord, limit: int | None, most: int | None, every_attribute: bool) -> Iterator[Text]:

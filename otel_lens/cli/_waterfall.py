@@ -29,7 +29,7 @@ _NAME_LINES = 3  # lines a span's name may wrap over on a terminal
 _HEADER_LINES = 5
 _ITEM_LINES = 4  # lines one detail (a log record, an event) may wrap over
 _KEY_LINES = 6  # lines the key attributes may wrap over (at 80 columns about one attribute a line)
-_ATTRIBUTE_LINES = 12  # with --attributes, lines one attribute value may wrap over
+_ATTRIBUTE_LINES = 50  # with --attributes, lines one attribute may wrap over (2000 characters at 40 a line)
 _MIN_TEXT = 16  # below this much room, a deep tree's lines are cut instead of wrapped into a column
 
 
@@ -120,33 +120,37 @@ class _Layout:
             line.truncate(self.width, overflow="ellipsis")
             yield line
             return
-        lines = _wrap(text, room)
+        hang = min(len(text.plain) - len(text.plain.lstrip(" ")), room // 2)  # continuations keep the indent
+        lines = _wrap(text, room, hang)
         if len(lines) > max_lines:
             lines = lines[:max_lines]
-            lines[-1].truncate(room - 1)
+            lines[-1].truncate((room if max_lines == 1 else room - hang) - 1)
             lines[-1].append("…", "dim")
         for index, line in enumerate(lines):
             if index == 0:
                 yield head + Text(first, "dim") + line
             else:
-                yield Text(" " * len(head)) + Text(rest, "dim") + line
+                yield Text(" " * len(head)) + Text(rest + " " * hang, "dim") + line
 
 
-def _wrap(text: Text, room: int) -> list[Text]:
-    """``text`` in lines of at most ``room`` cells: broken at a space past the first third of a line, else anywhere.
+def _wrap(text: Text, room: int, hang: int = 0) -> list[Text]:
+    """``text`` in lines of at most ``room`` cells (continuations ``hang`` fewer), broken at a space past the
+    first third of a line, else anywhere.
 
     Values (routes, SQL, URLs) are long runs with few spaces: a word wrap would leave a short first line
-    ("GET") and push the rest down, so a break only moves back to a space that is near the end.
+    ("GET") and push the rest down, so a break only moves back to a space that is not near the start.
     """
     plain = text.plain
     offsets = []
     position = 0
-    while len(plain) - position > room:
-        cut = position + room
-        space = plain.rfind(" ", position + room // 3, cut + 1)
+    width = room
+    while len(plain) - position > width:
+        cut = position + width
+        space = plain.rfind(" ", position + width // 3, cut + 1)
         cut = space + 1 if space > position else cut
         offsets.append(cut)
         position = cut
+        width = room - hang
     lines = list(text.divide(offsets))
     for line in lines:
         line.rstrip()
