@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -163,3 +164,14 @@ def build_sample(settings: Settings) -> Sample:
             users_trace=f"{root.get_span_context().trace_id:032x}",
             chat_trace=f"{chat.get_span_context().trace_id:032x}",
         )
+
+
+def local_zone(monkeypatch: Any, zone: str) -> Iterator[None]:
+    """Run in the local time zone ``zone`` (a POSIX TZ string such as ``IST-5:30``, no tz database needed)."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()

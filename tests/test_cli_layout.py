@@ -81,16 +81,20 @@ def test_short_trace_ids_are_12_digits_unless_that_is_ambiguous() -> None:
     assert short_id_length(["4bf92f3577b34da6a3ce929d0e0e4736"] * 2) == 12
 
 
-def test_show_on_a_terminal_cuts_lines_instead_of_wrapping(long_names: Settings) -> None:
-    """On a terminal long attribute lines end in "…" at the width (a wrapped line would break the tree)."""
+def test_show_on_a_terminal_wraps_details_under_the_span(long_names: Settings) -> None:
+    """On a terminal a long statement wraps under its span within six lines, then ends in "…"; lines fit."""
     console, out = terminal(100)
     with open_store(long_names.database) as store:
         render_trace(store.trace("4bf92f3577b34"), console)
     lines = out.getvalue().splitlines()
     assert all(len(line) <= 100 for line in lines)
-    statement = [line for line in lines if "db.statement=SELECT" in line]
-    assert statement and statement[0].endswith("…")
-    assert lines[-1].lstrip().startswith("db.statement=") and "│" not in lines[-1]
+    (first,) = [index for index, line in enumerate(lines) if "db.statement=SELECT" in line]
+    statement = lines[first:]
+    assert len(statement) == 6 and statement[-1].endswith("…")
+    column = statement[0].index("db.statement")
+    assert all(line[:column].strip() == "" and line[column] != " " for line in statement)  # aligned, no rails
+    shown = "".join(line.strip() + " " for line in statement).replace("  ", " ")
+    assert shown.startswith("db.statement=SELECT column_0, column_1,") and "column_12," in shown
 
 
 def test_piped_show_prints_attribute_values_whole(long_names: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from otel_lens.cli import main
 from otel_lens.settings import Settings
-from tests._read_helpers import Sample, build_sample
+from tests._read_helpers import Sample, build_sample, local_zone
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def utc_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Text views print local time: the goldens are written in UTC (+00:00)."""
+    yield from local_zone(monkeypatch, "UTC0")
+
+
 _UPDATE = os.environ.get("LENS_UPDATE_GOLDEN") == "1"  # regenerate after an intended change of a view
 
 
 @pytest.fixture
-def sample(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sample:
+def sample(settings: Settings, monkeypatch: pytest.MonkeyPatch, utc_zone: None) -> Sample:
     monkeypatch.setenv("COLUMNS", "120")
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "CLICOLOR_FORCE"):
         monkeypatch.delenv(name, raising=False)

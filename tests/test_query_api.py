@@ -137,7 +137,8 @@ def test_json_shapes_follow_the_contract(settings: Settings) -> None:
         assert child["scope"] == {"name": "tests.read", "version": "1.0", "attributes": {}}
         log = shown["logs"][0]
         assert set(log) == {"timestamp", "severity_text", "severity_number", "body", "attributes", "trace_id",
-                            "span_id", "service", "logger"}  # fmt: skip
+                            "span_id", "service", "logger", "event_name"}  # fmt: skip
+        assert log["event_name"] is None
         assert log["timestamp"] == "2024-01-01T00:00:01.239000Z" and log["span_id"] == child["span_id"]
         assert (log["severity_text"], log["severity_number"], log["service"], log["logger"]) == (
             "ERROR",
@@ -169,19 +170,23 @@ def test_stats_percentiles_match_a_direct_computation(settings: Settings) -> Non
             durations.setdefault((service, name), []).append(length_ns)
             errors[(service, name)] = errors.get((service, name), 0) + failed
     with open_store(settings.database) as store:
-        for by, position in (("name", 1), ("service", 0)):
-            expected: dict[str, list[int]] = {}
-            failures: dict[str, int] = {}
+        # By name a row is (name, kind, service); by service, a service (all its kinds).
+        for by, group_of in (("name", lambda key: key), ("service", lambda key: key[0])):
+            expected: dict[object, list[int]] = {}
+            failures: dict[object, int] = {}
             for key, values in durations.items():
-                expected.setdefault(key[position], []).extend(values)
-                failures[key[position]] = failures.get(key[position], 0) + errors[key]
+                expected.setdefault(group_of(key), []).extend(values)
+                failures[group_of(key)] = failures.get(group_of(key), 0) + errors[key]
             rows = store.stats(since=EVER, by=by)
-            assert {row.key for row in rows} == set(expected)
-            for row in rows:
-                values = expected[row.key]
-                assert row.count == len(values) and row.error_count == failures[row.key]
+            row_keys = [row.key if by == "service" else (row.service, row.key) for row in rows]
+            assert set(row_keys) == set(expected) and len(row_keys) == len(expected)
+            assert {row.kind for row in rows} == ({"INTERNAL"} if by == "name" else {None})
+            for row, row_key in zip(rows, row_keys, strict=True):
+                values = expected[row_key]
+                assert row.count == len(values) and row.error_count == failures[row_key]
                 assert (row.p50_ms, row.p95_ms, row.p99_ms) == tuple(_nearest_rank(values, p) for p in (50, 95, 99))
-            assert set(rows[0].as_dict()) == {by, "count", "error_count", "error_rate", "p50_ms", "p95_ms", "p99_ms"}
+            columns = {by, "kind", "count", "error_count", "error_rate", "p50_ms", "p95_ms", "p99_ms"}
+            assert set(rows[0].as_dict()) == columns | ({"service"} if by == "name" else set())
         assert store.stats(since="1h") == []
 
 

@@ -18,8 +18,12 @@ PIPED_CHARS = 2048
 GONE = "(body no longer stored)"
 
 
-def body_lines(span: SpanRecord, terminal: bool) -> Iterator[Text]:
-    """For each captured body of ``span``: a header (role, content type, size), then its text, bounded."""
+def body_lines(span: SpanRecord, terminal: bool) -> Iterator[tuple[Text, int]]:
+    """For each captured body of ``span``: a header (role, content type, size), then its text, bounded.
+
+    Each line comes with the lines it may wrap over on a terminal: 2 for a header, 1 for the body's
+    own lines (cut at the width, as a viewer of the first lines would show them).
+    """
     for key in BODY_KEYS:
         if key not in span.attributes:
             continue
@@ -28,11 +32,12 @@ def body_lines(span: SpanRecord, terminal: bool) -> Iterator[Text]:
         if facts:
             header.append(f" ({facts})", "dim")
         if key in span.missing_bodies:
-            yield header + Text(f" {GONE}", "yellow")
+            yield header + Text(f" {GONE}", "yellow"), 2
             continue
-        yield header + Text(":")
+        yield header + Text(":"), 2
         value = span.attributes[key]
-        yield from _text_lines(value if isinstance(value, str) else one_line(value, PIPED_CHARS), terminal)
+        for line in _text_lines(value if isinstance(value, str) else one_line(value, PIPED_CHARS), terminal):
+            yield line, 1
 
 
 def _facts(span: SpanRecord, key: str) -> str:

@@ -41,7 +41,7 @@ def show(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         print_json(detail.as_dict())
     else:
-        render_trace(detail, stdout_console())
+        render_trace(detail, stdout_console(), every_attribute=args.attributes)
     return 0
 
 
@@ -63,7 +63,7 @@ def logs(store: Store, args: argparse.Namespace) -> int:
             if args.json:
                 print_json(record.as_dict(), lines=True)
             else:
-                console.print(log_line(record), soft_wrap=True)
+                console.print(log_line(record, console.is_terminal), soft_wrap=True)
             last = max(last, record.id)
         sys.stdout.flush()
         time.sleep(FOLLOW_INTERVAL_S)

@@ -1,4 +1,4 @@
-"""Small text helpers shared by the CLI views: times, durations, levels, one-line values."""
+"""Small text helpers shared by the CLI views: local times, durations, levels, one-line values."""
 
 from __future__ import annotations
 
@@ -25,6 +25,36 @@ def utc(ns: int, with_date: bool = True) -> str:
     moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
     text = f"{moment:%H:%M:%S}.{rest // 10**6:03d}"
     return f"{moment:%Y-%m-%d} {text}" if with_date else text
+
+
+def _local(ns: int) -> dt.datetime:
+    seconds = int(ns) // 10**9
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    try:
+        return moment.astimezone()  # the local zone (TZ, else the system's), with its offset at that moment
+    except (OverflowError, OSError, ValueError):  # outside what the C library can convert: say it in UTC
+        return moment
+
+
+def local_time(ns: int, with_date: bool = True, with_offset: bool = False) -> str:
+    """The local time of ``ns``: ``2024-01-02 04:04:05.678`` (``+01:00`` appended ``with_offset``).
+
+    Text for people is in local time, as the application's own log lines (the ``Logger``) are, and says
+    its offset; JSON is always UTC (RFC 3339 with ``Z``).
+    """
+    moment = _local(ns)
+    text = f"{moment:%H:%M:%S}.{int(ns) % 10**9 // 10**6:03d}"
+    if with_date:
+        text = f"{moment:%Y-%m-%d} {text}"
+    return text + utc_offset(ns) if with_offset else text
+
+
+def utc_offset(ns: int) -> str:
+    """The local zone's offset from UTC at ``ns``: ``+01:00``, ``-05:30``, ``+00:00``."""
+    offset = _local(ns).utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def duration(ms: float) -> str:

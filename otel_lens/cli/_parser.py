@@ -116,12 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", parents=[common], help="one trace as a waterfall with its logs")
     show.add_argument("trace_id", type=_trace_id, metavar="TRACE_ID", help="a trace id or a unique prefix of one")
+    show.add_argument(
+        "--attributes", action="store_true", help="list every attribute of every span (and of its events)"
+    )
 
     logs = commands.add_parser("logs", parents=[common], help="log records, newest first")
     logs.add_argument("--trace", type=_trace_id, metavar="ID", help="only records of this trace (id or unique prefix)")
     logs.add_argument("--level", type=_level, help="only this level and above: debug, info, warn, error, fatal")
     logs.add_argument("--since", type=_duration, help="only records within this time (e.g. 1h)")
-    logs.add_argument("--search", metavar="TEXT", help="only records whose message contains TEXT (case-insensitive)")
+    logs.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="only records whose message, event name or attributes contain TEXT (case-insensitive)",
+    )
     logs.add_argument("--limit", type=_limit, default=200, help="at most this many (default 200)")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new records as they are stored")
 

@@ -10,7 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_lens._units import format_size
-from otel_lens.cli._format import LEVEL_STYLES, duration, level, one_line, utc
+from otel_lens.cli._events import log_message
+from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time, utc_offset
 from otel_lens.query.results import LogRecord, StatRow, TraceSummary
 from otel_lens.store.sweeper import PruneSummary
 
@@ -30,9 +31,12 @@ def render_traces(traces: Sequence[TraceSummary], console: Console) -> None:
     id_length = 32
     if console.is_terminal:
         id_length = short_id_length([trace.trace_id for trace in traces])
+    # Local time; the header says the offset when every start shares it, else each time carries its own.
+    offsets = {utc_offset(trace.start_ns) for trace in traces}
+    time_title = f"time ({offsets.pop()})" if len(offsets) == 1 else "time"
     rows = [
         {
-            "time (UTC)": utc(trace.start_ns),
+            time_title: local_time(trace.start_ns, with_offset=time_title == "time"),
             "trace": trace.trace_id[:id_length],
             "root span": trace.root_name,
             "service": trace.service or "-",
@@ -42,7 +46,7 @@ def render_traces(traces: Sequence[TraceSummary], console: Console) -> None:
         }
         for trace in traces
     ]
-    widths = _fit_trace_columns(rows, console.width) if console.is_terminal else None
+    widths = _fit_trace_columns(rows, console.width, time_title) if console.is_terminal else None
     titles = list(rows[0]) if widths is None else list(widths)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for title in titles:
@@ -55,8 +59,8 @@ def render_traces(traces: Sequence[TraceSummary], console: Console) -> None:
         styles["root span"] = "bold red" if failed else ""
         styles["errors"] = "bold red" if failed else "dim"
         cells = {title: row[title] for title in titles}
-        if "time (UTC)" in cells and widths is not None and widths["time (UTC)"] < len(cells["time (UTC)"]):
-            cells["time (UTC)"] = cells["time (UTC)"][5:19]  # MM-DD HH:MM:SS
+        if time_title in cells and widths is not None and widths[time_title] < len(cells[time_title]):
+            cells[time_title] = cells[time_title][5:19]  # MM-DD HH:MM:SS
         table.add_row(*(Text(value, styles.get(title, "")) for title, value in cells.items()))
     console.print(table)
 
@@ -74,7 +78,7 @@ _TIME_SHORT = 14  # "MM-DD HH:MM:SS"
 _MIN_ROOT, _MIN_SERVICE = 20, 12
 
 
-def _fit_trace_columns(rows: list[dict[str, str]], width: int) -> dict[str, int]:
+def _fit_trace_columns(rows: list[dict[str, str]], width: int, time_title: str) -> dict[str, int]:
     """Column widths that fit ``width``, keeping the root span and service visible above all else.
 
     The time loses its year and milliseconds, then the span count, the time and the error count go
@@ -84,9 +88,9 @@ def _fit_trace_columns(rows: list[dict[str, str]], width: int) -> dict[str, int]
     needs = {"root span": min(natural["root span"], _MIN_ROOT), "service": min(natural["service"], _MIN_SERVICE)}
     stages: list[tuple[str, int | None]] = [
         ("", None),
-        ("time (UTC)", _TIME_SHORT),
+        (time_title, _TIME_SHORT),
         ("spans", 0),
-        ("time (UTC)", 0),
+        (time_title, 0),
         ("errors", 0),
     ]
     columns = dict(natural)
@@ -107,11 +111,17 @@ def _fit_trace_columns(rows: list[dict[str, str]], width: int) -> dict[str, int]
     return columns
 
 
-def log_line(log: LogRecord) -> Text:
-    """One log record on one line: time, level, short trace id, service/logger, body."""
+_TERMINAL_MESSAGE = 500
+
+
+def log_line(log: LogRecord, terminal: bool = False) -> Text:
+    """One log record on one line: time, level, short trace id, service/logger, body (or event and summary).
+
+    On a terminal a long body or message content is cut to a few lines' worth; piped it is whole.
+    """
     name = level(log.severity_number, log.severity_text)
     line = Text()
-    line.append(utc(log.timestamp_ns), "dim")
+    line.append(local_time(log.timestamp_ns, with_offset=True), "dim")
     line.append(" ")
     line.append(name, LEVEL_STYLES.get(name, ""))
     line.append(" ")
@@ -120,7 +130,7 @@ def log_line(log: LogRecord) -> Text:
     if origin:
         line.append(f" {origin}", "magenta")
     line.append(": " if origin else " ")
-    line.append(one_line(log.body, 2000))
+    line.append(log_message(log, _TERMINAL_MESSAGE if terminal else None))
     return line
 
 
@@ -129,27 +139,67 @@ def render_logs(logs: Sequence[LogRecord], console: Console) -> None:
         console.print("no log records match", style="dim")
         return
     for log in logs:
-        console.print(log_line(log), soft_wrap=True)
+        console.print(log_line(log, console.is_terminal), soft_wrap=True)
+
+
+_NUMBERS = ("count", "errors", "error rate", "p50", "p95", "p99")
+_MIN_STAT_NAME, _MIN_STAT_SERVICE = 28, 12
 
 
 def render_stats(rows: Sequence[StatRow], console: Console, by: str) -> None:
+    """One row per kind of span (name, kind, and service when several are listed) or per service.
+
+    The numbers stay whole. When the columns do not fit the terminal, kind and service join the name
+    cell, which wraps inside its column instead of being cut.
+    """
     if not rows:
         console.print("no spans in this window", style="dim")
         return
-    table = _table((by, "left"), ("count", "right"), ("errors", "right"), ("error rate", "right"),
-                   ("p50", "right"), ("p95", "right"), ("p99", "right"))  # fmt: skip
-    for row in rows:
-        failed = row.error_count > 0
-        table.add_row(
-            Text(row.key or "-"),
-            str(row.count),
-            Text(str(row.error_count), "bold red" if failed else "dim"),
-            Text(f"{row.error_rate:.1%}", "bold red" if failed else "dim"),
-            duration(row.p50_ms),
-            duration(row.p95_ms),
-            duration(row.p99_ms),
-        )
+    by_name = by == "name"
+    with_service = by_name and len({row.service for row in rows}) > 1
+    numbers = [_stat_numbers(row) for row in rows]
+    labels = [[row.key or "-"] for row in rows]
+    if by_name:
+        for label, row in zip(labels, rows, strict=True):
+            label.append((row.kind or "-").lower())
+            if with_service:
+                label.append(row.service or "-")
+    natural = [
+        max(len(title), *(len(label[i]) for label in labels)) for i, title in enumerate(_label_titles(by, labels))
+    ]
+    natural += [max(len(title), *(len(cells[i]) for cells in numbers)) for i, title in enumerate(_NUMBERS)]
+    # Separate kind and service columns while the name keeps a readable column beside them.
+    room = console.width - sum(natural[len(labels[0]) :]) - 2 * len(_NUMBERS)
+    wanted = min(natural[0], _MIN_STAT_NAME) + sum(min(w, _MIN_STAT_SERVICE) + 2 for w in natural[1 : len(labels[0])])
+    compact = console.is_terminal and room < wanted
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
+    titles = [by] if compact else _label_titles(by, labels)
+    for title in titles:
+        table.add_column(title, overflow="fold")
+    for title in _NUMBERS:
+        table.add_column(title, justify="right", no_wrap=True)
+    styles = ("", "dim", "magenta")
+    for row, label, cells in zip(rows, labels, numbers, strict=True):
+        parts = [Text(text, style) for text, style in zip(label, styles[: len(label)], strict=True)]
+        label_cells = [Text("  ").join(parts)] if compact else parts
+        failed = "bold red" if row.error_count else "dim"
+        table.add_row(*label_cells, cells[0], Text(cells[1], failed), Text(cells[2], failed), *cells[3:])
     console.print(table)
+
+
+def _label_titles(by: str, labels: list[list[str]]) -> list[str]:
+    return [by, "kind", "service"][: len(labels[0])]
+
+
+def _stat_numbers(row: StatRow) -> list[str]:
+    return [
+        str(row.count),
+        str(row.error_count),
+        f"{row.error_rate:.1%}",
+        duration(row.p50_ms),
+        duration(row.p95_ms),
+        duration(row.p99_ms),
+    ]
 
 
 def render_prune(summary: PruneSummary, console: Console) -> None:

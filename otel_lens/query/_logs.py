@@ -37,12 +37,18 @@ def list_logs(
         query = query.where(log.timestamp_ns >= cutoff)
     if search:
         # Case-insensitive on both dialects (SQLite's LIKE folds ASCII only, PostgreSQL's folds nothing),
-        # the user's own % and _ matched literally.
-        # Bodies are stored as JSON text: search for the text as JSON writes it (quotes, backslashes and
-        # control characters escaped), so `said "hi"` or `C:\Users` find what they should.
-        pattern = like_contains(orjson.dumps(search.lower()).decode()[1:-1], _ESCAPE)
+        # the user's own % and _ matched literally. Bodies and attributes are stored as JSON text: search
+        # for the text as JSON writes it (quotes, backslashes and control characters escaped), so
+        # `said "hi"` or `C:\Users` find what they should; the event name is plain text.
+        # Cost: one more LIKE per record whose body did not match (attributes are usually short or NULL).
+        as_json = like_contains(orjson.dumps(search.lower()).decode()[1:-1], _ESCAPE)
+        plain = like_contains(search.lower(), _ESCAPE)
+
+        def contains(column: Any, pattern: str) -> Any:
+            return pw.NodeList((pw.fn.LOWER(column), pw.SQL("LIKE"), pattern, pw.SQL(f"ESCAPE '{_ESCAPE}'")))
+
         query = query.where(
-            pw.NodeList((pw.fn.LOWER(log.body), pw.SQL("LIKE"), pattern, pw.SQL(f"ESCAPE '{_ESCAPE}'")))
+            contains(log.body, as_json) | contains(log.attributes, as_json) | contains(log.event_name, plain)
         )
     if after_id is not None:
         query = query.where(log.id > after_id).order_by(log.id)

@@ -175,6 +175,7 @@ class LogRecord:
             "span_id": self.span_id,
             "service": self.service,
             "logger": self.logger,
+            "event_name": self.event_name,
         }
 
 
@@ -200,7 +201,12 @@ class TraceDetail:
 
 @dataclasses.dataclass(frozen=True)
 class StatRow:
-    """Latency and errors of one span name or service over a window; percentiles are nearest-rank."""
+    """Latency and errors of one kind of span over a window; percentiles are nearest-rank.
+
+    By name, a row is one (name, kind, service): a ``lens_route("GET /grep")`` span and the server span
+    of the same name are different rows, as are two services' ``GET /health``. By service, a row is a
+    whole service (``kind`` is ``None``: every kind counts).
+    """
 
     by: str
     key: str
@@ -209,14 +215,18 @@ class StatRow:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    kind: str | None = None
+    service: str | None = None
 
     @property
     def error_rate(self) -> float:
         return self.error_count / self.count if self.count else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            self.by: self.key,
+        row: dict[str, Any] = {self.by: self.key, "kind": self.kind}
+        if self.by == "name":
+            row["service"] = self.service
+        return row | {
             "count": self.count,
             "error_count": self.error_count,
             "error_rate": self.error_rate,

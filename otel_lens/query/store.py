@@ -190,7 +190,8 @@ class Store:
             trace_id: only records of this trace (a unique prefix of a stored trace's id is accepted).
             level: only records at this level or above (``debug``, ``info``, ``warn``, ``error``, ``fatal``).
             since: only records in this window.
-            search: only records whose body contains this text (case-insensitive, taken literally).
+            search: only records whose body, attributes or event name contain this text (case-insensitive,
+                taken literally).
             limit: at most this many (``None`` for all).
             after_id: only records with a larger :attr:`LogRecord.id` (what ``logs --follow`` polls with).
 
