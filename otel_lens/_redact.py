@@ -167,12 +167,15 @@ class Redactor:
         current = changed if changed is not None else attributes
         nested: dict[str, Any] = {}
         for key, value in current.items():
-            if value.__class__ is dict or (
-                value.__class__ in (list, tuple) and any(i.__class__ is dict for i in value)
-            ):
-                scrubbed = self.value(value if value.__class__ is dict else list(value))
-                if scrubbed != value:
-                    nested[key] = scrubbed
+            kind = value.__class__
+            if kind is dict or (kind in (list, tuple) and any(item.__class__ is dict for item in value)):
+                scrubbed = self.value(value if kind is dict else list(value))
+            elif kind is str and value[:1] in ("{", "["):  # extra={"req": {...}} arrives as its str()
+                scrubbed = self.repr_text(value)
+            else:
+                continue
+            if scrubbed != value:
+                nested[key] = scrubbed
         return {**current, **nested} if nested else changed
 
     def urls_in_json(self, text: str) -> str:
