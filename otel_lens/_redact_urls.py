@@ -80,7 +80,7 @@ def scrub_urls_in_json(text: str, scrub_query: Callable[[str], str]) -> str:
     replacement never crosses a JSON string's end.
     """
     found = text.find("://")
-    if found < 0:
+    if found < 0 or ("@" not in text and "?" not in text):  # no userinfo, no query: no URL secret
         return text
     out: list[str] = []
     position = 0
