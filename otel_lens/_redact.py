@@ -36,6 +36,7 @@ _HINTS = ("pass", "secret", "apikey", "credential", "privatekey", "token", "auth
 _HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 _URL_KEYS = ("url.full", "url.query", "http.url", "http.target", "url.original")
 _URL_KEY_SET = frozenset(_URL_KEYS)
+_FULL_URL_KEYS = ("url.full", "http.url", "url.original")
 _READABLE = frozenset(("session.id", "session.previous_id"))
 """OTel's session attributes: an identifier to group traces by, not the credential a session cookie holds."""
 _PLAN_LIMIT = 2048
@@ -148,15 +149,23 @@ class Redactor:
             return None
         secret, urls = plan
         changed = {key: _redacted_like(attributes[key]) for key in secret} if secret else {}
-        for key in urls:  # full URLs ("://") are left to urls_in_json, which sees every value
+        for key in urls:
             value = attributes[key]
-            if value.__class__ is not str or "=" not in value or "://" in value:
+            if value.__class__ is not str:
+                continue
+            if "@" in value and "://" in value:
+                redacted = self.display_url(value)  # maybe user:password@
+                if redacted != value:
+                    changed[key] = redacted
+                continue
+            if "=" not in value:
                 continue
             head, mark, query = ("", "", value) if key == "url.query" else value.partition("?")
+            query, hash_mark, fragment = query.partition("#")
             if mark or key == "url.query":
                 redacted = self.query(query)
                 if redacted != query:
-                    changed[key] = f"{head}{mark}{redacted}"
+                    changed[key] = f"{head}{mark}{redacted}{hash_mark}{fragment}"
         if not changed:
             return None
         return {**attributes, **changed}
@@ -178,8 +187,20 @@ class Redactor:
                 nested[key] = scrubbed
         return {**current, **nested} if nested else changed
 
-    def urls_in_json(self, text: str) -> str:
-        """Stored JSON text (attributes, events, links, a log body) with the secrets of any URL in it removed."""
+    def urls_in_json(self, text: str, attributes: Mapping[str, Any] | None = None) -> str:
+        """Stored JSON text (attributes, events, links, a log body) with the secrets of any URL in it removed.
+
+        ``attributes``, the map ``text`` encodes after :meth:`attributes` scrubbed it, lets the scan be
+        skipped when every URL in the text is the value of a URL attribute (already scrubbed there).
+        """
+        if attributes is not None:
+            handled = 0
+            for key in _FULL_URL_KEYS:
+                value = attributes.get(key)
+                if value.__class__ is str and "://" in value:
+                    handled += value.count("://")
+            if handled and text.count("://") == handled:
+                return text
         return scrub_urls_in_json(text, self.query)
 
     def display_url(self, url: str) -> str:

@@ -275,3 +275,19 @@ def test_driver_messages_lose_the_url_secrets() -> None:
     cleaned = hide_url_secrets(message, secrets)
     assert "hun" not in cleaned and "ter2" not in cleaned and "qp-9" not in cleaned
     assert "sslmode" not in secrets
+
+
+def test_url_attributes_and_other_values_are_both_scrubbed_in_one_map() -> None:
+    """url.full is scrubbed by key (userinfo, query, fragment kept) and a URL in another value by the text scan."""
+    redactor = Redactor()
+    attributes = {
+        "url.full": "https://ada:pw-1@shop.example/cb?code=1&access_token=tk-2#top",
+        "http.url": "https://shop.example/cb?page=2",
+        "note": "retrying https://bob:pw-3@other.example/x",
+    }
+    scrubbed = redactor.attributes(attributes)
+    assert scrubbed is not None
+    assert scrubbed["url.full"] == f"https://ada:{REDACTED}@shop.example/cb?code=1&access_token={REDACTED}#top"
+    text = redactor.urls_in_json(orjson.dumps(scrubbed).decode(), scrubbed)
+    assert "pw-1" not in text and "tk-2" not in text and "pw-3" not in text
+    assert orjson.loads(text)["http.url"] == "https://shop.example/cb?page=2"

@@ -151,10 +151,10 @@ def _redacted(attributes: Mapping[str, Any] | None, redactor: Redactor | None) -
     return redactor.attributes(attributes) or attributes
 
 
-def _stored(value: Any, redactor: Redactor | None) -> str:
+def _stored(value: Any, redactor: Redactor | None, attributes: Mapping[str, Any] | None = None) -> str:
     """The JSON text stored for ``value``, any URL in it without its password or secret parameters."""
     text = dumps(value)
-    return redactor.urls_in_json(text) if redactor is not None and "://" in text else text
+    return redactor.urls_in_json(text, attributes) if redactor is not None and "://" in text else text
 
 
 def _digest(*parts: str | None) -> bytes:
@@ -277,7 +277,7 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 max(end - start, 0),
                 status.status_code._value_,
                 safe_text(description) if description else None,
-                (_stored(attributes, redactor) if redactor is not None else dumps(attributes)) if attributes else None,
+                (_stored(attributes, redactor, attributes) if redactor else dumps(attributes)) if attributes else None,
                 _stored(_event_rows(events, redactor), redactor) if events else None,
                 _stored(_link_rows(links, redactor), redactor) if links else None,
                 resource_index,
