@@ -42,9 +42,10 @@ _READABLE = frozenset(("session.id", "session.previous_id"))
 _PLAN_LIMIT = 2048
 _DECISION_LIMIT = 8192
 _CACHED_QUERY = 256
-_CLEAN: tuple[tuple[Any, ...], tuple[str, ...]] = ((), ())
 """Bounds of the per-Redactor caches (key sets, keys, query strings up to this length): past them a cache
 starts over, it never grows."""
+_CLEAN: tuple[tuple[Any, ...], tuple[str, ...]] = ((), ())
+"""The plan of a key set with no secret and no URL key: the attribute map is stored as it is."""
 _MAX_DEPTH = 32
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
 

@@ -75,9 +75,9 @@ def database_label(url: str) -> str:
 def scrub_urls_in_json(text: str, scrub_query: Callable[[str], str]) -> str:
     """JSON text with every URL's password and secret parameters replaced (the text stays valid JSON).
 
-    Cheap when there is nothing to do: one substring search for ``://``, then per URL an anchored
-    match and a word search in the (short) URL. A URL is matched without quotes or backslashes, so a
-    replacement never crosses a JSON string's end.
+    Cheap when there is nothing to do: substring searches for ``://``, ``@`` and ``?``, then per URL
+    a few more and the Redactor's cached verdict on its query. A URL ends at a quote, backslash,
+    space, ``<`` or ``>``, so a replacement never crosses a JSON string's end.
     """
     found = text.find("://")
     if found < 0 or ("@" not in text and "?" not in text):  # no userinfo, no query: no URL secret
