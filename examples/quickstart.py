@@ -43,9 +43,10 @@ def main() -> None:
     search(index, "cat")
     time.sleep(0.01)
     lens.force_flush()
-    database = lens.settings.database
+    store = lens.store  # its location prints a PostgreSQL URL without the password
+    where = store.location if store is not None else "nowhere: otel-lens is disabled (OTEL_SDK_DISABLED)"
     print(
-        f"\nStored traces and logs in {database}\n"
+        f"\nStored traces and logs in {where}\n"
         "See them with:\n"
         "  otel-lens traces                # the latest traces\n"
         "  otel-lens show <trace id>       # one trace as a waterfall, logs under their spans\n"

@@ -1,11 +1,14 @@
 """Redaction of secrets: header names, query parameters, JSON and form keys, span and log attributes.
 
 Applied whatever the OTel sanitize variables say: by the facade before anything reaches the SDK,
-and again by the exporters to the attributes of every span and log they store (so spans that other
-instrumentations make, e.g. under ``opentelemetry-instrument``, are scrubbed too). A key is
+and again by the exporters to every span, event, link and log attribute they store (so spans that
+other instrumentations make, e.g. under ``opentelemetry-instrument``, are scrubbed too). A key is
 sensitive when its lower-cased, ``-``→``_`` form contains an unambiguous fragment (password,
 secret, api_key, …), is or ends in a word such as ``token`` or ``cookie`` (``access_token`` is
-secret, ``max_tokens`` is not), or equals one of the ``OTEL_EXPORTER_LENS_REDACT`` keys.
+secret, ``max_tokens`` is not), or equals one of the ``OTEL_EXPORTER_LENS_REDACT`` keys. OTel's
+``session.id`` / ``session.previous_id`` stay readable (they group a user's traces; ``session_id``
+and ``x-session-id``, a cookie's or header's credential, do not). Decisions are cached per key and
+per key set, so the exporters' per-span cost is one tuple and one dict lookup.
 """
 
 from __future__ import annotations
@@ -17,19 +20,32 @@ from typing import Any
 
 import orjson
 
-REDACTED = "[REDACTED]"
+from otel_lens._redact_urls import REDACTED, display_url, scrub_urls_in_json
+
+__all__ = ["REDACTED", "SENSITIVE_HEADERS", "Redactor"]
+
 SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key")
 _FRAGMENTS = ("password", "passwd", "secret", "api_key", "apikey", "credential", "private_key")
 """Secret wherever they appear in a key."""
 _WORDS = ("token", "authorization", "cookie", "sessionid", "auth", "sid")
+"""Secret as a whole key or its last ``_``-separated word (``access_token``, ``set_cookie``; not ``max_tokens``)."""
 _PAIRS = ("session_id", "session_token", "session_key")
 """Secret when they end a key (``x_session_id``)."""
-"""Secret as a whole key or its last ``_``-separated word (``access_token``, ``set_cookie``; not ``max_tokens``)."""
+_HINTS = ("pass", "secret", "apikey", "credential", "privatekey", "token", "auth", "cookie", "sid", "session")
+"""One of these is in every name the three lists above make secret (lower-cased, "_" and "-" removed)."""
 _HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 _URL_KEYS = ("url.full", "url.query", "http.url", "http.target", "url.original")
-_SECRET_PARAM = re.compile(
-    r"[?&;][^=&#]*(?i:password|passwd|secret|api[-_]?key|credential|private[-_]?key|token|auth|cookie|sessionid)"
-)
+_URL_KEY_SET = frozenset(_URL_KEYS)
+_FULL_URL_KEYS = ("url.full", "http.url", "url.original")
+_READABLE = frozenset(("session.id", "session.previous_id"))
+"""OTel's session attributes: an identifier to group traces by, not the credential a session cookie holds."""
+_PLAN_LIMIT = 2048
+_DECISION_LIMIT = 8192
+_CACHED_QUERY = 256
+"""Bounds of the per-Redactor caches (key sets, keys, query strings up to this length): past them a cache
+starts over, it never grows."""
+_CLEAN: tuple[tuple[Any, ...], tuple[str, ...]] = ((), ())
+"""The plan of a key set with no secret and no URL key: the attribute map is stored as it is."""
 _MAX_DEPTH = 32
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
 
@@ -76,45 +92,121 @@ class Redactor:
     def __init__(self, extra_keys: Iterable[str] = ()) -> None:
         self.extra_keys = tuple(sorted({_normal(k) for k in extra_keys if k.strip()}))
         self._extra = frozenset(self.extra_keys)
+        # Every name is_sensitive accepts holds one of these once lower-cased without "_" and "-".
+        self._hints = (*_HINTS, *{k.replace("_", "").replace("-", "") for k in self.extra_keys})
+        self._decisions: dict[Any, bool] = {}
+        self._queries: dict[str, str] = {}
+        self._plans: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
 
     def is_sensitive(self, key: str) -> bool:
+        """Whether ``key`` (an attribute, header, parameter or JSON key) names a secret; see the module docs."""
         normal = _normal(key)
-        if normal in self._extra or any(fragment in normal for fragment in _FRAGMENTS):
+        if normal in _READABLE:
+            return False
+        last = normal.rsplit(".", 1)[-1]
+        if normal in self._extra or last in self._extra:
             return True
-        if normal.endswith(_PAIRS):
+        flat = normal.replace(".", "_")  # user.api.key is user_api_key
+        if any(fragment in flat for fragment in _FRAGMENTS) or normal.endswith(_PAIRS):
             return True
-        return normal.rsplit("_", 1)[-1] in _WORDS or normal.rsplit(".", 1)[-1] in _WORDS
+        return normal.rsplit("_", 1)[-1] in _WORDS or last in _WORDS
+
+    def _secret_key(self, key: Any) -> bool:
+        """:meth:`is_sensitive` for an attribute key, cached; header attributes are judged by their header name."""
+        decision = self._decisions.get(key)
+        if decision is None:
+            if key.__class__ is not str:
+                decision = False
+            elif key.startswith(_HEADER_PREFIXES):
+                header = key[key.index(".header.") + 8 :]
+                decision = header.lower().replace("-", "_") in _SENSITIVE_HEADER_WORDS or self.is_sensitive(header)
+            else:
+                decision = self.is_sensitive(key)
+            if len(self._decisions) >= _DECISION_LIMIT:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def _plan(self, keys: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The secret keys and the URL keys among ``keys``, remembered for the next map with the same keys."""
+        secret = tuple(key for key in keys if self._secret_key(key))
+        urls = tuple(key for key in keys if key in _URL_KEY_SET and key not in secret)
+        if len(self._plans) >= _PLAN_LIMIT:
+            self._plans.clear()
+        plan = self._plans[keys] = (secret, urls) if secret or urls else _CLEAN
+        return plan
 
     def attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
-        """A copy of span or log ``attributes`` with secrets replaced, or None when there are none.
+        """A copy of span, event, link or log ``attributes`` with secrets replaced, or None when there are none.
 
-        Cheap when there is nothing to do (the usual case): only HTTP header attributes, URL
-        attributes and configured keys are looked at, found by dict lookups and one key scan.
+        Every key is judged, but cheaply: instrumentations repeat the same key sets, so the usual
+        cost is building the keys' tuple and one dict lookup. The values of secret keys become
+        ``[REDACTED]`` (a list of them for a list); URL attributes lose secret query parameters.
         """
-        changed: dict[str, Any] = {}
-        get = attributes.get
-        for key in _URL_KEYS:
-            value = get(key)
-            if value.__class__ is not str or "=" not in value:
+        plan = self._plans.get(keys := tuple(attributes))
+        if plan is None:
+            plan = self._plan(keys)
+        if plan is _CLEAN:
+            return None
+        secret, urls = plan
+        changed = {key: _redacted_like(attributes[key]) for key in secret} if secret else {}
+        for key in urls:
+            value = attributes[key]
+            if value.__class__ is not str:
+                continue
+            if "@" in value and "://" in value:
+                redacted = self.display_url(value)  # maybe user:password@
+                if redacted != value:
+                    changed[key] = redacted
+                continue
+            if "=" not in value:
                 continue
             head, mark, query = ("", "", value) if key == "url.query" else value.partition("?")
-            # Most URLs carry no secret-looking parameter: one regex search says so without parsing.
-            if (mark or key == "url.query") and _SECRET_PARAM.search(f"?{query}"):
+            query, hash_mark, fragment = query.partition("#")
+            if mark or key == "url.query":
                 redacted = self.query(query)
                 if redacted != query:
-                    changed[key] = f"{head}{mark}{redacted}"
-        if not self._extra and ".header." not in "\n".join(attributes):
-            return {**attributes, **changed} if changed else None  # no header attributes: done
-        for key in attributes:
-            if key.startswith(_HEADER_PREFIXES):
-                header = key.rsplit(".", 1)[-1]
-                if header in _SENSITIVE_HEADER_WORDS or self.is_sensitive(header):
-                    changed[key] = _redacted_like(attributes[key])
-            elif self._extra and _normal(key).rsplit(".", 1)[-1] in self._extra:
-                changed[key] = _redacted_like(attributes[key])
+                    changed[key] = f"{head}{mark}{redacted}{hash_mark}{fragment}"
         if not changed:
             return None
         return {**attributes, **changed}
+
+    def log_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """:meth:`attributes` for a log record, whose values may also be maps holding secret keys."""
+        changed = self.attributes(attributes)
+        current = changed if changed is not None else attributes
+        nested: dict[str, Any] = {}
+        for key, value in current.items():
+            kind = value.__class__
+            if kind is dict or (kind in (list, tuple) and any(item.__class__ is dict for item in value)):
+                scrubbed = self.value(value if kind is dict else list(value))
+            elif kind is str and value[:1] in ("{", "["):  # extra={"req": {...}} arrives as its str()
+                scrubbed = self.repr_text(value)
+            else:
+                continue
+            if scrubbed != value:
+                nested[key] = scrubbed
+        return {**current, **nested} if nested else changed
+
+    def urls_in_json(self, text: str, attributes: Mapping[str, Any] | None = None) -> str:
+        """Stored JSON text (attributes, events, links, a log body) with the secrets of any URL in it removed.
+
+        ``attributes``, the map ``text`` encodes after :meth:`attributes` scrubbed it, lets the scan be
+        skipped when every URL in the text is the value of a URL attribute (already scrubbed there).
+        """
+        if attributes is not None:
+            handled = 0
+            for key in _FULL_URL_KEYS:
+                value = attributes.get(key)
+                if value.__class__ is str and "://" in value:
+                    handled += value.count("://")
+            if handled and text.count("://") == handled:
+                return text
+        return scrub_urls_in_json(text, self.query)
+
+    def display_url(self, url: str) -> str:
+        """A database URL for a ``repr`` or message: user and host kept, password and secret options replaced."""
+        return display_url(url, self.query)
 
     def header_fields(self) -> list[str]:
         """Header names for the OTel middleware's sanitize list (it matches them as regexes)."""
@@ -127,12 +219,33 @@ class Redactor:
         """``a=1&token=x`` → ``a=1&token=[REDACTED]``; everything else kept byte for byte."""
         if not query or "=" not in query:
             return query
+        known = self._queries.get(query)  # url.query and url.full repeat one query; clients repeat theirs
+        if known is None:
+            known = self._query(query)
+            if len(query) <= _CACHED_QUERY:
+                if len(self._queries) >= _DECISION_LIMIT:
+                    self._queries.clear()
+                self._queries[query] = known
+        return known
+
+    def _query(self, query: str) -> str:
+        if "%" not in query:  # no encoded names: a secret name shows one of the hints (the usual "no")
+            squashed = query.lower().replace("_", "").replace("-", "")
+            for hint in self._hints:
+                if hint in squashed:
+                    break
+            else:
+                return query
         parts = query.split("&")
         changed = False
         for index, part in enumerate(parts):
             key, sep, _ = part.partition("=")
-            if sep and self.is_sensitive(urllib.parse.unquote_plus(key)):
-                parts[index] = f"{key}={REDACTED}"
+            if not sep:
+                continue
+            if "%" in key or "+" in key:
+                key = urllib.parse.unquote_plus(key)
+            if self._secret_key(key):
+                parts[index] = f"{part.partition('=')[0]}={REDACTED}"
                 changed = True
         return "&".join(parts) if changed else query
 
@@ -141,10 +254,7 @@ class Redactor:
         if depth > _MAX_DEPTH:
             return REDACTED if isinstance(value, (dict, list)) else value  # unchecked depths are never kept
         if isinstance(value, dict):
-            return {
-                k: (REDACTED if isinstance(k, str) and self.is_sensitive(k) else self.value(v, depth + 1))
-                for k, v in value.items()
-            }
+            return {k: (REDACTED if self._secret_key(k) else self.value(v, depth + 1)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.value(v, depth + 1) for v in value]
         return value

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from otel_lens._redact import Redactor
 from otel_lens._units import parse_duration, parse_size
 
 _DEFAULT_RETENTION = "7d"
@@ -29,9 +30,13 @@ def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(data_home) / "otel-lens" / "lens.db"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class Settings:
-    """Resolved otel-lens configuration. Build it with :meth:`Settings.load`, not directly."""
+    """Resolved otel-lens configuration. Build it with :meth:`Settings.load`, not directly.
+
+    Its ``repr`` shows a PostgreSQL URL without the password or secret options (``?password=…``),
+    so printing or logging the settings never prints a credential.
+    """
 
     database: str
     retention: float
@@ -42,6 +47,15 @@ class Settings:
     max_body_size: int
     redact: tuple[str, ...]
     service_name: str | None
+
+    def __repr__(self) -> str:
+        fields = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "database" and "://" in value:
+                value = Redactor().display_url(value)
+            fields.append(f"{field.name}={value!r}")
+        return f"Settings({', '.join(fields)})"
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -112,7 +112,7 @@ def _span_fields(span: ReadableSpan) -> tuple[Any, ...]:
     return _private_fields(span) if direct else _public_fields(span)
 
 
-def _event_rows(events: Any) -> list[list[Any]]:
+def _event_rows(events: Any, redactor: Redactor | None) -> list[list[Any]]:
     """``[[name, time_ns, attributes | None], ...]``; the SDK's Event is read from its fields directly."""
     rows = []
     for event in events:
@@ -120,15 +120,37 @@ def _event_rows(events: Any) -> list[list[Any]]:
             name, timestamp, attributes = event._name, event._timestamp, event._attributes
         else:
             name, timestamp, attributes = event.name, event.timestamp, event.attributes
-        rows.append([name, timestamp, plain_mapping(attributes) or None])
+        attributes = plain_mapping(attributes)
+        if attributes and redactor is not None:
+            attributes = redactor.attributes(attributes) or attributes
+        rows.append([name, timestamp, attributes or None])
     return rows
 
 
-def _link_rows(links: Any) -> list[list[Any]]:
+def _link_rows(links: Any, redactor: Redactor | None) -> list[list[Any]]:
     return [
-        [f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}", plain_mapping(link.attributes) or None]
+        [
+            f"{link.context.trace_id:032x}",
+            f"{link.context.span_id:016x}",
+            _redacted(plain_mapping(link.attributes), redactor),
+        ]
         for link in links
     ]
+
+
+def _redacted(attributes: Mapping[str, Any] | None, redactor: Redactor | None) -> Mapping[str, Any] | None:
+    """``attributes`` with secret keys' values replaced (a copy only when it scrubbed anything); None for empty."""
+    if not attributes:
+        return None
+    if redactor is None:
+        return attributes
+    return redactor.attributes(attributes) or attributes
+
+
+def _stored(value: Any, redactor: Redactor | None, attributes: Mapping[str, Any] | None = None) -> str:
+    """The JSON text stored for ``value``, any URL in it without its password or secret parameters."""
+    text = dumps(value)
+    return redactor.urls_in_json(text, attributes) if redactor is not None and "://" in text else text
 
 
 def _digest(*parts: str | None) -> bytes:
@@ -219,9 +241,9 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 max(end - start, 0),
                 status.status_code._value_,
                 safe_text(description) if description else None,
-                dumps(attributes) if attributes else None,
-                dumps(_event_rows(events)) if events else None,
-                dumps(_link_rows(links)) if links else None,
+                (_stored(attributes, redactor, attributes) if redactor else dumps(attributes)) if attributes else None,
+                _stored(_event_rows(events, redactor), redactor) if events else None,
+                _stored(_link_rows(links, redactor), redactor) if links else None,
                 resource_index,
                 scope_index,
             ]
@@ -243,11 +265,14 @@ def encode_logs(records: Sequence[ReadableLogRecord], redactor: Redactor | None 
         observed = record.observed_timestamp or record.timestamp or 0
         timestamp = record.timestamp or observed
         severity = record.severity_number.value if record.severity_number is not None else None
-        body = dumps(record.body) if record.body is not None else None
+        body = record.body
+        if redactor is not None and body.__class__ in (dict, list):
+            body = redactor.value(body)  # a structured body: its secret keys, like attributes'
+        body = _stored(body, redactor) if body is not None else None
         plain = plain_mapping(record.attributes)
         if plain and redactor is not None:
-            plain = redactor.attributes(plain) or plain
-        attributes = dumps(plain) if plain else None
+            plain = redactor.log_attributes(plain) or plain
+        attributes = _stored(plain, redactor) if plain else None
         trace_id = record.trace_id.to_bytes(16, "big") if record.trace_id else None
         span_id = record.span_id.to_bytes(8, "big") if record.span_id else None
         event_name = safe_text(getattr(record, "event_name", None) or None, _MAX_NAME)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import peewee as pw
 
+from otel_lens._redact_urls import database_label
 from otel_lens.store.errors import StoreError
 
 _NUL = "\x00"
@@ -72,9 +72,7 @@ def describe(db: pw.Database) -> str:
     """``db`` for messages: host, port and database name, never the password."""
     target = str(db.database)
     if target.startswith(("postgresql://", "postgres://")):
-        parts = urlsplit(target)
-        port = f":{parts.port}" if parts.port else ""
-        return f"postgresql://{parts.hostname or 'localhost'}{port}{parts.path}"
+        return database_label(target)  # never raises, even on a URL whose password breaks urlsplit
     return target
 
 

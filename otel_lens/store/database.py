@@ -7,6 +7,7 @@ a foreign file's bytes stay unchanged.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sqlite3
 import stat
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee as pw
 
+from otel_lens._redact import Redactor
+from otel_lens._redact_urls import database_label, hide_url_secrets, url_secrets
 from otel_lens.store.errors import NotALensDatabase, StoreError
 
 APPLICATION_ID = 0x4C454E53  # "LENS" in the SQLite header, so `file` and we can tell our databases apart
@@ -47,11 +50,11 @@ class Location:
         return Path(self.target)
 
     def __str__(self) -> str:
-        if self.kind == "postgresql":
-            parts = urlsplit(self.target)
-            host = parts.hostname or "localhost"
-            return f"postgresql://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
-        return self.target
+        """The location for messages: a PostgreSQL URL as host, port and database only (never the password)."""
+        return database_label(self.target) if self.kind == "postgresql" else self.target
+
+    def __repr__(self) -> str:
+        return f"Location(kind={self.kind!r}, target={_default_redactor().display_url(self.target)!r})"
 
 
 def parse_location(database: str | os.PathLike[str]) -> Location:
@@ -72,13 +75,17 @@ def parse_location(database: str | os.PathLike[str]) -> Location:
         if rest.startswith("///"):  # sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's convention)
             text = unquote(rest[3:])
         elif rest.startswith("//"):
-            raise StoreError(f"database {text!r} has a host part; use sqlite:///relative/or/absolute/path")
+            raise StoreError(
+                f"database {_default_redactor().display_url(text)!r} has a host part; "
+                "use sqlite:///relative/or/absolute/path"
+            )
         else:
             text = unquote(rest)
     elif "://" in text:
         scheme = text.split("://", 1)[0]
         raise StoreError(
-            f"database {text!r}: unsupported scheme {scheme!r}; use a file path, sqlite:/// or postgresql://"
+            f"database {_default_redactor().display_url(text)!r}: unsupported scheme {scheme!r}; "
+            "use a file path, sqlite:/// or postgresql://"
         )
     if text == ":memory:":
         raise StoreError("database ':memory:' cannot be shared by exporter threads and readers; use a file path")
@@ -229,4 +236,31 @@ def open_postgres(location: Location) -> pw.Database:
     if "application_name" not in query:
         params["application_name"] = "otel-lens"
     # prefer_psycopg3: peewee picks psycopg2 when both drivers are installed; the writer relies on psycopg 3.
-    return pw.PostgresqlDatabase(url, prefer_psycopg3=True, thread_safe=False, **params)
+    db = _PostgresqlDatabase(url, prefer_psycopg3=True, thread_safe=False, **params)
+    db.url_secrets = tuple(url_secrets(url, _default_redactor().is_sensitive))
+    return db
+
+
+class _PostgresqlDatabase(pw.PostgresqlDatabase):
+    """Peewee's PostgreSQL database whose connection errors never quote the URL's password.
+
+    libpq echoes parts of a URL it cannot parse (``invalid percent-encoded token: "<password>"``,
+    ``unexpected character … in URI: "<the whole URL>"``); every message otel-lens builds from a
+    driver error would repeat it. The secrets are cut out of the error itself, once, here.
+    """
+
+    url_secrets: tuple[str, ...] = ()
+
+    def _connect(self) -> Any:
+        try:
+            return super()._connect()  # type: ignore[misc]  # peewee has no stubs for it
+        except Exception as exc:
+            exc.args = tuple(
+                hide_url_secrets(arg, self.url_secrets) if isinstance(arg, str) else arg for arg in exc.args
+            )
+            raise
+
+
+@functools.cache
+def _default_redactor() -> Redactor:
+    return Redactor()
