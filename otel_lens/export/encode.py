@@ -116,23 +116,53 @@ def _span_fields(span: ReadableSpan) -> tuple[Any, ...]:
     return _private_fields(span) if direct else _public_fields(span)
 
 
+def _public_dropped(span: ReadableSpan) -> tuple[int, int, int]:
+    """The dropped attribute, event and link counts of a span class read through its properties."""
+    return (
+        getattr(span, "dropped_attributes", 0) or 0,
+        getattr(span, "dropped_events", 0) or 0,
+        getattr(span, "dropped_links", 0) or 0,
+    )
+
+
 def _event_rows(events: Any) -> list[list[Any]]:
-    """``[[name, time_ns, attributes | None], ...]``; the SDK's Event is read from its fields directly."""
+    """``[[name, time_ns, attributes | None(, dropped_attributes)], ...]``; the SDK's Event is read from its fields.
+
+    The dropped-attribute count is appended only when the SDK's limits dropped some, so ordinary
+    events stay three items long (and rows stored before schema 2 read the same way).
+    """
     rows = []
     for event in events:
         if type(event) is Event:
             name, timestamp, attributes = event._name, event._timestamp, event._attributes
+            dropped = getattr(attributes, "dropped", 0)
         else:
             name, timestamp, attributes = event.name, event.timestamp, event.attributes
-        rows.append([name, timestamp, plain_mapping(attributes) or None])
+            dropped = getattr(event, "dropped_attributes", 0)
+        row = [name, timestamp, plain_mapping(attributes) or None]
+        if dropped:
+            row.append(dropped)
+        rows.append(row)
     return rows
 
 
 def _link_rows(links: Any) -> list[list[Any]]:
-    return [
-        [f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}", plain_mapping(link.attributes) or None]
-        for link in links
-    ]
+    """``[[trace_id, span_id, attributes | None, flags(, trace_state | None, dropped_attributes)], ...]``.
+
+    ``flags`` are OTLP link flags (W3C trace flags + is-remote bits); tracestate and the dropped count
+    follow only when there are any. Rows stored before schema 2 have just the first three items.
+    """
+    rows = []
+    for link in links:
+        context = link.context
+        flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE | (FLAG_IS_REMOTE if context.is_remote else 0)
+        row = [f"{context.trace_id:032x}", f"{context.span_id:016x}", plain_mapping(link.attributes) or None, flags]
+        trace_state = context.trace_state
+        dropped = getattr(link, "dropped_attributes", 0)
+        if trace_state or dropped:
+            row += [trace_state.to_header() or None if trace_state else None, dropped or None]
+        rows.append(row)
+    return rows
 
 
 def _digest(*parts: str | None) -> bytes:
@@ -158,7 +188,11 @@ def encode_scope(scope: InstrumentationScope | None) -> ScopeRow:
     attributes = dict(scope.attributes) if scope.attributes else None
     text = dumps(attributes) if attributes else None
     name, version = safe_text(scope.name, _MAX_NAME) or "", safe_text(scope.version, _MAX_NAME)
-    return ScopeRow(_digest(name, version, text), name, version, text)
+    schema_url = safe_text(scope.schema_url or None)
+    # The schema URL joins the digest only when there is one: scopes without it keep the digest they
+    # had before schema 2 (their stored rows, and the log uids built on them, still match).
+    digest = _digest(name, version, text) if schema_url is None else _digest(name, version, text, schema_url)
+    return ScopeRow(digest, name, version, text, schema_url)
 
 
 def safe_text(text: str | None, limit: int = _MAX_MESSAGE) -> str | None:
@@ -223,6 +257,13 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
         context, parent, name, kind, start, end, status, attributes, events, links, resource, scope = _span_fields(span)
         if context is None:
             continue
+        if _reads_private[type(span)]:  # the SDK's bounded containers count what their limits dropped
+            dropped_attributes = getattr(attributes, "dropped", 0)
+            dropped_events = getattr(events, "dropped", 0)
+            dropped_links = getattr(links, "dropped", 0)
+        else:
+            dropped_attributes, dropped_events, dropped_links = _public_dropped(span)
+        trace_state = context.trace_state
         flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
         if parent is not None and parent.is_remote:
             flags |= FLAG_IS_REMOTE
@@ -258,6 +299,10 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 dumps(attributes) if attributes else None,
                 dumps(_event_rows(events)) if events else None,
                 dumps(_link_rows(links)) if links else None,
+                trace_state.to_header() or None if trace_state else None,  # W3C-validated ASCII, never cut
+                dropped_attributes or None,
+                dropped_events or None,
+                dropped_links or None,
                 resource_index,
                 scope_index,
             ]
@@ -291,6 +336,8 @@ def encode_logs(records: Sequence[ReadableLogRecord], redactor: Redactor | None 
         trace_id = record.trace_id.to_bytes(16, "big") if record.trace_id else None
         span_id = record.span_id.to_bytes(8, "big") if record.span_id else None
         event_name = safe_text(getattr(record, "event_name", None) or None, _MAX_NAME)
+        flags = int(record.trace_flags or 0) or None
+        dropped = getattr(record.attributes, "dropped", 0) or None
         scope_index = interner.scope(readable.instrumentation_scope)
         resource_index = interner.resource(readable.resource)
         uid = hashlib.blake2b(
@@ -316,6 +363,8 @@ def encode_logs(records: Sequence[ReadableLogRecord], redactor: Redactor | None 
                 trace_id,
                 span_id,
                 event_name,
+                flags,
+                dropped,
                 resource_index,
                 scope_index,
             ]

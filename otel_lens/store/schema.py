@@ -43,6 +43,7 @@ class Scope(_Base):
     name = pw.TextField()
     version = pw.TextField(null=True)
     attributes = pw.TextField(null=True)
+    schema_url = pw.TextField(null=True)  # schema 2
 
     class Meta:
         table_name = "lens_scopes"
@@ -68,6 +69,11 @@ class Span(_Base):
     attributes = pw.TextField(null=True)
     events = pw.TextField(null=True)
     links = pw.TextField(null=True)
+    # Schema 2, for a lossless OTLP export: NULL when empty or 0 (the common case).
+    trace_state = pw.TextField(null=True)
+    dropped_attributes = pw.IntegerField(null=True)
+    dropped_events = pw.IntegerField(null=True)
+    dropped_links = pw.IntegerField(null=True)
     resource_id = pw.IntegerField()
     scope_id = pw.IntegerField()
 
@@ -117,6 +123,8 @@ class Log(_Base):
     trace_id = pw.BlobField(null=True)
     span_id = pw.BlobField(null=True)
     event_name = pw.TextField(null=True)
+    flags = pw.IntegerField(null=True)  # schema 2: W3C trace flags, NULL when 0
+    dropped_attributes = pw.IntegerField(null=True)  # schema 2: NULL when 0
     resource_id = pw.IntegerField()
     scope_id = pw.IntegerField()
 
