@@ -246,6 +246,12 @@ def test_export_all_writes_traces_then_logs(settings: Settings, capsys: pytest.C
     assert kinds == ["resourceSpans", "resourceSpans", "resourceLogs"]
     assert main(["export", "--database", settings.database]) == 0
     assert [next(iter(json.loads(line))) for line in capsys.readouterr().out.splitlines()] == ["resourceSpans"] * 2
+    # --trace narrows both signals: the trace, and the one log record made inside it.
+    assert main(["export", "--signal", "all", "--trace", f"{0xA1:032x}", "--database", settings.database]) == 0
+    spans_line, logs_line = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert {s["traceId"] for s in spans_line["resourceSpans"][0]["scopeSpans"][0]["spans"]} == {f"{0xA1:032x}"}
+    (record,) = logs_line["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+    assert record["traceId"] == f"{0xA1:032x}" and record["eventName"] == "disk.warning"
 
 
 def test_nothing_extra_stores_nulls(settings: Settings) -> None:
@@ -261,7 +267,7 @@ def test_nothing_extra_stores_nulls(settings: Settings) -> None:
     logs.get_logger("l").emit(timestamp=T0, body="b")
     models = store_models(exporter.store)
     span = models.span.get()
-    assert (span.trace_state, span.dropped_attributes, span.dropped_events, span.dropped_links) == (None,) * 4
+    assert span.extras is None
     log = models.log.get()
     assert (log.flags, log.dropped_attributes) == (None, None)
     assert models.scope.get(models.scope.name == "t").schema_url is None

@@ -116,6 +116,15 @@ def _span_fields(span: ReadableSpan) -> tuple[Any, ...]:
     return _private_fields(span) if direct else _public_fields(span)
 
 
+def _extras(trace_state: Any, dropped_attributes: int, dropped_events: int, dropped_links: int) -> str:
+    """The ``extras`` column: ``[tracestate | null, dropped attributes, dropped events, dropped links]``.
+
+    The tracestate header is W3C-validated ASCII of bounded size (the SDK checks it), so it is kept whole.
+    """
+    header = trace_state.to_header() or None if trace_state else None
+    return dumps([header, dropped_attributes, dropped_events, dropped_links])
+
+
 def _public_dropped(span: ReadableSpan) -> tuple[int, int, int]:
     """The dropped attribute, event and link counts of a span class read through its properties."""
     return (
@@ -299,10 +308,9 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 dumps(attributes) if attributes else None,
                 dumps(_event_rows(events)) if events else None,
                 dumps(_link_rows(links)) if links else None,
-                trace_state.to_header() or None if trace_state else None,  # W3C-validated ASCII, never cut
-                dropped_attributes or None,
-                dropped_events or None,
-                dropped_links or None,
+                _extras(trace_state, dropped_attributes, dropped_events, dropped_links)
+                if trace_state or dropped_attributes or dropped_events or dropped_links
+                else None,
                 resource_index,
                 scope_index,
             ]

@@ -97,7 +97,8 @@ LOG_FIELDS = ("id", *LOG_COLUMNS[1:])  # the row id (for --follow) in place of t
 def span_record(row: tuple[Any, ...], lookups: Lookups) -> SpanRecord:
     """A :class:`SpanRecord` from a row selected in :data:`SPAN_FIELDS` order."""
     (trace_id, span_id, parent, name, kind, flags, start, duration, status, message, attributes, events, links,
-     trace_state, dropped_attributes, dropped_events, dropped_links, resource_id, scope_id) = row  # fmt: skip
+     extras, resource_id, scope_id) = row  # fmt: skip
+    trace_state, dropped_attributes, dropped_events, dropped_links = _extras(extras)
     decoded_events = loads(events) or []
     decoded_links = loads(links) or []
     return SpanRecord(
@@ -117,11 +118,20 @@ def span_record(row: tuple[Any, ...], lookups: Lookups) -> SpanRecord:
         resource=lookups.resource(resource_id),
         scope=lookups.scope(scope_id),
         trace_state=trace_state,
-        dropped_attributes_count=int(dropped_attributes or 0),
-        dropped_events_count=int(dropped_events or 0),
-        dropped_links_count=int(dropped_links or 0),
+        dropped_attributes_count=dropped_attributes,
+        dropped_events_count=dropped_events,
+        dropped_links_count=dropped_links,
         resource_schema_url=lookups.resource_schema_url(resource_id),
     )
+
+
+def _extras(text: str | None) -> tuple[str | None, int, int, int]:
+    """The ``extras`` column (see export/encode.py): tracestate and dropped counts; empty when NULL."""
+    value = loads(text) if text else None
+    if not isinstance(value, list) or len(value) < 4:
+        return None, 0, 0, 0
+    trace_state = value[0] if isinstance(value[0], str) else None
+    return trace_state, int(value[1] or 0), int(value[2] or 0), int(value[3] or 0)
 
 
 def _event(item: list[Any]) -> SpanEvent:

@@ -42,7 +42,7 @@ def _add_lossless_export_columns(db: pw.Database, models: Models) -> None:
                 db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
 
 
-_TEXT_COLUMNS = {"trace_state", "schema_url"}
+_TEXT_COLUMNS = {"extras", "schema_url"}
 
 
 def table_columns(db: pw.Database, table: str) -> set[str]:

@@ -69,11 +69,8 @@ class Span(_Base):
     attributes = pw.TextField(null=True)
     events = pw.TextField(null=True)
     links = pw.TextField(null=True)
-    # Schema 2, for a lossless OTLP export: NULL when empty or 0 (the common case).
-    trace_state = pw.TextField(null=True)
-    dropped_attributes = pw.IntegerField(null=True)
-    dropped_events = pw.IntegerField(null=True)
-    dropped_links = pw.IntegerField(null=True)
+    # Schema 2, for a lossless OTLP export: [tracestate, dropped attributes/events/links], NULL when empty.
+    extras = pw.TextField(null=True)
     resource_id = pw.IntegerField()
     scope_id = pw.IntegerField()
 
