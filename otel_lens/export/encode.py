@@ -17,6 +17,8 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, TraceState
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from otel_lens._redact import Redactor
 from otel_lens.export.bodies import extract_bodies, has_bodies
@@ -94,6 +96,11 @@ _SPAN_FIELDS = (
     "links",
     "resource",
     "instrumentation_scope",
+)
+# SpanContext is a tuple whose trace_state property returns item 4: read it in C when that holds.
+_probe = TraceState([("k", "v")])
+_CONTEXT_IS_TUPLE = isinstance(SpanContext(1, 1, False, trace_state=_probe), tuple) and (
+    SpanContext(1, 1, False, trace_state=_probe)[4] is _probe
 )
 _public_fields = operator.attrgetter(*_SPAN_FIELDS)
 _private_fields = operator.attrgetter(*(f"_{name}" for name in _SPAN_FIELDS))
@@ -261,18 +268,25 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
     # The SDK hands over spans sharing one resource and scope: remember the last ones looked up.
     last_resource: object = _NOTHING
     last_scope: object = _NOTHING
+    last_class: type | None = None
+    direct = True
     resource_index = scope_index = 0
     for span in spans:
         context, parent, name, kind, start, end, status, attributes, events, links, resource, scope = _span_fields(span)
         if context is None:
             continue
-        if _reads_private[type(span)]:  # the SDK's bounded containers count what their limits dropped
+        cls = type(span)
+        if cls is not last_class:
+            last_class, direct = cls, _reads_private[cls]
+        if direct:  # the SDK's bounded containers count what their limits dropped
             dropped_attributes = getattr(attributes, "dropped", 0)
             dropped_events = getattr(events, "dropped", 0)
             dropped_links = getattr(links, "dropped", 0)
         else:
             dropped_attributes, dropped_events, dropped_links = _public_dropped(span)
-        trace_state = context.trace_state
+        trace_state = context[4] if _CONTEXT_IS_TUPLE else context.trace_state
+        if trace_state is DEFAULT_TRACE_STATE:  # most spans: skip TraceState's Python-level __len__
+            trace_state = None
         flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
         if parent is not None and parent.is_remote:
             flags |= FLAG_IS_REMOTE
