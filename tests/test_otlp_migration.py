@@ -23,12 +23,14 @@ from otel_lens import open_store
 from otel_lens.cli import main
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
-from otel_lens.store.migrations import latest_version, table_columns
+from otel_lens.store.migrations import MIGRATIONS, latest_version, table_columns
 from otel_lens.store.rows import SCHEMA_2_COLUMNS
 from tests._store_helpers import models as store_models
 
 V1_FILE = Path(__file__).parent / "data" / "lens_v1.db"
 T0 = 1_704_067_200 * 10**9
+# The step's number (2 on its branch; renumbered when other migrations land before it).
+STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_add_lossless_export_columns")
 
 
 def _v1_copy(tmp_path: Path) -> Path:
@@ -87,12 +89,13 @@ def test_a_version_1_file_is_migrated_once_by_the_first_writer(tmp_path: Path) -
     _write_span_with_trace_state(settings)
     version, meta, columns = _meta(path)
     assert version == latest_version()
-    assert [k for k in meta if k.startswith("migrated_to_")] == ["migrated_to_1", "migrated_to_2"]
+    steps = sorted((k for k in meta if k.startswith("migrated_to_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    assert steps == [f"migrated_to_{v}" for v in range(1, latest_version() + 1)]
     for table, wanted in SCHEMA_2_COLUMNS.items():
         assert set(wanted) <= columns[table], table
-    stamp = meta["migrated_to_2"]
+    stamp = meta[f"migrated_to_{STEP}"]
     LensSpanExporter(settings).shutdown()
-    assert _meta(path)[1]["migrated_to_2"] == stamp
+    assert _meta(path)[1][f"migrated_to_{STEP}"] == stamp
     with open_store(str(path)) as store:
         spans = {s.name: s for t in store.traces() for s in store.trace(t.trace_id).spans}
     assert spans["db.query"].trace_state is None and spans["db.query"].links[0].flags is None
@@ -101,7 +104,7 @@ def test_a_version_1_file_is_migrated_once_by_the_first_writer(tmp_path: Path) -
 
 @pytest.mark.postgres
 def test_a_version_1_postgres_store_is_migrated_once(postgres_url: str) -> None:
-    """On PostgreSQL a store at version 1 (the schema-2 columns dropped again, version set back) gets the
+    """On PostgreSQL a store one step before (the schema-2 columns dropped again, version set back) gets the
     columns by ALTER TABLE on the next open, once, and keeps its rows."""
     settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
     _write_span_with_trace_state(settings)
@@ -109,8 +112,8 @@ def test_a_version_1_postgres_store_is_migrated_once(postgres_url: str) -> None:
         for table, columns in SCHEMA_2_COLUMNS.items():
             for column in columns:
                 conn.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
-        conn.execute("UPDATE lens_meta SET value = '1' WHERE key = 'schema_version'")
-        conn.execute("DELETE FROM lens_meta WHERE key = 'migrated_to_2'")
+        conn.execute("UPDATE lens_meta SET value = %s WHERE key = 'schema_version'", (str(STEP - 1),))
+        conn.execute("DELETE FROM lens_meta WHERE key LIKE 'migrated_to_%%' AND substr(key, 13)::int >= %s", (STEP,))
     with open_store(postgres_url) as store:  # a reader copes before the writer migrates
         (old,) = [s for t in store.traces() for s in store.trace(t.trace_id).spans]
         assert old.trace_state is None and old.scope.schema_url is None
@@ -122,7 +125,7 @@ def test_a_version_1_postgres_store_is_migrated_once(postgres_url: str) -> None:
     _write_span_with_trace_state(settings)  # a second span of the same trace, stored with its tracestate
     with psycopg.connect(postgres_url) as conn:
         meta = dict(conn.execute("SELECT key, value FROM lens_meta").fetchall())
-    assert meta["schema_version"] == str(latest_version()) and "migrated_to_2" in meta
+    assert meta["schema_version"] == str(latest_version()) and f"migrated_to_{STEP}" in meta
     with open_store(postgres_url) as store:
         (trace,) = store.traces()
         assert sorted((s.trace_state or "") for s in store.trace(trace.trace_id).spans) == ["", "k=v"]

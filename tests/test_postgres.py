@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreError
+from otel_lens.store.migrations import latest_version
 from otel_lens.store.shared import SharedStore, acquire
 from tests._postgres import PostgresServer
 
@@ -169,13 +170,13 @@ def test_concurrent_first_open_migrates_exactly_once(postgres_url: str, tmp_path
     with psycopg.connect(postgres_url) as conn:
         # xmin is the transaction that wrote a row: a second migration would have rewritten these rows.
         writers = conn.execute(
-            "SELECT xmin::text FROM lens_meta WHERE key IN ('schema_version', 'migrated_to_1') "
+            "SELECT xmin::text FROM lens_meta WHERE key = 'schema_version' OR key LIKE 'migrated_to_%' "
             "UNION SELECT xmin::text FROM pg_class WHERE relname = 'lens_spans' "
             "AND relnamespace = current_schema()::regnamespace"
         ).fetchall()
         versions = conn.execute("SELECT value FROM lens_meta WHERE key = 'schema_version'").fetchall()
     assert len(writers) == 1
-    assert versions == [("1",)]
+    assert versions == [(str(latest_version()),)]
 
 
 def test_forked_child_writes_and_its_exit_leaves_the_parents_session(postgres_url: str, tmp_path: Path) -> None:
