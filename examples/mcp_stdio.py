@@ -1,42 +1,62 @@
-"""A stdio JSON-RPC server (the MCP transport) traced by otel-lens: stdout carries only protocol messages.
+"""An MCP server on stdio, built with the official ``mcp`` SDK and traced by otel-lens.
 
-Every request is a span, logs go to stderr and the store, and nothing otel-lens does touches stdout.
-Run it: ``echo '{"jsonrpc":"2.0","id":1,"method":"add","params":[2,3]}' | python examples/mcp_stdio.py``
+stdout belongs to the protocol: the MCP client reads every line of it as JSON-RPC, so one stray
+line breaks the session. otel-lens never writes there: ``Logger`` prints to stderr, spans and logs
+go to the database (``OTEL_EXPORTER_LENS_DATABASE``, else the default path). Each tool call is a
+``lens_fn`` span under the SDK's own ``tools/call`` server span.
+
+Needs ``pip install '.[mcp]'`` (``otel-lens[mcp]`` once published). Connect any MCP client to
+``python examples/mcp_stdio.py``, e.g. the SDK's ``mcp.client.stdio.stdio_client`` (as
+``tests/test_real_mcp_stdio.py`` does); then ``otel-lens traces`` shows the calls.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
+import asyncio
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from otel_lens import Logger, configure, lens_fn
 
-log = Logger("mcp")
+log = Logger("mcp.example")
+server = MCPServer("otel-lens-example", version="1.0")
 
 
+@server.tool()
 @lens_fn("tool.add")
 def add(a: float, b: float) -> float:
+    """Add two numbers."""
     log.info("adding %s and %s", a, b)
     return a + b
 
 
-@lens_fn("rpc.handle")
-def handle(request: dict[str, Any]) -> dict[str, Any]:
-    method, params = request.get("method"), request.get("params") or []
-    if method == "add":
-        return {"jsonrpc": "2.0", "id": request.get("id"), "result": add(*params)}
-    log.warning("unknown method %s", method)
-    return {"jsonrpc": "2.0", "id": request.get("id"), "error": {"code": -32601, "message": "method not found"}}
+@server.tool()
+@lens_fn("tool.divide")
+def divide(a: float, b: float) -> float:
+    """Divide a by b (b = 0 is a tool error: the client gets the message, the span records the exception)."""
+    if b == 0:
+        log.warning("refusing to divide %s by zero", a)
+        raise ToolError("cannot divide by zero")
+    return a / b
+
+
+@server.tool()
+@lens_fn("tool.word_count")
+async def word_count(text: str) -> int:
+    """Count the words of a text (an async tool: its span covers the await)."""
+    await asyncio.sleep(0)
+    count = len(text.split())
+    log.info("counted %d words", count)
+    return count
 
 
 def main() -> None:
     lens = configure(service_name="mcp-stdio")
-    for line in sys.stdin:
-        if line.strip():
-            sys.stdout.write(json.dumps(handle(json.loads(line))) + "\n")
-            sys.stdout.flush()
-    lens.shutdown()
+    try:
+        server.run("stdio")  # returns when the client closes stdin
+    finally:
+        lens.shutdown()
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def test_span_fields_are_stored(tracer_provider: TracerProvider, span_exporter: 
     assert (child_row["status_code"], child_row["status_message"]) == (2, "boom")
     assert child_row["attributes"] == {"http.route": "/items/{id}"}
     assert child_row["events"] == [["cache.miss", 2_500, {"key": "k1"}]]
-    assert child_row["links"] == [[f"{0xABC:032x}", f"{0xDEF:016x}", {"why": "batch"}]]
+    # The fourth item is the link's OTLP flags (schema 3): sampled | has-is-remote | is-remote.
+    assert child_row["links"] == [[f"{0xABC:032x}", f"{0xDEF:016x}", {"why": "batch"}, 0x301]]
+    assert child_row["extras"] is None  # no tracestate, nothing dropped
     m = models(span_exporter.store)
     resource = m.resource.get_by_id(child_row["resource_id"])
     assert resource.service == "test-service"

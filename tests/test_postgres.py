@@ -170,7 +170,7 @@ def test_concurrent_first_open_migrates_exactly_once(postgres_url: str, tmp_path
     with psycopg.connect(postgres_url) as conn:
         # xmin is the transaction that wrote a row: a second migration would have rewritten these rows.
         writers = conn.execute(
-            "SELECT xmin::text FROM lens_meta WHERE key IN ('schema_version', 'migrated_to_1') "
+            "SELECT xmin::text FROM lens_meta WHERE key = 'schema_version' OR key LIKE 'migrated_to_%' "
             "UNION SELECT xmin::text FROM pg_class WHERE relname = 'lens_spans' "
             "AND relnamespace = current_schema()::regnamespace"
         ).fetchall()

@@ -13,7 +13,7 @@ from otel_lens.cli._usage import render_usage
 from otel_lens.cli._views import log_line, render_logs, render_prune, render_stats, render_traces
 from otel_lens.cli._waterfall import render_trace
 from otel_lens.query._bundled_prices import bundled_prices
-from otel_lens.query.otlp import export_request
+from otel_lens.query.otlp import export_logs_request, export_request
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.store import Store
 
@@ -108,12 +108,21 @@ def prune(store: Store, args: argparse.Namespace) -> int:
 
 
 def export(store: Store, args: argparse.Namespace) -> int:
-    total = 1 if args.trace else store.trace_count(since=args.since)
+    """OTLP/JSON lines: an ExportTraceServiceRequest per trace, then (``--signal logs|all``) an
+    ExportLogsServiceRequest per page of log records in arrival order."""
     out = sys.stdout
-    with progress_bar("exporting traces", total) as advance:
-        for spans in store.iter_trace_spans(since=args.since, trace_id=args.trace):
-            out.write(orjson.dumps(export_request(spans)).decode() + "\n")
-            advance(1)
+    signal = getattr(args, "signal", "traces")
+    if signal in ("traces", "all"):
+        total = 1 if args.trace else store.trace_count(since=args.since)
+        with progress_bar("exporting traces", total) as advance:
+            for spans in store.iter_trace_spans(since=args.since, trace_id=args.trace):
+                out.write(orjson.dumps(export_request(spans)).decode() + "\n")
+                advance(1)
+    if signal in ("logs", "all"):
+        with progress_bar("exporting logs", None) as advance:
+            for records in store.iter_log_pages(since=args.since, trace_id=args.trace):
+                out.write(orjson.dumps(export_logs_request(records)).decode() + "\n")
+                advance(len(records))
     out.flush()
     return 0
 

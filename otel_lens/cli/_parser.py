@@ -150,10 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--max-age", type=_duration, help="delete data older than this (default: the retention setting)")
     prune.add_argument("--max-size", type=_size, help="then delete the oldest data beyond this size")
 
-    export = commands.add_parser("export", help="spans as OTLP/JSON, one request per trace per line")
+    export = commands.add_parser("export", help="spans (and logs) as OTLP/JSON, one request per trace per line")
     _add_common(export, top=False, json_help="accepted and ignored: export always prints OTLP/JSON")
-    export.add_argument("--since", type=_duration, help="only traces started within this time")
+    export.add_argument("--since", type=_duration, help="only traces started (log records made) within this time")
     export.add_argument("--trace", type=_trace_id, metavar="ID", help="only this trace (id or unique prefix)")
+    export.add_argument(
+        "--signal",
+        choices=("traces", "logs", "all"),
+        default="traces",
+        help="traces: an ExportTraceServiceRequest per trace (the default); logs: an ExportLogsServiceRequest "
+        "per 1000 log records; all: the traces, then the logs",
+    )
     export.add_argument(
         "--format", choices=("otlp-json",), default="otlp-json", help="the output format (default otlp-json)"
     )

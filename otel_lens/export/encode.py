@@ -17,6 +17,8 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, TraceState
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from otel_lens._redact import Redactor
 from otel_lens.export.bodies import extract_bodies, has_bodies
@@ -91,6 +93,11 @@ _SPAN_FIELDS = (
     "resource",
     "instrumentation_scope",
 )
+# SpanContext is a tuple whose trace_state property returns item 4: read it in C when that holds.
+_probe = TraceState([("k", "v")])
+_CONTEXT_IS_TUPLE = isinstance(SpanContext(1, 1, False, trace_state=_probe), tuple) and (
+    SpanContext(1, 1, False, trace_state=_probe)[4] is _probe
+)
 _public_fields = operator.attrgetter(*_SPAN_FIELDS)
 _private_fields = operator.attrgetter(*(f"_{name}" for name in _SPAN_FIELDS))
 _reads_private: dict[type, bool] = {}
@@ -112,30 +119,65 @@ def _span_fields(span: ReadableSpan) -> tuple[Any, ...]:
     return _private_fields(span) if direct else _public_fields(span)
 
 
+def _extras(trace_state: Any, dropped_attributes: int, dropped_events: int, dropped_links: int) -> str:
+    """The ``extras`` column: ``[tracestate | null, dropped attributes, dropped events, dropped links]``.
+
+    The tracestate header is W3C-validated ASCII of bounded size (the SDK checks it), so it is kept whole.
+    """
+    header = trace_state.to_header() or None if trace_state else None
+    return dumps([header, dropped_attributes, dropped_events, dropped_links])
+
+
+def _public_dropped(span: ReadableSpan) -> tuple[int, int, int]:
+    """The dropped attribute, event and link counts of a span class read through its properties."""
+    return (
+        getattr(span, "dropped_attributes", 0) or 0,
+        getattr(span, "dropped_events", 0) or 0,
+        getattr(span, "dropped_links", 0) or 0,
+    )
+
+
 def _event_rows(events: Any, redactor: Redactor | None) -> list[list[Any]]:
-    """``[[name, time_ns, attributes | None], ...]``; the SDK's Event is read from its fields directly."""
+    """``[[name, time_ns, attributes | None(, dropped_attributes)], ...]``; the SDK's Event is read from its fields.
+
+    Attributes are redacted like the span's. The dropped-attribute count is appended only when the
+    SDK's limits dropped some, so ordinary events stay three items long (and rows stored before
+    schema 3 read the same way).
+    """
     rows = []
     for event in events:
         if type(event) is Event:
             name, timestamp, attributes = event._name, event._timestamp, event._attributes
+            dropped = getattr(attributes, "dropped", 0)
         else:
             name, timestamp, attributes = event.name, event.timestamp, event.attributes
-        attributes = plain_mapping(attributes)
-        if attributes and redactor is not None:
-            attributes = redactor.attributes(attributes) or attributes
-        rows.append([name, timestamp, attributes or None])
+            dropped = getattr(event, "dropped_attributes", 0)
+        row = [name, timestamp, _redacted(plain_mapping(attributes), redactor)]
+        if dropped:
+            row.append(dropped)
+        rows.append(row)
     return rows
 
 
 def _link_rows(links: Any, redactor: Redactor | None) -> list[list[Any]]:
-    return [
-        [
-            f"{link.context.trace_id:032x}",
-            f"{link.context.span_id:016x}",
-            _redacted(plain_mapping(link.attributes), redactor),
-        ]
-        for link in links
-    ]
+    """``[[trace_id, span_id, attributes | None, flags(, trace_state | None, dropped_attributes)], ...]``.
+
+    ``flags`` are OTLP link flags (W3C trace flags + is-remote bits); tracestate and the dropped count
+    follow only when there are any. Rows stored before schema 3 have just the first three items.
+    Attributes are redacted like the span's.
+    """
+    rows = []
+    for link in links:
+        context = link.context
+        flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE | (FLAG_IS_REMOTE if context.is_remote else 0)
+        attributes = _redacted(plain_mapping(link.attributes), redactor)
+        row = [f"{context.trace_id:032x}", f"{context.span_id:016x}", attributes, flags]
+        trace_state = context.trace_state
+        dropped = getattr(link, "dropped_attributes", 0)
+        if trace_state or dropped:
+            row += [trace_state.to_header() or None if trace_state else None, dropped or None]
+        rows.append(row)
+    return rows
 
 
 def _redacted(attributes: Mapping[str, Any] | None, redactor: Redactor | None) -> Mapping[str, Any] | None:
@@ -176,7 +218,11 @@ def encode_scope(scope: InstrumentationScope | None) -> ScopeRow:
     attributes = dict(scope.attributes) if scope.attributes else None
     text = dumps(attributes) if attributes else None
     name, version = safe_text(scope.name, _MAX_NAME) or "", safe_text(scope.version, _MAX_NAME)
-    return ScopeRow(_digest(name, version, text), name, version, text)
+    schema_url = safe_text(scope.schema_url or None)
+    # The schema URL joins the digest only when there is one: scopes without it keep the digest they
+    # had before schema 3 (their stored rows, and the log uids built on them, still match).
+    digest = _digest(name, version, text) if schema_url is None else _digest(name, version, text, schema_url)
+    return ScopeRow(digest, name, version, text, schema_url)
 
 
 def safe_text(text: str | None, limit: int = _MAX_MESSAGE) -> str | None:
@@ -204,11 +250,25 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
     # The SDK hands over spans sharing one resource and scope: remember the last ones looked up.
     last_resource: object = _NOTHING
     last_scope: object = _NOTHING
+    last_class: type | None = None
+    direct = True
     resource_index = scope_index = 0
     for span in spans:
         context, parent, name, kind, start, end, status, attributes, events, links, resource, scope = _span_fields(span)
         if context is None:
             continue
+        cls = type(span)
+        if cls is not last_class:
+            last_class, direct = cls, _reads_private[cls]
+        if direct:  # the SDK's bounded containers count what their limits dropped
+            dropped_attributes = getattr(attributes, "dropped", 0)
+            dropped_events = getattr(events, "dropped", 0)
+            dropped_links = getattr(links, "dropped", 0)
+        else:
+            dropped_attributes, dropped_events, dropped_links = _public_dropped(span)
+        trace_state = context[4] if _CONTEXT_IS_TUPLE else context.trace_state
+        if trace_state is DEFAULT_TRACE_STATE:  # most spans: skip TraceState's Python-level __len__
+            trace_state = None
         flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
         if parent is not None and parent.is_remote:
             flags |= FLAG_IS_REMOTE
@@ -244,6 +304,9 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 (_stored(attributes, redactor, attributes) if redactor else dumps(attributes)) if attributes else None,
                 _stored(_event_rows(events, redactor), redactor) if events else None,
                 _stored(_link_rows(links, redactor), redactor) if links else None,
+                _extras(trace_state, dropped_attributes, dropped_events, dropped_links)
+                if trace_state or dropped_attributes or dropped_events or dropped_links
+                else None,
                 resource_index,
                 scope_index,
             ]
@@ -276,6 +339,8 @@ def encode_logs(records: Sequence[ReadableLogRecord], redactor: Redactor | None 
         trace_id = record.trace_id.to_bytes(16, "big") if record.trace_id else None
         span_id = record.span_id.to_bytes(8, "big") if record.span_id else None
         event_name = safe_text(getattr(record, "event_name", None) or None, _MAX_NAME)
+        flags = int(record.trace_flags or 0) or None
+        dropped = getattr(record.attributes, "dropped", 0) or None
         scope_index = interner.scope(readable.instrumentation_scope)
         resource_index = interner.resource(readable.resource)
         uid = hashlib.blake2b(
@@ -301,6 +366,8 @@ def encode_logs(records: Sequence[ReadableLogRecord], redactor: Redactor | None 
                 trace_id,
                 span_id,
                 event_name,
+                flags,
+                dropped,
                 resource_index,
                 scope_index,
             ]

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import peewee as pw
 
-from otel_lens.query._decode import LOG_FIELDS, Lookups, log_record
+from otel_lens.query._decode import LOG_FIELDS, Lookups, columns, log_record
 from otel_lens.query._filters import like_contains
 from otel_lens.query.results import LogRecord
 from otel_lens.store.schema import Models
@@ -28,7 +28,7 @@ def list_logs(
 ) -> list[LogRecord]:
     """Log records matching every filter: newest first, or in arrival order after ``after_id``."""
     log: Any = models.log
-    query = log.select(*[getattr(log, f) for f in LOG_FIELDS])
+    query = log.select(*columns(log, LOG_FIELDS))
     if trace_id is not None:
         query = query.where(log.trace_id == trace_id)
     if min_severity is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.query._decode import LOG_FIELDS, SPAN_FIELDS, Lookups, log_record, span_record
+from otel_lens.query._decode import LOG_FIELDS, SPAN_FIELDS, Lookups, columns, log_record, span_record
 from otel_lens.query._filters import prefix_range
 from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
 from otel_lens.query.results import LogRecord, SpanRecord, TraceSummary
@@ -101,7 +101,7 @@ def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> li
     trace: Any = models.trace
     # Spans are keyed by their trace's row id; the trace id comes from the rollup row.
     query = (
-        span.select(trace.trace_id, *[getattr(span, f) for f in SPAN_FIELDS[1:]])
+        span.select(trace.trace_id, *columns(span, SPAN_FIELDS[1:]))
         .join(trace, on=(span.trace_row == trace.id))
         .where(trace.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else trace.trace_id == trace_ids[0])
         .order_by(trace.trace_id, span.start_ns, span.span_id)
@@ -114,11 +114,7 @@ def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> li
 def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord]:
     """The log records of one trace, oldest first."""
     log: Any = models.log
-    query = (
-        log.select(*[getattr(log, f) for f in LOG_FIELDS])
-        .where(log.trace_id == trace_id)
-        .order_by(log.timestamp_ns, log.id)
-    )
+    query = log.select(*columns(log, LOG_FIELDS)).where(log.trace_id == trace_id).order_by(log.timestamp_ns, log.id)
     rows = list(query.tuples())
     lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
     return [log_record(row, lookups) for row in rows]

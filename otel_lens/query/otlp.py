@@ -1,7 +1,10 @@
-"""Stored spans → OTLP/JSON ``ExportTraceServiceRequest`` objects (the OTLP/HTTP JSON encoding).
+"""Stored spans and logs → OTLP/JSON ``ExportTraceServiceRequest`` / ``ExportLogsServiceRequest`` objects.
 
-As the OTLP specification requires, trace and span ids are hex strings (not base64 as in the
-generic protobuf JSON mapping), 64-bit integers are decimal strings and enums are integers.
+This is the OTLP/HTTP JSON encoding: as the OTLP specification requires, trace and span ids are hex
+strings (not base64 as in the generic protobuf JSON mapping), 64-bit integers are decimal strings and
+enums are integers. Every field the store keeps is written (tracestate, schema URLs, dropped counts,
+link and log flags), so an export carries what the SDK's own OTLP exporter would have sent; fields at
+their default (empty, 0) are left out, as protobuf's JSON mapping does.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from otel_lens.query.results import ScopeInfo, SpanRecord
+from otel_lens.query.results import LogRecord, ScopeInfo, SpanEvent, SpanLink, SpanRecord
 
 _KINDS = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 _STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
@@ -49,51 +52,131 @@ def key_values(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _span(span: SpanRecord) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "traceId": span.trace_id,
-        "spanId": span.span_id,
-        "name": span.name,
-        "kind": _KINDS.get(span.kind, 0),
-        "startTimeUnixNano": str(span.start_ns),
-        "endTimeUnixNano": str(span.end_ns),
-        "attributes": key_values(span.attributes),
-        "events": [
-            {"timeUnixNano": str(e.time_ns), "name": e.name, "attributes": key_values(e.attributes)}
-            for e in span.events
-        ],
-        "links": [
-            {"traceId": k.trace_id, "spanId": k.span_id, "attributes": key_values(k.attributes)} for k in span.links
-        ],
-        "status": {"code": _STATUS.get(span.status_code, 0)},
-        "flags": span.flags,
-    }
+    data: dict[str, Any] = {"traceId": span.trace_id, "spanId": span.span_id}
+    if span.trace_state:
+        data["traceState"] = span.trace_state
     if span.parent_span_id:
         data["parentSpanId"] = span.parent_span_id
+    data.update(
+        {
+            "flags": span.flags,
+            "name": span.name,
+            "kind": _KINDS.get(span.kind, 0),
+            "startTimeUnixNano": str(span.start_ns),
+            "endTimeUnixNano": str(span.end_ns),
+            "attributes": key_values(span.attributes),
+            "events": [_event(e) for e in span.events],
+            "links": [_link(k) for k in span.links],
+            "status": {"code": _STATUS.get(span.status_code, 0)},
+        }
+    )
+    _dropped(data, "droppedAttributesCount", span.dropped_attributes_count)
+    _dropped(data, "droppedEventsCount", span.dropped_events_count)
+    _dropped(data, "droppedLinksCount", span.dropped_links_count)
     if span.status_message:
         data["status"]["message"] = span.status_message
     return data
 
 
+def _event(event: SpanEvent) -> dict[str, Any]:
+    data = {"timeUnixNano": str(event.time_ns), "name": event.name, "attributes": key_values(event.attributes)}
+    _dropped(data, "droppedAttributesCount", event.dropped_attributes_count)
+    return data
+
+
+def _link(link: SpanLink) -> dict[str, Any]:
+    data: dict[str, Any] = {"traceId": link.trace_id, "spanId": link.span_id}
+    if link.trace_state:
+        data["traceState"] = link.trace_state
+    data["attributes"] = key_values(link.attributes)
+    _dropped(data, "droppedAttributesCount", link.dropped_attributes_count)
+    if link.flags is not None:  # None: stored before schema 3 kept link flags
+        data["flags"] = link.flags
+    return data
+
+
+def _log(record: LogRecord) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "timeUnixNano": str(record.timestamp_ns),
+        "observedTimeUnixNano": str(record.observed_ns),
+    }
+    if record.severity_number is not None:
+        data["severityNumber"] = record.severity_number
+    if record.severity_text:
+        data["severityText"] = record.severity_text
+    if record.body is not None:
+        data["body"] = any_value(record.body)
+    data["attributes"] = key_values(record.attributes)
+    _dropped(data, "droppedAttributesCount", record.dropped_attributes_count)
+    if record.flags:
+        data["flags"] = record.flags
+    if record.trace_id:
+        data["traceId"] = record.trace_id
+    if record.span_id:
+        data["spanId"] = record.span_id
+    if record.event_name:
+        data["eventName"] = record.event_name
+    return data
+
+
+def _dropped(data: dict[str, Any], key: str, count: int) -> None:
+    if count:
+        data[key] = count
+
+
+_Groups = dict[bytes, tuple[dict[str, Any], str | None, dict[bytes, tuple[ScopeInfo, list[dict[str, Any]]]]]]
+
+
+def _group(groups: _Groups, resource: dict[str, Any], schema_url: str | None, scope: ScopeInfo) -> list[dict[str, Any]]:
+    """The list the items of ``resource`` + ``scope`` go in (resources and scopes keep first-seen order)."""
+    _, _, scopes = groups.setdefault(_key([resource, schema_url]), (resource, schema_url, {}))
+    key = _key([scope.name, scope.version, scope.attributes, scope.schema_url])
+    return scopes.setdefault(key, (scope, []))[1]
+
+
+def _scope(scope: ScopeInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": scope.name}
+    if scope.version:
+        data["version"] = scope.version
+    if scope.attributes:
+        data["attributes"] = key_values(scope.attributes)
+    return data
+
+
+def _request(groups: _Groups, signal: str, items: str) -> dict[str, Any]:
+    resource_groups = []
+    for resource, schema_url, scopes in groups.values():
+        scope_groups = []
+        for scope, encoded in scopes.values():
+            scope_group: dict[str, Any] = {"scope": _scope(scope), items: encoded}
+            if scope.schema_url:
+                scope_group["schemaUrl"] = scope.schema_url
+            scope_groups.append(scope_group)
+        resource_group: dict[str, Any] = {
+            "resource": {"attributes": key_values(resource)},
+            f"scope{signal}": scope_groups,
+        }
+        if schema_url:
+            resource_group["schemaUrl"] = schema_url
+        resource_groups.append(resource_group)
+    return {f"resource{signal}": resource_groups}
+
+
 def export_request(spans: Sequence[SpanRecord]) -> dict[str, Any]:
     """One ``ExportTraceServiceRequest`` for ``spans``, grouped by resource, then by scope."""
-    resources: dict[bytes, tuple[dict[str, Any], dict[bytes, tuple[ScopeInfo, list[dict[str, Any]]]]]] = {}
+    groups: _Groups = {}
     for span in spans:
-        _, scopes = resources.setdefault(_key(span.resource), (span.resource, {}))
-        scope = span.scope
-        _, encoded = scopes.setdefault(_key([scope.name, scope.version, scope.attributes]), (scope, []))
-        encoded.append(_span(span))
-    resource_spans = []
-    for resource, scopes in resources.values():
-        scope_spans = []
-        for scope, encoded in scopes.values():
-            scope_data: dict[str, Any] = {"name": scope.name}
-            if scope.version:
-                scope_data["version"] = scope.version
-            if scope.attributes:
-                scope_data["attributes"] = key_values(scope.attributes)
-            scope_spans.append({"scope": scope_data, "spans": encoded})
-        resource_spans.append({"resource": {"attributes": key_values(resource)}, "scopeSpans": scope_spans})
-    return {"resourceSpans": resource_spans}
+        _group(groups, span.resource, span.resource_schema_url, span.scope).append(_span(span))
+    return _request(groups, "Spans", "spans")
+
+
+def export_logs_request(records: Sequence[LogRecord]) -> dict[str, Any]:
+    """One ``ExportLogsServiceRequest`` for ``records``, grouped by resource, then by scope."""
+    groups: _Groups = {}
+    for record in records:
+        scope = record.scope or ScopeInfo(record.logger or "", None, {})
+        _group(groups, record.resource, record.resource_schema_url, scope).append(_log(record))
+    return _request(groups, "Logs", "logRecords")
 
 
 def _key(value: Any) -> bytes:

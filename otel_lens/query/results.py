@@ -57,6 +57,7 @@ class SpanEvent:
     name: str
     time_ns: int
     attributes: dict[str, Any]
+    dropped_attributes_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,9 @@ class SpanLink:
     trace_id: str
     span_id: str
     attributes: dict[str, Any]
+    flags: int | None = None  # OTLP link flags (W3C trace flags + is-remote bits); None when stored before schema 3
+    trace_state: str | None = None
+    dropped_attributes_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"trace_id": self.trace_id, "span_id": self.span_id, "attributes": jsonable(self.attributes)}
@@ -84,6 +88,7 @@ class ScopeInfo:
     name: str
     version: str | None
     attributes: dict[str, Any]
+    schema_url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "attributes": jsonable(self.attributes)}
@@ -113,6 +118,12 @@ class SpanRecord:
     resource: dict[str, Any]
     scope: ScopeInfo
     missing_bodies: tuple[str, ...] = ()
+    # What an OTLP export needs besides (kept since schema 3; empty or 0 for spans stored before it).
+    trace_state: str | None = None
+    dropped_attributes_count: int = 0
+    dropped_events_count: int = 0
+    dropped_links_count: int = 0
+    resource_schema_url: str | None = None
 
     @property
     def duration_ms(self) -> float:
@@ -163,6 +174,12 @@ class LogRecord:
     service: str | None
     logger: str | None
     event_name: str | None
+    # What an OTLP export needs besides (flags and the dropped count kept since schema 3).
+    flags: int = 0
+    dropped_attributes_count: int = 0
+    resource: dict[str, Any] = dataclasses.field(default_factory=dict)
+    resource_schema_url: str | None = None
+    scope: ScopeInfo | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,7 @@ from otel_lens.store.sweeper import PruneSummary
 
 _EXPORT_PAGE = 200
 _T = TypeVar("_T")
+_EXPORT_LOG_PAGE = 1000  # log records per ExportLogsServiceRequest line of `otel-lens export`
 _PRUNE_VARIABLES = ("OTEL_EXPORTER_LENS_RETENTION", "OTEL_EXPORTER_LENS_MAX_SIZE")
 
 
@@ -172,6 +173,32 @@ class Store:
                 if found:
                     yield found
             after = page[-1]
+
+    def iter_log_pages(
+        self, since: Since = None, trace_id: str | None = None, page: int = _EXPORT_LOG_PAGE
+    ) -> Iterator[list[LogRecord]]:
+        """Every log record in the window (or of one trace) in arrival order, ``page`` records at a time."""
+        cutoff = _filters.cutoff_ns(since)
+        prefix = None if trace_id is None else _filters.trace_id_prefix(trace_id)
+        wanted: bytes | None = None
+        if prefix is not None:
+            wanted = (
+                bytes.fromhex(prefix)
+                if len(prefix) == 32
+                else self._reader.run(lambda m: _traces.resolve_trace_id(m, prefix))
+            )
+        after = 0
+        while True:
+            found = self._reader.run(
+                functools.partial(
+                    _logs.list_logs, lookups=self._lookups, trace_id=wanted, min_severity=None, cutoff=cutoff,
+                    search=None, limit=page, after_id=after,
+                )
+            )  # fmt: skip
+            if not found:
+                return
+            yield found
+            after = found[-1].id
 
     # -- logs -----------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import peewee as pw
 
 from otel_lens.store.database import APPLICATION_ID
 from otel_lens.store.errors import SchemaTooNew
+from otel_lens.store.rows import SCHEMA_3_COLUMNS
 from otel_lens.store.schema import Models, models_for
 
 _PG_LOCK_KEY = 0x4C454E53  # the advisory lock that serializes migrations on PostgreSQL
@@ -37,7 +38,44 @@ def _add_reasoning_tokens(db: pw.Database, models: Models) -> None:
     db.execute_sql(f"ALTER TABLE {table} ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {1: _create_tables, 2: _add_reasoning_tokens}
+def _add_lossless_export_columns(db: pw.Database, models: Models) -> None:
+    """Schema 3: the nullable columns a lossless OTLP export needs (span trace_state and dropped counts,
+    log flags and dropped count, scope schema_url).
+
+    A store created at this version already has them (version 1 creates the tables from the current
+    models), so only the missing ones are added. Old rows read them as NULL, which means empty or 0.
+    """
+    del models  # the columns are named in rows.SCHEMA_3_COLUMNS, the one list the writer and readers share
+    for table, columns in SCHEMA_3_COLUMNS.items():
+        present = table_columns(db, table)
+        for column in columns:
+            if column not in present:
+                kind = "TEXT" if column in _TEXT_COLUMNS else "INTEGER"
+                db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {kind}')
+
+
+_TEXT_COLUMNS = {"extras", "schema_url"}
+
+
+def table_columns(db: pw.Database, table: str) -> set[str]:
+    """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
+    if is_postgres(db):
+        cursor = db.execute_sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s",
+            (table,),
+        )
+    else:
+        cursor = db.execute_sql(f'PRAGMA table_info("{table}")')
+        return {str(row[1]) for row in cursor.fetchall()}
+    return {str(row[0]) for row in cursor.fetchall()}
+
+
+MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
+    1: _create_tables,
+    2: _add_reasoning_tokens,
+    3: _add_lossless_export_columns,
+}
 """Version → the step that brings a store from version - 1 to it."""
 
 

@@ -43,6 +43,7 @@ class Scope(_Base):
     name = pw.TextField()
     version = pw.TextField(null=True)
     attributes = pw.TextField(null=True)
+    schema_url = pw.TextField(null=True)  # schema 3
 
     class Meta:
         table_name = "lens_scopes"
@@ -68,6 +69,8 @@ class Span(_Base):
     attributes = pw.TextField(null=True)
     events = pw.TextField(null=True)
     links = pw.TextField(null=True)
+    # Schema 3, for a lossless OTLP export: [tracestate, dropped attributes/events/links], NULL when empty.
+    extras = pw.TextField(null=True)
     resource_id = pw.IntegerField()
     scope_id = pw.IntegerField()
 
@@ -117,6 +120,8 @@ class Log(_Base):
     trace_id = pw.BlobField(null=True)
     span_id = pw.BlobField(null=True)
     event_name = pw.TextField(null=True)
+    flags = pw.IntegerField(null=True)  # schema 3: W3C trace flags, NULL when 0
+    dropped_attributes = pw.IntegerField(null=True)  # schema 3: NULL when 0
     resource_id = pw.IntegerField()
     scope_id = pw.IntegerField()
 

@@ -27,6 +27,8 @@ from otel_lens.store.rows import (
     LOG_COLUMNS,
     LOG_RESOURCE,
     LOG_SCOPE,
+    RESOURCE_COLUMNS,
+    SCOPE_COLUMNS,
     SPAN_COLUMNS,
     SPAN_RESOURCE,
     SPAN_SCOPE,
@@ -303,41 +305,33 @@ class Writer:
     ) -> list[int]:
         if self._postgres:  # new resources in digest order, so concurrent writers lock them in the same order
             for r in sorted(rows, key=lambda r: r.digest):
-                values = (r.digest, r.service, r.attributes, r.schema_url)
-                self._intern(cursor, "lens_resources", r.digest, values, pending)
-        return [
-            self._intern(cursor, "lens_resources", r.digest, (r.digest, r.service, r.attributes, r.schema_url), pending)
-            for r in rows
-        ]
+                self._intern(cursor, "lens_resources", r, pending)
+        return [self._intern(cursor, "lens_resources", r, pending) for r in rows]
 
     def _scope_ids(self, cursor: Any, rows: Sequence[ScopeRow], pending: dict[tuple[str, bytes], int]) -> list[int]:
         if self._postgres:
             for s in sorted(rows, key=lambda s: s.digest):
-                self._intern(cursor, "lens_scopes", s.digest, (s.digest, s.name, s.version, s.attributes), pending)
-        return [
-            self._intern(cursor, "lens_scopes", s.digest, (s.digest, s.name, s.version, s.attributes), pending)
-            for s in rows
-        ]
+                self._intern(cursor, "lens_scopes", s, pending)
+        return [self._intern(cursor, "lens_scopes", s, pending) for s in rows]
 
     def _intern(
-        self, cursor: Any, table: str, digest: bytes, values: tuple[Any, ...], pending: dict[tuple[str, bytes], int]
+        self, cursor: Any, table: str, row: ResourceRow | ScopeRow, pending: dict[tuple[str, bytes], int]
     ) -> int:
+        digest = row.digest
         key = (table, digest)
         known = self._known.get(key) or pending.get(key)
         if known is not None:
             return known
-        columns = (
-            "digest, service, attributes, schema_url"
-            if table == "lens_resources"
-            else "digest, name, version, attributes"
-        )
-        p = self._param
+        columns = RESOURCE_COLUMNS if table == "lens_resources" else SCOPE_COLUMNS
+        values = dataclasses.astuple(row)
         if self._postgres:
             values = _postgres.clean_row(values)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (digest) DO NOTHING", values
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({rollups.placeholders(self._db, len(columns))}) "
+            "ON CONFLICT (digest) DO NOTHING",
+            values,
         )
-        cursor.execute(f"SELECT id FROM {table} WHERE digest = {p}", (digest,))
+        cursor.execute(f"SELECT id FROM {table} WHERE digest = {self._param}", (digest,))
         row_id = int(cursor.fetchone()[0])
         pending[key] = row_id
         return row_id
