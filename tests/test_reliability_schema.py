@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests._reliability import finish, start_python, wait_until, write_script
 
 pytestmark = pytest.mark.slow
 
-_PROCESSES = 4
+_PROCESSES = 10  # enough that, on a loaded machine, one opens while another switches the new file to WAL
 
 # Each child registers one more migration (in its own process only) whose second run would fail on
 # lens_meta's primary key, then opens the store at the same moment as its siblings and exports.
@@ -100,3 +101,32 @@ def test_newer_schema_is_refused_and_left_byte_for_byte(sqlite_settings: Setting
     assert str(db_path) in str(caught.value) and "\n" not in str(caught.value)
     assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
     assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
+
+
+def test_open_waits_while_another_process_holds_the_lock_of_a_new_rollback_mode_file(db_path: Path) -> None:
+    """Scenario 7/8: switching a new (still rollback-mode) file to WAL needs the write lock, and SQLite fails
+    that pragma at once, without its busy handler, while another connection holds it: the moment several
+    processes create a database together. Opening must wait for the lock (bounded), never fail with
+    "database is locked"."""
+    with sqlite3.connect(db_path, isolation_level=None) as seed:  # an SQLite file with no tables: adopted as new
+        seed.execute("CREATE TABLE scratch (x)")
+        seed.execute("DROP TABLE scratch")
+    seed.close()
+    holder = sqlite3.connect(db_path, isolation_level=None, timeout=0, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # what a sibling holds while it writes the new file's header
+    release = threading.Timer(0.5, holder.commit)
+    release.start()
+    try:
+        exporter = LensSpanExporter(database=str(db_path), sweep_interval=0)
+    finally:
+        release.join()
+        holder.close()
+    try:
+        store = exporter.store
+        assert store is not None
+        with store.locked() as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental, as on a file made here
+    finally:
+        exporter.shutdown()
+    assert _version_and_meta(db_path)[0] == latest_version()
