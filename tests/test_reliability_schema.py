@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_lens import LensSpanExporter, SchemaTooNew, Settings
+from otel_lens import LensSpanExporter, SchemaTooNew, Settings, StoreError, open_store
 from otel_lens.store.migrations import latest_version
 from tests._reliability import finish, start_python, wait_until, write_script
 
@@ -130,3 +130,36 @@ def test_open_waits_while_another_process_holds_the_lock_of_a_new_rollback_mode_
     finally:
         exporter.shutdown()
     assert _version_and_meta(db_path)[0] == latest_version()
+
+
+@pytest.mark.postgres
+def test_missing_postgres_schema_is_one_clear_line_naming_it(postgres_url: str) -> None:
+    """A PostgreSQL URL whose search_path names a schema that does not exist is refused by the exporter and
+    the read API with one line naming the schema and the way out (create it, or pick another), not PG's
+    "no schema has been selected to create in"; once the schema exists the same URL works and stores there."""
+    import psycopg
+
+    url = f"{postgres_url}?options=-csearch_path%3Dnosuch"
+    with pytest.raises(StoreError) as writing:
+        LensSpanExporter(database=url, sweep_interval=0)
+    with pytest.raises(StoreError) as reading:
+        open_store(url)
+    for caught in (writing, reading):
+        message = str(caught.value)
+        assert '"nosuch" does not exist' in message and 'CREATE SCHEMA "nosuch"' in message, message
+        assert "search_path" in message and "\n" not in message
+        assert "no schema has been selected" not in message
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA nosuch")
+    LensSpanExporter(database=url, sweep_interval=0).shutdown()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        schemas = {
+            row[0]
+            for row in conn.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'lens_spans'"
+            )
+        }
+    assert schemas == {"nosuch"}
+    with open_store(url) as store:
+        assert store.traces() == []

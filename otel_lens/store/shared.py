@@ -71,6 +71,7 @@ class SharedStore:
             db = open_postgres(self.location)
             try:
                 db.connect()
+                _postgres.require_schema(db, str(self.location))
                 ensure_schema(db, str(self.location))
             except StoreError:
                 db.close()
