@@ -132,6 +132,29 @@ def test_open_waits_while_another_process_holds_the_lock_of_a_new_rollback_mode_
     assert _version_and_meta(db_path)[0] == latest_version()
 
 
+def test_open_outwaits_a_write_lock_held_past_the_busy_timeout(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenario 7/8: on a loaded machine a process creating the schema may wait for the write lock longer than
+    SQLite's busy timeout (its busy handler is not fair). Opening retries within its own, longer bound, so a
+    lock held past the busy timeout delays the open but never fails it with "database is locked"."""
+    from otel_lens.store import database
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.1)  # the lock below outlasts it many times over
+    with sqlite3.connect(db_path, isolation_level=None) as seed:  # a WAL file with no tables: adopted as new
+        seed.execute("PRAGMA journal_mode = wal")
+    seed.close()
+    holder = sqlite3.connect(db_path, isolation_level=None, timeout=0, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, holder.commit)
+    release.start()
+    try:
+        exporter = LensSpanExporter(database=str(db_path), sweep_interval=0)
+    finally:
+        release.join()
+        holder.close()
+    exporter.shutdown()
+    assert _version_and_meta(db_path)[0] == latest_version()
+
+
 @pytest.mark.postgres
 def test_missing_postgres_schema_is_one_clear_line_naming_it(postgres_url: str) -> None:
     """A PostgreSQL URL whose search_path names a schema that does not exist is refused by the exporter and

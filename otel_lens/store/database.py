@@ -228,7 +228,7 @@ def set_pragma(conn: sqlite3.Connection, pragma: str, value: object, deadline: f
         try:
             row = conn.execute(f"PRAGMA {pragma} = {value}").fetchone()
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
+            if not is_busy(exc):
                 raise
             if time.monotonic() + pause > deadline:
                 raise
@@ -242,9 +242,14 @@ def set_pragma(conn: sqlite3.Connection, pragma: str, value: object, deadline: f
         pause = min(pause * 2, 0.05)
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; older ones only have the message
-    return (code & 0xFF) == _SQLITE_BUSY if isinstance(code, int) else "locked" in str(exc)
+def is_busy(exc: BaseException) -> bool:
+    """Whether an sqlite3 (or Peewee-wrapped) error is SQLITE_BUSY: another connection holds the lock."""
+    # Peewee re-raises sqlite3's error as its own, with the original as first argument and context.
+    for candidate in (exc, exc.__cause__, exc.__context__, *exc.args[:1]):
+        code = getattr(candidate, "sqlite_errorcode", None)  # Python 3.11+; older ones only have the message
+        if isinstance(code, int):
+            return (code & 0xFF) == _SQLITE_BUSY
+    return "database is locked" in str(exc)
 
 
 def _has_content(path: Path) -> bool:
