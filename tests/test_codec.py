@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from otel_lens import LensSpanExporter, open_store
 from otel_lens.store import codec
 
 
@@ -114,3 +117,70 @@ def test_jsonable_keeps_what_was_stored() -> None:
     assert stored["…"] == "[+4000 keys truncated]"
     assert codec.jsonable(stored) == stored
     assert codec.jsonable({"b": b"\x01", "n": float("inf")}) == {"b": {"$bytes": "AQ=="}, "n": {"$float": "Infinity"}}
+
+
+def test_one_huge_list_does_not_cost_the_small_attributes_beside_it() -> None:
+    """Scenario 13: a 5000×1 KB array next to small attributes is cut with a marker on its own; the small keys
+    stay whole, in their order, and the row stays within MAX_ENCODED."""
+    statement = "SELECT * FROM orders WHERE id = ?"
+    value = {"big.list": ["y" * 1000] * 5000, "db.statement": statement, "db.system": "sqlite", "n": 7}
+    text = codec.dumps(value)
+    assert len(text.encode()) <= codec.MAX_ENCODED
+    decoded = codec.loads(text)
+    assert list(decoded) == ["big.list", "db.statement", "db.system", "n"]
+    assert (decoded["db.statement"], decoded["db.system"], decoded["n"]) == (statement, "sqlite", 7)
+    kept = decoded["big.list"]
+    assert len(kept) > 100  # most of the budget goes to the big value, not a token part of it
+    assert kept[-1].endswith("items truncated]")
+    assert all(item == "y" * 1000 for item in kept[:-2])
+
+
+def test_the_biggest_values_are_cut_first() -> None:
+    """Over budget, values smaller than an equal share stay whole; the larger ones share what is left, each
+    cut with a marker, so a 5 KB statement and a 60 KB string survive beside two 300 KB arrays."""
+    statement = "UPDATE t SET x = 1 WHERE " + "y = 2 AND " * 500
+    value = {"a": ["a" * 1000] * 300, "b": "b" * 60_000, "statement": statement, "c": ["c" * 1000] * 300}
+    decoded = codec.loads(text := codec.dumps(value))
+    assert len(text.encode()) <= codec.MAX_ENCODED
+    assert (decoded["statement"], decoded["b"]) == (statement, "b" * 60_000)
+    for key in ("a", "c"):
+        assert 150 < len(decoded[key]) < 300 and decoded[key][-1].endswith("items truncated]")
+    assert abs(len(decoded["a"]) - len(decoded["c"])) <= 2  # the two big ones share alike
+
+
+def test_nested_and_escaped_values_stay_within_the_budget() -> None:
+    """Byte size, not character count, is what is bounded: NUL (6 bytes escaped) and 2-byte characters next to
+    nested big maps still give a row within MAX_ENCODED, with the small nested keys kept."""
+    value = {
+        "nul": "\x00" * 60_000,
+        "accents": "é" * 60_000,
+        "nested": {f"k{i}": {"small": i, "big": "z" * 60_000} for i in range(20)},
+        "bytes": b"\x01" * 60_000,
+    }
+    text = codec.dumps(value)
+    assert len(text.encode()) <= codec.MAX_ENCODED
+    decoded = codec.loads(text)
+    assert [decoded["nested"][f"k{i}"]["small"] for i in range(20)] == list(range(20))
+    assert all(decoded["nested"][f"k{i}"]["big"].endswith("chars truncated]") for i in range(20))
+    assert decoded["bytes"] == b"\x01" * 60_000  # 80 KB as base64: under its share, kept whole and decodable
+    assert decoded["accents"] == "é" * 60_000
+    assert decoded["nul"].startswith("\x00" * 1000) and decoded["nul"].endswith("chars truncated]")
+
+
+def test_huge_array_beside_db_statement_reaches_the_read_api_intact(
+    span_exporter: LensSpanExporter, database_url: str
+) -> None:
+    """Scenario 13 end to end: a span with a 5000×1 KB array and db.statement, exported by a real SDK provider
+    to the store, reads back through open_store() with db.statement whole and the array cut with a marker."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    with provider.get_tracer("tests.codec").start_as_current_span("query") as span:
+        span.set_attribute("big.list", ["y" * 1000] * 5000)
+        span.set_attribute("db.statement", "SELECT name FROM users WHERE id = 42")
+        trace_id = f"{span.get_span_context().trace_id:032x}"
+    provider.shutdown()
+    with open_store(database_url) as store:
+        (stored,) = store.trace(trace_id).spans
+    assert stored.attributes["db.statement"] == "SELECT name FROM users WHERE id = 42"
+    kept = stored.attributes["big.list"]
+    assert 100 < len(kept) < 5000 and kept[0] == "y" * 1000 and kept[-1].endswith("items truncated]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sqlite3
 import threading
 import time
@@ -13,19 +14,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import TraceFlags
 
-from otel_lens import LensSpanExporter, Settings
+from otel_lens import LensLogExporter, LensSpanExporter, Settings, open_store
+from otel_lens.store.shared import SharedStore
 from tests._reliability import (
     SpanFactory,
+    complete_lines,
     file_size,
     finish,
     integrity,
     populate,
     rollup_mismatches,
     start_python,
+    wait_until,
     write_script,
 )
+from tests._store_helpers import count, models
 
 _DAY = 86400.0
 _GENEROUS_HOLD_S = 1.0  # the sweeper aims at ~4 ms per delete transaction; this only catches "one big delete"
@@ -174,3 +184,160 @@ def test_only_one_process_sweeps_at_a_time(tmp_path: Path, db_path: Path) -> Non
     assert skipped["skipped"] and "another process" in skipped["skipped"]
     assert skipped["traces_deleted"] == skipped["spans_deleted"] == skipped["logs_deleted"] == 0
     assert rollup_mismatches(db_path) == []
+
+
+def _logs_of(spans: list[ReadableSpan], per_trace: int, after_ns: int, payload: int = 0) -> list[ReadableLogRecord]:
+    """Real SDK log records inside each root span's trace, ``after_ns`` after the trace began (logs come later
+    than the span that starts a trace, and later than older traces' starts)."""
+    memory = InMemoryLogRecordExporter()
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    logger = provider.get_logger("tests.sweep")
+    for span in spans:
+        if span.parent is not None or span.context is None:
+            continue
+        for number in range(per_trace):
+            logger.emit(
+                LogRecord(
+                    timestamp=(span.start_time or 0) + after_ns + number,
+                    trace_id=span.context.trace_id,
+                    span_id=span.context.span_id,
+                    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                    severity_number=SeverityNumber.INFO,
+                    body=f"step {number} " + "p" * payload,
+                )
+            )
+    return list(memory.get_finished_logs())
+
+
+def _orphan_logs(store: SharedStore | None) -> int:
+    """Logs carrying a trace id that no stored trace has (what ``show <id>`` would call no such trace)."""
+    m = models(store)
+    known = m.trace.select(m.trace.trace_id)
+    return int(m.log.select().where(m.log.trace_id.is_null(False) & m.log.trace_id.not_in(known)).count())
+
+
+def test_size_prune_deletes_the_logs_of_the_traces_it_deletes(settings: Settings, database_url: str) -> None:
+    """Scenario 2/10: a size-budget prune that deletes the oldest traces deletes their logs with them (logs are
+    newer than their trace's start, so by time alone they would stay, pointing at nothing); the traces kept
+    keep all their logs, and the read API finds no logs for a deleted trace."""
+    spans_out, logs_out = LensSpanExporter(settings), LensLogExporter(settings)
+    try:
+        factory = SpanFactory("sized")
+        start = time.time_ns() - 3600 * 10**9
+        spans = factory.traces(300, 3, label="sized", start_ns=start, payload=512)
+        assert spans_out.export(spans) is SpanExportResult.SUCCESS
+        assert logs_out.export(_logs_of(spans, 4, after_ns=10**9, payload=256)).name == "SUCCESS"
+        store = spans_out.store
+        assert store is not None
+        before = store.prune(max_age=0, max_size=0).bytes_after or 1  # size now (nothing deleted)
+        summary = store.prune(max_age=0, max_size=before // 2)
+        assert 0 < summary.traces_deleted < 300
+        assert summary.logs_deleted == 4 * summary.traces_deleted
+        assert _orphan_logs(store) == 0
+        assert count(store, "log") == 4 * count(store, "trace")
+        first = min(spans, key=lambda span: span.start_time or 0)  # the oldest trace: the first a size pass deletes
+        assert first.context is not None
+        gone = f"{first.context.trace_id:032x}"
+    finally:
+        logs_out.shutdown()
+        spans_out.shutdown()
+    with open_store(database_url) as reader:
+        assert gone not in {t.trace_id for t in reader.traces(limit=None)}
+        assert [log for log in reader.logs(limit=None) if log.trace_id == gone] == []
+
+
+def test_age_prune_deletes_a_long_traces_late_logs_with_it(settings: Settings) -> None:
+    """Scenario 2: a trace that began before the age cutoff goes with its logs, even those written after the
+    cutoff; a fresh trace and its logs stay."""
+    spans_out, logs_out = LensSpanExporter(settings), LensLogExporter(settings)
+    try:
+        now = time.time_ns()
+        old = SpanFactory("aged").traces(5, 2, label="old", start_ns=now - int(1.5 * _DAY * 1e9))
+        fresh = SpanFactory("aged").traces(3, 2, label="fresh", start_ns=now - 10**9)
+        assert spans_out.export(old + fresh) is SpanExportResult.SUCCESS
+        late = _logs_of(old, 2, after_ns=int(_DAY * 1e9))  # 12 h old: inside the retention window
+        assert logs_out.export(late + _logs_of(fresh, 2, after_ns=1000)).name == "SUCCESS"
+        store = spans_out.store
+        assert store is not None
+        summary = store.prune(max_age=_DAY, max_size=0)
+        assert (summary.traces_deleted, summary.logs_deleted) == (5, 10)
+        assert _orphan_logs(store) == 0
+        assert (count(store, "trace"), count(store, "log")) == (3, 6)
+    finally:
+        logs_out.shutdown()
+        spans_out.shutdown()
+
+
+_SIZE_SWEEP_UNTIL_KILLED = """
+    import contextlib, sys, time
+    from _reliability import append_durably
+    from otel_lens import LensSpanExporter
+
+    database, progress, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    exporter = LensSpanExporter(database=database, sweep_interval=0)
+    sweeper = exporter.store._sweeper
+    commit = sweeper._transaction
+
+    @contextlib.contextmanager
+    def slow_commit():
+        # Each chunk's deletes are done but not committed while we report and dawdle: the kill lands
+        # inside an open delete transaction most of the time.
+        with commit() as cursor:
+            yield cursor
+            append_durably(progress, "chunk")
+            time.sleep(0.01)
+
+    sweeper._transaction = slow_commit
+    sweeper._chunk = 8  # many small chunks, so the kill comes part-way
+    exporter.store.prune(max_age=0, max_size=budget)
+    append_durably(progress, "finished")
+"""
+
+
+def test_kill9_during_size_sweep_leaves_no_log_pointing_at_a_deleted_trace(
+    tmp_path: Path, sqlite_settings: Settings, db_path: Path
+) -> None:
+    """Scenario 2: kill -9 inside a size sweep's delete transactions (traces with logs newer than them): every
+    trace is gone with all its logs or kept with all of them; integrity ok; a later sweep finishes the job."""
+    spans_out, logs_out = LensSpanExporter(sqlite_settings), LensLogExporter(sqlite_settings)
+    try:
+        spans = SpanFactory("killed").traces(2000, 2, label="killed", start_ns=time.time_ns() - 3600 * 10**9)
+        assert spans_out.export(spans) is SpanExportResult.SUCCESS
+        assert logs_out.export(_logs_of(spans, 3, after_ns=10**9, payload=200)).name == "SUCCESS"
+    finally:
+        logs_out.shutdown()
+        spans_out.shutdown()
+    budget = file_size(db_path) + file_size(f"{db_path}-wal")
+    budget //= 4
+    progress = tmp_path / "progress.txt"
+    script = write_script(tmp_path, "size_sweep.py", _SIZE_SWEEP_UNTIL_KILLED)
+    child = start_python(script, db_path, progress, budget)
+    try:
+        wait_until(lambda: len(complete_lines(progress)) >= 6, what="the sweep's first chunks")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        code, _, err = finish(child)
+    assert code == -signal.SIGKILL, err
+    assert "finished" not in complete_lines(progress), "the sweep ended before the kill; nothing was tested"
+
+    assert integrity(db_path) == "ok"
+    assert rollup_mismatches(db_path) == []
+    with sqlite3.connect(db_path) as conn:
+        traces = conn.execute("SELECT count(*) FROM lens_traces").fetchone()[0]
+        logs = conn.execute("SELECT count(*) FROM lens_logs").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM lens_logs WHERE trace_id NOT IN (SELECT trace_id FROM lens_traces)"
+        ).fetchone()[0]
+    assert 0 < traces < 2000  # interrupted part-way
+    assert (orphans, logs) == (0, 3 * traces)
+
+    exporter = LensSpanExporter(database=str(db_path), sweep_interval=0)
+    try:
+        summary = exporter.store.prune(max_age=0, max_size=budget)
+        assert summary.skipped is None
+        assert _orphan_logs(exporter.store) == 0
+        assert count(exporter.store, "log") == 3 * count(exporter.store, "trace")
+    finally:
+        exporter.shutdown()
+    assert integrity(db_path) == "ok"

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_lens._units import parse_duration, parse_size
-from otel_lens.query._filters import LEVELS, MAX_LIMIT, STATS_GROUPS, USAGE_GROUPS, trace_id_prefix
+from otel_lens.query._filters import LEVELS, MAX_LIMIT, STATS_GROUPS, USAGE_GROUPS, missing_unit, trace_id_prefix
 from otel_lens.settings import default_database_path
 
 
 def _duration(text: str) -> str:
+    hint = missing_unit(text)  # "--min-duration 5": ms or s? Neither guessed: the unit is asked for
+    if hint is not None:
+        raise argparse.ArgumentTypeError(hint)
     try:
         parse_duration(text)
     except ValueError:

@@ -15,6 +15,7 @@ MAX_LIMIT = 1_000_000
 MAX_NS = 2**63 - 1
 """The largest nanosecond count a database integer holds; longer durations are clamped to it."""
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_BARE_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 LEVELS = {
     "trace": 1,
     "debug": 5,
@@ -29,6 +30,20 @@ LEVELS = {
 TRACE_STATUSES = ("error", "ok")
 STATS_GROUPS = ("name", "service")
 USAGE_GROUPS = ("model", "provider", "service")
+
+
+def missing_unit(text: str) -> str | None:
+    """How to write ``text`` when it is a duration string without a unit (``"5"``), else None.
+
+    A bare number reads as milliseconds to some and seconds to others (``--min-duration 5``), so a
+    duration given as text needs its unit; only ``0`` means the same in every unit. (Python numbers
+    stay seconds, as everywhere in Python.)
+    """
+    match = _BARE_NUMBER.match(text)
+    if match is None or float(match.group(1)) == 0:
+        return None
+    number = match.group(1)
+    return f"{text!r} has no unit; say which: {number}ms, {number}s, {number}m, {number}h or {number}d"
 
 
 def cutoff_ns(since: Since, now_ns: int | None = None) -> int | None:
@@ -50,6 +65,9 @@ def cutoff_ns(since: Since, now_ns: int | None = None) -> int | None:
         if seconds < 0:
             raise ValueError(f"since={since!r} is negative; use e.g. 1h")
     else:
+        hint = missing_unit(since) if isinstance(since, str) else None
+        if hint is not None:
+            raise ValueError(f"since={hint}")
         try:
             seconds = parse_duration(since)
         except ValueError:
@@ -60,10 +78,11 @@ def cutoff_ns(since: Since, now_ns: int | None = None) -> int | None:
 
 
 def duration_ns(value: str | float | int | dt.timedelta | None, what: str = "min_duration") -> int | None:
-    """Nanoseconds in a duration filter (``"100ms"``, seconds, a timedelta); ``None`` when not given.
+    """Nanoseconds in a duration filter (``"100ms"``, a number of seconds, a timedelta); ``None`` when not given.
 
     Raises:
-        ValueError: ``value`` is not a non-negative duration (the message names ``what``).
+        ValueError: ``value`` is not a non-negative duration, or is text without a unit (the message names
+            ``what``).
     """
     if value is None:
         return None
@@ -72,6 +91,9 @@ def duration_ns(value: str | float | int | dt.timedelta | None, what: str = "min
         if seconds < 0:
             raise ValueError(f"{what}={value!r} is negative; use e.g. 100ms")
     else:
+        hint = missing_unit(value) if isinstance(value, str) else None
+        if hint is not None:
+            raise ValueError(f"{what}={hint}")
         try:
             seconds = parse_duration(value)
         except ValueError:

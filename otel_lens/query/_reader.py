@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 import peewee as pw
 
 from otel_lens.query.errors import DatabaseNotReady, EmptySqliteDatabase
+from otel_lens.store._postgres import require_schema
 from otel_lens.store.database import (
     APPLICATION_ID,
     Location,
@@ -57,6 +58,11 @@ class Reader:
             cast(Any, db).execute_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except Exception as exc:
             raise StoreError(f"cannot connect to database {self.location}: {_one_line(exc)}") from None
+        try:
+            require_schema(db, str(self.location))  # else "no otel-lens tables yet" would hide a misspelt schema
+        except StoreError:
+            db.close()
+            raise
         return db
 
     def _check_file(self) -> None:

@@ -1,4 +1,4 @@
-"""What only PostgreSQL needs: one-statement batch inserts, NUL-free text, driver errors, size estimates.
+"""What only PostgreSQL needs: one-statement batch inserts, NUL-free text, driver and schema errors, size estimates.
 
 The writer's statements are written once, in ``INSERT … VALUES (%s, …)`` form, for both backends. On
 PostgreSQL a batch is sent as one statement instead: every column travels as one array parameter and
@@ -78,6 +78,30 @@ def describe(db: pw.Database) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def require_schema(db: pw.Database, where: str) -> None:
+    """Refuse, in one line, a session whose ``search_path`` names no existing schema.
+
+    PostgreSQL only says "no schema has been selected to create in" at the first ``CREATE TABLE``
+    (or, to a reader, that the tables do not exist), which does not name the schema nor the way out.
+
+    Raises:
+        StoreError: no schema of the search_path exists (the message names them and what to do).
+    """
+    schema, search_path, user = db.execute_sql(
+        "SELECT current_schema(), current_setting('search_path'), current_user"
+    ).fetchone()
+    if schema is not None:
+        return
+    names = [name.strip().strip('"') for name in str(search_path).split(",") if name.strip()]
+    names = [user if name == "$user" else name for name in names] or ["public"]
+    listed = ", ".join(f'"{name}"' for name in names)
+    missing = f"schema {listed} does not exist" if len(names) == 1 else f"none of the schemas {listed} exists"
+    raise StoreError(
+        f'database {where}: {missing} (the URL\'s search_path); create it (CREATE SCHEMA "{names[0]}") '
+        "or pick an existing schema in the URL, e.g. ?options=-csearch_path%3Dpublic"
+    )
 
 
 def is_connection_lost(exc: BaseException) -> bool:

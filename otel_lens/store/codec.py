@@ -24,10 +24,13 @@ MAX_ITEMS = 1000
 MAX_DEPTH = 16
 """Nesting kept of mappings and sequences; deeper values become a marker string."""
 MAX_ENCODED = 512 * 1024
-"""Bytes one encoded value may take; past it strings are cut to :data:`_SMALL_STRING`."""
+"""Bytes one encoded value may take; past it the largest values inside are cut until it fits (small ones stay whole)."""
 _FAST_LIMIT = 16 * 1024
 """Encodings up to this size are kept as orjson wrote them; larger ones are re-checked against the caps."""
 _SMALL_STRING = 1024
+_SLACK = 1024  # bytes kept free under MAX_ENCODED for sizes judged a little low (markers, separators)
+_MIN_SHARE = 16  # bytes a value gets at least when a mapping shares its budget
+_MARKER = 40  # bytes a truncation marker takes, about
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TAGS = ("$bytes", "$float", "$int")
 
@@ -58,12 +61,89 @@ def dumps(value: Any) -> str:
 
 
 def _dumps_slow(value: Any) -> str:
-    out = orjson.dumps(_clean(value, MAX_STRING, 0))
+    cleaned = _clean(value, MAX_STRING, 0)
+    out = orjson.dumps(cleaned)
     if len(out) > MAX_ENCODED:
-        out = orjson.dumps(_clean(value, _SMALL_STRING, 0))
-    if len(out) > MAX_ENCODED:
+        # Over the row budget: share it out value by value (small values whole, the biggest cut
+        # first), so one huge attribute cannot cost the small ones beside it.
+        out = orjson.dumps(_fit(cleaned, MAX_ENCODED - _SLACK))
+    if len(out) > MAX_ENCODED:  # only if sizes were misjudged: a bounded row matters more than any value
         out = orjson.dumps(_within_budget(_clean(value, _SMALL_STRING, 0), MAX_ENCODED - 256))
     return out.decode()
+
+
+def _size(value: Any) -> int:
+    return len(orjson.dumps(value))
+
+
+def _fit(value: Any, budget: int, size: int | None = None) -> Any:
+    """A cleaned ``value`` whose encoding takes at most about ``budget`` bytes, cut with visible markers.
+
+    Mappings share the budget among their values by water-filling: values smaller than an equal
+    share stay whole, and what they leave is split among the larger ones, so the biggest values are
+    cut first and every key is kept. Sequences keep their first items whole, then a count marker.
+    """
+    size = _size(value) if size is None else size
+    if size <= budget:
+        return value
+    if isinstance(value, str):
+        return _cut_to_bytes(value, budget, size)
+    if isinstance(value, dict):
+        if len(value) == 1 and "$bytes" in value:  # a cut base64 text would not decode: say what it was
+            return f"<{len(value['$bytes']) * 3 // 4} bytes, truncated>"
+        return _fit_mapping(value, budget)
+    if isinstance(value, list):
+        return _fit_sequence(value, budget)
+    return value  # numbers, booleans, null: a few bytes, never the problem
+
+
+def _fit_mapping(value: dict[str, Any], budget: int) -> dict[str, Any]:
+    keys = list(value)
+    costs = [_size(key) + 2 for key in keys]  # "key": and the comma
+    if sum(costs) + len(keys) * _MIN_SHARE > budget:
+        kept_first: dict[str, Any] = _within_budget(value, budget)  # not even the keys fit: the first ones, a count
+        return kept_first
+    sizes = {key: _size(item) for key, item in value.items()}
+    left = budget - 2 - sum(costs)
+    kept: dict[str, Any] = {}
+    waiting = sorted(keys, key=sizes.__getitem__)
+    for index, key in enumerate(waiting):
+        share = left // (len(waiting) - index)
+        item = value[key] if sizes[key] <= share else _fit(value[key], share, sizes[key])
+        left -= sizes[key] if item is value[key] else _size(item)
+        kept[key] = item
+    return {key: kept[key] for key in keys}  # the caller's key order
+
+
+def _fit_sequence(value: list[Any], budget: int) -> list[Any]:
+    left = budget - 2 - _MARKER
+    items: list[Any] = []
+    for index, item in enumerate(value):
+        size = _size(item) + 1
+        if size > left:
+            if left > _MIN_SHARE * 4:  # room for a useful part of this item
+                items.append(_fit(item, left - 1, size - 1))
+                index += 1
+            if index < len(value):
+                items.append(f"…[+{len(value) - index} items truncated]")
+            break
+        items.append(item)
+        left -= size
+    return items
+
+
+def _cut_to_bytes(text: str, budget: int, size: int) -> str:
+    """``text`` (``size`` bytes encoded) cut so its JSON encoding, marker included, takes at most ``budget`` bytes."""
+    target = budget - _MARKER
+    # Escapes and multi-byte characters make bytes ≠ characters: scale by this text's own ratio.
+    keep = max(int(len(text) * target / max(size, 1)), 0)
+    for _ in range(4):
+        cut = _truncate_str(text, keep)
+        used = _size(cut)
+        if used <= budget or keep == 0:
+            return cut
+        keep = int(keep * target / used)
+    return _truncate_str(text, 0)
 
 
 def _within_budget(value: Any, budget: int) -> Any:

@@ -11,6 +11,7 @@ import functools
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -26,6 +27,7 @@ BUSY_TIMEOUT_S = 5.0
 PG_CONNECT_TIMEOUT_S = 10.0
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_BUSY = 5  # the primary result code of SQLITE_BUSY and its extended codes
 _PRAGMAS = (
     # auto_vacuum only takes effect on a database with no tables yet, and before WAL mode is set;
     # on an existing database it changes nothing.
@@ -200,9 +202,61 @@ def open_sqlite(path: Path, *, readonly: bool = False, immutable: bool = False) 
         # Setting auto_vacuum rewrites the header (its change counter) even when the value is the same, and
         # on a database with tables it changes nothing: skip it, so a refused file keeps its bytes.
         pragmas = tuple(pragma for pragma in _PRAGMAS if pragma[0] != "auto_vacuum")
-    return pw.SqliteDatabase(
+    return _SqliteDatabase(
         str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, thread_safe=False, pragmas=pragmas
     )
+
+
+class _SqliteDatabase(pw.SqliteDatabase):
+    """Peewee's SQLite database, setting its pragmas with a bounded retry when the file is busy.
+
+    ``PRAGMA journal_mode = wal`` on a file still in rollback mode (a new one) needs the write lock,
+    and SQLite fails it with SQLITE_BUSY at once, without calling the busy handler, while another
+    connection holds it: which is exactly what happens when several processes create a new
+    database together and one of them is switching it to WAL. Once that one is done the file is in
+    WAL mode and the pragma succeeds at once, so waiting a little is all it takes.
+    """
+
+    def _set_pragmas(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pragmas: tuple[tuple[str, object], ...] = getattr(self, "_pragmas", ())  # peewee's, from pragmas=
+        for pragma, value in pragmas:
+            set_pragma(conn, pragma, value, deadline)
+
+
+def set_pragma(conn: sqlite3.Connection, pragma: str, value: object, deadline: float) -> None:
+    """``PRAGMA pragma = value`` on ``conn``, retried while the database is busy until ``deadline``.
+
+    Raises:
+        sqlite3.OperationalError: still busy at the deadline, or journal_mode did not become ``value``.
+    """
+    pause = 0.002
+    while True:
+        try:
+            row = conn.execute(f"PRAGMA {pragma} = {value}").fetchone()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        else:
+            # A refused journal_mode change is no error: SQLite answers with the mode it kept.
+            if pragma != "journal_mode" or (row is not None and str(row[0]).lower() == str(value).lower()):
+                return
+            if time.monotonic() + pause > deadline:
+                raise sqlite3.OperationalError(f"journal_mode stayed {row[0] if row else None!r}, not {value!r}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether an sqlite3 (or Peewee-wrapped) error is SQLITE_BUSY: another connection holds the lock."""
+    # Peewee re-raises sqlite3's error as its own, with the original as first argument and context.
+    for candidate in (exc, exc.__cause__, exc.__context__, *exc.args[:1]):
+        code = getattr(candidate, "sqlite_errorcode", None)  # Python 3.11+; older ones only have the message
+        if isinstance(code, int):
+            return (code & 0xFF) == _SQLITE_BUSY
+    return "database is locked" in str(exc)
 
 
 def _has_content(path: Path) -> bool:

@@ -26,6 +26,7 @@ from otel_lens.store import _postgres
 from otel_lens.store.database import (
     Location,
     check_sqlite_identity,
+    is_busy,
     open_postgres,
     open_sqlite,
     parse_location,
@@ -42,6 +43,34 @@ _logger = logging.getLogger(__name__)
 _DEFAULT_WRITE_TIMEOUT_S = 10.0
 _FIRST_SWEEP_DELAY_S = 5.0
 _PG_SWEEP_LOCK_KEY = 0x4C454E54
+
+_OPEN_TIMEOUT_S = 30.0  # how long opening waits out other processes holding the write lock
+_OPEN_PAUSE_MAX_S = 0.1
+
+
+def _when_free(step: Any, where: str) -> Any:
+    """Run an opening ``step`` (connect, migrate), again while SQLite says the database is busy, within a bound.
+
+    Processes creating or migrating a database together queue for its write lock; on a loaded
+    machine one of them may wait past the busy timeout (SQLite's busy handler is not fair, and
+    each holder may be descheduled while holding it). Every step is safe to run again: a migration
+    re-reads the version under the lock, and a failed connect leaves no connection behind.
+    """
+    deadline = time.monotonic() + _OPEN_TIMEOUT_S
+    pause = 0.01
+    while True:
+        try:
+            return step()
+        except pw.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise StoreError(
+                    f"cannot open database {where}: other processes kept its write lock for {_OPEN_TIMEOUT_S:.0f}s"
+                ) from None
+        time.sleep(pause)
+        pause = min(pause * 2, _OPEN_PAUSE_MAX_S)
+
 
 _registry: dict[Location, SharedStore] = {}
 _registry_lock = threading.Lock()
@@ -71,6 +100,7 @@ class SharedStore:
             db = open_postgres(self.location)
             try:
                 db.connect()
+                _postgres.require_schema(db, str(self.location))
                 ensure_schema(db, str(self.location))
             except StoreError:
                 db.close()
@@ -86,8 +116,8 @@ class SharedStore:
             refuse_newer(None, str(path), check_sqlite_identity(path))  # before anything writes to the file
         db = open_sqlite(path)
         try:
-            db.connect()
-            ensure_schema(db, str(path))
+            _when_free(db.connect, str(path))
+            _when_free(lambda: ensure_schema(db, str(path)), str(path))
             db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except StoreError:
             db.close()

@@ -2,8 +2,9 @@
 
 Deletes go oldest first in chunks sized to hold the write lock for a few milliseconds, so an
 exporter waiting behind the sweeper is delayed about as much as by a checkpoint. Only trace and
-log ids are ever loaded, never the rows themselves, so memory stays flat on any store size. Spans
-and their trace rollup are deleted in the same transaction: a kill at any moment leaves no orphans.
+log ids are ever loaded, never the rows themselves, so memory stays flat on any store size. Spans,
+their trace rollup and the trace's logs are deleted in the same transaction: a kill at any moment
+leaves no orphans (no span without its rollup, no log pointing at a deleted trace).
 """
 
 from __future__ import annotations
@@ -212,11 +213,17 @@ class Sweeper:
         def work(cursor: Any, chunk: int) -> int:
             where = f"WHERE start_ns < {p} " if cutoff is not None else ""
             params: tuple[Any, ...] = (cutoff, chunk) if cutoff is not None else (chunk,)
-            cursor.execute(f"SELECT id FROM lens_traces {where}ORDER BY start_ns LIMIT {p}", params)
-            ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
+            cursor.execute(f"SELECT id, trace_id FROM lens_traces {where}ORDER BY start_ns LIMIT {p}", params)
+            found = cursor.fetchall()
+            if not found:
                 return 0
+            ids = [row[0] for row in found]
             marks = ", ".join([p] * len(ids))
+            # A trace's logs go with it, in the same transaction: its logs are usually newer than its
+            # start (and than older traces), so deleting by time alone would leave them pointing at
+            # nothing. (trace_id, timestamp_ns) is indexed.
+            cursor.execute(f"DELETE FROM lens_logs WHERE trace_id IN ({marks})", [bytes(row[1]) for row in found])
+            summary.logs_deleted += max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM lens_spans WHERE trace_row IN ({marks})", ids)
             summary.spans_deleted += max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM lens_traces WHERE id IN ({marks})", ids)
