@@ -228,9 +228,9 @@ def test_one_sweeper_at_a_time_across_hosts(pg_settings: Settings, exporter: Len
 
 
 def test_missing_driver_names_the_extra(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without psycopg, opening a PostgreSQL store says which extra to install."""
+    """Without psycopg, opening a PostgreSQL store says what to install, in a form that works from a checkout too."""
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(StoreError, match=r"pip install 'otel-lens\[postgres\]'"):
+    with pytest.raises(StoreError, match=r"pip install 'psycopg\[binary\]' \(the postgres extra\)"):
         acquire(pg_settings)
 
 

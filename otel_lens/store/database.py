@@ -278,7 +278,8 @@ def open_postgres(location: Location) -> pw.Database:
         import psycopg  # noqa: F401
     except ImportError as exc:
         raise StoreError(
-            f"database {location} is PostgreSQL, which needs its driver ({exc}): pip install 'otel-lens[postgres]'"
+            f"database {location} is PostgreSQL, which needs its driver ({exc}): pip install 'psycopg[binary]' "
+            "(the postgres extra)"
         ) from None
     url = location.target
     if url.startswith("postgres://"):
