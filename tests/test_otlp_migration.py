@@ -60,8 +60,8 @@ def _write_span_with_trace_state(settings: Settings) -> None:
 
 
 def test_a_version_1_file_is_read_as_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Reading (traces, show, logs, export of both signals) a version-1 store that no writer has migrated yet
-    works, with the new fields empty, and changes not one byte of the file."""
+    """Reading (traces, show, logs, stats, usage, export of both signals) a version-1 store that no writer has
+    migrated yet works, with the new fields empty, and changes not one byte of the file."""
     path = _v1_copy(tmp_path)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     with open_store(str(path)) as store:
@@ -72,6 +72,11 @@ def test_a_version_1_file_is_read_as_it_is(tmp_path: Path, capsys: pytest.Captur
         assert (child.trace_state, child.dropped_attributes_count) == (None, 0)
         assert [(k.attributes, k.flags) for k in child.links] == [({"why": "v1"}, None)]
         assert [log.body for log in store.logs()] == ["stored by v1"]
+        assert sorted(row.key for row in store.stats(since=None)) == ["GET /v1", "db.query"]
+        assert store.usage(since=None, bundled_prices=False) == []  # its lens_usage lacks reasoning_tokens
+    for command in (["usage", "--no-bundled-prices"], ["stats"]):
+        assert main([*command, "--database", str(path)]) == 0, command
+    capsys.readouterr()
     assert main(["export", "--signal", "all", "--database", str(path)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [next(iter(line)) for line in lines] == ["resourceSpans", "resourceLogs"]

@@ -12,7 +12,7 @@ import peewee as pw
 from otel_lens.query.results import SPAN_KINDS, STATUS_CODES, LogRecord, ScopeInfo, SpanEvent, SpanLink, SpanRecord
 from otel_lens.store.codec import loads
 from otel_lens.store.migrations import table_columns
-from otel_lens.store.rows import LOG_COLUMNS, SCHEMA_3_COLUMNS, SPAN_COLUMNS
+from otel_lens.store.rows import COLUMNS_ADDED_AFTER_V1, LOG_COLUMNS, SPAN_COLUMNS
 from otel_lens.store.schema import Models
 
 _CHUNK = 400
@@ -32,22 +32,27 @@ _missing_lock = threading.Lock()
 
 
 def _missing_columns(model: Any) -> frozenset[str]:
-    """The schema-2 columns ``model``'s table lacks: a version-1 store read before any writer migrated it."""
+    """The later-schema columns ``model``'s table lacks: an older store read before any writer migrated it."""
     db = model._meta.database
     table = model._meta.table_name
     with _missing_lock:
         known = _missing.setdefault(db, {})
         if table not in known:
-            wanted = SCHEMA_3_COLUMNS.get(table, ())
+            wanted = COLUMNS_ADDED_AFTER_V1.get(table, ())
             known[table] = frozenset(wanted) - table_columns(db, table) if wanted else frozenset()
         return known[table]
 
 
 def columns(model: Any, names: Sequence[str]) -> list[Any]:
-    """``model``'s fields ``names`` for a select, NULL in place of a schema-2 column the table lacks
-    (readers never change the store, so they read a version-1 store as it is)."""
+    """``model``'s fields ``names`` for a select, NULL in place of a later-schema column the table lacks
+    (readers never change the store, so they read an older store as it is)."""
     missing = _missing_columns(model)
     return [pw.SQL("NULL").alias(name) if name in missing else getattr(model, name) for name in names]
+
+
+def column(model: Any, name: str) -> Any:
+    """``model``'s field ``name`` for an expression, or NULL when the (older) store's table lacks it."""
+    return pw.SQL("NULL") if name in _missing_columns(model) else getattr(model, name)
 
 
 class Lookups:

@@ -8,6 +8,7 @@ from typing import Any
 import peewee as pw
 
 from otel_lens.query._bundled_prices import BundledPrices
+from otel_lens.query._decode import column
 from otel_lens.query.prices import Priced, PriceTable
 from otel_lens.query.results import UsageRow
 from otel_lens.store.rows import USAGE_BUCKET_NS
@@ -53,7 +54,7 @@ def usage_totals(
         pw.fn.SUM(usage.output_tokens),
         pw.fn.SUM(usage.cache_read_tokens),
         pw.fn.SUM(usage.cache_creation_tokens),
-        pw.fn.SUM(usage.reasoning_tokens),
+        pw.fn.SUM(column(usage, "reasoning_tokens")),  # NULL (0) on a store no writer has migrated yet
     )
     if cutoff is not None:
         query = query.where(usage.bucket_ns >= cutoff - cutoff % USAGE_BUCKET_NS)

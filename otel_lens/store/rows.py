@@ -54,8 +54,11 @@ SCHEMA_3_COLUMNS = {
     "lens_logs": ("flags", "dropped_attributes"),
     "lens_scopes": ("schema_url",),
 }
-"""The nullable columns schema version 2 added (a version-1 store gets them by ALTER TABLE; readers of a
-version-1 store that was not migrated yet read them as NULL)."""
+"""The nullable columns schema version 3 added (an older store gets them by ALTER TABLE)."""
+
+COLUMNS_ADDED_AFTER_V1 = {**SCHEMA_3_COLUMNS, "lens_usage": ("reasoning_tokens",)}
+"""Every column a later schema version added: readers of an older store that no writer has migrated yet
+(readers never change a store) read these as NULL."""
 
 SPAN_RESOURCE = SPAN_COLUMNS.index("resource_id")
 SPAN_SCOPE = SPAN_COLUMNS.index("scope_id")
