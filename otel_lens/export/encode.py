@@ -152,7 +152,10 @@ def _event_rows(events: Any, redactor: Redactor | None) -> list[list[Any]]:
         else:
             name, timestamp, attributes = event.name, event.timestamp, event.attributes
             dropped = getattr(event, "dropped_attributes", 0)
-        row = [name, timestamp, _redacted(plain_mapping(attributes), redactor)]
+        attributes = plain_mapping(attributes)
+        if attributes and redactor is not None:  # inline, not _redacted(): one call less per event
+            attributes = redactor.attributes(attributes) or attributes
+        row = [name, timestamp, attributes or None]
         if dropped:
             row.append(dropped)
         rows.append(row)

@@ -3,7 +3,7 @@
 Only the price data bundled with the installed package is read: nothing here starts its
 ``UpdatePrices`` downloader, so ``usage`` never touches the network (a process that started one
 itself gets the prices it fetched). Prices are in USD per token count, looked up by provider and
-model with genai-prices' own matching rules, and at the rates in force at the usage's hour.
+model with genai-prices' own matching rules, and at the rates in force on the usage's day.
 
 The user's ``--prices`` table is asked first (:mod:`otel_lens.query.prices`); these prices fill in
 the models it does not name.
@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import importlib.util
 import threading
+import time
 from typing import Any
 
 from otel_lens.query.prices import MatchKind
@@ -22,39 +23,69 @@ from otel_lens.query.prices import MatchKind
 KEY_PREFIX = "genai-prices:"
 
 
+_PROBE = 1000
+"""Tokens per count when reading a model's per-token rates: small, so no long-context tier applies."""
+_DAY_NS = 86400 * 10**9
+
+
 @dataclasses.dataclass(frozen=True)
 class BundledMatch:
-    """A genai-prices model a usage row was priced by; ``key`` is ``genai-prices:<provider>/<model id>``."""
+    """A genai-prices model a usage row was priced by; ``key`` is ``genai-prices:<provider>/<model id>``.
+
+    Costs are the counts times the model's per-token rates of that UTC day. The rates are read from
+    genai-prices once per day (four small probes), not once per usage row: a price computation costs
+    about half a millisecond, and a day's window holds a row per hour and model. Usage is kept as
+    hourly sums, not per request, so per-request tiers (long-context prices) cannot apply; the base
+    rates are what every request below such a threshold pays.
+    """
 
     key: str
     kind: MatchKind
     _provider: Any = dataclasses.field(repr=False, compare=False)
     _model: Any = dataclasses.field(repr=False, compare=False)
+    _rates: dict[int, tuple[float, float, float, float] | None] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def cost(
         self, input_tokens: int, output_tokens: int, cache_read: int, cache_creation: int, when_ns: int | None = None
     ) -> float | None:
-        """The USD cost of the counts at the rates of ``when_ns`` (now when None); None when genai-prices fails."""
-        from genai_prices import Usage
-
+        """The USD cost of the counts at the rates of ``when_ns``'s day (today when None); None when unknown."""
         # genai-prices refuses cache counts larger than the input they are part of: an instrumentation
         # that reports them apart from the input is given the benefit of the doubt.
         cache_read = min(cache_read, input_tokens)
         cache_creation = min(cache_creation, input_tokens - cache_read)
-        when = (
-            datetime.datetime.fromtimestamp(when_ns / 1e9, datetime.timezone.utc)
-            if when_ns is not None
-            else datetime.datetime.now(datetime.timezone.utc)
+        day = (when_ns if when_ns is not None else time.time_ns()) // _DAY_NS
+        if day not in self._rates:
+            self._rates[day] = self._day_rates(day)
+        rates = self._rates[day]
+        if rates is None:
+            return None
+        per_input, per_output, per_cache_read, per_cache_write = rates
+        uncached = input_tokens - cache_read - cache_creation
+        return (
+            uncached * per_input
+            + output_tokens * per_output
+            + cache_read * per_cache_read
+            + cache_creation * per_cache_write
+        )
+
+    def _day_rates(self, day: int) -> tuple[float, float, float, float] | None:
+        """USD per input, output, cache-read and cache-write token on ``day`` (days since 1970, UTC)."""
+        from genai_prices import Usage
+
+        when = datetime.datetime.fromtimestamp(day * 86400 + 43200, datetime.timezone.utc)  # that day's noon
+        probes = (
+            Usage(input_tokens=_PROBE),
+            Usage(output_tokens=_PROBE),
+            Usage(input_tokens=_PROBE, cache_read_tokens=_PROBE),
+            Usage(input_tokens=_PROBE, cache_write_tokens=_PROBE),
         )
         try:
-            usage = Usage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cache_read_tokens=cache_read,
-                cache_write_tokens=cache_creation,
+            return tuple(  # type: ignore[return-value]
+                float(self._model.calc_price(usage, self._provider, genai_request_timestamp=when).total_price) / _PROBE
+                for usage in probes
             )
-            calculation = self._model.calc_price(usage, self._provider, genai_request_timestamp=when)
-            return float(calculation.total_price)
         except Exception:  # a price the package cannot compute is shown as unknown, never a traceback
             return None
 

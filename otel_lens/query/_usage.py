@@ -14,6 +14,8 @@ from otel_lens.query.results import UsageRow
 from otel_lens.store.rows import USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
+_DAY_NS = 86400 * 10**9
+
 
 class _Costs:
     """The cost of one row as its parts are priced: unknown as soon as one part has no price."""
@@ -39,16 +41,20 @@ def usage_totals(
 ) -> list[UsageRow]:
     """GenAI token totals per ``by`` ("model", "provider" or "service") from the hourly usage table.
 
-    The window is whole hours: the hour holding ``cutoff`` counts in full. Each hour/provider/model
-    is priced by the user's ``prices`` first, then by ``bundled`` (genai-prices, at that hour's
-    rates); a row's cost is None unless every part of it has a price.
+    The window is whole hours: the hour holding ``cutoff`` counts in full. Each day/provider/model
+    is priced by the user's ``prices`` first, then by ``bundled`` (genai-prices, at that day's
+    rates); a row's cost is None unless every part of it has a price. The hourly rows are summed per
+    UTC day in SQL, so a window returns a row per day and model, whatever the store's size.
     """
     usage: Any = models.usage
+    # Integer division on both dialects (BIGINT / BIGINT); the divisor inline, not a parameter, so that
+    # PostgreSQL sees the same expression in the SELECT list and in GROUP BY.
+    day = usage.bucket_ns / pw.SQL(str(_DAY_NS))
     query = usage.select(
         usage.service,
         usage.provider,
         usage.model,
-        usage.bucket_ns,
+        day,
         pw.fn.SUM(usage.span_count),
         pw.fn.SUM(usage.input_tokens),
         pw.fn.SUM(usage.output_tokens),
@@ -58,11 +64,12 @@ def usage_totals(
     )
     if cutoff is not None:
         query = query.where(usage.bucket_ns >= cutoff - cutoff % USAGE_BUCKET_NS)
-    query = query.group_by(usage.service, usage.provider, usage.model, usage.bucket_ns)
+    query = query.group_by(usage.service, usage.provider, usage.model, day)
     totals: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     costs: dict[str, _Costs] = collections.defaultdict(_Costs)
     priced_at_all = prices is not None or bundled is not None
-    for service, provider, model, bucket, *sums in query.tuples():
+    for service, provider, model, day_number, *sums in query.tuples():
+        bucket = int(day_number) * _DAY_NS
         key = {"service": service, "provider": provider, "model": model}[by] or ""
         counts = [int(v or 0) for v in sums]
         total = totals[key]
