@@ -276,6 +276,31 @@ assert stored == ["info after basicConfig", "warning before basicConfig"], store
     assert result.stderr.splitlines() == ["warning before basicConfig", "BC INFO info after basicConfig"]
 
 
+def test_a_refused_basic_config_keeps_records_stored(tmp_path: Path) -> None:
+    """A basicConfig call that raises (stream and filename together) leaves otel-lens' handlers in place:
+    later records are still stored and warnings still print."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        f"""
+import logging, sys
+from otel_lens import configure, open_store
+lens = configure(database={str(tmp_path / "lens.db")!r}, sweep_interval=0)
+try:
+    logging.basicConfig(stream=sys.stderr, filename="x.log")
+except ValueError:
+    pass
+logging.getLogger("a").warning("after a refused basicConfig")
+lens.force_flush()
+with open_store({str(tmp_path / "lens.db")!r}) as store:
+    stored = [str(record.body) for record in store.logs()]
+assert stored == ["after a refused basicConfig"], stored
+"""
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["after a refused basicConfig"]
+
+
 def test_second_configure_says_which_keywords_it_ignored(
     db_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -237,3 +237,41 @@ def test_logger_stores_once_under_opentelemetry_instrument(tmp_path: Path) -> No
     assert [line for line in result.stderr.splitlines() if "once only" in line] != []
     assert len([line for line in result.stderr.splitlines() if "once only" in line]) == 1, result.stderr
     assert [entry["body"] for entry in logs(db) if entry["logger"] == "zerocode"] == ["once only"]
+
+
+def test_logger_and_set_logger_class_never_deadlock_two_threads() -> None:
+    """With logging.setLoggerClass(Logger), one thread in Logger("a") and another making a logger through
+    logging.getLogger (which holds logging's module lock while it calls Logger) both finish: otel-lens takes
+    logging's own lock, never a second one in the opposite order. (In a subprocess: a deadlock would also
+    hang logging for the rest of this process.)"""
+    script = textwrap.dedent(
+        """
+        import logging, os, threading, time
+        from otel_lens import Logger
+
+        logging.setLoggerClass(Logger)
+        made = {}
+        manager_holds = threading.Event()
+
+        def through_get_logger():
+            with logging._lock:  # what logging.getLogger holds while its manager makes a new logger
+                manager_holds.set()
+                time.sleep(0.2)  # let the other thread enter Logger("deadlock.a") meanwhile
+                made["b"] = logging.getLogger("deadlock.b")
+
+        def through_logger():
+            manager_holds.wait(10)
+            made["a"] = Logger("deadlock.a")
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (through_get_logger, through_logger)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        alive = any(thread.is_alive() for thread in threads)
+        print("deadlocked" if alive else sorted((k, type(v).__name__) for k, v in made.items()), flush=True)
+        os._exit(0)  # a deadlocked thread would also hang the interpreter's exit
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[('a', 'Logger'), ('b', 'Logger')]", (done.stdout, done.stderr[-2000:])

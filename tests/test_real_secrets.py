@@ -255,3 +255,19 @@ def test_connection_errors_never_show_the_password(
         assert "s3cret" not in text, text
         assert "database postgresql://127.0.0.1:" in text
         assert all("\n" not in message.strip() for message in seen[:2])  # one line each
+
+
+def test_an_error_status_keeps_no_url_secret(db_path: Path) -> None:
+    """A failed HTTP call's status description ("HTTPError: 401 … for url: https://…?api_key=…", as the SDK
+    writes it from the exception) loses the URL's secrets like every attribute and event does."""
+    exporter = LensSpanExporter(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("client")
+    with pytest.raises(RuntimeError), tracer.start_as_current_span("GET"):
+        raise RuntimeError("401 Unauthorized for url: https://u:pw-status-1@api.example/v1?api_key=ak-status-2&q=1")
+    provider.shutdown()
+    _assert_nowhere(raw_bytes(db_path), "pw-status-1", "ak-status-2")
+    (stored,) = spans(db_path)
+    assert stored["status_message"].startswith("RuntimeError: 401 Unauthorized for url: https://u:")
+    assert "q=1" in stored["status_message"] and REDACTED in stored["status_message"]

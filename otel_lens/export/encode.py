@@ -192,6 +192,11 @@ def _redacted(attributes: Mapping[str, Any] | None, redactor: Redactor | None) -
     return redactor.attributes(attributes) or attributes
 
 
+def _scrubbed_text(text: str, redactor: Redactor | None) -> str:
+    """Plain text (a status description, "HTTPError: … for url: https://…?api_key=…") without URL secrets."""
+    return redactor.urls_in_json(text) if redactor is not None and "://" in text else text
+
+
 def _stored(value: Any, redactor: Redactor | None, attributes: Mapping[str, Any] | None = None) -> str:
     """The JSON text stored for ``value``, any URL in it without its password or secret parameters."""
     text = dumps(value)
@@ -303,7 +308,7 @@ def encode_spans(spans: Sequence[ReadableSpan], redactor: Redactor | None = None
                 start,
                 max(end - start, 0),
                 status.status_code._value_,
-                safe_text(description) if description else None,
+                safe_text(_scrubbed_text(description, redactor)) if description else None,
                 (_stored(attributes, redactor, attributes) if redactor else dumps(attributes)) if attributes else None,
                 _stored(_event_rows(events, redactor), redactor) if events else None,
                 _stored(_link_rows(links, redactor), redactor) if links else None,

@@ -28,7 +28,9 @@ from typing import Any
 from opentelemetry import _logs, trace
 
 SIGTERM_FLUSH_S = 10.0  # what a SIGTERM waits for queued data to be stored before the process ends
-_at_sigterm: list[Callable[[], None]] = []  # run in order; each one bounded by the shared deadline
+_at_sigterm: list[
+    Callable[[], None]
+] = []  # run in order, in one thread that the handler waits for at most SIGTERM_FLUSH_S
 
 
 def flush_on_sigterm(callback: Callable[[], None]) -> None:
@@ -52,9 +54,12 @@ def flush_on_sigterm(callback: Callable[[], None]) -> None:
 def _on_sigterm(signum: int, frame: object) -> None:
     # In a thread, bounded: the signal may have interrupted the main thread while it held a lock that
     # flushing needs, and a handler that blocks would make the process ignore SIGTERM.
-    worker = threading.Thread(target=_run_callbacks, name="otel-lens-sigterm", daemon=True)
-    worker.start()
-    worker.join(SIGTERM_FLUSH_S)
+    try:
+        worker = threading.Thread(target=_run_callbacks, name="otel-lens-sigterm", daemon=True)
+        worker.start()
+        worker.join(SIGTERM_FLUSH_S)
+    except RuntimeError:  # no thread to be had (a thread limit, interpreter shutdown): still die of SIGTERM
+        pass
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -78,12 +78,14 @@ def _keep_basic_config_working() -> None:
         if len(ours) == len(root.handlers):  # nothing but otel-lens: configure as on a fresh root
             for handler in ours:
                 root.removeHandler(handler)
-        original(**kwargs)
-        for handler in ours:
-            if (isinstance(handler, StoreHandler) and handler not in root.handlers) or (
-                not isinstance(handler, StoreHandler) and not root.handlers
-            ):
-                root.addHandler(handler)
+        try:
+            original(**kwargs)
+        finally:  # also when basicConfig refuses its arguments: records are still stored afterwards
+            for handler in ours:
+                if (isinstance(handler, StoreHandler) and handler not in root.handlers) or (
+                    not isinstance(handler, StoreHandler) and not root.handlers
+                ):
+                    root.addHandler(handler)
 
     basic_config._otel_lens = True  # type: ignore[attr-defined]
     logging.basicConfig = basic_config

@@ -90,7 +90,10 @@ class _StderrHandler(logging.Handler):
 
 _stderr_handler = _StderrHandler()
 _store_handler = StoreHandler()
-_adopt_lock = threading.Lock()
+# logging's own module lock (re-entrant): the manager holds it while it makes a logger, and may then call
+# Logger() itself (logging.setLoggerClass(Logger)); a lock of ours taken before it would be taken in the
+# opposite order by the two paths, and two threads creating loggers at once could deadlock.
+_adopt_lock: Any = getattr(logging, "_lock", None) or threading.RLock()
 _making = threading.local()  # set while Logger() asks the logging manager for a logger
 _lens_classes: dict[type[logging.Logger], type[Logger]] = {}
 
