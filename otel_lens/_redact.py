@@ -154,8 +154,8 @@ class Redactor:
             value = attributes[key]
             if value.__class__ is not str:
                 continue
-            if "@" in value and "://" in value:
-                redacted = self.display_url(value)  # maybe user:password@
+            if "://" in value and ("@" in value or "#" in value or value.count("://") > 1):
+                redacted = self.display_url(value)  # maybe user:password@, a #fragment secret, a nested URL
                 if redacted != value:
                     changed[key] = redacted
                 continue

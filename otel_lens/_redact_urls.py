@@ -48,17 +48,25 @@ def _masked_userinfo(userinfo: str) -> str:
 
 
 def display_url(url: str, scrub_query: Callable[[str], str]) -> str:
-    """``url`` with its password replaced and its query through ``scrub_query``; never raises."""
+    """``url`` with its password replaced and its query through ``scrub_query``; never raises.
+
+    A fragment of ``key=value`` pairs (an OAuth redirect's ``#access_token=…``) is scrubbed like a query,
+    and a URL nested in the query (``?next=https://user:pw@other/``) like any URL.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
     userinfo, after = _split_userinfo(rest)
     authority = f"{_masked_userinfo(userinfo)}@" if userinfo else ""
-    base, mark, query = after.partition("?")
+    head, hash_mark, fragment = after.partition("#")
+    base, mark, query = head.partition("?")
     if mark:
-        query, hash_mark, fragment = query.partition("#")
-        after = f"{base}?{scrub_query(query)}{hash_mark}{fragment}"
-    return f"{scheme}://{authority}{after}"
+        query = scrub_query(query)
+        if "://" in query:
+            query = scrub_urls_in_json(query, scrub_query)
+    if "=" in fragment:
+        fragment = scrub_query(fragment)
+    return f"{scheme}://{authority}{base}{mark}{query}{hash_mark}{fragment}"
 
 
 def database_label(url: str) -> str:
@@ -80,7 +88,7 @@ def scrub_urls_in_json(text: str, scrub_query: Callable[[str], str]) -> str:
     space, ``<`` or ``>``, so a replacement never crosses a JSON string's end.
     """
     found = text.find("://")
-    if found < 0 or ("@" not in text and "?" not in text):  # no userinfo, no query: no URL secret
+    if found < 0 or ("@" not in text and "?" not in text and "#" not in text):  # no userinfo, query, fragment
         return text
     out: list[str] = []
     position = 0
@@ -93,7 +101,8 @@ def scrub_urls_in_json(text: str, scrub_query: Callable[[str], str]) -> str:
             tail = _URL_END.split(tail, maxsplit=1)[0]  # prose around the URL: it ends at a space, escape, < or >
             end = found + 3 + len(tail)
         query_at = tail.find("?")
-        changed = "@" in tail  # maybe a user:password@ (display_url tells)
+        # Maybe a user:password@, a secret in a #fragment or a nested URL: display_url tells.
+        changed = "@" in tail or ("#" in tail and "=" in tail.partition("#")[2]) or "://" in tail
         if not changed and query_at >= 0:
             query = tail[query_at + 1 :].partition("#")[0]
             changed = scrub_query(query) != query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import orjson
@@ -291,3 +292,23 @@ def test_url_attributes_and_other_values_are_both_scrubbed_in_one_map() -> None:
     text = redactor.urls_in_json(orjson.dumps(scrubbed).decode(), scrubbed)
     assert "pw-1" not in text and "tk-2" not in text and "pw-3" not in text
     assert orjson.loads(text)["http.url"] == "https://shop.example/cb?page=2"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a/?redirect=https://u:hunter2@b/x", "https://a/?redirect=https://u:[REDACTED]@b/x"),
+        ("https://app/cb#access_token=tok123&state=s", "https://app/cb#access_token=[REDACTED]&state=s"),
+        ("https://a/?next=https://b/?token=zz&q=1", "https://a/?next=https://b/?token=[REDACTED]&q=1"),
+        ("https://a/x?q=1#section-2", None),
+    ],
+)
+def test_nested_urls_and_fragment_secrets_are_scrubbed(url: str, expected: str | None) -> None:
+    """A URL nested in a query (a redirect target with a password or a secret parameter) and an OAuth
+    redirect's #access_token fragment lose their secrets, as a URL attribute and inside any stored value."""
+    redactor = Redactor(())
+    changed = redactor.attributes({"url.full": url})
+    assert (changed or {}).get("url.full") == expected
+    assert redactor.urls_in_json(json.dumps({"message": f"went to {url} then"})) == json.dumps(
+        {"message": f"went to {expected or url} then"}
+    )
