@@ -17,22 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from _report import Table, median, spread
-from _spans import batches
+from _spans import _Collect, batches
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
 from otel_lens._redact import Redactor
 from otel_lens.export.encode import encode_spans
-
-
-class _Collect(SpanExporter):
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
 
 
 def make_spans(requests: int) -> list[ReadableSpan]:

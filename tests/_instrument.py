@@ -57,7 +57,8 @@ def instrument_env(db_path: Path, **extra: str) -> dict[str, str]:
     return child_env(**{**defaults, **extra})
 
 
-def _listening(path: Path) -> bool:
+def listening(path: Path) -> bool:
+    """Whether a server answers on the unix socket ``path`` yet."""
     with socket.socket(socket.AF_UNIX) as probe:
         try:
             probe.connect(str(path))
@@ -99,7 +100,7 @@ def serve_and_terminate(
     )
     traces: list[str] = []
     try:
-        wait_until(lambda: _listening(sock) or server.poll() is not None, what="the server listening")
+        wait_until(lambda: listening(sock) or server.poll() is not None, what="the server listening")
         assert server.poll() is None, server.communicate()[1]
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://app", timeout=60) as client:
             for number in range(requests):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_lens import instrument_asgi
 from tests._facade_helpers import otel_globals_restored
+from tests._instrument import listening
 from tests._reliability import child_env, finish, wait_until, write_script
 
 _REQUESTS = 20
@@ -98,15 +98,6 @@ _OWN_PROVIDERS_APP = """
 """
 
 
-def _listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
 def _serve_and_terminate(tmp_path: Path, db_path: Path, source: str, *options: str) -> tuple[int, int, int, str]:
     """Serve ``source`` with the uvicorn CLI, send the requests, SIGTERM it; returns stored spans, logs, stderr."""
     write_script(tmp_path, "app.py", source)
@@ -129,7 +120,7 @@ def _serve_and_terminate(tmp_path: Path, db_path: Path, source: str, *options: s
     )
     try:
         # The socket file exists a moment before uvicorn listens on it (with --workers, the supervisor binds it).
-        wait_until(lambda: _listening(sock) or server.poll() is not None, what="uvicorn listening")
+        wait_until(lambda: listening(sock) or server.poll() is not None, what="uvicorn listening")
         assert server.poll() is None, server.communicate()[1]
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://app") as client:
             for number in range(_REQUESTS):
