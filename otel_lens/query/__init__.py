@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
+from otel_lens.query._messages import transcript_of
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -21,6 +23,8 @@ __all__ = [
     "AmbiguousTraceId",
     "DatabaseNotReady",
     "LogRecord",
+    "Message",
+    "MessagePart",
     "PriceTable",
     "ScopeInfo",
     "SpanEvent",
@@ -28,9 +32,12 @@ __all__ = [
     "SpanRecord",
     "StatRow",
     "Store",
+    "ToolDefinition",
     "TraceDetail",
     "TraceNotFound",
     "TraceSummary",
+    "Transcript",
     "UsageRow",
     "open_store",
+    "transcript_of",
 ]
