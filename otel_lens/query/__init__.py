@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
-from otel_lens.query._messages import transcript_of
+from otel_lens.query._messages import MESSAGE_EVENTS, log_event_name, transcript_of
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -20,6 +20,7 @@ from otel_lens.query.results import (
 from otel_lens.query.store import Store, open_store
 
 __all__ = [
+    "MESSAGE_EVENTS",
     "AmbiguousTraceId",
     "DatabaseNotReady",
     "LogRecord",
@@ -38,6 +39,7 @@ __all__ = [
     "TraceSummary",
     "Transcript",
     "UsageRow",
+    "log_event_name",
     "open_store",
     "transcript_of",
 ]
