@@ -13,6 +13,7 @@ by :mod:`otel_lens.query._message_parts` like any JSON message.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,6 +83,9 @@ def openinference(attributes: Mapping[str, Any]) -> tuple[list[Message], list[Me
     outputs = [
         message_of(_openinference_message(m), "assistant", True) for m in unflatten(attributes, "llm.output_messages.")
     ]
+    finish = attributes.get("llm.finish_reason")
+    if outputs and outputs[-1].finish_reason is None and isinstance(finish, str):
+        outputs[-1] = dataclasses.replace(outputs[-1], finish_reason=finish)
     tools: list[ToolDefinition] = []
     for tool in unflatten(attributes, "llm.tools."):
         schema = tool.get("tool", {}).get("json_schema") if isinstance(tool, Mapping) else tool
