@@ -199,7 +199,9 @@ def test_openinference_conversation_with_tool_call_in_show_and_json(
     first, second, _ = _model_spans(shown)
     assert second["genai"]["source"] == "openinference"
     assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
-    assert _parts(second["messages"][3]) == [{"type": "tool_call_response", "id": "call_weather_1", "result": TOOL_RESULT}]
+    assert _parts(second["messages"][3]) == [
+        {"type": "tool_call_response", "id": "call_weather_1", "result": TOOL_RESULT}
+    ]
     (tool,) = first["genai"]["tool_definitions"]
     assert tool["name"] == "get_weather" and tool["description"] == "Weather of a city"
     assert json.loads(tool["parameters"]) == TOOLS[0]["function"]["parameters"]  # type: ignore[index]
