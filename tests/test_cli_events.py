@@ -127,16 +127,19 @@ def test_openai_v2_operation_details_event_in_logs_and_show(
     assert main(["logs", "--search", "CAPITAL OF FRANCE", "--json", *database]) == 0  # found in its attributes
     assert [r["event_name"] for r in json.loads(capsys.readouterr().out)] == [record["event_name"]]
 
-    # On a terminal: the last input and the answer, cut to fit one line each.
+    # On a terminal, show prints the span's transcript (read from the span, so the event is not repeated), each
+    # message cut to fit a few lines.
     console, text = terminal(100)
     with open_store(sqlite_settings.database) as store:
         render_trace(store.trace(trace_id), console)
     shown = text.getvalue().splitlines()
     assert all(len(line) <= 100 for line in shown)
-    (first,) = [index for index, line in enumerate(shown) if "gen_ai.client.inference.operation." in line]
-    event = " ".join(line.strip() for line in shown[first : first + 4])
-    assert "user: What is the capital of France?" in event and "→ assistant: The capital of France is" in event
-    assert event.endswith("…") and len(event) < len(QUESTION)
+    assert not any("gen_ai.client.inference.operation." in line for line in shown)
+    (first,) = [index for index, line in enumerate(shown) if "user: What is the capital of France?" in line]
+    assert "system: Be brief." in shown[first - 1]
+    question = " ".join(line.strip(" │") for line in shown[first : first + 6] if "↳ assistant" not in line)
+    assert "…" in question and len(question) < len(QUESTION)
+    assert any("↳ assistant: The capital of France is" in line for line in shown[first:])
 
 
 def emit_legacy_events(settings: Settings, content: bool) -> None:
@@ -213,7 +216,8 @@ def test_logs_search_finds_attributes_and_event_names(sqlite_settings: Settings)
 
 
 def test_span_events_show_under_their_span(sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    """Span events other than exceptions are listed under the span: legacy GenAI prompt events with their text."""
+    """Span events other than exceptions are listed under the span; a legacy GenAI prompt event is read into the
+    span's transcript (its text under the span, by role) instead of being listed again."""
     with providers(sqlite_settings) as (tracer_provider, _):
         with tracer_provider.get_tracer("tests").start_as_current_span("chat gpt-4o") as span:
             span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": "hello there"})
@@ -221,6 +225,6 @@ def test_span_events_show_under_their_span(sqlite_settings: Settings, capsys: py
         trace_id = f"{span.get_span_context().trace_id:032x}"
     assert main(["show", trace_id, "--database", sqlite_settings.database]) == 0
     out = capsys.readouterr().out
-    assert "• gen_ai.content.prompt hello there" in out
+    assert "user: hello there" in out and "gen_ai.content.prompt" not in out
     assert "• cache.miss key=user:42" in out
     assert trace.get_current_span() is trace.INVALID_SPAN

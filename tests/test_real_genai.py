@@ -39,8 +39,25 @@ USAGE = {
 }
 
 
+TOOL_CALL = {"id": "call_weather_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}  # fmt: skip
+TOOL_ANSWER = "It is 21 degrees in Paris."
+
+
+def answer_to(request: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The assistant message and finish reason for a non-streaming request: a call of the first tool offered
+    when the last message is the user's, the weather once the tool's result came back, else "Hello"."""
+    last = request["messages"][-1]
+    if request.get("tools") and last["role"] == "user":
+        return {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]}, "tool_calls"
+    if last["role"] == "tool":
+        return {"role": "assistant", "content": TOOL_ANSWER}, "stop"
+    return {"role": "assistant", "content": "Hello"}, "stop"
+
+
 class _FakeOpenAI(BaseHTTPRequestHandler):
-    """POST /v1/chat/completions: one answer, as JSON or as server-sent events ending in a usage chunk."""
+    """POST /v1/chat/completions: one answer (:func:`answer_to`), as JSON, or "Hello" as server-sent events ending in
+    a usage chunk."""
 
     calls: list[dict[str, Any]]
 
@@ -68,9 +85,9 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
             return
-        message = {"role": "assistant", "content": "Hello"}
+        message, finish = answer_to(request)
         body = json.dumps({"object": "chat.completion", **base, "usage": USAGE,
-                           "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()  # fmt: skip
+                           "choices": [{"index": 0, "message": message, "finish_reason": finish}]}).encode()  # fmt: skip
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))

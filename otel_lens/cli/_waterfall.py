@@ -18,6 +18,7 @@ from otel_lens.cli import _span_details as details
 from otel_lens.cli._bodies import body_lines
 from otel_lens.cli._events import log_message
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time
+from otel_lens.cli._transcript import transcript_lines, without_message_records
 from otel_lens.query.results import LogRecord, SpanRecord, TraceDetail
 
 BAR_WIDTH = 30
@@ -190,6 +191,7 @@ def _details(
     span: SpanRecord, logs: list[LogRecord], terminal: bool, every_attribute: bool
 ) -> Iterator[tuple[Text, int]]:
     """Each thing shown under ``span``, with the lines it may wrap over on a terminal."""
+    span, logs = without_message_records(span, logs)  # a GenAI span's messages print once, as its transcript
     limit = _TERMINAL_VALUE if terminal else _PIPED_VALUE
     if every_attribute:
         for item in details.all_attributes(span, limit):
@@ -201,6 +203,7 @@ def _details(
     frames = details.STACK_FRAMES_TERMINAL if terminal else details.STACK_FRAMES_PIPED
     for item in details.problems(span, limit, frames):
         yield item, 2
+    yield from transcript_lines(span, terminal)
     most = details.EVENTS_TERMINAL if terminal and not every_attribute else None
     for item in details.events(span, 200 if terminal else _PIPED_VALUE, most, every_attribute):
         yield item, _ATTRIBUTE_LINES if every_attribute else 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
+from otel_lens.query._messages import MESSAGE_EVENTS, log_event_name, transcript_of
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -18,9 +20,12 @@ from otel_lens.query.results import (
 from otel_lens.query.store import Store, open_store
 
 __all__ = [
+    "MESSAGE_EVENTS",
     "AmbiguousTraceId",
     "DatabaseNotReady",
     "LogRecord",
+    "Message",
+    "MessagePart",
     "PriceTable",
     "ScopeInfo",
     "SpanEvent",
@@ -28,9 +33,13 @@ __all__ = [
     "SpanRecord",
     "StatRow",
     "Store",
+    "ToolDefinition",
     "TraceDetail",
     "TraceNotFound",
     "TraceSummary",
+    "Transcript",
     "UsageRow",
+    "log_event_name",
     "open_store",
+    "transcript_of",
 ]

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from otel_lens.query._message_model import Transcript
 from otel_lens.store.codec import jsonable
 
 SPAN_KINDS = {0: "INTERNAL", 1: "SERVER", 2: "CLIENT", 3: "PRODUCER", 4: "CONSUMER"}
@@ -124,6 +125,8 @@ class SpanRecord:
     dropped_events_count: int = 0
     dropped_links_count: int = 0
     resource_schema_url: str | None = None
+    # A GenAI span's conversation, read by Store.trace() from the span and its logs (None on other spans).
+    transcript: Transcript | None = None
 
     @property
     def duration_ms(self) -> float:
@@ -140,7 +143,7 @@ class SpanRecord:
         return None if service is None else str(service)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        span = {
             "trace_id": self.trace_id,
             "span_id": self.span_id,
             "parent_span_id": self.parent_span_id,
@@ -156,6 +159,9 @@ class SpanRecord:
             "resource": jsonable(self.resource),
             "scope": self.scope.as_dict(),
         }
+        if self.transcript is not None:  # GenAI spans only: "messages" in order, "genai" the rest
+            span |= self.transcript.as_dict()
+        return span
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _trac
 from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
 from otel_lens.query._filters import Since
+from otel_lens.query._messages import with_transcripts
 from otel_lens.query._reader import Reader
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
@@ -141,7 +142,7 @@ class Store:
             summary = _traces.trace_summary(models, wanted)
             spans = _spans_with_bodies(models, self._lookups, [wanted])
             logs = _traces.logs_of(models, self._lookups, wanted)
-            return TraceDetail(summary, spans, logs)
+            return TraceDetail(summary, with_transcripts(spans, logs), logs)
 
         return self._reader.run(work)
 
