@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from otel_lens.query._diff import SpanDiff, TraceDiff, diff_traces, previous_trace
+from otel_lens.query._filters import trace_id_prefix
+from otel_lens.query._sql import SqlError, SqlRefused, SqlResult, SqlTimeout, run_sql
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -23,14 +26,24 @@ __all__ = [
     "LogRecord",
     "PriceTable",
     "ScopeInfo",
+    "SpanDiff",
     "SpanEvent",
     "SpanLink",
     "SpanRecord",
+    "SqlError",
+    "SqlRefused",
+    "SqlResult",
+    "SqlTimeout",
     "StatRow",
     "Store",
     "TraceDetail",
+    "TraceDiff",
     "TraceNotFound",
     "TraceSummary",
     "UsageRow",
+    "diff_traces",
     "open_store",
+    "previous_trace",
+    "run_sql",
+    "trace_id_prefix",
 ]

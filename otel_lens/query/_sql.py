@@ -16,6 +16,8 @@ and one would write the catalog of the store's database), and the query is read 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import decimal
 import re
 import sqlite3
 import time
@@ -28,6 +30,7 @@ from otel_lens.query.store import Store
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ROW_LIMIT = 1000
+_LIMIT_LENGTH = 0  # sqlite3.SQLITE_LIMIT_LENGTH (the constant is missing before Python 3.11)
 _MAX_VALUE_BYTES = 16 * 1024 * 1024  # SQLite's length limit while a query runs: no gigabyte randomblob()
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _PG_READING = frozenset({"select", "with", "values", "table", "("})
@@ -91,16 +94,14 @@ class SqlResult:
             count = seen.get(name, 0)
             seen[name] = count + 1
             keys.append(name if count == 0 else f"{name}:{count}")
-        return [dict(zip(keys, row)) for row in self.rows]
+        return [dict(zip(keys, row, strict=True)) for row in self.rows]
 
     def as_dict(self) -> dict[str, Any]:
         return {"columns": self.columns, "rows": [list(r) for r in self.rows], "more_rows": self.more,
                 "more_rows_exact": self.more_exact}  # fmt: skip
 
 
-def run_sql(
-    store: Store, query: str, timeout: float = DEFAULT_TIMEOUT_S, limit: int = DEFAULT_ROW_LIMIT
-) -> SqlResult:
+def run_sql(store: Store, query: str, timeout: float = DEFAULT_TIMEOUT_S, limit: int = DEFAULT_ROW_LIMIT) -> SqlResult:
     """Run one read-only statement over the views ``spans``, ``traces``, ``logs`` (and the raw ``lens_*`` tables).
 
     Blob values come back as hex strings, so every value is JSON-able.
@@ -115,7 +116,9 @@ def run_sql(
     while text.endswith(";"):
         text = text[:-1].rstrip()
     if not text:
-        raise SqlError("the query is empty; e.g. SELECT name, duration_ms FROM spans ORDER BY duration_ms DESC LIMIT 10")
+        raise SqlError(
+            "the query is empty; e.g. SELECT name, duration_ms FROM spans ORDER BY duration_ms DESC LIMIT 10"
+        )
     if not timeout > 0:
         raise SqlError(f"timeout={timeout!r} must be a positive number of seconds")
     if limit < 1:
@@ -131,7 +134,18 @@ def run_sql(
 
 
 def _plain(value: Any) -> Any:
-    return bytes(value).hex() if isinstance(value, (bytes, bytearray, memoryview)) else value
+    """A result value as JSON can hold it: blobs as hex, PostgreSQL's numerics and times as numbers and text."""
+    if value is None or isinstance(value, (str, int, float, dict, list)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
 
 
 class _Guard:
@@ -208,7 +222,7 @@ def _run_sqlite(connection: sqlite3.Connection, query: str, timeout: float, limi
     connection.set_authorizer(guard.authorize)
     connection.set_progress_handler(guard.progress, _PROGRESS_STEPS)
     setlimit = getattr(connection, "setlimit", None)  # Python 3.11+
-    length = setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _MAX_VALUE_BYTES) if setlimit else None
+    length = setlimit(_LIMIT_LENGTH, _MAX_VALUE_BYTES) if setlimit else None
     try:
         try:
             cursor = connection.execute(query)
@@ -229,7 +243,7 @@ def _run_sqlite(connection: sqlite3.Connection, query: str, timeout: float, limi
         connection.set_authorizer(None)
         connection.set_progress_handler(None, _PROGRESS_STEPS)
         if setlimit is not None and length is not None:
-            setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length)
+            setlimit(_LIMIT_LENGTH, length)
 
 
 def _sqlite_error(exc: BaseException, guard: _Guard, timeout: float) -> SqlError:
@@ -285,6 +299,8 @@ def _postgres_error(exc: BaseException, timeout: float) -> SqlError:
     sqlstate = getattr(exc, "sqlstate", None)
     if sqlstate == "57014":  # query_canceled: the statement_timeout fired
         return SqlTimeout(f"the query ran past its {timeout:g}s budget and was stopped (raise --timeout, or narrow it)")
-    if sqlstate == "25006" or "read-only transaction" in message or "data-modifying" in message:  # read_only_sql_transaction
+    if (
+        sqlstate == "25006" or "read-only transaction" in message or "data-modifying" in message
+    ):  # read_only_sql_transaction
         return SqlRefused(f"refused: {message} — otel-lens sql only reads")
     return SqlError(f"PostgreSQL: {message}")
