@@ -67,7 +67,7 @@ def _one_line(exc: BaseException) -> str:
 def build_server(database: str | None = None) -> tuple[MCPServer[Any], Callable[[], None]]:
     """The server and a function closing its store; ``database`` as ``open_store`` takes it."""
     stores = _Stores(database)
-    server: MCPServer[Any] = MCPServer("otel-lens", instructions=INSTRUCTIONS, version=_version())
+    server: MCPServer[Any] = MCPServer("otel-lens", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
 
     def call(work: Callable[[Store], _T]) -> _T:
         try:

@@ -131,4 +131,5 @@ def scan_sessions(store: Store, since: Since = "7d", session_id: str | None = No
 
 def _like(field: Any, pattern: str) -> Any:
     """``field LIKE pattern ESCAPE '\\'`` on both dialects (SQLite has no default escape character)."""
-    return pw.Expression(field, "LIKE", pw.NodeList((pw.Value(pattern), pw.SQL("ESCAPE '\\'"))))
+    # Spelled out: peewee turns its LIKE operator into GLOB on SQLite.
+    return pw.NodeList((field, pw.SQL("LIKE"), pw.Value(pattern), pw.SQL("ESCAPE '\\'")))

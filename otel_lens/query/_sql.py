@@ -37,7 +37,7 @@ _PG_READING = frozenset({"select", "with", "values", "table", "("})
 _PROGRESS_STEPS = 1000  # VM instructions between two looks at the clock (cheap; well under a millisecond)
 
 # Authorizer actions (sqlite3 lacks some constants on older Pythons, so the numbers are spelled out).
-_SELECT, _READ, _FUNCTION, _RECURSIVE, _PRAGMA = 21, 20, 31, 33, 19
+_SELECT, _READ, _FUNCTION, _RECURSIVE, _PRAGMA, _ATTACH = 21, 20, 31, 33, 19, 24
 _ACTIONS = {
     1: "CREATE INDEX", 2: "CREATE TABLE", 3: "CREATE TEMP INDEX", 4: "CREATE TEMP TABLE", 5: "CREATE TEMP TRIGGER",
     6: "CREATE TEMP VIEW", 7: "CREATE TRIGGER", 8: "CREATE VIEW", 9: "DELETE", 10: "DROP INDEX", 11: "DROP TABLE",
@@ -187,6 +187,8 @@ class _Guard:
             if (arg2 is None and name in _READ_PRAGMAS) or name in _NAME_PRAGMAS:
                 return sqlite3.SQLITE_OK
             what = f"PRAGMA {arg1}" + (f" = {arg2}" if arg2 is not None else "")
+        elif action == _ATTACH and not arg1:
+            what = "VACUUM (or an ATTACH of a scratch database)"  # VACUUM is checked as an ATTACH of ''
         else:
             what = _ACTIONS.get(action, f"action {action}")
             if arg1 and action not in (22, 32):
