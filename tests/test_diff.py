@@ -68,7 +68,7 @@ def test_diff_reports_added_slower_status_attribute_and_token_changes(settings: 
     root = diff.matched[0]
     assert root.attributes.changed == {"app.version": ("1", "2")}
     assert root.attributes.added == {"feature.flag": "stream"} and root.attributes.removed == {}
-    unchanged = [s for s in diff.matched if s.label == "POST /chat › load history"][0]
+    unchanged = next(s for s in diff.matched if s.label == "POST /chat › load history")
     assert unchanged.delta_ms == 0 and not unchanged.attributes and not unchanged.status_changed
     assert diff.tokens == {"input_tokens": (100, 180), "output_tokens": (50, 90)}
     shape = diff.as_dict()
