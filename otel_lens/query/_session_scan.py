@@ -95,7 +95,7 @@ def scan_sessions(store: Store, since: Since = "7d", session_id: str | None = No
             for key, kind in SESSION_KEYS.items():
                 found = decoded.get(key)
                 if found is None or (session_id is not None and str(found) != session_id):
-                    continue
+                    continue  # LIKE matched loosely (SQLite ignores case): only the exact key and id count
                 members.setdefault((str(found), kind), set()).add(bytes(trace_id))
         wanted = sorted({t for ids in members.values() for t in ids})
         summaries: dict[bytes, TraceSummary] = {}
