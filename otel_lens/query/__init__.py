@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from otel_lens.query._diff import SpanDiff, TraceDiff, diff_traces, previous_trace
+from otel_lens.query._filters import trace_id_prefix
 from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
 from otel_lens.query._messages import MESSAGE_EVENTS, log_event_name, transcript_of
+from otel_lens.query._sql import SqlError, SqlRefused, SqlResult, SqlTimeout, run_sql
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -28,18 +31,28 @@ __all__ = [
     "MessagePart",
     "PriceTable",
     "ScopeInfo",
+    "SpanDiff",
     "SpanEvent",
     "SpanLink",
     "SpanRecord",
+    "SqlError",
+    "SqlRefused",
+    "SqlResult",
+    "SqlTimeout",
     "StatRow",
     "Store",
     "ToolDefinition",
     "TraceDetail",
+    "TraceDiff",
     "TraceNotFound",
     "TraceSummary",
     "Transcript",
     "UsageRow",
+    "diff_traces",
     "log_event_name",
     "open_store",
+    "previous_trace",
+    "run_sql",
+    "trace_id_prefix",
     "transcript_of",
 ]

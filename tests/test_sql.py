@@ -1,0 +1,250 @@
+"""Read-only SQL (``otel-lens sql``, ``run_sql``): the views, the documented examples, the row cap, the time
+budget and every refusal — on SQLite and PostgreSQL — with the store left as it was (RELIABILITY 29)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from otel_lens.cli import main
+from otel_lens.query import SqlError, SqlRefused, SqlTimeout, open_store, run_sql
+from otel_lens.settings import Settings
+from tests._read_helpers import Sample, build_sample
+
+RUNAWAY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+# The README's examples (kept here word for word, so the documentation cannot rot).
+SLOWEST_ROUTES = (
+    "SELECT http_route, count(*) AS requests, max(duration_ms) AS slowest_ms FROM spans "
+    "WHERE kind = 'SERVER' GROUP BY http_route ORDER BY slowest_ms DESC LIMIT 10"
+)
+ERROR_RATE = (
+    "SELECT service, count(*) AS spans, avg(CASE WHEN status_code = 'ERROR' THEN 1.0 ELSE 0 END) AS error_rate "
+    "FROM spans GROUP BY service ORDER BY error_rate DESC"
+)
+TOKENS_PER_DAY = (
+    "SELECT substr(start_time, 1, 10) AS day, gen_ai_model, sum(input_tokens) AS input, "
+    "sum(output_tokens) AS output FROM spans WHERE gen_ai_model IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+)
+
+
+@pytest.fixture
+def sample(settings: Settings) -> Sample:
+    return build_sample(settings)
+
+
+def test_views_give_hex_ids_rfc3339_times_durations_services_and_json(settings: Settings, sample: Sample) -> None:
+    """spans/traces/logs show what the read API's JSON shows: hex ids, RFC 3339 UTC, duration_ms, service,
+    JSON attributes with the resource joined in (same values on both backends)."""
+    with open_store(settings.database) as store:
+        expected = store.trace(sample.checkout_trace)
+        traces = run_sql(store, f"SELECT * FROM traces WHERE trace_id = '{sample.checkout_trace}'").records()
+        spans = run_sql(
+            store, f"SELECT * FROM spans WHERE trace_id = '{sample.checkout_trace}' ORDER BY start_ns"
+        ).records()
+        logs = run_sql(store, f"SELECT * FROM logs WHERE trace_id = '{sample.checkout_trace}'").records()
+    assert traces == [
+        traces[0]
+        | {"trace_id": sample.checkout_trace, "root_name": "POST /checkout", "service": "shop", "span_count": 2,
+           "error_count": 2, "duration_ms": 250.0, "start_time": expected.summary.start_time}
+    ]  # fmt: skip
+    assert traces[0]["end_time"] == "2024-01-01T00:00:01.250000Z"
+    first, second = spans
+    assert (first["span_id"], first["parent_span_id"]) == (expected.spans[0].span_id, None)
+    assert second["parent_span_id"] == first["span_id"] and second["name"] == "charge card"
+    assert (second["kind"], second["status_code"], second["status_message"]) == ("CLIENT", "ERROR", "card declined")
+    assert second["duration_ms"] == 230.0 and second["start_time"] == "2024-01-01T00:00:01.010000Z"
+    attributes = second["attributes"]
+    assert json.loads(attributes if isinstance(attributes, str) else json.dumps(attributes)) == {
+        "rpc.system": "grpc", "rpc.method": "Charge"}  # fmt: skip
+    resource = second["resource_attributes"]
+    assert (json.loads(resource) if isinstance(resource, str) else resource)["service.name"] == "shop"
+    assert first["http_route"] == "/checkout" and second["scope_name"] == "tests.read"
+    assert [(r["body"], r["severity_text"], r["service"], r["span_id"]) for r in logs] == [
+        ('{"event":"payment failed","code":51}' if settings.database.endswith(".db") else logs[0]["body"],
+         "ERROR", "shop", second["span_id"])
+    ]  # fmt: skip
+    assert logs[0]["timestamp"] == "2024-01-01T00:00:01.239000Z"
+
+
+def test_readme_examples_answer_on_both_backends(settings: Settings, sample: Sample) -> None:
+    """The README's slowest-routes, error-rate-by-service and tokens-by-model-per-day queries run and answer."""
+    with open_store(settings.database) as store:
+        routes = run_sql(store, SLOWEST_ROUTES).rows
+        rates = run_sql(store, ERROR_RATE).records()
+        tokens = run_sql(store, TOKENS_PER_DAY).rows
+    assert routes == [("/checkout", 1, 250.0), ("/users/{id}", 1, 120.0)]
+    assert {r["service"]: round(float(r["error_rate"]), 3) for r in rates} == {"shop": round(2 / 6, 3), "agent": 0.0}
+    assert tokens == [("2024-01-01", "gpt-4o-2024-08-06", 1200, 300)]
+
+
+def test_rows_past_the_cap_are_counted_not_returned(settings: Settings, sample: Sample) -> None:
+    """A result longer than the limit returns the first rows and says how many more there were."""
+    with open_store(settings.database) as store:
+        result = run_sql(store, "SELECT name FROM spans ORDER BY start_ns", limit=2)
+    assert len(result.rows) == 2 and result.more == 5 and result.more_exact
+    assert result.more_notice() == "5 more rows not shown (raise the limit or add LIMIT/WHERE)"
+
+
+def test_a_runaway_recursive_query_is_interrupted_by_the_budget(settings: Settings, sample: Sample) -> None:
+    """An endless recursive CTE stops at the time budget with a one-line timeout error, and the store reads on."""
+    with open_store(settings.database) as store:
+        with pytest.raises(SqlTimeout, match=r"ran past its 0.5s budget"):
+            run_sql(store, RUNAWAY, timeout=0.5)
+        assert run_sql(store, "SELECT count(*) FROM traces").rows == [(3,)]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELEC 1", 'SQLite: near "SELEC": syntax error'),
+        ("SELECT * FROM nope", "SQLite: no such table: nope"),
+        ("SELECT 1; SELECT 2", "only one statement at a time"),
+        ("   ;  ", "the query is empty"),
+    ],
+)
+def test_bad_sql_is_a_one_line_error_naming_sqlite_s_message(db_path: Path, query: str, message: str) -> None:
+    """Bad SQL: an :class:`SqlError` quoting SQLite's own message, on one line."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    with open_store(db_path) as store, pytest.raises(SqlError) as caught:
+        run_sql(store, query)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_cli_prints_csv_when_piped_json_objects_with_json_and_one_line_errors(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``otel-lens sql``: CSV off a terminal, ``--json`` an array of objects, the row-cap notice on stderr,
+    a refused statement exit 1 with one line on stderr."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    query = "SELECT root_name, span_count FROM traces ORDER BY start_ns"
+    assert main(["sql", query, "--database", str(db_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "root_name,span_count\nGET /users/{id},4\nPOST /checkout,2\nchat gpt-4o,1\n" and err == ""
+    assert main(["sql", query, "--database", str(db_path), "--json", "--limit", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == [{"root_name": "GET /users/{id}", "span_count": 4},
+                               {"root_name": "POST /checkout", "span_count": 2}]  # fmt: skip
+    assert "1 more row not shown" in err
+    assert main(["sql", "DELETE FROM lens_spans", "--database", str(db_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "otel-lens: error: refused: DELETE lens_spans — otel-lens sql only reads (SELECT, WITH, EXPLAIN)\n"
+    with pytest.raises(SystemExit) as usage:
+        main(["sql", "SELECT * FROM spans", "--database", str(db_path), "--timeout", "0s"])
+    assert usage.value.code == 2 and "--timeout: '0s' must be longer than 0" in capsys.readouterr().err
+
+
+REFUSED_SQLITE = [
+    ("INSERT INTO lens_meta VALUES ('k', 'v')", "INSERT lens_meta"),
+    ("UPDATE lens_spans SET name = 'x'", "UPDATE lens_spans"),
+    ("DELETE FROM lens_traces", "DELETE lens_traces"),
+    ("DROP TABLE lens_spans", "DROP"),
+    ("DROP VIEW spans", "DROP"),
+    ("CREATE TABLE t (a)", "CREATE"),
+    ("CREATE TEMP TABLE t (a)", "CREATE"),
+    ("CREATE TEMP VIEW v AS SELECT 1", "CREATE"),
+    ("ATTACH DATABASE '{other}' AS other", "ATTACH"),
+    ("DETACH DATABASE temp", "DETACH"),
+    ("PRAGMA user_version = 99", "PRAGMA user_version = 99"),
+    ("PRAGMA journal_mode = DELETE", "PRAGMA journal_mode = DELETE"),
+    ("PRAGMA query_only = 0", "PRAGMA query_only = 0"),
+    ("PRAGMA wal_checkpoint(TRUNCATE)", "PRAGMA wal_checkpoint"),
+    ("SELECT load_extension('/tmp/nothing.so')", "load_extension"),
+    ("SELECT * FROM pragma_table_info('spans')", "pragma_…() table function"),
+    ("BEGIN IMMEDIATE", "a transaction"),
+    ("VACUUM", "VACUUM"),
+    ("REINDEX", "REINDEX"),
+    ("ANALYZE", "ANALYZE"),
+    ("WITH x AS (SELECT 1) INSERT INTO lens_meta SELECT 'a', 'b' FROM x", "INSERT lens_meta"),
+]
+
+
+def _files(db_path: Path) -> dict[str, bytes | None]:
+    return {
+        suffix: (Path(f"{db_path}{suffix}").read_bytes() if Path(f"{db_path}{suffix}").exists() else None)
+        for suffix in ("", "-wal", "-shm")
+    }
+
+
+@pytest.mark.parametrize("writer_open", [False, True], ids=["no-writer", "writer-open"])
+def test_refused_statements_change_no_byte_of_the_database_wal_or_shm(
+    db_path: Path, tmp_path: Path, writer_open: bool
+) -> None:
+    """Every writing, attaching, loading, PRAGMA-changing or transaction statement is refused by the authorizer
+    (not merely failing on a read-only file) with a one-line reason, and the db, -wal and -shm bytes stay as they
+    were — with no writer (the immutable read) and with a writer holding the file open (WAL present)."""
+    settings = Settings.load(environ={}, database=str(db_path), sweep_interval=0)
+    build_sample(settings)
+    from otel_lens.store import shared
+
+    writer = shared.acquire(settings) if writer_open else None
+    try:
+        other = tmp_path / "other.db"
+        before = _files(db_path)
+        assert (before["-wal"] is not None) == writer_open
+        unrefused = []
+        with open_store(db_path) as store:
+            run_sql(store, "SELECT count(*) FROM spans")  # creating the TEMP views touches no file either
+            for query, reason in REFUSED_SQLITE:
+                try:
+                    run_sql(store, query.format(other=other))
+                except SqlRefused as exc:
+                    assert reason in str(exc) and "\n" not in str(exc), (query, str(exc))
+                else:
+                    unrefused.append(query)
+            assert run_sql(store, "SELECT count(*) FROM spans").rows == [(7,)]
+        assert unrefused == []
+        assert _files(db_path) == before
+        assert not other.exists()
+    finally:
+        if writer is not None:
+            shared.release(writer)
+
+
+def test_reading_pragmas_and_explain_are_allowed(db_path: Path) -> None:
+    """What only reads stays possible: PRAGMA table_info/index_list, a PRAGMA read, EXPLAIN QUERY PLAN."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    with open_store(db_path) as store:
+        columns = [r[1] for r in run_sql(store, "PRAGMA table_info(spans)").rows]
+        assert columns[:4] == ["trace_id", "span_id", "parent_span_id", "name"]
+        assert run_sql(store, "PRAGMA index_list(lens_spans)").rows
+        assert run_sql(store, "PRAGMA user_version").rows[0][0] >= 1
+        assert run_sql(store, "EXPLAIN QUERY PLAN SELECT * FROM traces WHERE start_ns > 0").rows
+
+
+REFUSED_POSTGRES = [
+    "INSERT INTO lens_meta VALUES ('k', 'v')",
+    "DELETE FROM lens_traces",
+    "DROP TABLE lens_spans",
+    "CREATE TEMP TABLE t (a int)",
+    "SET default_transaction_read_only = off",
+    "WITH gone AS (DELETE FROM lens_spans RETURNING 1) SELECT count(*) FROM gone",
+    "SELECT nextval('lens_spans_id_seq')",
+    "SELECT set_config('transaction_read_only', 'off', false)",
+    "COPY lens_meta FROM '/etc/passwd'",
+]
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_writes_in_a_read_only_transaction_and_times_out(postgres_url: str) -> None:
+    """PostgreSQL: writes (plain, in a CTE, through a sequence or a setting) are refused, a long query is
+    stopped by statement_timeout, and the rows are as they were."""
+    settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
+    build_sample(settings)
+    count = "SELECT (SELECT count(*) FROM lens_spans), (SELECT count(*) FROM lens_meta), (SELECT count(*) FROM logs)"
+    with open_store(postgres_url) as store:
+        before = run_sql(store, count).rows
+        failures = []
+        for query in REFUSED_POSTGRES:
+            with pytest.raises(SqlError) as caught:
+                run_sql(store, query)
+            failures.append(str(caught.value))
+            assert "\n" not in str(caught.value)
+        assert all(isinstance(e, str) and ("refused" in e or "PostgreSQL:" in e) for e in failures), failures
+        with pytest.raises(SqlTimeout):
+            run_sql(store, "SELECT pg_sleep(30)", timeout=0.5)
+        with pytest.raises(SqlError, match=r"PostgreSQL: .*syntax error"):
+            run_sql(store, "SELECT FROM WHERE")
+        assert run_sql(store, count).rows == before
