@@ -226,7 +226,7 @@ def _time_sweeper_holds(store: SharedStore) -> dict[str, list[float]]:
     exporter arriving at the wrong moment waits for.
     """
     holds: dict[str, list[float]] = {}
-    sweeper = store._sweeper
+    sweeper = store.sweeper
 
     def timed(open_hold: Callable[[], AbstractContextManager[Any]]) -> Callable[[], AbstractContextManager[Any]]:
         @contextlib.contextmanager
@@ -254,12 +254,12 @@ def size_budget(directory: Path, spans: int, table: Table) -> None:
     store = acquire(_settings(path))
     with store.locked() as conn:
         starts = [row[0] for row in conn.execute("SELECT start_ns FROM lens_traces ORDER BY start_ns")]
-    size_before = store._sweeper.store_size()
+    size_before = store.size()
     budget = int(size_before * 0.4)
     started = time.perf_counter()
     summary = store.prune(max_age=0, max_size=budget)
     seconds = time.perf_counter() - started
-    size_after = store._sweeper.store_size()
+    size_after = store.size()
     with store.locked() as conn:
         kept, oldest_kept = conn.execute("SELECT count(*), min(start_ns) FROM lens_traces").fetchone()
         orphans = conn.execute(

@@ -57,7 +57,7 @@ def test_sweep_during_writes_deletes_in_short_chunks_and_shrinks_the_file(
     size_before = file_size(db_path)
 
     holds: list[tuple[float, float]] = []
-    sweeper = store._sweeper
+    sweeper = store.sweeper
     transaction = sweeper._transaction
 
     @contextlib.contextmanager
@@ -149,7 +149,7 @@ _RACE_TO_SWEEP = """
     exporter = LensSpanExporter(database=database, sweep_interval=0)
     store = exporter.store
     if role == "first":
-        prune = store._sweeper.prune
+        prune = store.sweeper.prune
 
         def prune_after_the_other(*args, **kwargs):
             # Holding the cross-process sweep lock: let the other process try, then do the work.
@@ -157,7 +157,7 @@ _RACE_TO_SWEEP = """
             wait_for_file(other_done)
             return prune(*args, **kwargs)
 
-        store._sweeper.prune = prune_after_the_other
+        store.sweeper.prune = prune_after_the_other
     else:
         wait_for_file(sweeping)
     summary = store.prune(max_age=86400, max_size=0)
@@ -276,7 +276,7 @@ _SIZE_SWEEP_UNTIL_KILLED = """
 
     database, progress, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
     exporter = LensSpanExporter(database=database, sweep_interval=0)
-    sweeper = exporter.store._sweeper
+    sweeper = exporter.store.sweeper
     commit = sweeper._transaction
 
     @contextlib.contextmanager

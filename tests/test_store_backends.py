@@ -214,7 +214,7 @@ def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> SharedStore:
 def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter) -> None:
     """Over the size budget, the oldest traces go first until the store fits, and the newest stay."""
     store = _store_400_heavy_traces(span_exporter)
-    full = store._sweeper.store_size()
+    full = store.size()
     summary = store.prune(max_age=0, max_size=full * 3 // 4)
     m = _models(store)
     kept = sorted(int(row["name"][1:]) for row in m.span.select().dicts())
@@ -227,7 +227,7 @@ def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter)
 def test_size_prune_deletes_about_what_the_budget_needs(span_exporter: LensSpanExporter) -> None:
     """A budget of half the store keeps roughly half the traces: the sweep does not overshoot to empty."""
     store = _store_400_heavy_traces(span_exporter)
-    summary = store.prune(max_age=0, max_size=store._sweeper.store_size() // 2)
+    summary = store.prune(max_age=0, max_size=store.size() // 2)
     kept = _models(store).span.select().count()
     assert 80 <= kept <= 230, f"kept {kept} of 400 traces for a budget of half the store ({summary})"
 

@@ -1,5 +1,8 @@
 """One write store per database per process, shared by both exporters: connection, lock, writer, sweeper.
 
+Everything that differs between SQLite and PostgreSQL (opening, reconnecting, the sweep lock, fork
+abandonment of the connection) is asked of the store's backend (:mod:`otel_lens.store._backends`).
+
 The store owns the only write connection its process has to a database and serializes its use with
 a lock, so the span and log exporters (each driven by its own SDK thread) and the retention sweeper
 never contend inside one process. After ``fork()`` the child abandons the inherited connection
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import logging
 import os
 import threading
@@ -18,22 +20,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import peewee as pw
-
 from otel_lens._guard import internal
 from otel_lens.settings import Settings
-from otel_lens.store import _postgres
-from otel_lens.store.database import (
-    Location,
-    check_sqlite_identity,
-    is_busy,
-    open_postgres,
-    open_sqlite,
-    parse_location,
-    prepare_sqlite_file,
-)
-from otel_lens.store.errors import ConnectionLost, StoreClosed, StoreError
-from otel_lens.store.migrations import ensure_schema, refuse_newer
+from otel_lens.store.database import Location, parse_location
+from otel_lens.store.errors import ConnectionLost, StoreClosed, StoreError, one_line
 from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.sweeper import PruneSummary, Sweeper
 from otel_lens.store.writer import Writer
@@ -42,42 +32,16 @@ _logger = logging.getLogger(__name__)
 
 _DEFAULT_WRITE_TIMEOUT_S = 10.0
 _FIRST_SWEEP_DELAY_S = 5.0
-_PG_SWEEP_LOCK_KEY = 0x4C454E54
 
 _OPEN_TIMEOUT_S = 30.0  # how long opening waits out other processes holding the write lock
-_OPEN_PAUSE_MAX_S = 0.1
 
 
-def _when_free(step: Any, where: str) -> Any:
-    """Run an opening ``step`` (connect, migrate), again while SQLite says the database is busy, within a bound.
-
-    Processes creating or migrating a database together queue for its write lock; on a loaded
-    machine one of them may wait past the busy timeout (SQLite's busy handler is not fair, and
-    each holder may be descheduled while holding it). Every step is safe to run again: a migration
-    re-reads the version under the lock, and a failed connect leaves no connection behind.
-    """
-    deadline = time.monotonic() + _OPEN_TIMEOUT_S
-    pause = 0.01
-    while True:
-        try:
-            return step()
-        except pw.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-            if time.monotonic() + pause > deadline:
-                raise StoreError(
-                    f"cannot open database {where}: other processes kept its write lock for {_OPEN_TIMEOUT_S:.0f}s"
-                ) from None
-        time.sleep(pause)
-        pause = min(pause * 2, _OPEN_PAUSE_MAX_S)
-
-
-_registry: dict[Location, SharedStore] = {}
+_registry: dict[Location, WriteStore] = {}
 _registry_lock = threading.Lock()
 _inherited_connections: list[Any] = []  # connections inherited across fork(): kept alive, never used or closed
 
 
-class SharedStore:
+class WriteStore:
     """The write side of one database in this process. Get it with :func:`acquire`, not directly."""
 
     def __init__(self, location: Location, settings: Settings) -> None:
@@ -89,43 +53,20 @@ class SharedStore:
         self._sweep_mutex = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sweep_fd: int | None = None
-        self.db = self._open()
-        self._writer = Writer(self.db)
-        path = location.path if location.kind == "sqlite" else None
-        self._sweeper = Sweeper(self.db, self._sweep_transaction, self.locked, path)
+        self._backend = location.backend()
+        self.db = self._backend.open_for_writing(location, _OPEN_TIMEOUT_S)
+        self._writer = Writer(self.db, self._backend)
+        self._sweeper = Sweeper(self.db, self._sweep_transaction, self.locked, location, self._backend)
 
-    def _open(self) -> pw.Database:
-        if self.location.kind == "postgresql":
-            db = open_postgres(self.location)
-            try:
-                db.connect()
-                _postgres.require_schema(db, str(self.location))
-                ensure_schema(db, str(self.location))
-            except StoreError:
-                db.close()
-                raise
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    db.close()
-                raise StoreError(f"cannot open database {self.location}: {' '.join(str(exc).split())}") from None
-            return db
-        path = self.location.path
-        created = prepare_sqlite_file(path)
-        if not created:
-            refuse_newer(None, str(path), check_sqlite_identity(path))  # before anything writes to the file
-        db = open_sqlite(path)
-        try:
-            _when_free(db.connect, str(path))
-            _when_free(lambda: ensure_schema(db, str(path)), str(path))
-            db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except StoreError:
-            db.close()
-            raise
-        except Exception as exc:
-            db.close()
-            raise StoreError(f"cannot open database {path}: {exc}") from None
-        return db
+    @property
+    def sweeper(self) -> Sweeper:
+        """This store's retention sweeper (its passes run through :meth:`prune`)."""
+        return self._sweeper
+
+    def size(self) -> int:
+        """Bytes the store takes now: the SQLite file and its -wal, or the PostgreSQL tables."""
+        with internal():
+            return self._sweeper.store_size()
 
     # -- locking --------------------------------------------------------------------------------
 
@@ -143,30 +84,16 @@ class SharedStore:
         try:
             if self._closed:
                 raise StoreClosed(f"database {self.location} was shut down")
-            if self.location.kind == "postgresql":
-                reconnected = self._reconnect_if_lost()
+            reconnected = self._backend.reconnect_if_lost(self.db, str(self.location))
             try:
                 conn = self.db.connection()
             except Exception as exc:  # e.g. the server is down and Peewee's autoconnect failed
-                raise StoreError(f"cannot connect to database {self.location}: {' '.join(str(exc).split())}") from None
+                raise StoreError(f"cannot connect to database {self.location}: {one_line(exc)}") from None
             yield conn
         finally:
             self._lock.release()
         if reconnected:  # logged outside the lock: a log handler may export through this store
             _logger.info("otel-lens: reconnected to database %s", self.location)
-
-    def _reconnect_if_lost(self, force: bool = False) -> bool:
-        """Replace a PostgreSQL connection the server or network dropped (the caller holds the lock)."""
-        if not force and (self.db.is_closed() or self.db.is_connection_usable()):
-            return False
-        with contextlib.suppress(Exception):
-            self.db.close()
-        self.db._state.reset()  # type: ignore[attr-defined]  # a failed close() leaves it half-open
-        try:
-            self.db.connect()
-        except Exception as exc:
-            raise StoreError(f"cannot reconnect to database {self.location}: {' '.join(str(exc).split())}") from None
-        return True
 
     @contextlib.contextmanager
     def _sweep_transaction(self) -> Iterator[Any]:
@@ -189,7 +116,7 @@ class SharedStore:
             except ConnectionLost:
                 # Dropped while idle (server restart, idle timeout, a proxy): found at BEGIN, before
                 # anything was written, so reconnecting and writing once more is safe.
-                reconnected = self._reconnect_if_lost(force=True)
+                reconnected = self._backend.reconnect_if_lost(self.db, str(self.location), force=True)
                 count = int(write(batch, deadline))
         if reconnected:  # logged outside the lock: a log handler may export through this store
             _logger.info("otel-lens: reconnected to database %s", self.location)
@@ -211,39 +138,21 @@ class SharedStore:
         max_age = self.settings.retention if max_age is None else max_age
         max_size = self.settings.max_size if max_size is None else max_size
         with self._sweep_mutex, internal():
-            if not self._try_sweep_lock():
-                return PruneSummary(skipped=f"another process is sweeping {self.location}")
-            try:
+            with self.sweep_lock() as held:
+                if not held:
+                    return PruneSummary(skipped=f"another process is sweeping {self.location}")
                 return self._sweeper.prune(max_age, max_size)
-            finally:
-                self._release_sweep_lock()
 
-    def _try_sweep_lock(self) -> bool:
-        if self.location.kind == "postgresql":
-            with self.locked() as conn:
-                try:
-                    cursor = conn.cursor()
-                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (_PG_SWEEP_LOCK_KEY,))
-                    return bool(cursor.fetchone()[0])
-                except Exception as exc:  # e.g. a dropped connection: the next pass reconnects
-                    raise (_postgres.translate(exc, self.db) or exc) from None
-        fd = os.open(f"{self.location.target}-sweep.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._sweep_fd = fd
-        return True
-
-    def _release_sweep_lock(self) -> None:
-        if self.location.kind == "postgresql":
-            with contextlib.suppress(StoreError), self.locked() as conn:
-                conn.cursor().execute("SELECT pg_advisory_unlock(%s)", (_PG_SWEEP_LOCK_KEY,))
+    @contextlib.contextmanager
+    def sweep_lock(self) -> Iterator[bool]:
+        """Hold the cross-process sweep lock inside the block; yields False (holding nothing) when another has it."""
+        if not self._backend.try_sweep_lock(self.location, self.locked, str(self.location)):
+            yield False
             return
-        if self._sweep_fd is not None:
-            os.close(self._sweep_fd)  # closing drops the flock
-            self._sweep_fd = None
+        try:
+            yield True
+        finally:
+            self._backend.release_sweep_lock(self.locked)
 
     def _ensure_sweeper(self) -> None:
         if self._thread is not None or self.settings.sweep_interval <= 0 or self._closed:
@@ -298,19 +207,18 @@ class SharedStore:
             self._lock.release()
 
     def _after_fork_in_child(self) -> None:
-        state = getattr(self.db, "_state")  # noqa: B009 - Peewee's per-database connection state
-        for inherited in (state.conn, self._sweeper._side):
-            if inherited is not None:
-                _abandon(inherited)
-        self._sweeper._side = None
-        setattr(self.db, "_state", type(state)())  # noqa: B010 - a fresh, closed state: connect anew
+        for inherited in (*self._backend.abandon_after_fork(self.db), *self._sweeper.after_fork()):
+            _abandon(inherited)
         self._lock = threading.Lock()
         self._sweep_mutex = threading.Lock()
         self._thread = None
-        if self._sweep_fd is not None:
-            os.close(self._sweep_fd)  # the parent's sweep holds the flock; our copy must not keep it
-            self._sweep_fd = None
-        self._writer = Writer(self.db)
+        self._backend.forget_sweep_lock_after_fork()
+        self._backend = self.location.backend()  # fresh per-connection state (busy timeout, statements)
+        self._writer = Writer(self.db, self._backend)
+
+
+SharedStore = WriteStore
+"""The former name of :class:`WriteStore`, kept for callers that import it."""
 
 
 def _abandon(connection: Any) -> None:
@@ -323,7 +231,7 @@ def _abandon(connection: Any) -> None:
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(connection))
 
 
-def acquire(settings: Settings) -> SharedStore:
+def acquire(settings: Settings) -> WriteStore:
     """The process's store for ``settings.database``, opened (and migrated) on first use.
 
     Raises:
@@ -333,12 +241,12 @@ def acquire(settings: Settings) -> SharedStore:
     with _registry_lock:
         store = _registry.get(location)
         if store is None:
-            store = _registry[location] = SharedStore(location, settings)
+            store = _registry[location] = WriteStore(location, settings)
         store._refs += 1
         return store
 
 
-def release(store: SharedStore) -> None:
+def release(store: WriteStore) -> None:
     """Give back a store from :func:`acquire`; the last release closes it."""
     with _registry_lock:
         store._refs -= 1
