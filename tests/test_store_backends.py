@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -326,3 +328,46 @@ def test_earliest_root_wins_whichever_batch_brings_it(span_exporter: LensSpanExp
     (rollup,) = _models(store).trace.select().dicts()
     assert (rollup["root_name"], rollup["root_rank"], rollup["span_count"]) == ("first-request", 1, 2)
     assert (rollup["start_ns"], rollup["end_ns"]) == (1_000, 5_100)
+
+
+_DIALECT_CHECKS = re.compile(
+    r"\bis_postgres\b|\bPostgresqlDatabase\b|\bSqliteDatabase\b|\bself\._postgres\b|\bself\._path is None"
+    r"|[\"'](?:sqlite|postgresql)[\"']|^\s*(?:import|from)\s+(?:sqlite3|psycopg|fcntl)\b",
+    re.MULTILINE,
+)
+_BACKEND_MODULES = ("otel_lens/store/_backends/", "otel_lens/store/_postgres.py")
+
+
+def test_no_dialect_checks_outside_the_backend_modules() -> None:
+    """Issue 9 item 3's done-when: only the backend modules know which dialect they talk to.
+
+    Everything else asks its backend object, so a new backend is a new module in store/_backends/.
+    Matched: the five ways the dialect used to be asked (is_postgres, isinstance of a Peewee
+    database class, self._postgres, a Location kind compared with a name, a missing SQLite path)
+    and imports of a driver or of the file lock.
+    """
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in sorted((root / "otel_lens").rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(_BACKEND_MODULES):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            code = line.split("#", 1)[0]
+            if _DIALECT_CHECKS.search(code):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []
+
+
+def test_the_dialect_check_finds_what_it_forbids() -> None:
+    """The check above is not vacuous: each form the dialect was asked in before matches it."""
+    for line in (
+        "if is_postgres(db):",
+        "self._postgres = isinstance(db, pw.PostgresqlDatabase)",
+        'if self.location.kind == "postgresql":',
+        "if self._path is None:",
+        "import sqlite3",
+        "from psycopg import errors",
+        "import fcntl",
+    ):
+        assert _DIALECT_CHECKS.search(line), line

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import peewee as pw
 
 from otel_lens.query.errors import DatabaseNotReady
-from otel_lens.store.database import Location, open_sqlite
+from otel_lens.store.database import Location
 from otel_lens.store.errors import StoreError
 from otel_lens.store.migrations import read_version, refuse_newer
 from otel_lens.store.schema import Models, models_for
@@ -47,8 +47,8 @@ class Reader:
         if version < 1:
             raise DatabaseNotReady(f"database {where} has no otel-lens tables yet: nothing has been stored in it")
 
-    def _sqlite(self, immutable: bool) -> pw.SqliteDatabase:
-        return open_sqlite(self.location.path, readonly=True, immutable=immutable)
+    def _per_read(self, immutable: bool) -> pw.Database:
+        return self._backend.open_per_read(self.location, immutable)
 
     def _file_state(self) -> _FileState:
         path: Path = self.location.path
@@ -68,9 +68,9 @@ class Reader:
         before = self._file_state()
         if before[3]:
             # A writer has (or had) it open: its -wal and -shm exist, so an ordinary reader creates nothing.
-            self._shared = self._sqlite(immutable=False)
+            self._shared = self._per_read(immutable=False)
             return self._attempt(self._shared, work)
-        db = self._sqlite(immutable=True)
+        db = self._per_read(immutable=True)
         changed_under_us = False
         try:
             result = self._attempt(db, work)
@@ -83,7 +83,7 @@ class Reader:
         if changed_under_us or self._file_state() != before:
             # A writer started meanwhile; it has created -wal and -shm, so read again the ordinary way.
             _logger.debug("otel-lens: %s changed during an immutable read; reading again", self.location)
-            self._shared = self._sqlite(immutable=False)
+            self._shared = self._per_read(immutable=False)
             return self._attempt(self._shared, work)
         return result
 

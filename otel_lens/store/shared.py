@@ -137,11 +137,10 @@ class WriteStore:
         """
         max_age = self.settings.retention if max_age is None else max_age
         max_size = self.settings.max_size if max_size is None else max_size
-        with self._sweep_mutex, internal():
-            with self.sweep_lock() as held:
-                if not held:
-                    return PruneSummary(skipped=f"another process is sweeping {self.location}")
-                return self._sweeper.prune(max_age, max_size)
+        with self._sweep_mutex, internal(), self.sweep_lock() as held:
+            if not held:
+                return PruneSummary(skipped=f"another process is sweeping {self.location}")
+            return self._sweeper.prune(max_age, max_size)
 
     @contextlib.contextmanager
     def sweep_lock(self) -> Iterator[bool]:

@@ -123,6 +123,17 @@ class Backend:
         """
         raise NotImplementedError
 
+    def exists(self, location: Location) -> bool:
+        """Whether something is there to open without creating it (a server database always is)."""
+        return True
+
+    def open_per_read(self, location: Location, immutable: bool) -> pw.Database:
+        """A read-only connection for one read, when :meth:`open_for_reading` shares none.
+
+        ``immutable`` promises no writer has the database open (so nothing, not even a lock file, is made).
+        """
+        raise NotImplementedError(f"{type(self).__name__} shares one read connection")
+
     def check_identity(self, db: pw.Database, where: str) -> None:
         """Refuse, on a read connection, a database that is not an otel-lens one."""
 

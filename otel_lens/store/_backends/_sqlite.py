@@ -102,6 +102,12 @@ class SqliteBackend(Backend):
         check_sqlite_header(path)
         return None  # each read picks an immutable or ordinary read-only connection (query/_reader.py)
 
+    def exists(self, location: Location) -> bool:
+        return location.path.exists()
+
+    def open_per_read(self, location: Location, immutable: bool) -> pw.Database:
+        return open_sqlite(location.path, readonly=True, immutable=immutable)
+
     def check_identity(self, db: pw.Database, where: str) -> None:
         application_id = db.execute_sql("PRAGMA application_id").fetchone()[0]
         if application_id != APPLICATION_ID:
