@@ -15,6 +15,10 @@ class SchemaTooNew(StoreError):
     """The database was written by a newer otel-lens; writing to it is refused."""
 
 
+class StoreBusy(StoreError):
+    """Other processes kept the database's write lock longer than the wait allowed; trying later may work."""
+
+
 class StoreFull(StoreError):
     """The disk or the database's size limit is full; writing resumes once there is room."""
 

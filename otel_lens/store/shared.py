@@ -20,10 +20,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import peewee as pw
+
 from otel_lens._guard import internal
 from otel_lens.settings import Settings
 from otel_lens.store.database import Location, parse_location
-from otel_lens.store.errors import ConnectionLost, StoreClosed, StoreError, one_line
+from otel_lens.store.errors import ConnectionLost, StoreBusy, StoreClosed, StoreError, one_line
 from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.sweeper import PruneSummary, Sweeper
 from otel_lens.store.writer import Writer
@@ -33,7 +35,10 @@ _logger = logging.getLogger(__name__)
 _DEFAULT_WRITE_TIMEOUT_S = 10.0
 _FIRST_SWEEP_DELAY_S = 5.0
 
-_OPEN_TIMEOUT_S = 30.0  # how long opening waits out other processes holding the write lock
+# How long acquire() (configure(), the distro, an exporter's constructor: the application's start)
+# waits for other processes holding the write lock while it creates or migrates the schema. Past it
+# the store opens at its first write instead, within that write's own deadline, on the export thread.
+_OPEN_AT_START_S = 3.0
 
 
 _registry: dict[Location, WriteStore] = {}
@@ -54,19 +59,46 @@ class WriteStore:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._backend = location.backend()
-        self.db = self._backend.open_for_writing(location, _OPEN_TIMEOUT_S)
-        self._writer = Writer(self.db, self._backend)
-        self._sweeper = Sweeper(self.db, self._sweep_transaction, self.locked, location, self._backend)
+        self._db: pw.Database | None = None
+        self._writer: Writer | None = None
+        self._sweeper: Sweeper | None = None
+        try:
+            self._open(_OPEN_AT_START_S)
+        except StoreBusy:
+            _logger.debug("otel-lens: %s is busy; opening it at the first write", location)
+
+    def _open(self, wait_s: float) -> None:
+        """Open (and migrate) the database, waiting at most ``wait_s`` for other writers.
+
+        Raises:
+            StoreBusy: other processes kept the write lock; nothing is left half-open.
+            StoreError: the database cannot be used (the message names it and why).
+        """
+        db = self._backend.open_for_writing(self.location, wait_s)
+        self._writer = Writer(db, self._backend)
+        self._sweeper = Sweeper(db, self._sweep_transaction, self.locked, self.location, self._backend)
+        self._db = db
+
+    @property
+    def db(self) -> pw.Database:
+        """The Peewee database of the write connection (opened now if opening was put off)."""
+        if self._db is None:
+            with self.locked():
+                pass
+        assert self._db is not None
+        return self._db
 
     @property
     def sweeper(self) -> Sweeper:
         """This store's retention sweeper (its passes run through :meth:`prune`)."""
+        self.db  # noqa: B018 - opens the store when its opening was put off
+        assert self._sweeper is not None
         return self._sweeper
 
     def size(self) -> int:
         """Bytes the store takes now: the SQLite file and its -wal, or the PostgreSQL tables."""
         with internal():
-            return self._sweeper.store_size()
+            return self.sweeper.store_size()
 
     # -- locking --------------------------------------------------------------------------------
 
@@ -84,9 +116,12 @@ class WriteStore:
         try:
             if self._closed:
                 raise StoreClosed(f"database {self.location} was shut down")
-            reconnected = self._backend.reconnect_if_lost(self.db, str(self.location))
+            if self._db is None:
+                self._open(max(timeout, 0.1))
+            assert self._db is not None
+            reconnected = self._backend.reconnect_if_lost(self._db, str(self.location))
             try:
-                conn = self.db.connection()
+                conn = self._db.connection()
             except Exception as exc:  # e.g. the server is down and Peewee's autoconnect failed
                 raise StoreError(f"cannot connect to database {self.location}: {one_line(exc)}") from None
             yield conn
@@ -98,25 +133,28 @@ class WriteStore:
     @contextlib.contextmanager
     def _sweep_transaction(self) -> Iterator[Any]:
         deadline = time.monotonic() + _DEFAULT_WRITE_TIMEOUT_S
-        with self.locked(), self._writer.transaction(deadline) as cursor:
-            yield cursor
+        with self.locked():
+            assert self._writer is not None
+            with self._writer.transaction(deadline) as cursor:
+                yield cursor
 
     # -- writes ---------------------------------------------------------------------------------
 
     def write_spans(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded spans; returns how many were new. Raises :class:`StoreError` subclasses."""
-        return self._write(self._writer.write_spans, batch, timeout)
+        return self._write("write_spans", batch, timeout)
 
-    def _write(self, write: Any, batch: EncodedBatch, timeout: float) -> int:
+    def _write(self, method: str, batch: EncodedBatch, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         reconnected = False
         with self.locked(timeout):
+            write = getattr(self._writer, method)  # the writer exists once locked() has opened the store
             try:
                 count = int(write(batch, deadline))
             except ConnectionLost:
                 # Dropped while idle (server restart, idle timeout, a proxy): found at BEGIN, before
                 # anything was written, so reconnecting and writing once more is safe.
-                reconnected = self._backend.reconnect_if_lost(self.db, str(self.location), force=True)
+                reconnected = self._backend.reconnect_if_lost(self._open_db(), str(self.location), force=True)
                 count = int(write(batch, deadline))
         if reconnected:  # logged outside the lock: a log handler may export through this store
             _logger.info("otel-lens: reconnected to database %s", self.location)
@@ -125,7 +163,12 @@ class WriteStore:
 
     def write_logs(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded log records; returns how many were new. Raises :class:`StoreError` subclasses."""
-        return self._write(self._writer.write_logs, batch, timeout)
+        return self._write("write_logs", batch, timeout)
+
+    def _open_db(self) -> pw.Database:
+        """The open database, for a caller holding the lock (:meth:`locked` has opened it)."""
+        assert self._db is not None
+        return self._db
 
     # -- retention ------------------------------------------------------------------------------
 
@@ -140,7 +183,7 @@ class WriteStore:
         with self._sweep_mutex, internal(), self.sweep_lock() as held:
             if not held:
                 return PruneSummary(skipped=f"another process is sweeping {self.location}")
-            return self._sweeper.prune(max_age, max_size)
+            return self.sweeper.prune(max_age, max_size)
 
     @contextlib.contextmanager
     def sweep_lock(self) -> Iterator[bool]:
@@ -200,20 +243,23 @@ class WriteStore:
             return
         try:
             self._closed = True
-            with contextlib.suppress(Exception):
-                self.db.close()
+            if self._db is not None:
+                with contextlib.suppress(Exception):
+                    self._db.close()
         finally:
             self._lock.release()
 
     def _after_fork_in_child(self) -> None:
-        for inherited in (*self._backend.abandon_after_fork(self.db), *self._sweeper.after_fork()):
-            _abandon(inherited)
+        if self._db is not None and self._sweeper is not None:
+            for inherited in (*self._backend.abandon_after_fork(self._db), *self._sweeper.after_fork()):
+                _abandon(inherited)
         self._lock = threading.Lock()
         self._sweep_mutex = threading.Lock()
         self._thread = None
         self._backend.forget_sweep_lock_after_fork()
         self._backend = self.location.backend()  # fresh per-connection state (busy timeout, statements)
-        self._writer = Writer(self.db, self._backend)
+        if self._db is not None:
+            self._writer = Writer(self._db, self._backend)
 
 
 SharedStore = WriteStore

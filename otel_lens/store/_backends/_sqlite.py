@@ -31,7 +31,14 @@ from otel_lens.store._backends._sqlite_files import (
     prepare_sqlite_file,
 )
 from otel_lens.store._backends._sqlite_space import SqliteSpace
-from otel_lens.store.errors import DatabaseNotReady, EmptySqliteDatabase, NotALensDatabase, StoreError, StoreFull
+from otel_lens.store.errors import (
+    DatabaseNotReady,
+    EmptySqliteDatabase,
+    NotALensDatabase,
+    StoreBusy,
+    StoreError,
+    StoreFull,
+)
 
 if TYPE_CHECKING:
     from otel_lens.store.database import Location
@@ -76,11 +83,14 @@ class SqliteBackend(Backend):
         created = prepare_sqlite_file(path)
         if not created:
             refuse_newer(None, str(path), check_sqlite_identity(path))  # before anything writes to the file
-        db = open_sqlite(path)
+        # Each wait inside the opening (pragmas, the migration's BEGIN IMMEDIATE) is bounded by the
+        # opening's own bound, so a short one (the application's start) is not stretched to the busy timeout.
+        db = open_sqlite(path, busy_timeout=min(BUSY_TIMEOUT_S, busy_wait_s))
         try:
             _when_free(db.connect, str(path), busy_wait_s)
             _when_free(lambda: ensure_schema(db, str(path)), str(path), busy_wait_s)
             db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            db.timeout = BUSY_TIMEOUT_S  # what the writer expects (and what a reconnect after fork gets)
         except StoreError:
             db.close()
             raise
@@ -311,8 +321,8 @@ def _when_free(step: Callable[[], Any], where: str, wait_s: float) -> Any:
             if not is_busy(exc):
                 raise
             if time.monotonic() + pause > deadline:
-                raise StoreError(
-                    f"cannot open database {where}: other processes kept its write lock for {wait_s:.0f}s"
+                raise StoreBusy(
+                    f"cannot open database {where}: other processes kept its write lock for {wait_s:.1f}s"
                 ) from None
         time.sleep(pause)
         pause = min(pause * 2, _OPEN_PAUSE_MAX_S)

@@ -119,19 +119,23 @@ def check_sqlite_identity(path: Path) -> int:
     return version
 
 
-def open_sqlite(path: Path, *, readonly: bool = False, immutable: bool = False) -> pw.SqliteDatabase:
+def open_sqlite(
+    path: Path, *, readonly: bool = False, immutable: bool = False, busy_timeout: float | None = None
+) -> pw.SqliteDatabase:
     """A Peewee database on ``path`` with otel-lens pragmas; the connection is opened lazily.
 
     The connection is shared by the threads of one store (``check_same_thread=False``), which
     serializes its own use; Peewee runs in autocommit mode and writers issue ``BEGIN IMMEDIATE``.
     ``readonly`` opens it for reading only; ``immutable`` also tells SQLite that no one writes it
-    (so it creates no -wal/-shm beside a file no writer has open).
+    (so it creates no -wal/-shm beside a file no writer has open). ``busy_timeout`` (seconds, default
+    :data:`BUSY_TIMEOUT_S`) bounds each wait for another connection's lock, the pragmas' included.
     """
+    timeout = BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
     if readonly or immutable:
         return pw.SqliteDatabase(
             f"{path.as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
             uri=True,
-            timeout=BUSY_TIMEOUT_S,
+            timeout=timeout,
             check_same_thread=False,
             thread_safe=False,
             pragmas=(("query_only", 1),),
@@ -141,9 +145,7 @@ def open_sqlite(path: Path, *, readonly: bool = False, immutable: bool = False) 
         # Setting auto_vacuum rewrites the header (its change counter) even when the value is the same, and
         # on a database with tables it changes nothing: skip it, so a refused file keeps its bytes.
         pragmas = tuple(pragma for pragma in _PRAGMAS if pragma[0] != "auto_vacuum")
-    return _SqliteDatabase(
-        str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, thread_safe=False, pragmas=pragmas
-    )
+    return _SqliteDatabase(str(path), timeout=timeout, check_same_thread=False, thread_safe=False, pragmas=pragmas)
 
 
 class _SqliteDatabase(pw.SqliteDatabase):
@@ -157,7 +159,7 @@ class _SqliteDatabase(pw.SqliteDatabase):
     """
 
     def _set_pragmas(self, conn: sqlite3.Connection) -> None:
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        deadline = time.monotonic() + float(self.timeout)
         pragmas: tuple[tuple[str, object], ...] = getattr(self, "_pragmas", ())  # peewee's, from pragmas=
         for pragma, value in pragmas:
             set_pragma(conn, pragma, value, deadline)
