@@ -22,7 +22,7 @@ from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreError
 from otel_lens.store.migrations import latest_version
-from otel_lens.store.shared import SharedStore, acquire
+from otel_lens.store.shared import WriteStore, acquire
 from tests._postgres import PostgresServer
 
 pytestmark = pytest.mark.postgres
@@ -213,7 +213,7 @@ def test_one_sweeper_at_a_time_across_hosts(pg_settings: Settings, exporter: Len
     assert exporter.export(_spans()) is SpanExportResult.SUCCESS
     store = exporter.store
     assert store is not None
-    other_host = SharedStore(store.location, pg_settings)  # its own connection, as on another machine
+    other_host = WriteStore(store.location, pg_settings)  # its own connection, as on another machine
     try:
         with store.sweep_lock() as held:
             assert held

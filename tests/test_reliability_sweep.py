@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import TraceFlags
 
 from otel_lens import LensLogExporter, LensSpanExporter, Settings, open_store
-from otel_lens.store.shared import SharedStore
+from otel_lens.store.shared import WriteStore
 from tests._reliability import (
     SpanFactory,
     complete_lines,
@@ -210,7 +210,7 @@ def _logs_of(spans: list[ReadableSpan], per_trace: int, after_ns: int, payload: 
     return list(memory.get_finished_logs())
 
 
-def _orphan_logs(store: SharedStore | None) -> int:
+def _orphan_logs(store: WriteStore | None) -> int:
     """Logs carrying a trace id that no stored trace has (what ``show <id>`` would call no such trace)."""
     m = models(store)
     known = m.trace.select(m.trace.trace_id)

@@ -24,13 +24,13 @@ from otel_lens.settings import Settings
 from otel_lens.store import codec
 from otel_lens.store.migrations import latest_version, read_version
 from otel_lens.store.schema import Models, models_for
-from otel_lens.store.shared import SharedStore
+from otel_lens.store.shared import WriteStore
 from tests.conftest import IncrementalIdGenerator
 
 _HOUR_NS = 3600 * 10**9
 
 
-def _models(store: SharedStore | None) -> Models:
+def _models(store: WriteStore | None) -> Models:
     assert store is not None
     return models_for(store.db)
 
@@ -194,7 +194,7 @@ def test_prune_by_age_deletes_old_traces_and_logs_whole(
     assert [codec.loads(row["body"]) for row in m.log.select().dicts()] == ["new"]
 
 
-def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> SharedStore:
+def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> WriteStore:
     """400 one-span traces of ~2 KB each, an hour old, oldest first (span ``s<n>`` starts n ms after the first)."""
     now = time.time_ns() - 3600 * 10**9
     filler = "x" * 2000
