@@ -1,4 +1,8 @@
-"""One write store per database per process, shared by both exporters: connection, lock, writer, sweeper.
+"""One write store per database per process, shared by both exporters: the registry and the connection.
+
+The registry (:func:`acquire`/:func:`release`) gives every exporter of a process the same store per
+database. The store owns the connection and its lock; retention (the sweeper thread and the
+cross-process sweep lock) is its :class:`~otel_lens.store._retention.Retention`.
 
 Everything that differs between SQLite and PostgreSQL (opening, reconnecting, the sweep lock, fork
 abandonment of the connection) is asked of the store's backend (:mod:`otel_lens.store._backends`).
@@ -24,6 +28,7 @@ import peewee as pw
 
 from otel_lens._guard import internal
 from otel_lens.settings import Settings
+from otel_lens.store._retention import Retention
 from otel_lens.store.database import Location, parse_location
 from otel_lens.store.errors import ConnectionLost, StoreBusy, StoreClosed, StoreError, one_line
 from otel_lens.store.rows import EncodedBatch
@@ -33,7 +38,6 @@ from otel_lens.store.writer import Writer
 _logger = logging.getLogger(__name__)
 
 _DEFAULT_WRITE_TIMEOUT_S = 10.0
-_FIRST_SWEEP_DELAY_S = 5.0
 
 # How long acquire() (configure(), the distro, an exporter's constructor: the application's start)
 # waits for other processes holding the write lock while it creates or migrates the schema. Past it
@@ -55,10 +59,8 @@ class WriteStore:
         self._refs = 0
         self._closed = False
         self._lock = threading.Lock()
-        self._sweep_mutex = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._backend = location.backend()
+        self._retention = Retention(location, settings, lambda: self._backend, self.locked, lambda: self.sweeper)
         self._db: pw.Database | None = None
         self._writer: Writer | None = None
         self._sweeper: Sweeper | None = None
@@ -158,7 +160,8 @@ class WriteStore:
                 count = int(write(batch, deadline))
         if reconnected:  # logged outside the lock: a log handler may export through this store
             _logger.info("otel-lens: reconnected to database %s", self.location)
-        self._ensure_sweeper()
+        if not self._closed:
+            self._retention.ensure_running()
         return count
 
     def write_logs(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
@@ -173,70 +176,18 @@ class WriteStore:
     # -- retention ------------------------------------------------------------------------------
 
     def prune(self, max_age: float | None = None, max_size: int | None = None) -> PruneSummary:
-        """Run one retention pass now (settings' retention and size unless given).
+        """Run one retention pass now (settings' retention and size unless given); see :class:`Retention`."""
+        return self._retention.prune(max_age, max_size)
 
-        Only one process sweeps a database at a time; when another one is sweeping, the summary
-        says so in ``skipped`` and nothing is deleted.
-        """
-        max_age = self.settings.retention if max_age is None else max_age
-        max_size = self.settings.max_size if max_size is None else max_size
-        with self._sweep_mutex, internal(), self.sweep_lock() as held:
-            if not held:
-                return PruneSummary(skipped=f"another process is sweeping {self.location}")
-            return self.sweeper.prune(max_age, max_size)
-
-    @contextlib.contextmanager
-    def sweep_lock(self) -> Iterator[bool]:
+    def sweep_lock(self) -> contextlib.AbstractContextManager[bool]:
         """Hold the cross-process sweep lock inside the block; yields False (holding nothing) when another has it."""
-        if not self._backend.try_sweep_lock(self.location, self.locked, str(self.location)):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self._backend.release_sweep_lock(self.locked)
-
-    def _ensure_sweeper(self) -> None:
-        if self._thread is not None or self.settings.sweep_interval <= 0 or self._closed:
-            return
-        if self.settings.retention <= 0 and self.settings.max_size <= 0:
-            return
-        with _registry_lock:
-            if self._thread is None:
-                self._wake = threading.Event()
-                thread = threading.Thread(target=self._sweep_forever, name="otel-lens-sweeper", daemon=True)
-                try:
-                    thread.start()
-                except RuntimeError:  # interpreter shutdown (3.12+ refuses new threads in atexit): no sweep
-                    return
-                self._thread = thread
-
-    def _sweep_forever(self) -> None:
-        with internal():  # like an export: never traced, never logged back into the store
-            self._sweep_until_closed()
-
-    def _sweep_until_closed(self) -> None:
-        delay = min(_FIRST_SWEEP_DELAY_S, self.settings.sweep_interval)
-        while not self._wake.wait(delay):
-            delay = self.settings.sweep_interval
-            try:
-                summary = self.prune()
-            except StoreClosed:
-                return
-            except Exception as exc:  # the sweeper must never die silently nor take the app down
-                _logger.warning("otel-lens: retention sweep of %s failed: %s", self.location, exc)
-                continue
-            if summary.spans_deleted or summary.logs_deleted:
-                _logger.debug("otel-lens: retention sweep of %s: %s", self.location, summary.as_dict())
+        return self._retention.sweep_lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the sweeper and close the connection; later writes raise :class:`StoreClosed`."""
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        self._retention.stop(timeout)
         if not self._lock.acquire(timeout=timeout):
             _logger.warning("otel-lens: closing %s while a write is still running", self.location)
             self._closed = True
@@ -254,9 +205,7 @@ class WriteStore:
             for inherited in (*self._backend.abandon_after_fork(self._db), *self._sweeper.after_fork()):
                 _abandon(inherited)
         self._lock = threading.Lock()
-        self._sweep_mutex = threading.Lock()
-        self._thread = None
-        self._backend.forget_sweep_lock_after_fork()
+        self._retention.after_fork()
         self._backend = self.location.backend()  # fresh per-connection state (busy timeout, statements)
         if self._db is not None:
             self._writer = Writer(self._db, self._backend)
