@@ -3,7 +3,7 @@
 Starts its own throwaway server (like the test suite), records real spans with a TracerProvider,
 then times, per round and in alternation so machine noise hits both alike:
 
-- ``otel-lens``: ``SharedStore.write_spans`` — one transaction per batch with the span insert
+- ``otel-lens``: ``WriteStore.write_spans`` — one transaction per batch with the span insert
   (duplicate-safe), the exact trace rollup and the resource/scope lookups;
 - ``baseline``: BEGIN, ``cursor.executemany`` of a plain INSERT of the same rows (psycopg 3
   pipelines it: one round trip), COMMIT — no duplicate handling and no rollup at all;

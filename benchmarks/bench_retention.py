@@ -1,10 +1,10 @@
 """Retention sweep under load: delete 500k expired spans while an exporter keeps writing; then a size-budget sweep.
 
 1. A store is filled with 500k spans 2–9 days old (real SDK spans encoded once, copied with new
-   trace ids and times, written through ``SharedStore.write_spans``).
+   trace ids and times, written through ``WriteStore.write_spans``).
 2. A writer thread exports fresh batches through ``LensSpanExporter`` at a steady pace; its export
    latencies are recorded for a while without a sweep (the baseline), then during
-   ``SharedStore.prune(max_age=1d)``, while a sampler thread records the process's RSS.
+   ``WriteStore.prune(max_age=1d)``, while a sampler thread records the process's RSS.
 3. A second store is filled with fresh spans and pruned to a size budget: the oldest traces must go
    and the file must end under the budget.
 
@@ -37,7 +37,7 @@ from otel_lens.export.encode import encode_spans
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 from otel_lens.store.rows import EncodedBatch
-from otel_lens.store.shared import SharedStore, acquire, release
+from otel_lens.store.shared import WriteStore, acquire, release
 
 _DAY_NS = 86_400 * 10**9
 _TEMPLATE_TRACES = 1000  # 5000 spans, encoded once and copied
@@ -219,14 +219,14 @@ def _window(seconds: float) -> tuple[float, float, int]:
     return start, end, sampler.peak - sampler.start_rss
 
 
-def _time_sweeper_holds(store: SharedStore) -> dict[str, list[float]]:
+def _time_sweeper_holds(store: WriteStore) -> dict[str, list[float]]:
     """Record how long each sweeper transaction or checkpoint holds the store, by the Sweeper method that ran it.
 
     The time runs from inside the lock (after any wait for the writer) to after COMMIT: what an
     exporter arriving at the wrong moment waits for.
     """
     holds: dict[str, list[float]] = {}
-    sweeper = store._sweeper
+    sweeper = store.sweeper
 
     def timed(open_hold: Callable[[], AbstractContextManager[Any]]) -> Callable[[], AbstractContextManager[Any]]:
         @contextlib.contextmanager
@@ -254,12 +254,12 @@ def size_budget(directory: Path, spans: int, table: Table) -> None:
     store = acquire(_settings(path))
     with store.locked() as conn:
         starts = [row[0] for row in conn.execute("SELECT start_ns FROM lens_traces ORDER BY start_ns")]
-    size_before = store._sweeper.store_size()
+    size_before = store.size()
     budget = int(size_before * 0.4)
     started = time.perf_counter()
     summary = store.prune(max_age=0, max_size=budget)
     seconds = time.perf_counter() - started
-    size_after = store._sweeper.store_size()
+    size_after = store.size()
     with store.locked() as conn:
         kept, oldest_kept = conn.execute("SELECT count(*), min(start_ns) FROM lens_traces").fetchone()
         orphans = conn.execute(

@@ -29,7 +29,7 @@ from wrapt import register_post_import_hook
 from otel_lens.facade import _exit
 from otel_lens.settings import Settings, SettingsError
 from otel_lens.store.errors import StoreError
-from otel_lens.store.shared import SharedStore, acquire, release
+from otel_lens.store.shared import WriteStore, acquire, release
 
 _logger = logging.getLogger("otel_lens.distro")
 
@@ -74,7 +74,7 @@ def _names(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
 
 
-def _open_store_or_stop_storing() -> SharedStore | None:
+def _open_store_or_stop_storing() -> WriteStore | None:
     """Open the store before the SDK builds the exporters, so a failure gets one clear line, not a traceback.
 
     A bad setting is the user's typo: the start stops (as ``configure()`` raises), since running on with

@@ -22,7 +22,7 @@ from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreError
 from otel_lens.store.migrations import latest_version
-from otel_lens.store.shared import SharedStore, acquire
+from otel_lens.store.shared import WriteStore, acquire
 from tests._postgres import PostgresServer
 
 pytestmark = pytest.mark.postgres
@@ -213,15 +213,13 @@ def test_one_sweeper_at_a_time_across_hosts(pg_settings: Settings, exporter: Len
     assert exporter.export(_spans()) is SpanExportResult.SUCCESS
     store = exporter.store
     assert store is not None
-    other_host = SharedStore(store.location, pg_settings)  # its own connection, as on another machine
+    other_host = WriteStore(store.location, pg_settings)  # its own connection, as on another machine
     try:
-        assert store._try_sweep_lock()
-        try:
+        with store.sweep_lock() as held:
+            assert held
             summary = other_host.prune(max_age=1e-9, max_size=0)
             assert summary.skipped is not None and "another process is sweeping" in summary.skipped
             assert summary.spans_deleted == 0
-        finally:
-            store._release_sweep_lock()
         assert other_host.prune(max_age=1e-9, max_size=0).spans_deleted == 3
     finally:
         other_host.close()
@@ -248,12 +246,12 @@ def test_store_size_counts_only_this_schemas_tables(exporter: LensSpanExporter, 
     """The size the sweeper measures grows with the store's tables and ignores same-named tables elsewhere."""
     store = exporter.store
     assert store is not None
-    before = store._sweeper.store_size()
+    before = store.size()
     for _ in range(20):
         assert exporter.export(_spans(50)) is SpanExportResult.SUCCESS
-    after = store._sweeper.store_size()
+    after = store.size()
     assert 0 < before < after
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA other_app")
         conn.execute("CREATE TABLE other_app.lens_spans AS SELECT * FROM lens_spans")
-    assert store._sweeper.store_size() == after
+    assert store.size() == after

@@ -125,7 +125,7 @@ _SWEEP_UNTIL_KILLED = """
 
     database, progress = sys.argv[1], sys.argv[2]
     exporter = LensSpanExporter(database=database, sweep_interval=0)
-    sweeper = exporter.store._sweeper
+    sweeper = exporter.store.sweeper
     commit = sweeper._transaction
 
     @contextlib.contextmanager

@@ -134,3 +134,76 @@ def test_gunicorn_preload_style_workers_store_their_spans_and_logs(tmp_path: Pat
     assert logs == 420
     assert rollup_mismatches(db_path) == []
     assert integrity(db_path) == "ok"
+
+
+# fork() while the sweeper is inside a pass: the parent's pass holds the cross-process sweep lock and
+# a side connection for WAL checkpoints. The child must neither use nor close that connection, must
+# not keep the parent's lock, and must sweep on its own once the parent's pass is over.
+_FORK_DURING_SWEEP = """
+    import contextlib, json, os, sys, threading, time
+    from _reliability import SpanFactory, wait_for_file
+    from otel_lens import LensSpanExporter
+    from otel_lens.store import shared
+
+    database, out = sys.argv[1], sys.argv[2]
+    exporter = LensSpanExporter(database=database, sweep_interval=0)
+    store = exporter.store
+    day_ns = 86_400 * 10**9
+    exporter.export(SpanFactory().traces(50, 4, label="old", start_ns=time.time_ns() - 10 * day_ns))
+    in_pass, release = threading.Event(), threading.Event()
+    transaction = store.sweeper._transaction
+
+    @contextlib.contextmanager
+    def paused_transaction():
+        in_pass.set()
+        release.wait(60)
+        with transaction() as cursor:
+            yield cursor
+
+    store.sweeper._transaction = paused_transaction
+    parent_pass = threading.Thread(target=lambda: store.prune(max_age=86_400, max_size=0))
+    parent_pass.start()
+    assert in_pass.wait(60)
+    side = store.sweeper._space.side
+    pid = os.fork()
+    if pid == 0:
+        store.sweeper._transaction = transaction  # the child's passes run plainly
+        report = {
+            "side_forgotten": store.sweeper._space.side is None,
+            "side_kept": any(c is side for c in shared._inherited_connections),
+            "skipped_while_parent_sweeps": store.prune(max_age=86_400, max_size=0).skipped is not None,
+        }
+        release_file = out + ".released"
+        open(out + ".child-ready", "w").close()
+        wait_for_file(release_file)
+        summary = store.prune(max_age=86_400, max_size=0)
+        report["child_deleted"] = summary.spans_deleted
+        report["child_skipped"] = summary.skipped
+        with open(out + ".child", "w") as handle:
+            json.dump(report, handle)
+        os._exit(0)
+    wait_for_file(out + ".child-ready")
+    release.set()
+    parent_pass.join(60)
+    exporter.export(SpanFactory().traces(20, 4, label="old2", start_ns=time.time_ns() - 10 * day_ns))
+    open(out + ".released", "w").close()
+    _, status = os.waitpid(pid, 0)
+    exporter.shutdown()
+    sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_child_forked_during_a_sweep_forgets_the_pass_and_sweeps_on_its_own(tmp_path: Path, db_path: Path) -> None:
+    """WriteStore's fork handler runs Sweeper.after_fork(): the parent's checkpoint connection is kept
+    alive unused (not closed: that could delete the parent's WAL), the parent's sweep lock is not held
+    by the child, and the child's own pass later deletes what is expired."""
+    out = tmp_path / "report"
+    result = run_python(write_script(tmp_path, "fork_sweep.py", _FORK_DURING_SWEEP), db_path, out)
+    assert result.returncode == 0, result.stderr
+    child = json.loads(Path(f"{out}.child").read_text())
+    assert child["side_forgotten"] and child["side_kept"]
+    assert child["skipped_while_parent_sweeps"]  # the parent's pass holds the cross-process lock
+    assert child["child_skipped"] is None
+    assert child["child_deleted"] == 80  # the 20 traces of 4 spans stored after the parent's pass
+    assert integrity(db_path) == "ok"
+    assert rollup_mismatches(db_path) == []

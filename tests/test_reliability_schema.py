@@ -138,9 +138,10 @@ def test_open_outwaits_a_write_lock_held_past_the_busy_timeout(db_path: Path, mo
     """Scenario 7/8: on a loaded machine a process creating the schema may wait for the write lock longer than
     SQLite's busy timeout (its busy handler is not fair). Opening retries within its own, longer bound, so a
     lock held past the busy timeout delays the open but never fails it with "database is locked"."""
-    from otel_lens.store import database
+    from otel_lens.store._backends import _sqlite, _sqlite_files
 
-    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.1)  # the lock below outlasts it many times over
+    for module in (_sqlite, _sqlite_files):  # the lock below outlasts it many times over
+        monkeypatch.setattr(module, "BUSY_TIMEOUT_S", 0.1)
     with sqlite3.connect(db_path, isolation_level=None) as seed:  # a WAL file with no tables: adopted as new
         seed.execute("PRAGMA journal_mode = wal")
     seed.close()

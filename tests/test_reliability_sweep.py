@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import TraceFlags
 
 from otel_lens import LensLogExporter, LensSpanExporter, Settings, open_store
-from otel_lens.store.shared import SharedStore
+from otel_lens.store.shared import WriteStore
 from tests._reliability import (
     SpanFactory,
     complete_lines,
@@ -57,7 +57,7 @@ def test_sweep_during_writes_deletes_in_short_chunks_and_shrinks_the_file(
     size_before = file_size(db_path)
 
     holds: list[tuple[float, float]] = []
-    sweeper = store._sweeper
+    sweeper = store.sweeper
     transaction = sweeper._transaction
 
     @contextlib.contextmanager
@@ -149,7 +149,7 @@ _RACE_TO_SWEEP = """
     exporter = LensSpanExporter(database=database, sweep_interval=0)
     store = exporter.store
     if role == "first":
-        prune = store._sweeper.prune
+        prune = store.sweeper.prune
 
         def prune_after_the_other(*args, **kwargs):
             # Holding the cross-process sweep lock: let the other process try, then do the work.
@@ -157,7 +157,7 @@ _RACE_TO_SWEEP = """
             wait_for_file(other_done)
             return prune(*args, **kwargs)
 
-        store._sweeper.prune = prune_after_the_other
+        store.sweeper.prune = prune_after_the_other
     else:
         wait_for_file(sweeping)
     summary = store.prune(max_age=86400, max_size=0)
@@ -210,7 +210,7 @@ def _logs_of(spans: list[ReadableSpan], per_trace: int, after_ns: int, payload: 
     return list(memory.get_finished_logs())
 
 
-def _orphan_logs(store: SharedStore | None) -> int:
+def _orphan_logs(store: WriteStore | None) -> int:
     """Logs carrying a trace id that no stored trace has (what ``show <id>`` would call no such trace)."""
     m = models(store)
     known = m.trace.select(m.trace.trace_id)
@@ -276,7 +276,7 @@ _SIZE_SWEEP_UNTIL_KILLED = """
 
     database, progress, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
     exporter = LensSpanExporter(database=database, sweep_interval=0)
-    sweeper = exporter.store._sweeper
+    sweeper = exporter.store.sweeper
     commit = sweeper._transaction
 
     @contextlib.contextmanager

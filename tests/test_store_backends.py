@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +24,13 @@ from otel_lens.settings import Settings
 from otel_lens.store import codec
 from otel_lens.store.migrations import latest_version, read_version
 from otel_lens.store.schema import Models, models_for
-from otel_lens.store.shared import SharedStore
+from otel_lens.store.shared import WriteStore
 from tests.conftest import IncrementalIdGenerator
 
 _HOUR_NS = 3600 * 10**9
 
 
-def _models(store: SharedStore | None) -> Models:
+def _models(store: WriteStore | None) -> Models:
     assert store is not None
     return models_for(store.db)
 
@@ -192,7 +194,7 @@ def test_prune_by_age_deletes_old_traces_and_logs_whole(
     assert [codec.loads(row["body"]) for row in m.log.select().dicts()] == ["new"]
 
 
-def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> SharedStore:
+def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> WriteStore:
     """400 one-span traces of ~2 KB each, an hour old, oldest first (span ``s<n>`` starts n ms after the first)."""
     now = time.time_ns() - 3600 * 10**9
     filler = "x" * 2000
@@ -214,7 +216,7 @@ def _store_400_heavy_traces(span_exporter: LensSpanExporter) -> SharedStore:
 def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter) -> None:
     """Over the size budget, the oldest traces go first until the store fits, and the newest stay."""
     store = _store_400_heavy_traces(span_exporter)
-    full = store._sweeper.store_size()
+    full = store.size()
     summary = store.prune(max_age=0, max_size=full * 3 // 4)
     m = _models(store)
     kept = sorted(int(row["name"][1:]) for row in m.span.select().dicts())
@@ -227,7 +229,7 @@ def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter)
 def test_size_prune_deletes_about_what_the_budget_needs(span_exporter: LensSpanExporter) -> None:
     """A budget of half the store keeps roughly half the traces: the sweep does not overshoot to empty."""
     store = _store_400_heavy_traces(span_exporter)
-    summary = store.prune(max_age=0, max_size=store._sweeper.store_size() // 2)
+    summary = store.prune(max_age=0, max_size=store.size() // 2)
     kept = _models(store).span.select().count()
     assert 80 <= kept <= 230, f"kept {kept} of 400 traces for a budget of half the store ({summary})"
 
@@ -326,3 +328,46 @@ def test_earliest_root_wins_whichever_batch_brings_it(span_exporter: LensSpanExp
     (rollup,) = _models(store).trace.select().dicts()
     assert (rollup["root_name"], rollup["root_rank"], rollup["span_count"]) == ("first-request", 1, 2)
     assert (rollup["start_ns"], rollup["end_ns"]) == (1_000, 5_100)
+
+
+_DIALECT_CHECKS = re.compile(
+    r"\bis_postgres\b|\bPostgresqlDatabase\b|\bSqliteDatabase\b|\bself\._postgres\b|\bself\._path is None"
+    r"|[\"'](?:sqlite|postgresql)[\"']|^\s*(?:import|from)\s+(?:sqlite3|psycopg|fcntl)\b",
+    re.MULTILINE,
+)
+_BACKEND_MODULES = ("otel_lens/store/_backends/", "otel_lens/store/_postgres.py")
+
+
+def test_no_dialect_checks_outside_the_backend_modules() -> None:
+    """Issue 9 item 3's done-when: only the backend modules know which dialect they talk to.
+
+    Everything else asks its backend object, so a new backend is a new module in store/_backends/.
+    Matched: the five ways the dialect used to be asked (is_postgres, isinstance of a Peewee
+    database class, self._postgres, a Location kind compared with a name, a missing SQLite path)
+    and imports of a driver or of the file lock.
+    """
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in sorted((root / "otel_lens").rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(_BACKEND_MODULES):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            code = line.split("#", 1)[0]
+            if _DIALECT_CHECKS.search(code):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []
+
+
+def test_the_dialect_check_finds_what_it_forbids() -> None:
+    """The check above is not vacuous: each form the dialect was asked in before matches it."""
+    for line in (
+        "if is_postgres(db):",
+        "self._postgres = isinstance(db, pw.PostgresqlDatabase)",
+        'if self.location.kind == "postgresql":',
+        "if self._path is None:",
+        "import sqlite3",
+        "from psycopg import errors",
+        "import fcntl",
+    ):
+        assert _DIALECT_CHECKS.search(line), line

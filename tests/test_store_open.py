@@ -225,3 +225,53 @@ def test_postgres_location_hides_password() -> None:
 def test_unusable_database_settings_are_refused(setting: str) -> None:
     with pytest.raises(StoreError):
         parse_location(setting)
+
+
+# Another process holds the write lock of a new store (it is being created there) until told to let go,
+# or for at most _HOLD_AT_MOST_S: longer than an application's start may wait, shorter than the
+# 30 s opening used to wait, so which of the two ended the hold says how long the start waited.
+_HOLD_AT_MOST_S = 25.0
+_HOLD_WRITE_LOCK = """
+import os, sqlite3, sys, time
+database, held, release, report, at_most = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+conn = sqlite3.connect(database, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+open(held, "w").close()
+deadline = time.monotonic() + at_most
+while not os.path.exists(release) and time.monotonic() < deadline:
+    time.sleep(0.02)
+ended_by = "release" if os.path.exists(release) else "timeout"
+conn.execute("COMMIT")
+conn.close()
+with open(report, "w") as handle:
+    handle.write(ended_by)
+"""
+
+
+def test_start_does_not_wait_long_for_another_process_holding_the_write_lock(tmp_path: Path) -> None:
+    """configure()/the distro/an exporter's constructor run in the application's start: opening a store
+    whose write lock another process holds waits a short bound only (it used to wait up to 30 s, hanging
+    the start), then the store opens at the first export once the lock is free, and nothing is lost."""
+    from tests._reliability import SpanFactory, wait_for_file
+
+    db_path = tmp_path / "lens.db"
+    held, release, report = tmp_path / "held", tmp_path / "release", tmp_path / "report"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_WRITE_LOCK, db_path, held, release, report, str(_HOLD_AT_MOST_S)]
+    )
+    try:
+        wait_for_file(held)
+        exporter = LensSpanExporter(database=str(db_path), sweep_interval=0)  # returns while the lock is held
+        release.touch()
+        assert holder.wait(60) == 0
+        assert report.read_text() == "release", "the exporter's start waited until the other process gave up"
+        spans = SpanFactory().traces(2, 3, label="after")
+        assert exporter.export(spans).name == "SUCCESS"  # opened (and migrated) at the first export
+        exporter.shutdown()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version()
+        assert conn.execute("SELECT count(*) FROM lens_spans").fetchone()[0] == 6
+    conn.close()

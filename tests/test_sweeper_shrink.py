@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
-from otel_lens.store import sweeper as sweeper_module
+from otel_lens.store._backends import _sqlite_space as sqlite_space
 
 
 def _fill(exporter: LensSpanExporter, traces: int, start_ns: int) -> None:
@@ -36,7 +36,7 @@ def test_shrink_frees_many_pages_per_step_and_truncates_the_wal(db_path: Path) -
     assert store is not None
     try:
         _fill(exporter, 3000, time.time_ns() - 10 * 86_400 * 10**9)
-        sweeper = store._sweeper
+        sweeper = store.sweeper
         steps = 0
         locked = sweeper._locked
 
@@ -58,9 +58,9 @@ def test_shrink_frees_many_pages_per_step_and_truncates_the_wal(db_path: Path) -
         assert free == 0 and pages * 4096 == os.path.getsize(db_path)
         assert freed_pages > 300
         # One freelist check per vacuum step, plus the final check and the TRUNCATE checkpoint.
-        assert steps <= freed_pages // sweeper_module._VACUUM_PAGES + 3
+        assert steps <= freed_pages // sqlite_space._VACUUM_PAGES + 3
         assert os.path.getsize(f"{db_path}-wal") == 0
-        assert sweeper._side is None  # the pass's checkpoint connection is closed again
+        assert sweeper._space.side is None  # type: ignore[attr-defined]  # the pass's checkpoint connection is closed again
     finally:
         exporter.shutdown()
 

@@ -19,17 +19,17 @@ from otel_lens._redact import Redactor
 from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreClosed, StoreError, StoreFull
 from otel_lens.store.rows import EncodedBatch
-from otel_lens.store.shared import SharedStore, acquire, release
+from otel_lens.store.shared import WriteStore, acquire, release
 
 _logger = logging.getLogger("otel_lens.export")
 _SHUTDOWN_WAIT_S = 2.0
 _T = TypeVar("_T")
 # One rate limit per store, not per exporter: a full disk is one condition however many exporters hit it.
-_warnings_by_store: weakref.WeakKeyDictionary[SharedStore, RateLimitedLog] = weakref.WeakKeyDictionary()
+_warnings_by_store: weakref.WeakKeyDictionary[WriteStore, RateLimitedLog] = weakref.WeakKeyDictionary()
 _warnings_lock = threading.Lock()
 
 
-def _warnings_for(store: SharedStore) -> RateLimitedLog:
+def _warnings_for(store: WriteStore) -> RateLimitedLog:
     with _warnings_lock:
         warnings = _warnings_by_store.get(store)
         if warnings is None:
@@ -44,14 +44,14 @@ class LensExporterCore:
         self.signal = signal
         self.settings = settings if settings is not None else Settings.load(**overrides)
         with internal():  # opening and migrating the database: never logged through the app's handlers, nor traced
-            self._store: SharedStore | None = acquire(self.settings)
+            self._store: WriteStore | None = acquire(self.settings)
         self._shutdown_lock = threading.Lock()
         self._export_lock = threading.Lock()  # the spec: export calls are serialized
         self._warnings = _warnings_for(self._store)
         self.redactor = Redactor(self.settings.redact)  # secrets scrubbed from every stored attribute map
 
     @property
-    def store(self) -> SharedStore | None:
+    def store(self) -> WriteStore | None:
         """The shared store, or None after shutdown."""
         return self._store
 

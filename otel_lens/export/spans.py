@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_lens.export._exporter import LensExporterCore
 from otel_lens.export.encode import encode_spans
 from otel_lens.settings import Settings
-from otel_lens.store.shared import SharedStore
+from otel_lens.store.shared import WriteStore
 
 
 class LensSpanExporter(SpanExporter):
@@ -30,7 +30,13 @@ class LensSpanExporter(SpanExporter):
         self._core = LensExporterCore("spans", settings, overrides)
 
     @property
-    def store(self) -> SharedStore | None:
+    def write_store(self) -> WriteStore | None:
+        """The process's write side of the database (shared with the other exporter), or None after shutdown."""
+        return self._core.store
+
+    @property
+    def store(self) -> WriteStore | None:
+        """The former name of :attr:`write_store` (``Lens.store`` is the read handle, a different thing)."""
         return self._core.store
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

@@ -10,7 +10,6 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 from otel_lens._guard import internal
@@ -295,7 +294,7 @@ class Store:
             SettingsError: ``max_age`` or ``max_size`` does not parse.
             StoreError: the database cannot be written.
         """
-        if self.location.kind == "sqlite" and not Path(self.location.target).exists():
+        if not self.location.backend().exists(self.location):
             raise StoreError(f"no otel-lens database at {self.location}")
         # Only the settings prune uses are read: a bad unrelated one (say the log format) must not stop it.
         environ = {name: os.environ[name] for name in _PRUNE_VARIABLES if name in os.environ}

@@ -15,8 +15,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens._redact_urls import database_label
-from otel_lens.store.errors import StoreError
+from otel_lens.store.errors import StoreError, StoreFull, one_line
 
 _NUL = "\x00"
 _NUL_REPLACEMENT = "\ufffd"  # PostgreSQL text cannot hold U+0000; U+FFFD shows where it was
@@ -68,18 +67,6 @@ def as_columns(rows: Sequence[Sequence[Any]], types: Sequence[str]) -> list[list
     return columns
 
 
-def describe(db: pw.Database) -> str:
-    """``db`` for messages: host, port and database name, never the password."""
-    target = str(db.database)
-    if target.startswith(("postgresql://", "postgres://")):
-        return database_label(target)  # never raises, even on a URL whose password breaks urlsplit
-    return target
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def require_schema(db: pw.Database, where: str) -> None:
     """Refuse, in one line, a session whose ``search_path`` names no existing schema.
 
@@ -118,24 +105,24 @@ def is_connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError) and not state
 
 
-def translate(exc: BaseException, db: pw.Database) -> StoreError | None:
-    """A one-line :class:`StoreError` for a psycopg error, or None when ``exc`` is not one."""
+def translate(exc: BaseException, where: str) -> StoreError | None:
+    """A one-line :class:`StoreError` for a psycopg error, or None when ``exc`` is not one.
+
+    ``where`` names the database for messages (password-free, from the backend's ``label``).
+    """
     try:
         import psycopg
     except ImportError:  # pragma: no cover
         return None
     if not isinstance(exc, psycopg.Error):
         return None
-    where = describe(db)
-    text = _one_line(exc)
+    text = one_line(exc)
     if is_connection_lost(exc):
         return StoreError(f"lost the connection to database {where} ({text}); the next export reconnects")
     state = getattr(exc, "sqlstate", None) or ""
     if state == "57014":
         return StoreError(f"database {where} did not finish the write before the export deadline ({text})")
     if state in ("53100", "53200"):  # disk_full, out_of_memory
-        from otel_lens.store.errors import StoreFull
-
         return StoreFull(f"database {where} is full ({text}); writing resumes once there is room")
     return StoreError(f"writing to database {where} failed: {type(exc).__name__}: {text}")
 

@@ -1,7 +1,8 @@
-"""Opening a store by URL: path checks, file modes, refusal of foreign files, SQLite pragmas.
+"""Where a store lives: the database setting parsed once into a :class:`Location` and its backend.
 
-Nothing here writes to a file before it is known to be an otel-lens database (or a new, empty one):
-a foreign file's bytes stay unchanged.
+Each backend (:mod:`otel_lens.store._backends`) says which settings it takes; the opening itself
+(file checks, pragmas, drivers) lives in the backend modules. The names below stay importable from
+here for callers that open a database by hand.
 """
 
 from __future__ import annotations
@@ -9,51 +10,61 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import sqlite3
-import stat
-import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
-
-import peewee as pw
 
 from otel_lens._redact import Redactor
-from otel_lens._redact_urls import database_label, hide_url_secrets, url_secrets
-from otel_lens.store.errors import NotALensDatabase, StoreError
-
-APPLICATION_ID = 0x4C454E53  # "LENS" in the SQLite header, so `file` and we can tell our databases apart
-BUSY_TIMEOUT_S = 5.0
-PG_CONNECT_TIMEOUT_S = 10.0
-JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_SQLITE_BUSY = 5  # the primary result code of SQLITE_BUSY and its extended codes
-_PRAGMAS = (
-    # auto_vacuum only takes effect on a database with no tables yet, and before WAL mode is set;
-    # on an existing database it changes nothing.
-    ("auto_vacuum", "incremental"),
-    ("journal_mode", "wal"),
-    ("synchronous", "normal"),
-    ("journal_size_limit", JOURNAL_SIZE_LIMIT),
-    ("cache_size", -8 * 1024),
-    ("foreign_keys", 0),
+from otel_lens.store._backends import BACKENDS, Backend, backend_class
+from otel_lens.store._backends._postgres import PG_CONNECT_TIMEOUT_S, open_postgres
+from otel_lens.store._backends._sqlite_files import (
+    _PRAGMAS,
+    APPLICATION_ID,
+    BUSY_TIMEOUT_S,
+    JOURNAL_SIZE_LIMIT,
+    check_sqlite_header,
+    check_sqlite_identity,
+    is_busy,
+    open_sqlite,
+    prepare_sqlite_file,
+    set_pragma,
 )
+from otel_lens.store.errors import StoreError
+
+__all__ = [
+    "APPLICATION_ID",
+    "BUSY_TIMEOUT_S",
+    "JOURNAL_SIZE_LIMIT",
+    "PG_CONNECT_TIMEOUT_S",
+    "_PRAGMAS",
+    "Location",
+    "check_sqlite_header",
+    "check_sqlite_identity",
+    "is_busy",
+    "open_postgres",
+    "open_sqlite",
+    "parse_location",
+    "prepare_sqlite_file",
+    "set_pragma",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class Location:
     """Where a store lives: a SQLite file or a PostgreSQL URL."""
 
-    kind: str  # "sqlite" or "postgresql"
+    kind: str  # a backend's kind: "sqlite" or "postgresql"
     target: str  # the absolute file path, or the URL as given
 
     @property
     def path(self) -> Path:
         return Path(self.target)
 
+    def backend(self) -> Backend:
+        """A new backend object for this location (a store keeps the one it was opened with)."""
+        return backend_class(self.kind)()
+
     def __str__(self) -> str:
-        """The location for messages: a PostgreSQL URL as host, port and database only (never the password)."""
-        return database_label(self.target) if self.kind == "postgresql" else self.target
+        """The location for messages: a URL as host, port and database only (never the password)."""
+        return backend_class(self.kind).label(self.target)
 
     def __repr__(self) -> str:
         return f"Location(kind={self.kind!r}, target={_default_redactor().display_url(self.target)!r})"
@@ -70,250 +81,20 @@ def parse_location(database: str | os.PathLike[str]) -> Location:
         raise StoreError(
             "the database setting is empty; use e.g. ./lens.db, sqlite:///abs/lens.db or postgresql://host/db"
         )
-    if text.startswith(("postgresql://", "postgres://")):
-        return Location("postgresql", text)
-    if text.startswith("sqlite:"):
-        rest = text[len("sqlite:") :]
-        if rest.startswith("///"):  # sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's convention)
-            text = unquote(rest[3:])
-        elif rest.startswith("//"):
-            raise StoreError(
-                f"database {_default_redactor().display_url(text)!r} has a host part; "
-                "use sqlite:///relative/or/absolute/path"
-            )
-        else:
-            text = unquote(rest)
-    elif "://" in text:
-        scheme = text.split("://", 1)[0]
+    for backend in BACKENDS:
+        target = backend.claims(text)
+        if target is not None:
+            return Location(backend.kind, target)
+    if text.startswith("sqlite://"):
         raise StoreError(
-            f"database {_default_redactor().display_url(text)!r}: unsupported scheme {scheme!r}; "
-            "use a file path, sqlite:/// or postgresql://"
+            f"database {_default_redactor().display_url(text)!r} has a host part; "
+            "use sqlite:///relative/or/absolute/path"
         )
-    if text == ":memory:":
-        raise StoreError("database ':memory:' cannot be shared by exporter threads and readers; use a file path")
-    return Location("sqlite", str(Path(text).expanduser().absolute()))
-
-
-def prepare_sqlite_file(path: Path) -> bool:
-    """Check ``path`` can hold an otel-lens database, creating parents (0700) and the file (0600).
-
-    Returns:
-        True when the file was created here (so it is certainly new).
-
-    Raises:
-        StoreError: the path is a directory, its parent cannot be created, or it is not writable.
-        NotALensDatabase: the file exists and is not an SQLite database.
-    """
-    if path.is_dir():
-        raise StoreError(f"database path {path} is a directory; give a file path such as {path / 'lens.db'}")
-    parent = path.parent
-    missing = [d for d in (parent, *parent.parents) if not d.is_dir()]
-    for directory in reversed(missing):  # each level we create is private, whatever the umask
-        try:
-            directory.mkdir(mode=0o700)
-            os.chmod(directory, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the directory {directory} for database {path}: {exc.strerror or exc}"
-            ) from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise StoreError(f"database {path}: directory {parent} is not writable (SQLite needs it for the -wal file)")
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StoreError(f"cannot create database {path}: {exc.strerror or exc}") from None
-    else:
-        os.close(fd)
-        return True
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise StoreError(f"database path {path} is not a regular file")
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise StoreError(f"database {path} is read-only; otel-lens needs read and write access to store spans")
-    check_sqlite_header(path)
-    return False
-
-
-def check_sqlite_header(path: Path) -> None:
-    """Refuse a non-empty file that does not start with the SQLite magic header (read, never written)."""
-    with open(path, "rb") as handle:
-        header = handle.read(len(_SQLITE_MAGIC))
-    if header and header != _SQLITE_MAGIC:
-        raise NotALensDatabase(f"{path} is not an otel-lens database (not even SQLite); refusing to touch it")
-
-
-def check_sqlite_identity(path: Path) -> int:
-    """Refuse an SQLite file that belongs to another application, reading it without writing.
-
-    An otel-lens database carries :data:`APPLICATION_ID`; an empty SQLite file is accepted as new.
-
-    Returns:
-        The file's schema version (``PRAGMA user_version``; 0 for a new file).
-    """
-    if path.stat().st_size == 0:
-        return 0
-    try:
-        # With no -wal beside it no writer is active: open immutable, or SQLite would leave -wal/-shm
-        # files next to a foreign WAL database it must not touch.
-        immutable = "" if os.path.exists(f"{path}-wal") else "&immutable=1"
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro{immutable}", uri=True, timeout=BUSY_TIMEOUT_S)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from None
-    try:
-        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if application_id == APPLICATION_ID:
-            return version
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise NotALensDatabase(f"{path} is not an otel-lens database ({exc}); refusing to touch it") from None
-    finally:
-        conn.close()
-    if application_id != 0 or tables:
-        raise NotALensDatabase(
-            f"{path} is an SQLite database of another application (application_id={application_id}, "
-            f"{tables} schema objects); refusing to touch it"
-        )
-    return version
-
-
-def open_sqlite(path: Path, *, readonly: bool = False, immutable: bool = False) -> pw.SqliteDatabase:
-    """A Peewee database on ``path`` with otel-lens pragmas; the connection is opened lazily.
-
-    The connection is shared by the threads of one store (``check_same_thread=False``), which
-    serializes its own use; Peewee runs in autocommit mode and writers issue ``BEGIN IMMEDIATE``.
-    ``readonly`` opens it for reading only; ``immutable`` also tells SQLite that no one writes it
-    (so it creates no -wal/-shm beside a file no writer has open).
-    """
-    if readonly or immutable:
-        return pw.SqliteDatabase(
-            f"{path.as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
-            uri=True,
-            timeout=BUSY_TIMEOUT_S,
-            check_same_thread=False,
-            thread_safe=False,
-            pragmas=(("query_only", 1),),
-        )
-    pragmas: tuple[tuple[str, str | int], ...] = _PRAGMAS
-    if _has_content(path):
-        # Setting auto_vacuum rewrites the header (its change counter) even when the value is the same, and
-        # on a database with tables it changes nothing: skip it, so a refused file keeps its bytes.
-        pragmas = tuple(pragma for pragma in _PRAGMAS if pragma[0] != "auto_vacuum")
-    return _SqliteDatabase(
-        str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, thread_safe=False, pragmas=pragmas
+    scheme = text.split("://", 1)[0]
+    raise StoreError(
+        f"database {_default_redactor().display_url(text)!r}: unsupported scheme {scheme!r}; "
+        "use a file path, sqlite:/// or postgresql://"
     )
-
-
-class _SqliteDatabase(pw.SqliteDatabase):
-    """Peewee's SQLite database, setting its pragmas with a bounded retry when the file is busy.
-
-    ``PRAGMA journal_mode = wal`` on a file still in rollback mode (a new one) needs the write lock,
-    and SQLite fails it with SQLITE_BUSY at once, without calling the busy handler, while another
-    connection holds it: which is exactly what happens when several processes create a new
-    database together and one of them is switching it to WAL. Once that one is done the file is in
-    WAL mode and the pragma succeeds at once, so waiting a little is all it takes.
-    """
-
-    def _set_pragmas(self, conn: sqlite3.Connection) -> None:
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        pragmas: tuple[tuple[str, object], ...] = getattr(self, "_pragmas", ())  # peewee's, from pragmas=
-        for pragma, value in pragmas:
-            set_pragma(conn, pragma, value, deadline)
-
-
-def set_pragma(conn: sqlite3.Connection, pragma: str, value: object, deadline: float) -> None:
-    """``PRAGMA pragma = value`` on ``conn``, retried while the database is busy until ``deadline``.
-
-    Raises:
-        sqlite3.OperationalError: still busy at the deadline, or journal_mode did not become ``value``.
-    """
-    pause = 0.002
-    while True:
-        try:
-            row = conn.execute(f"PRAGMA {pragma} = {value}").fetchone()
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-            if time.monotonic() + pause > deadline:
-                raise
-        else:
-            # A refused journal_mode change is no error: SQLite answers with the mode it kept.
-            if pragma != "journal_mode" or (row is not None and str(row[0]).lower() == str(value).lower()):
-                return
-            if time.monotonic() + pause > deadline:
-                raise sqlite3.OperationalError(f"journal_mode stayed {row[0] if row else None!r}, not {value!r}")
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Whether an sqlite3 (or Peewee-wrapped) error is SQLITE_BUSY: another connection holds the lock."""
-    # Peewee re-raises sqlite3's error as its own, with the original as first argument and context.
-    for candidate in (exc, exc.__cause__, exc.__context__, *exc.args[:1]):
-        code = getattr(candidate, "sqlite_errorcode", None)  # Python 3.11+; older ones only have the message
-        if isinstance(code, int):
-            return (code & 0xFF) == _SQLITE_BUSY
-    return "database is locked" in str(exc)
-
-
-def _has_content(path: Path) -> bool:
-    try:
-        return path.stat().st_size > 0
-    except OSError:
-        return False
-
-
-def open_postgres(location: Location) -> pw.Database:
-    """A Peewee PostgreSQL database for ``location`` on psycopg 3 (the ``postgres`` extra); opened lazily.
-
-    The URL goes to libpq as given, so its query options (``sslmode``, ``options``, …) apply.
-
-    Raises:
-        StoreError: the driver is missing (names the extra to install).
-    """
-    try:
-        import psycopg  # noqa: F401
-    except ImportError as exc:
-        raise StoreError(
-            f"database {location} is PostgreSQL, which needs its driver ({exc}): pip install 'psycopg[binary]' "
-            "(the postgres extra)"
-        ) from None
-    url = location.target
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    query = parse_qs(urlsplit(url).query)
-    params: dict[str, Any] = {}
-    if "connect_timeout" not in query:
-        params["connect_timeout"] = int(PG_CONNECT_TIMEOUT_S)  # a dead host must not hang an export forever
-    if "application_name" not in query:
-        params["application_name"] = "otel-lens"
-    # prefer_psycopg3: peewee picks psycopg2 when both drivers are installed; the writer relies on psycopg 3.
-    db = _PostgresqlDatabase(url, prefer_psycopg3=True, thread_safe=False, **params)
-    db.url_secrets = tuple(url_secrets(url, _default_redactor().is_sensitive))
-    return db
-
-
-class _PostgresqlDatabase(pw.PostgresqlDatabase):
-    """Peewee's PostgreSQL database whose connection errors never quote the URL's password.
-
-    libpq echoes parts of a URL it cannot parse (``invalid percent-encoded token: "<password>"``,
-    ``unexpected character … in URI: "<the whole URL>"``); every message otel-lens builds from a
-    driver error would repeat it. The secrets are cut out of the error itself, once, here.
-    """
-
-    url_secrets: tuple[str, ...] = ()
-
-    def _connect(self) -> Any:
-        try:
-            return super()._connect()  # type: ignore[misc]  # peewee has no stubs for it
-        except Exception as exc:
-            exc.args = tuple(
-                hide_url_secrets(arg, self.url_secrets) if isinstance(arg, str) else arg for arg in exc.args
-            )
-            raise
 
 
 @functools.cache

@@ -1,8 +1,8 @@
 """Schema versions and their migrations, applied exactly once even when processes start together.
 
-SQLite keeps the version in ``PRAGMA user_version`` (and :data:`~otel_lens.store.database.APPLICATION_ID`
-in the header); PostgreSQL in the ``lens_meta`` table. Each migration runs inside the write lock
-(``BEGIN IMMEDIATE`` / an advisory transaction lock) after re-reading the version, so a second
+The backend keeps the version (SQLite in ``PRAGMA user_version`` beside its application id,
+PostgreSQL in the ``lens_meta`` table) and provides the write lock each migration runs in
+(``BEGIN IMMEDIATE`` / an advisory transaction lock); the version is re-read under it, so a second
 process that waited for the lock finds the work done.
 """
 
@@ -14,12 +14,10 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from otel_lens.store.database import APPLICATION_ID
+from otel_lens.store._backends import backend_of
 from otel_lens.store.errors import SchemaTooNew
 from otel_lens.store.rows import SCHEMA_3_COLUMNS
 from otel_lens.store.schema import Models, models_for
-
-_PG_LOCK_KEY = 0x4C454E53  # the advisory lock that serializes migrations on PostgreSQL
 
 
 def _create_tables(db: pw.Database, models: Models) -> None:
@@ -59,16 +57,7 @@ _TEXT_COLUMNS = {"extras", "schema_url"}
 
 def table_columns(db: pw.Database, table: str) -> set[str]:
     """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
-    if is_postgres(db):
-        cursor = db.execute_sql(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = %s",
-            (table,),
-        )
-    else:
-        cursor = db.execute_sql(f'PRAGMA table_info("{table}")')
-        return {str(row[1]) for row in cursor.fetchall()}
-    return {str(row[0]) for row in cursor.fetchall()}
+    return backend_of(db).table_columns(db, table)
 
 
 MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
@@ -83,18 +72,9 @@ def latest_version() -> int:
     return max(MIGRATIONS)
 
 
-def is_postgres(db: pw.Database) -> bool:
-    return isinstance(db, pw.PostgresqlDatabase)
-
-
 def read_version(db: pw.Database) -> int:
     """The schema version recorded in ``db`` (0 for a new database)."""
-    if is_postgres(db):
-        if not db.table_exists("lens_meta"):
-            return 0
-        row = db.execute_sql("SELECT value FROM lens_meta WHERE key = %s", ("schema_version",)).fetchone()
-        return int(row[0]) if row else 0
-    return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
+    return backend_of(db).read_version(db)
 
 
 def refuse_newer(db: pw.Database | None, where: str, version: int | None = None) -> int:
@@ -119,46 +99,16 @@ def ensure_schema(db: pw.Database, where: str) -> None:
     if refuse_newer(db, where) == latest_version():
         return
     models = models_for(db)
-    if is_postgres(db):
-        with db.atomic():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-            db.create_tables([models.meta], safe=True)
-            _migrate_locked(db, models, where)
-        return
-    _make_vacuum_incremental(db)
-    with db.atomic(lock_type="IMMEDIATE"):
+    with backend_of(db).migration_lock(db, models):
         _migrate_locked(db, models, where)
-
-
-def _make_vacuum_incremental(db: pw.Database) -> None:
-    """Give an adopted empty SQLite file (e.g. made with journal_mode=WAL) incremental auto-vacuum.
-
-    The pragma only takes effect before the first table, or through a VACUUM, which costs nothing on
-    an empty file. Without it, deleted rows could never be given back to the file system.
-    """
-    if db.execute_sql("PRAGMA auto_vacuum").fetchone()[0] == 2:
-        return
-    if db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        return
-    db.execute_sql("PRAGMA auto_vacuum = INCREMENTAL")
-    db.execute_sql("VACUUM")
 
 
 def _migrate_locked(db: pw.Database, models: Models, where: str) -> None:
     version = refuse_newer(db, where)
+    backend = backend_of(db)
     for target in range(version + 1, latest_version() + 1):
         MIGRATIONS[target](db, models)
-        _write_version(db, models, target)
+        backend.write_version(db, models, target)
         models.meta.insert(key=f"migrated_to_{target}", value=f"{time.time():.3f} pid={os.getpid()}").on_conflict(
             conflict_target=[models.meta.key], preserve=[models.meta.value]
         ).execute()
-
-
-def _write_version(db: pw.Database, models: Models, version: int) -> None:
-    if is_postgres(db):
-        models.meta.insert(key="schema_version", value=str(version)).on_conflict(
-            conflict_target=[models.meta.key], preserve=[models.meta.value]
-        ).execute()
-        return
-    db.execute_sql(f"PRAGMA user_version = {int(version)}")
-    db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")

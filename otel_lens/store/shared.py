@@ -1,4 +1,11 @@
-"""One write store per database per process, shared by both exporters: connection, lock, writer, sweeper.
+"""One write store per database per process, shared by both exporters: the registry and the connection.
+
+The registry (:func:`acquire`/:func:`release`) gives every exporter of a process the same store per
+database. The store owns the connection and its lock; retention (the sweeper thread and the
+cross-process sweep lock) is its :class:`~otel_lens.store._retention.Retention`.
+
+Everything that differs between SQLite and PostgreSQL (opening, reconnecting, the sweep lock, fork
+abandonment of the connection) is asked of the store's backend (:mod:`otel_lens.store._backends`).
 
 The store owns the only write connection its process has to a database and serializes its use with
 a lock, so the span and log exporters (each driven by its own SDK thread) and the retention sweeper
@@ -10,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import logging
 import os
 import threading
@@ -22,18 +28,9 @@ import peewee as pw
 
 from otel_lens._guard import internal
 from otel_lens.settings import Settings
-from otel_lens.store import _postgres
-from otel_lens.store.database import (
-    Location,
-    check_sqlite_identity,
-    is_busy,
-    open_postgres,
-    open_sqlite,
-    parse_location,
-    prepare_sqlite_file,
-)
-from otel_lens.store.errors import ConnectionLost, StoreClosed, StoreError
-from otel_lens.store.migrations import ensure_schema, refuse_newer
+from otel_lens.store._retention import Retention
+from otel_lens.store.database import Location, parse_location
+from otel_lens.store.errors import ConnectionLost, StoreBusy, StoreClosed, StoreError, one_line
 from otel_lens.store.rows import EncodedBatch
 from otel_lens.store.sweeper import PruneSummary, Sweeper
 from otel_lens.store.writer import Writer
@@ -41,43 +38,19 @@ from otel_lens.store.writer import Writer
 _logger = logging.getLogger(__name__)
 
 _DEFAULT_WRITE_TIMEOUT_S = 10.0
-_FIRST_SWEEP_DELAY_S = 5.0
-_PG_SWEEP_LOCK_KEY = 0x4C454E54
 
-_OPEN_TIMEOUT_S = 30.0  # how long opening waits out other processes holding the write lock
-_OPEN_PAUSE_MAX_S = 0.1
-
-
-def _when_free(step: Any, where: str) -> Any:
-    """Run an opening ``step`` (connect, migrate), again while SQLite says the database is busy, within a bound.
-
-    Processes creating or migrating a database together queue for its write lock; on a loaded
-    machine one of them may wait past the busy timeout (SQLite's busy handler is not fair, and
-    each holder may be descheduled while holding it). Every step is safe to run again: a migration
-    re-reads the version under the lock, and a failed connect leaves no connection behind.
-    """
-    deadline = time.monotonic() + _OPEN_TIMEOUT_S
-    pause = 0.01
-    while True:
-        try:
-            return step()
-        except pw.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-            if time.monotonic() + pause > deadline:
-                raise StoreError(
-                    f"cannot open database {where}: other processes kept its write lock for {_OPEN_TIMEOUT_S:.0f}s"
-                ) from None
-        time.sleep(pause)
-        pause = min(pause * 2, _OPEN_PAUSE_MAX_S)
+# How long acquire() (configure(), the distro, an exporter's constructor: the application's start)
+# waits for other processes holding the write lock while it creates or migrates the schema. Past it
+# the store opens at its first write instead, within that write's own deadline, on the export thread.
+_OPEN_AT_START_S = 3.0
 
 
-_registry: dict[Location, SharedStore] = {}
+_registry: dict[Location, WriteStore] = {}
 _registry_lock = threading.Lock()
 _inherited_connections: list[Any] = []  # connections inherited across fork(): kept alive, never used or closed
 
 
-class SharedStore:
+class WriteStore:
     """The write side of one database in this process. Get it with :func:`acquire`, not directly."""
 
     def __init__(self, location: Location, settings: Settings) -> None:
@@ -86,46 +59,48 @@ class SharedStore:
         self._refs = 0
         self._closed = False
         self._lock = threading.Lock()
-        self._sweep_mutex = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._sweep_fd: int | None = None
-        self.db = self._open()
-        self._writer = Writer(self.db)
-        path = location.path if location.kind == "sqlite" else None
-        self._sweeper = Sweeper(self.db, self._sweep_transaction, self.locked, path)
-
-    def _open(self) -> pw.Database:
-        if self.location.kind == "postgresql":
-            db = open_postgres(self.location)
-            try:
-                db.connect()
-                _postgres.require_schema(db, str(self.location))
-                ensure_schema(db, str(self.location))
-            except StoreError:
-                db.close()
-                raise
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    db.close()
-                raise StoreError(f"cannot open database {self.location}: {' '.join(str(exc).split())}") from None
-            return db
-        path = self.location.path
-        created = prepare_sqlite_file(path)
-        if not created:
-            refuse_newer(None, str(path), check_sqlite_identity(path))  # before anything writes to the file
-        db = open_sqlite(path)
+        self._backend = location.backend()
+        self._retention = Retention(location, settings, lambda: self._backend, self.locked, lambda: self.sweeper)
+        self._db: pw.Database | None = None
+        self._writer: Writer | None = None
+        self._sweeper: Sweeper | None = None
         try:
-            _when_free(db.connect, str(path))
-            _when_free(lambda: ensure_schema(db, str(path)), str(path))
-            db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except StoreError:
-            db.close()
-            raise
-        except Exception as exc:
-            db.close()
-            raise StoreError(f"cannot open database {path}: {exc}") from None
-        return db
+            self._open(_OPEN_AT_START_S)
+        except StoreBusy:
+            _logger.debug("otel-lens: %s is busy; opening it at the first write", location)
+
+    def _open(self, wait_s: float) -> None:
+        """Open (and migrate) the database, waiting at most ``wait_s`` for other writers.
+
+        Raises:
+            StoreBusy: other processes kept the write lock; nothing is left half-open.
+            StoreError: the database cannot be used (the message names it and why).
+        """
+        db = self._backend.open_for_writing(self.location, wait_s)
+        self._writer = Writer(db, self._backend)
+        self._sweeper = Sweeper(db, self._sweep_transaction, self.locked, self.location, self._backend)
+        self._db = db
+
+    @property
+    def db(self) -> pw.Database:
+        """The Peewee database of the write connection (opened now if opening was put off)."""
+        if self._db is None:
+            with self.locked():
+                pass
+        assert self._db is not None
+        return self._db
+
+    @property
+    def sweeper(self) -> Sweeper:
+        """This store's retention sweeper (its passes run through :meth:`prune`)."""
+        self.db  # noqa: B018 - opens the store when its opening was put off
+        assert self._sweeper is not None
+        return self._sweeper
+
+    def size(self) -> int:
+        """Bytes the store takes now: the SQLite file and its -wal, or the PostgreSQL tables."""
+        with internal():
+            return self.sweeper.store_size()
 
     # -- locking --------------------------------------------------------------------------------
 
@@ -143,174 +118,101 @@ class SharedStore:
         try:
             if self._closed:
                 raise StoreClosed(f"database {self.location} was shut down")
-            if self.location.kind == "postgresql":
-                reconnected = self._reconnect_if_lost()
+            if self._db is None:
+                self._open(max(timeout, 0.1))
+            assert self._db is not None
+            reconnected = self._backend.reconnect_if_lost(self._db, str(self.location))
             try:
-                conn = self.db.connection()
+                conn = self._db.connection()
             except Exception as exc:  # e.g. the server is down and Peewee's autoconnect failed
-                raise StoreError(f"cannot connect to database {self.location}: {' '.join(str(exc).split())}") from None
+                raise StoreError(f"cannot connect to database {self.location}: {one_line(exc)}") from None
             yield conn
         finally:
             self._lock.release()
         if reconnected:  # logged outside the lock: a log handler may export through this store
             _logger.info("otel-lens: reconnected to database %s", self.location)
 
-    def _reconnect_if_lost(self, force: bool = False) -> bool:
-        """Replace a PostgreSQL connection the server or network dropped (the caller holds the lock)."""
-        if not force and (self.db.is_closed() or self.db.is_connection_usable()):
-            return False
-        with contextlib.suppress(Exception):
-            self.db.close()
-        self.db._state.reset()  # type: ignore[attr-defined]  # a failed close() leaves it half-open
-        try:
-            self.db.connect()
-        except Exception as exc:
-            raise StoreError(f"cannot reconnect to database {self.location}: {' '.join(str(exc).split())}") from None
-        return True
-
     @contextlib.contextmanager
     def _sweep_transaction(self) -> Iterator[Any]:
         deadline = time.monotonic() + _DEFAULT_WRITE_TIMEOUT_S
-        with self.locked(), self._writer.transaction(deadline) as cursor:
-            yield cursor
+        with self.locked():
+            assert self._writer is not None
+            with self._writer.transaction(deadline) as cursor:
+                yield cursor
 
     # -- writes ---------------------------------------------------------------------------------
 
     def write_spans(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded spans; returns how many were new. Raises :class:`StoreError` subclasses."""
-        return self._write(self._writer.write_spans, batch, timeout)
+        return self._write("write_spans", batch, timeout)
 
-    def _write(self, write: Any, batch: EncodedBatch, timeout: float) -> int:
+    def _write(self, method: str, batch: EncodedBatch, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         reconnected = False
         with self.locked(timeout):
+            write = getattr(self._writer, method)  # the writer exists once locked() has opened the store
             try:
                 count = int(write(batch, deadline))
             except ConnectionLost:
                 # Dropped while idle (server restart, idle timeout, a proxy): found at BEGIN, before
                 # anything was written, so reconnecting and writing once more is safe.
-                reconnected = self._reconnect_if_lost(force=True)
+                reconnected = self._backend.reconnect_if_lost(self._open_db(), str(self.location), force=True)
                 count = int(write(batch, deadline))
         if reconnected:  # logged outside the lock: a log handler may export through this store
             _logger.info("otel-lens: reconnected to database %s", self.location)
-        self._ensure_sweeper()
+        if not self._closed:
+            self._retention.ensure_running()
         return count
 
     def write_logs(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded log records; returns how many were new. Raises :class:`StoreError` subclasses."""
-        return self._write(self._writer.write_logs, batch, timeout)
+        return self._write("write_logs", batch, timeout)
+
+    def _open_db(self) -> pw.Database:
+        """The open database, for a caller holding the lock (:meth:`locked` has opened it)."""
+        assert self._db is not None
+        return self._db
 
     # -- retention ------------------------------------------------------------------------------
 
     def prune(self, max_age: float | None = None, max_size: int | None = None) -> PruneSummary:
-        """Run one retention pass now (settings' retention and size unless given).
+        """Run one retention pass now (settings' retention and size unless given); see :class:`Retention`."""
+        return self._retention.prune(max_age, max_size)
 
-        Only one process sweeps a database at a time; when another one is sweeping, the summary
-        says so in ``skipped`` and nothing is deleted.
-        """
-        max_age = self.settings.retention if max_age is None else max_age
-        max_size = self.settings.max_size if max_size is None else max_size
-        with self._sweep_mutex, internal():
-            if not self._try_sweep_lock():
-                return PruneSummary(skipped=f"another process is sweeping {self.location}")
-            try:
-                return self._sweeper.prune(max_age, max_size)
-            finally:
-                self._release_sweep_lock()
-
-    def _try_sweep_lock(self) -> bool:
-        if self.location.kind == "postgresql":
-            with self.locked() as conn:
-                try:
-                    cursor = conn.cursor()
-                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (_PG_SWEEP_LOCK_KEY,))
-                    return bool(cursor.fetchone()[0])
-                except Exception as exc:  # e.g. a dropped connection: the next pass reconnects
-                    raise (_postgres.translate(exc, self.db) or exc) from None
-        fd = os.open(f"{self.location.target}-sweep.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._sweep_fd = fd
-        return True
-
-    def _release_sweep_lock(self) -> None:
-        if self.location.kind == "postgresql":
-            with contextlib.suppress(StoreError), self.locked() as conn:
-                conn.cursor().execute("SELECT pg_advisory_unlock(%s)", (_PG_SWEEP_LOCK_KEY,))
-            return
-        if self._sweep_fd is not None:
-            os.close(self._sweep_fd)  # closing drops the flock
-            self._sweep_fd = None
-
-    def _ensure_sweeper(self) -> None:
-        if self._thread is not None or self.settings.sweep_interval <= 0 or self._closed:
-            return
-        if self.settings.retention <= 0 and self.settings.max_size <= 0:
-            return
-        with _registry_lock:
-            if self._thread is None:
-                self._wake = threading.Event()
-                thread = threading.Thread(target=self._sweep_forever, name="otel-lens-sweeper", daemon=True)
-                try:
-                    thread.start()
-                except RuntimeError:  # interpreter shutdown (3.12+ refuses new threads in atexit): no sweep
-                    return
-                self._thread = thread
-
-    def _sweep_forever(self) -> None:
-        with internal():  # like an export: never traced, never logged back into the store
-            self._sweep_until_closed()
-
-    def _sweep_until_closed(self) -> None:
-        delay = min(_FIRST_SWEEP_DELAY_S, self.settings.sweep_interval)
-        while not self._wake.wait(delay):
-            delay = self.settings.sweep_interval
-            try:
-                summary = self.prune()
-            except StoreClosed:
-                return
-            except Exception as exc:  # the sweeper must never die silently nor take the app down
-                _logger.warning("otel-lens: retention sweep of %s failed: %s", self.location, exc)
-                continue
-            if summary.spans_deleted or summary.logs_deleted:
-                _logger.debug("otel-lens: retention sweep of %s: %s", self.location, summary.as_dict())
+    def sweep_lock(self) -> contextlib.AbstractContextManager[bool]:
+        """Hold the cross-process sweep lock inside the block; yields False (holding nothing) when another has it."""
+        return self._retention.sweep_lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the sweeper and close the connection; later writes raise :class:`StoreClosed`."""
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        self._retention.stop(timeout)
         if not self._lock.acquire(timeout=timeout):
             _logger.warning("otel-lens: closing %s while a write is still running", self.location)
             self._closed = True
             return
         try:
             self._closed = True
-            with contextlib.suppress(Exception):
-                self.db.close()
+            if self._db is not None:
+                with contextlib.suppress(Exception):
+                    self._db.close()
         finally:
             self._lock.release()
 
     def _after_fork_in_child(self) -> None:
-        state = getattr(self.db, "_state")  # noqa: B009 - Peewee's per-database connection state
-        for inherited in (state.conn, self._sweeper._side):
-            if inherited is not None:
+        if self._db is not None and self._sweeper is not None:
+            for inherited in (*self._backend.abandon_after_fork(self._db), *self._sweeper.after_fork()):
                 _abandon(inherited)
-        self._sweeper._side = None
-        setattr(self.db, "_state", type(state)())  # noqa: B010 - a fresh, closed state: connect anew
         self._lock = threading.Lock()
-        self._sweep_mutex = threading.Lock()
-        self._thread = None
-        if self._sweep_fd is not None:
-            os.close(self._sweep_fd)  # the parent's sweep holds the flock; our copy must not keep it
-            self._sweep_fd = None
-        self._writer = Writer(self.db)
+        self._retention.after_fork()
+        self._backend = self.location.backend()  # fresh per-connection state (busy timeout, statements)
+        if self._db is not None:
+            self._writer = Writer(self._db, self._backend)
+
+
+SharedStore = WriteStore
+"""The former name of :class:`WriteStore`, kept for callers that import it."""
 
 
 def _abandon(connection: Any) -> None:
@@ -323,7 +225,7 @@ def _abandon(connection: Any) -> None:
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(connection))
 
 
-def acquire(settings: Settings) -> SharedStore:
+def acquire(settings: Settings) -> WriteStore:
     """The process's store for ``settings.database``, opened (and migrated) on first use.
 
     Raises:
@@ -333,12 +235,12 @@ def acquire(settings: Settings) -> SharedStore:
     with _registry_lock:
         store = _registry.get(location)
         if store is None:
-            store = _registry[location] = SharedStore(location, settings)
+            store = _registry[location] = WriteStore(location, settings)
         store._refs += 1
         return store
 
 
-def release(store: SharedStore) -> None:
+def release(store: WriteStore) -> None:
     """Give back a store from :func:`acquire`; the last release closes it."""
     with _registry_lock:
         store._refs -= 1

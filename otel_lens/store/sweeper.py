@@ -9,27 +9,22 @@ leaves no orphans (no span without its rollup, no log pointing at a deleted trac
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
-from otel_lens.store import _postgres
+from otel_lens.store._backends import Backend
+
+if TYPE_CHECKING:
+    from otel_lens.store.database import Location
 
 _TARGET_CHUNK_S = 0.004
 _MIN_CHUNK, _MAX_CHUNK = 8, 2000
-_VACUUM_PAGES = 128  # pages per incremental_vacuum step: ~1 ms of lock when the machine is idle
-_SIDE_TIMEOUT_S = 5.0  # busy timeout of a pass's checkpoint connection
 _SIZE_HEADROOM = 0.9  # a size sweep stops at 90% of the budget so it does not run again at once
-_AUTO_VACUUM_INCREMENTAL = 2
-_TRUNCATE_WAIT_MS, _TRUNCATE_TRIES = 20, 10
 
 
 @dataclasses.dataclass
@@ -64,41 +59,32 @@ Locked = Callable[[], AbstractContextManager[Any]]
 class Sweeper:
     """Deletes expired or excess data from one database through ``transaction``."""
 
-    _side: sqlite3.Connection | None = None  # a pass's checkpoint connection (SQLite)
-
-    def __init__(self, db: pw.Database, transaction: Transaction, locked: Locked, path: Path | None) -> None:
+    def __init__(
+        self, db: pw.Database, transaction: Transaction, locked: Locked, location: Location, backend: Backend
+    ) -> None:
         self._db = db
         self._transaction = transaction
         self._locked = locked
-        self._path = path  # the SQLite file, for size accounting; None on PostgreSQL
+        # Through lambdas, so the space always goes through this sweeper's current transaction and lock.
+        self._space = backend.space(location, lambda: self._locked(), lambda: self._transaction())
         self._p = db.param
         self._chunk = 200
-        self._pg_rows: dict[str, tuple[int, float, int]] | None = None  # PostgreSQL: live-size baseline of a pass
-        self._pg_other_bytes = 0
 
     # -- size -----------------------------------------------------------------------------------
 
     def store_size(self) -> int:
         """Bytes the store takes: the SQLite file plus its -wal, or the PostgreSQL tables."""
-        if self._path is None:
-            with self._locked() as conn:
-                return _postgres.store_size(conn.cursor())
-        total = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(FileNotFoundError):
-                total += os.stat(f"{self._path}{suffix}").st_size
-        return total
+        return self._space.store_size()
 
     def _used_bytes(self, summary: PruneSummary) -> int:
-        """Bytes in use after deletes (free pages excluded), which is what the file shrinks to."""
-        if self._path is None:
-            return self._pg_live_bytes(summary)
-        page_size, pages, free = (
-            self._read_one("PRAGMA page_size")[0],
-            self._read_one("PRAGMA page_count")[0],
-            self._read_one("PRAGMA freelist_count")[0],
+        """Bytes live data takes after this pass's deletes, which is what a size pass brings under budget."""
+        return self._space.used_bytes(
+            {
+                "lens_spans": summary.spans_deleted,
+                "lens_traces": summary.traces_deleted,
+                "lens_logs": summary.logs_deleted,
+            }
         )
-        return int((pages - free) * page_size)
 
     def _read_one(self, sql: str) -> tuple[Any, ...]:
         """One row of a read-only statement, under the store lock but outside any write transaction."""
@@ -107,56 +93,22 @@ class Sweeper:
             cursor.execute(sql)
             return tuple(cursor.fetchone())
 
-    def _pg_live_bytes(self, summary: PruneSummary) -> int:
-        """PostgreSQL: the bytes live rows take, estimated once per pass and reduced by each delete.
-
-        Deleted rows' space is only reused by new rows (after autovacuum), never returned to the file
-        system, so the files' size cannot tell when a size sweep has deleted enough.
-        """
-        deleted = {
-            "lens_spans": summary.spans_deleted,
-            "lens_traces": summary.traces_deleted,
-            "lens_logs": summary.logs_deleted,
-        }
-        if self._pg_rows is None:
-            with self._transaction() as cursor:
-                total = _postgres.store_size(cursor)
-                self._pg_rows = {}
-                for table in deleted:
-                    rows, cost, size = _postgres.bytes_per_row(cursor, table)
-                    self._pg_rows[table] = (rows + deleted[table], cost, size)  # rows as if nothing was deleted yet
-            self._pg_other_bytes = max(total - sum(size for _, _, size in self._pg_rows.values()), 0)
-        live = float(self._pg_other_bytes)
-        for table, (rows, cost, _) in self._pg_rows.items():
-            live += max(rows - deleted[table], 0) * cost
-        return int(live)
+    def after_fork(self) -> list[Any]:
+        """In a fork child: forget the parent's pass connections; returns them, to be kept alive unused."""
+        return self._space.forget_after_fork()
 
     # -- passes ---------------------------------------------------------------------------------
 
     def prune(self, max_age: float, max_size: int, now_ns: int | None = None) -> PruneSummary:
         """Delete data older than ``max_age`` seconds, then the oldest data beyond ``max_size`` bytes."""
-        if self._path is not None:
-            self._side = sqlite3.connect(self._path, timeout=_SIDE_TIMEOUT_S, isolation_level=None)
+        self._space.begin_pass()
         try:
             return self._prune(max_age, max_size, now_ns)
         finally:
-            side, self._side = self._side, None
-            if side is not None:
-                side.close()
+            self._space.end_pass()
 
     def _between_chunks(self) -> None:
-        """Let a waiting exporter take the lock, and checkpoint the WAL without holding it.
-
-        A pass writes thousands of WAL frames. Left to SQLite's autocheckpoint, the copy into the
-        database and its fsync (tens of milliseconds) run inside the COMMIT of whichever chunk or
-        export crosses the threshold, under the store's lock. A PASSIVE checkpoint from a connection
-        of its own never blocks a writer; once it caught up, the next write restarts the WAL, so
-        it stays small and the autocheckpoint seldom fires inside the lock.
-        """
-        time.sleep(0)
-        if self._side is not None:
-            with contextlib.suppress(sqlite3.Error):  # an optimization here; the final TRUNCATE still runs
-                self._side.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._space.between_chunks()
 
     def _prune(self, max_age: float, max_size: int, now_ns: int | None) -> PruneSummary:
         started = time.monotonic()
@@ -171,7 +123,7 @@ class Sweeper:
             self._delete_small(summary, cutoff)
         if max_size > 0 and self.store_size() > max_size:
             target = int(max_size * _SIZE_HEADROOM)
-            self._pg_rows = None
+            self._space.start_size_pass()
             per_trace: float | None = None
             while (used := self._used_bytes(summary)) > target:
                 trace_start, log_start = self._oldest()
@@ -286,41 +238,9 @@ class Sweeper:
             cursor.execute(f"DELETE FROM lens_usage WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
 
     def shrink(self) -> None:
-        """Give freed pages back to the file system and truncate the WAL (SQLite; a no-op elsewhere)."""
-        if self._path is None:
-            return
-        if self._read_one("PRAGMA auto_vacuum")[0] == _AUTO_VACUUM_INCREMENTAL:
-            free = self._read_one("PRAGMA freelist_count")[0]
-            while free:
-                with self._locked() as conn:
-                    # Python's sqlite3 steps a PRAGMA once, and each step of incremental_vacuum frees ONE
-                    # page (execute() then resets it); executescript() steps it to the end. BEGIN
-                    # IMMEDIATE: a deferred write would fail with BUSY_SNAPSHOT beside other writers.
-                    conn.executescript(f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({_VACUUM_PAGES}); COMMIT;")
-                    left = conn.execute("PRAGMA freelist_count").fetchone()[0]
-                self._between_chunks()
-                if left >= free:
-                    break  # nothing freed: never spin (the file is what it is)
-                free = left
-        self.checkpoint(truncate=True)
+        """Give freed space back to the file system (SQLite: incremental vacuum, then an emptied WAL)."""
+        self._space.shrink()
 
     def checkpoint(self, truncate: bool = False) -> None:
-        """Copy the WAL into the database (and with ``truncate``, empty the -wal file)."""
-        if self._path is None:
-            return
-        if truncate and self._side is not None:
-            self._between_chunks()  # most frames copied off the lock: TRUNCATE has little left to do
-            # TRUNCATE takes the write lock, then waits for readers to finish, blocking writers meanwhile.
-            # From the side connection, each try waits at most _TRUNCATE_WAIT_MS, so an exporter is held
-            # up that long at worst, and a reader that stays (a CLI, a viewer) makes it give up: the WAL
-            # is then capped by journal_size_limit and emptied by a later pass.
-            with contextlib.suppress(sqlite3.Error):
-                self._side.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
-                for _ in range(_TRUNCATE_TRIES):
-                    busy = self._side.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                    if not busy:
-                        break
-                    time.sleep(_TRUNCATE_WAIT_MS / 1000)
-            return
-        with self._locked() as conn:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        """Copy the WAL into the database (and with ``truncate``, empty the -wal file); SQLite only."""
+        self._space.checkpoint(truncate)
