@@ -1,104 +1,31 @@
 """Read-only SQL over a store (``otel-lens sql``, the MCP ``run_sql`` tool): read-only by construction.
 
-SQLite: the query runs on the reader's read-only connection (``mode=ro``, or ``immutable`` when no
-writer has the file open, see ``_reader.py``), under an authorizer that allows reading and nothing
-else (no write, ATTACH, PRAGMA change, extension loading, temp table, transaction), with a progress
-handler that interrupts it once its time budget is spent. The views live in that connection's TEMP
-schema (memory), created before the authorizer is installed, so the user's text runs unchanged
-(``EXPLAIN``, ``WITH RECURSIVE`` and error positions as written) and nothing reaches the file.
-
-PostgreSQL: a ``READ ONLY`` transaction with a ``statement_timeout``, always rolled back; the views
-are a ``WITH`` clause around the query (a read-only transaction may not create even a temp view,
-and one would write the catalog of the store's database), and the query is read through a cursor
-(``DECLARE`` accepts only a SELECT/VALUES), so the rows past the cap are counted, not fetched.
+Each dialect's runner is its own module (``_sql_sqlite.py``: a read-only connection under an authorizer
+and a time budget; ``_sql_postgres.py``: a read-only transaction with a statement timeout), chosen by
+the store's backend, so a new backend adds a runner module and one entry in :data:`_RUNNERS`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import decimal
-import re
-import sqlite3
-import time
+from collections.abc import Callable
 from typing import Any
 
-import peewee as pw
-
-from otel_lens.query._sql_views import VIEW_NAMES, postgres_with_clause, sqlite_create_statements
+from otel_lens.query._sql_postgres import run_postgres
+from otel_lens.query._sql_result import SqlError, SqlRefused, SqlResult, SqlTimeout
+from otel_lens.query._sql_sqlite import run_sqlite
 from otel_lens.query.store import Store
+from otel_lens.store._backends import backend_of
+from otel_lens.store._backends._postgres import PostgresBackend
+from otel_lens.store._backends._sqlite import SqliteBackend
+
+__all__ = ["DEFAULT_ROW_LIMIT", "DEFAULT_TIMEOUT_S", "SqlError", "SqlRefused", "SqlResult", "SqlTimeout", "run_sql"]
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ROW_LIMIT = 1000
-_LIMIT_LENGTH = 0  # sqlite3.SQLITE_LIMIT_LENGTH (the constant is missing before Python 3.11)
-_MAX_VALUE_BYTES = 16 * 1024 * 1024  # SQLite's length limit while a query runs: no gigabyte randomblob()
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
-_PG_READING = frozenset({"select", "with", "values", "table", "("})
-_PROGRESS_STEPS = 1000  # VM instructions between two looks at the clock (cheap; well under a millisecond)
-
-# Authorizer actions (sqlite3 lacks some constants on older Pythons, so the numbers are spelled out).
-_SELECT, _READ, _FUNCTION, _RECURSIVE, _PRAGMA, _ATTACH = 21, 20, 31, 33, 19, 24
-_ACTIONS = {
-    1: "CREATE INDEX", 2: "CREATE TABLE", 3: "CREATE TEMP INDEX", 4: "CREATE TEMP TABLE", 5: "CREATE TEMP TRIGGER",
-    6: "CREATE TEMP VIEW", 7: "CREATE TRIGGER", 8: "CREATE VIEW", 9: "DELETE", 10: "DROP INDEX", 11: "DROP TABLE",
-    12: "DROP TEMP INDEX", 13: "DROP TEMP TABLE", 14: "DROP TEMP TRIGGER", 15: "DROP TEMP VIEW", 16: "DROP TRIGGER",
-    17: "DROP VIEW", 18: "INSERT", 19: "PRAGMA", 22: "a transaction (BEGIN/COMMIT)", 23: "UPDATE", 24: "ATTACH",
-    25: "DETACH", 26: "ALTER TABLE", 27: "REINDEX", 28: "ANALYZE", 29: "CREATE VIRTUAL TABLE",
-    30: "DROP VIRTUAL TABLE", 32: "SAVEPOINT",
-}  # fmt: skip
-_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
-_REFUSED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
-# PRAGMAs that only read: with no argument, and the schema-describing ones that take a table or index name.
-_READ_PRAGMAS = frozenset({
-    "application_id", "collation_list", "compile_options", "database_list", "encoding", "foreign_keys",
-    "freelist_count", "function_list", "module_list", "page_count", "page_size", "pragma_list", "schema_version",
-    "user_version", "journal_mode", "auto_vacuum", "data_version", "query_only",
-})  # fmt: skip
-_NAME_PRAGMAS = frozenset({"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
-                           "foreign_key_list"})  # fmt: skip
-
-
-class SqlError(ValueError):
-    """The query could not run: bad SQL (the message quotes the database's own), or empty."""
-
-
-class SqlRefused(SqlError):
-    """The query would write, attach, load an extension, change a PRAGMA or open a transaction."""
-
-
-class SqlTimeout(SqlError):
-    """The query ran past its time budget and was interrupted."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SqlResult:
-    """The first ``limit`` rows of a query, and how many more there were."""
-
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-    more: int  # rows past the cap (counted, not fetched)
-    more_exact: bool = True  # False when counting them ran out of time: "at least ``more``"
-
-    def more_notice(self) -> str | None:
-        """``"12 more rows (…)"`` when rows were cut, else None."""
-        if not self.more:
-            return None
-        count = f"{self.more}" if self.more_exact else f"at least {self.more}"
-        return f"{count} more row{'s' if self.more != 1 else ''} not shown (raise the limit or add LIMIT/WHERE)"
-
-    def records(self) -> list[dict[str, Any]]:
-        """Rows as objects keyed by column (a repeated column name gets ``:1``, ``:2``, … as SQLite does)."""
-        keys: list[str] = []
-        seen: dict[str, int] = {}
-        for name in self.columns:
-            count = seen.get(name, 0)
-            seen[name] = count + 1
-            keys.append(name if count == 0 else f"{name}:{count}")
-        return [dict(zip(keys, row, strict=True)) for row in self.rows]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": [list(r) for r in self.rows], "more_rows": self.more,
-                "more_rows_exact": self.more_exact}  # fmt: skip
+_RUNNERS: dict[str, Callable[[Any, str, float, int], SqlResult]] = {
+    SqliteBackend.kind: run_sqlite,
+    PostgresBackend.kind: run_postgres,
+}
 
 
 def run_sql(store: Store, query: str, timeout: float = DEFAULT_TIMEOUT_S, limit: int = DEFAULT_ROW_LIMIT) -> SqlResult:
@@ -126,183 +53,6 @@ def run_sql(store: Store, query: str, timeout: float = DEFAULT_TIMEOUT_S, limit:
 
     def work(models: Any) -> SqlResult:
         db = models.span._meta.database
-        if isinstance(db, pw.SqliteDatabase):
-            return _run_sqlite(db.connection(), text, timeout, limit)
-        return _run_postgres(db.connection(), text, timeout, limit)
+        return _RUNNERS[backend_of(db).kind](db.connection(), text, timeout, limit)
 
     return store._reader.run(work)
-
-
-def _plain(value: Any) -> Any:
-    """A result value as JSON can hold it: blobs as hex, PostgreSQL's numerics and times as numbers and text."""
-    if value is None or isinstance(value, (str, int, float, dict, list)):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    return str(value)
-
-
-class _Guard:
-    """The authorizer and progress handler of one SQLite query; remembers why it stopped it."""
-
-    def __init__(self, timeout: float) -> None:
-        self.deadline = time.monotonic() + timeout
-        self.timed_out = False
-        self.refusals: list[tuple[str, str | None]] = []  # (what, table) of each denied step
-
-    @property
-    def refused(self) -> str | None:
-        """Why the statement was refused: the first step not on a schema table, which says it best
-        (``CREATE TEMP TABLE t`` is checked as an INSERT into sqlite_temp_master first)."""
-        if not self.refusals:
-            return None
-        for what, table in self.refusals:
-            if table not in _SCHEMA_TABLES:
-                return what
-        what = self.refusals[0][0]
-        if what.startswith("INSERT"):
-            return "CREATE (of a table, view, index or trigger, temporary ones included)"
-        if what.startswith("DELETE"):
-            return "DROP (of a table, view, index or trigger)"
-        if what.startswith("UPDATE"):
-            # What a pragma_*() table function does first; the PRAGMA statement form reads the same.
-            return "a pragma_…() table function (use the statement form, e.g. PRAGMA table_info(spans))"
-        return self.refusals[0][0]
-
-    def authorize(self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _view: str | None) -> int:
-        if action in (_SELECT, _READ, _RECURSIVE):
-            return sqlite3.SQLITE_OK
-        if action == _FUNCTION:
-            if (arg2 or "").lower() not in _REFUSED_FUNCTIONS:
-                return sqlite3.SQLITE_OK
-            what = f"the function {arg2}()"
-        elif action == _PRAGMA:
-            name = (arg1 or "").lower()
-            if (arg2 is None and name in _READ_PRAGMAS) or name in _NAME_PRAGMAS:
-                return sqlite3.SQLITE_OK
-            what = f"PRAGMA {arg1}" + (f" = {arg2}" if arg2 is not None else "")
-        elif action == _ATTACH and not arg1:
-            what = "VACUUM (or an ATTACH of a scratch database)"  # VACUUM is checked as an ATTACH of ''
-        else:
-            what = _ACTIONS.get(action, f"action {action}")
-            if arg1 and action not in (22, 32):
-                what += f" {arg1}"
-        self.refusals.append((what, arg1))
-        return sqlite3.SQLITE_DENY
-
-    def progress(self) -> int:
-        if time.monotonic() > self.deadline:
-            self.timed_out = True
-            return 1  # non-zero: SQLite interrupts the statement
-        return 0
-
-
-def _ensure_views(connection: sqlite3.Connection) -> None:
-    names = ",".join(f"'{n}'" for n in VIEW_NAMES)
-    present = connection.execute(f"SELECT count(*) FROM sqlite_temp_master WHERE name IN ({names})").fetchone()[0]
-    if present == len(VIEW_NAMES):
-        return
-    # query_only also guards the TEMP schema; the connection itself is read-only (mode=ro/immutable), so
-    # lifting it for the moment of creating in-memory views cannot let anything reach the file.
-    connection.execute("PRAGMA query_only = 0")
-    try:
-        for statement in sqlite_create_statements():
-            connection.execute(statement)
-    finally:
-        connection.execute("PRAGMA query_only = 1")
-
-
-def _run_sqlite(connection: sqlite3.Connection, query: str, timeout: float, limit: int) -> SqlResult:
-    _ensure_views(connection)
-    guard = _Guard(timeout)
-    connection.set_authorizer(guard.authorize)
-    connection.set_progress_handler(guard.progress, _PROGRESS_STEPS)
-    setlimit = getattr(connection, "setlimit", None)  # Python 3.11+
-    length = setlimit(_LIMIT_LENGTH, _MAX_VALUE_BYTES) if setlimit else None
-    try:
-        try:
-            cursor = connection.execute(query)
-            columns = [d[0] for d in cursor.description or ()]
-            rows = [tuple(_plain(v) for v in row) for row in cursor.fetchmany(limit)]
-        except (sqlite3.Error, sqlite3.Warning) as exc:
-            raise _sqlite_error(exc, guard, timeout) from None
-        more, exact = 0, True
-        try:
-            while chunk := cursor.fetchmany(1000):  # counted within the same time budget
-                more += len(chunk)
-        except sqlite3.Error:
-            if not guard.timed_out:
-                raise
-            exact = False
-        return SqlResult(columns, rows, more, exact)
-    finally:
-        connection.set_authorizer(None)
-        connection.set_progress_handler(None, _PROGRESS_STEPS)
-        if setlimit is not None and length is not None:
-            setlimit(_LIMIT_LENGTH, length)
-
-
-def _sqlite_error(exc: BaseException, guard: _Guard, timeout: float) -> SqlError:
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    if guard.refused is not None:
-        return SqlRefused(f"refused: {guard.refused} — otel-lens sql only reads (SELECT, WITH, EXPLAIN)")
-    if guard.timed_out:
-        return SqlTimeout(f"the query ran past its {timeout:g}s budget and was stopped (raise --timeout, or narrow it)")
-    if "one statement at a time" in message:
-        return SqlError("only one statement at a time (remove the extra ';' statement)")
-    if isinstance(exc, sqlite3.OperationalError) and "readonly" in message:
-        return SqlRefused(f"refused: the statement would write ({message})")
-    return SqlError(f"SQLite: {message}")
-
-
-def _first_word(query: str) -> str:
-    """The statement's first keyword, past comments (``--`` to the line's end, ``/* … */``)."""
-    text = _COMMENTS.sub(" ", query).lstrip()
-    match = re.match(r"\(|[A-Za-z_]+", text)
-    return match.group(0).lower() if match else ""
-
-
-def _run_postgres(connection: Any, query: str, timeout: float, limit: int) -> SqlResult:
-    word = _first_word(query)
-    if word not in _PG_READING:
-        # The query becomes a subquery of a cursor, where only a SELECT parses; say why, not "syntax error".
-        raise SqlRefused(f"refused: {word.upper() or 'this statement'} — on PostgreSQL otel-lens sql runs one "
-                         "SELECT (or WITH … SELECT, VALUES, TABLE)")  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        try:
-            cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
-            wrapped = f"{postgres_with_clause()} SELECT * FROM ({query}\n) AS lens_query"
-            try:
-                cursor.execute(f"DECLARE lens_sql NO SCROLL CURSOR FOR {wrapped}")
-                cursor.execute(f"FETCH FORWARD {int(limit)} FROM lens_sql")
-                columns = [d.name for d in cursor.description or ()]
-                rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
-                cursor.execute("MOVE FORWARD ALL IN lens_sql")
-                more = max(int(cursor.rowcount or 0), 0)
-            except Exception as exc:
-                if not type(exc).__module__.startswith("psycopg"):
-                    raise
-                raise _postgres_error(exc, timeout) from None
-        finally:
-            cursor.execute("ROLLBACK")
-    return SqlResult(columns, rows, more)
-
-
-def _postgres_error(exc: BaseException, timeout: float) -> SqlError:
-    lines = str(exc).strip().splitlines()
-    message = " ".join(lines[0].split()) if lines else type(exc).__name__
-    sqlstate = getattr(exc, "sqlstate", None)
-    if sqlstate == "57014":  # query_canceled: the statement_timeout fired
-        return SqlTimeout(f"the query ran past its {timeout:g}s budget and was stopped (raise --timeout, or narrow it)")
-    if (
-        sqlstate == "25006" or "read-only transaction" in message or "data-modifying" in message
-    ):  # read_only_sql_transaction
-        return SqlRefused(f"refused: {message} — otel-lens sql only reads")
-    return SqlError(f"PostgreSQL: {message}")
