@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from otel_lens.query._live import LiveBatch, LiveFeed
+from otel_lens.query._pages import LogPage, TracePage, log_dict
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -20,6 +22,9 @@ from otel_lens.query.store import Store, open_store
 __all__ = [
     "AmbiguousTraceId",
     "DatabaseNotReady",
+    "LiveBatch",
+    "LiveFeed",
+    "LogPage",
     "LogRecord",
     "PriceTable",
     "ScopeInfo",
@@ -30,7 +35,9 @@ __all__ = [
     "Store",
     "TraceDetail",
     "TraceNotFound",
+    "TracePage",
     "TraceSummary",
     "UsageRow",
+    "log_dict",
     "open_store",
 ]
