@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from otel_lens.cli._commands import COMMANDS
 from otel_lens.cli._parser import build_parser
 from otel_lens.cli._wait import wait_for_store
+from otel_lens.cli.commands import serve
 from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
 from otel_lens.query.store import open_store
 from otel_lens.store.errors import StoreError
@@ -24,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
+        if args.command == serve.NAME:  # opens the store itself, lazily: it may start before anything is stored
+            return serve.run(args)
         # logs --follow may start before the application stored anything: it waits for the database.
         store = wait_for_store(args.database) if getattr(args, "follow", False) else open_store(args.database)
         with store:

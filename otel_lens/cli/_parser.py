@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_lens._units import parse_duration, parse_size
+from otel_lens.cli.commands import serve
 from otel_lens.query._filters import LEVELS, MAX_LIMIT, STATS_GROUPS, USAGE_GROUPS, missing_unit, trace_id_prefix
 from otel_lens.settings import default_database_path
 
@@ -167,5 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--format", choices=("otlp-json",), default="otlp-json", help="the output format (default otlp-json)"
     )
+    serve_parser = commands.add_parser(serve.NAME, parents=[common], help=serve.HELP)
+    serve.add_arguments(serve_parser)
     parser.commands = dict(commands.choices)
     return parser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from otel_lens.query._live import LiveBatch, LiveFeed
 from otel_lens.query._pages import LogPage, TracePage, log_dict
+from otel_lens.query._usage_series import UsagePoint
 from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -37,6 +38,7 @@ __all__ = [
     "TraceNotFound",
     "TracePage",
     "TraceSummary",
+    "UsagePoint",
     "UsageRow",
     "log_dict",
     "open_store",

@@ -52,7 +52,9 @@ class IdTail:
         self._clock = clock
         self._floor: int | None = None  # None until the first poll
         self._returned: set[int] = set()  # ids above the floor already returned (or there when the tail started)
-        self._gaps: dict[int, tuple[int, float]] = {}  # open gap id -> (xmax of the snapshot it was first seen in, when)
+        self._gaps: dict[
+            int, tuple[int, float]
+        ] = {}  # open gap id -> (xmax of the snapshot it was first seen in, when)
 
     @property
     def floor(self) -> int:
@@ -183,9 +185,7 @@ class LiveFeed:
             log_ids = self._logs.poll(models)
             for start in range(0, len(log_ids), _IN_CHUNK):
                 chunk = log_ids[start : start + _IN_CHUNK]
-                records.extend(
-                    list_logs(models, self._lookups, ids=chunk, limit=None, **self._log_filters)
-                )
+                records.extend(list_logs(models, self._lookups, ids=chunk, limit=None, **self._log_filters))
         return LiveBatch(traces, records)
 
 

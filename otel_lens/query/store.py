@@ -22,6 +22,7 @@ from otel_lens.query._filters import Since
 from otel_lens.query._live import LiveFeed
 from otel_lens.query._pages import LogPage, TracePage
 from otel_lens.query._reader import Reader
+from otel_lens.query._usage_series import UsagePoint, usage_series
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
 from otel_lens.settings import Settings, SettingsError, default_database_path
@@ -381,6 +382,16 @@ class Store:
         table = prices if isinstance(prices, PriceTable) or prices is None else PriceTable.load(prices)
         bundled = _bundled_prices.bundled_prices() if bundled_prices else None
         return self._reader.run(lambda m: _usage.usage_totals(m, group, cutoff, table, bundled))
+
+    def usage_series(self, since: Since = "24h", by: str = "model") -> list[UsagePoint]:
+        """GenAI tokens per hour and ``by`` ``"model"``, ``"provider"`` or ``"service"``, oldest first.
+
+        Raises:
+            ValueError: ``since`` or ``by`` does not parse.
+        """
+        group = _filters.choose(by, _filters.USAGE_GROUPS, "by")
+        cutoff = _filters.cutoff_ns(since)
+        return self._reader.run(lambda m: usage_series(m, group, cutoff))
 
     # -- retention ------------------------------------------------------------------------------
 

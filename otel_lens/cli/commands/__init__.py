@@ -1,0 +1,1 @@
+"""The ``otel-lens`` sub-commands, one module each (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""
