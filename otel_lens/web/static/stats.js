@@ -34,7 +34,7 @@ function drawChart(rows) {
     const label = row[state.by] || "(none)";
     root.append(svg("text", { x: left - 8, y: y + 4, class: "label", "text-anchor": "end" }, label.length > 32 ? label.slice(0, 31) + "…" : label));
     root.append(svg("line", { x1: x(row.p50_ms), x2: x(row.p99_ms), y1: y, y2: y, class: "range" + (row.error_count ? " failed" : "") }));
-    root.append(svg("rect", { x: x(row.p50_ms), y: y - 6, width: Math.max(x(row.p95_ms) - x(row.p50_ms), 2), height: 12, class: "box" }));
+    root.append(svg("rect", { x: x(row.p50_ms), y: y - 6, width: Math.max(x(row.p95_ms) - x(row.p50_ms), 4), height: 12, class: "box" }));
     root.append(svg("circle", { cx: x(row.p99_ms), cy: y, r: 3.5, class: "p99" }));
   });
   chart.replaceChildren(h("figcaption", {}, "Latency: box p50–p95, line to p99 (dot), log scale"), root);

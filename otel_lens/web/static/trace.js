@@ -123,7 +123,9 @@ function drawRow(span, depth, top) {
   bar.style.width = `${width}%`;
   bar.style.background = serviceColor(service);
   const time = h("span", { class: "wf-dur" }, fmtMs(span.duration_ms));
-  time.style.left = `${Math.min(start + width, 92)}%`;
+  // The duration sits after the bar, or inside its end when the bar reaches the right edge.
+  if (start + width > 80) { time.style.right = `${Math.max(100 - start - width, 0)}%`; time.classList.add("inside"); }
+  else time.style.left = `${start + width}%`;
   const marks = (span.events || []).map((event) => {
     const mark = h("span", { class: "wf-event" + (event.name === "exception" ? " exception" : ""), title: event.name });
     mark.style.left = `${((event.time_unix_nano - t0) / total) * 100}%`;
@@ -155,7 +157,7 @@ function draw() {
 
 function drawAxis() {
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-    const tick = h("span", { class: "tick" }, fmtMs((total * f) / 1e6));
+    const tick = h("span", { class: "tick" }, f === 0 ? "0" : fmtMs((total * f) / 1e6));
     tick.style.left = `${f * 100}%`;
     return tick;
   });
