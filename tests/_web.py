@@ -62,7 +62,9 @@ class Demo:
         children: list[tuple[Any, ...]] | None = None,
     ) -> Any:
         context = trace.set_span_in_context(parent) if parent is not None else None
-        span = self.tracer(service).start_span(name, context=context, kind=kind, attributes=attributes, start_time=start)
+        span = self.tracer(service).start_span(
+            name, context=context, kind=kind, attributes=attributes, start_time=start
+        )
         for child in children or []:
             child[0](span)
         if error:
@@ -118,7 +120,9 @@ class Demo:
 
     def hostile(self, start: int) -> str:
         tracer = self.tracer("shop")
-        root = tracer.start_span(HOSTILE_NAME, start_time=start, attributes={"note": HOSTILE_VALUE, HOSTILE_NAME: "key"})
+        root = tracer.start_span(
+            HOSTILE_NAME, start_time=start, attributes={"note": HOSTILE_VALUE, HOSTILE_NAME: "key"}
+        )
         self.log("shop", root, start + MS, SeverityNumber.WARN, HOSTILE_VALUE)
         root.end(end_time=start + 5 * MS)
         return f"{root.get_span_context().trace_id:032x}"
@@ -158,7 +162,9 @@ def build_demo(database: str) -> dict[str, str]:
     ids: dict[str, str] = {}
     try:
         for i in range(6):
-            ids[f"chat{i}"] = demo.chat(now - (5 - i) * 3600 * 10**9 - 60 * 10**9, "gpt-4o" if i % 2 else "gpt-4o-mini", 800 + 300 * i)
+            ids[f"chat{i}"] = demo.chat(
+                now - (5 - i) * 3600 * 10**9 - 60 * 10**9, "gpt-4o" if i % 2 else "gpt-4o-mini", 800 + 300 * i
+            )
         for i in range(12):
             ids[f"checkout{i}"] = demo.request(now - (12 - i) * 20 * 10**9, user=40 + i, fail=i in (3, 9))
         ids["failed"] = ids["checkout9"]

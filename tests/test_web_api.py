@@ -24,7 +24,9 @@ def viewer(demo: tuple[Path, dict[str, str]]) -> Iterator[Viewer]:
         yield running
 
 
-def test_traces_are_newest_first_and_page_by_cursor_without_gaps_or_repeats(viewer: Viewer, demo: tuple[Path, dict[str, str]]) -> None:
+def test_traces_are_newest_first_and_page_by_cursor_without_gaps_or_repeats(
+    viewer: Viewer, demo: tuple[Path, dict[str, str]]
+) -> None:
     """/api/traces pages through every trace once, newest first; the last page's ``next`` is null."""
     with viewer.client() as client, open_store(demo[0]) as store:
         # Two traces of the demo start in the same nanosecond: the trace id breaks the tie, the same on every page.
@@ -68,7 +70,9 @@ def test_trace_filters(viewer: Viewer, demo: tuple[Path, dict[str, str]]) -> Non
         assert listed(q="100%_") == []
 
 
-def test_trace_detail_is_the_show_json_shape_and_takes_a_unique_prefix(viewer: Viewer, demo: tuple[Path, dict[str, str]]) -> None:
+def test_trace_detail_is_the_show_json_shape_and_takes_a_unique_prefix(
+    viewer: Viewer, demo: tuple[Path, dict[str, str]]
+) -> None:
     """/api/traces/{id} gives `show --json`'s shape (plus the summary) for a whole id or a unique prefix."""
     failed = demo[1]["failed"]
     with viewer.client() as client, open_store(demo[0]) as store:
@@ -178,7 +182,11 @@ def test_pages_answer_and_unknown_pages_are_404(viewer: Viewer, demo: tuple[Path
         lost = client.get('/"><script>alert(1)</script>')
         assert lost.status_code == 404
         assert "<script>alert(1)" not in lost.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in lost.text
-        assert client.get("/static/trace.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        assert (
+            client.get("/static/trace.js")
+            .headers["content-type"]
+            .startswith(("text/javascript", "application/javascript"))
+        )
 
 
 def test_no_database_yet_is_503_then_found(tmp_path: Path) -> None:
