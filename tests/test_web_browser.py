@@ -27,6 +27,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 TIMEOUT_MS = 30_000
+# Read at import: the suite's autouse fixture strips OTEL_* variables from each test's environment.
+UPDATE_SCREENSHOTS = os.environ.get("OTEL_LENS_UPDATE_SCREENSHOTS") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +290,7 @@ def test_screenshots(browser: Any, site: Any, tmp_path: Path, width: int, height
             out = tmp_path / f"{name}-{width}x{height}.png"
             p.screenshot(path=str(out))
             assert out.stat().st_size > 5000
-            if os.environ.get("OTEL_LENS_UPDATE_SCREENSHOTS") == "1":
+            if UPDATE_SCREENSHOTS:
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 shutil.copy(out, SCREENSHOTS / out.name)
     finally:
