@@ -24,7 +24,13 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in
 CHROMIUM = "/usr/bin/chromium"
 # Every script is written as a function: the viewer's CSP (rightly) stops Playwright evaluating bare strings.
 # As root Chromium needs --no-sandbox; without the networking flags it floods a closed network with requests.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 TIMEOUT_MS = 30_000
 # Read at import: the suite's autouse fixture strips OTEL_* variables from each test's environment.
@@ -102,7 +108,9 @@ def test_list_then_click_then_the_waterfall_shows_every_span(page: Page, site: A
     seen: set[str] = set()
     for _ in range(100):
         seen |= set(p.eval_on_selector_all(".wf-row", "rows => rows.map(r => r.dataset.spanId)"))
-        at_end = p.evaluate("() => { const s = document.querySelector('.wf-scroll'); const end = s.scrollTop + s.clientHeight >= s.scrollHeight - 1; s.scrollTop += s.clientHeight; return end; }")
+        at_end = p.evaluate(
+            "() => { const s = document.querySelector('.wf-scroll'); const end = s.scrollTop + s.clientHeight >= s.scrollHeight - 1; s.scrollTop += s.clientHeight; return end; }"
+        )
         p.wait_for_timeout(30)
         if at_end:
             break
@@ -198,7 +206,7 @@ def test_span_detail_shows_the_exception_logs_and_copies_the_subtree(page: Page,
 
 def test_live_traces_appear_without_a_reload_and_pause_holds_them(page: Page, site: Any) -> None:
     """A trace stored while the list is open appears in it (same document); paused, it waits and is counted."""
-    viewer, _, database = site
+    database = site[2]
     p = page.go("/")
     p.wait_for_selector("tr[data-trace-id]")
     p.evaluate("() => { window.__sameDocument = true; }")

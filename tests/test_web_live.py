@@ -3,6 +3,7 @@ also when PostgreSQL commits ids out of order (a transaction holding a lower id 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -101,25 +102,27 @@ def test_api_live_streams_traces_and_logs_as_they_are_stored(tmp_path: Path) -> 
     database = tmp_path / "lens.db"
     build_demo(str(database))
     events: list[tuple[str, dict[str, Any]]] = []
-    with serve(database) as viewer, httpx.Client(base_url=viewer.url, timeout=httpx.Timeout(60, read=120)) as client:
-        with client.stream("GET", "/api/live") as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            reader = threading.Thread(target=_read_events, args=(response, events), daemon=True)
-            reader.start()
-            time.sleep(0.2)  # not synchronisation: a record stored before the feed started is simply not "new"
-            code = (
-                "import sys, time; sys.path.insert(0, '.')\n"
-                "from tests._web import Demo\n"
-                f"d = Demo({str(database)!r}); d.request(time.time_ns(), user=99, fail=False); d.close()"
-            )
-            subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=Path(__file__).parent.parent)
-            _until(
-                lambda: (
-                    any(k == "log" for k, _ in events) and any(k == "trace" and d["span_count"] == 4 for k, d in events)
-                ),
-                "live events",
-            )
+    with contextlib.ExitStack() as stack:
+        viewer = stack.enter_context(serve(database))
+        client = stack.enter_context(httpx.Client(base_url=viewer.url, timeout=httpx.Timeout(60, read=120)))
+        response = stack.enter_context(client.stream("GET", "/api/live"))
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        reader = threading.Thread(target=_read_events, args=(response, events), daemon=True)
+        reader.start()
+        time.sleep(0.2)  # not synchronisation: a record stored before the feed started is simply not "new"
+        code = (
+            "import sys, time; sys.path.insert(0, '.')\n"
+            "from tests._web import Demo\n"
+            f"d = Demo({str(database)!r}); d.request(time.time_ns(), user=99, fail=False); d.close()"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=Path(__file__).parent.parent)
+        _until(
+            lambda: (
+                any(k == "log" for k, _ in events) and any(k == "trace" and d["span_count"] == 4 for k, d in events)
+            ),
+            "live events",
+        )
     logs = [d for k, d in events if k == "log"]
     assert [d["body"] for d in logs] == ["cart of user 99: 3 items"]
     assert set(logs[0]) >= {"timestamp", "severity_text", "body", "trace_id", "span_id", "id"}
@@ -170,6 +173,26 @@ def test_a_log_committed_after_a_later_id_is_still_returned(postgres_url: str) -
         assert [(r.id, r.body) for r in late] == [(held_id, "committed late")]
         time.sleep(GAP_GRACE_S + 0.2)  # past the grace, the gap settles: nothing comes twice
         assert feed.poll().logs == [] and feed.poll().logs == []
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_id_settles_and_the_feed_forgets_it(postgres_url: str) -> None:
+    """An id drawn by a transaction that rolls back never comes: once its writers are gone and the grace has
+    passed the gap closes, the feed's floor moves past it and it remembers nothing (memory stays bounded)."""
+    build_demo(postgres_url)
+    with open_store(postgres_url) as store:
+        feed = store.live(traces=False)
+        held, _ = _hold_a_log_open(postgres_url, "never stored")
+        try:
+            _write_log(postgres_url, "stored")
+            assert [r.body for r in feed.poll().logs] == ["stored"]
+            assert feed.pending >= 2  # the returned id and the open gap below it
+        finally:
+            held.rollback()
+            held.close()
+        _until(lambda: feed.poll().logs == [] and feed.pending == 0, "the gap to settle", timeout=GAP_GRACE_S + 30)
+        _write_log(postgres_url, "after")
+        assert [r.body for r in feed.poll().logs] == ["after"]
 
 
 @pytest.mark.postgres

@@ -171,6 +171,11 @@ class LiveFeed:
         self._log_filters = log_filters or {}
         self.poll()  # the starting point: what is stored now is not "new"
 
+    @property
+    def pending(self) -> int:
+        """Ids the feed remembers above its floors (recently returned ids and open gaps): bounded by recent writes."""
+        return sum(tail.pending for tail in (self._spans, self._logs) if tail is not None)
+
     def poll(self) -> LiveBatch:
         result: LiveBatch = self._run(self._poll)
         return result
