@@ -164,6 +164,17 @@ def test_the_viewer_never_writes(open_viewer: Viewer, database: Path, method: st
     assert sorted(p.name for p in database.parent.iterdir()) == files  # not even a -wal or -shm
 
 
+@pytest.mark.parametrize("token", ["has space", "semi;colon", 'quo"te'])
+def test_a_token_a_cookie_or_url_would_mangle_is_refused(database: Path, token: str) -> None:
+    """A token with characters a URL, cookie or header would need to escape is refused at start, in one line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--token", token, "--database", str(database)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("otel-lens: error: the token may only hold letters") and result.stderr.count("\n") == 1
+
+
 def test_a_taken_port_is_one_line(database: Path) -> None:
     """serve on a port already in use exits 1 with one line naming the port."""
     with socket.socket() as taken:

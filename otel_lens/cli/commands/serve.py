@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 import webbrowser
@@ -14,6 +15,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7318
 TOKEN_VARIABLE = "OTEL_EXPORTER_LENS_TOKEN"
 EXIT_ERROR = 1
+_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
     host = str(args.host).strip()
     token = (args.token or os.environ.get(TOKEN_VARIABLE, "")).strip() or None
+    if token is not None and not _TOKEN.match(token):
+        # It travels in a URL, a cookie and an Authorization header: characters none of them has to escape.
+        _fail("the token may only hold letters, digits and - . _ ~ + / = (e.g. from: openssl rand -hex 16)")
+        return EXIT_ERROR
     if not is_loopback(host) and token is None:
         _fail(
             f"refusing to serve on {host} without a token: anyone who can reach it could read your traces; "
