@@ -172,7 +172,9 @@ def test_a_token_a_cookie_or_url_would_mangle_is_refused(database: Path, token: 
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.startswith("otel-lens: error: the token may only hold letters") and result.stderr.count("\n") == 1
+    assert (
+        result.stderr.startswith("otel-lens: error: the token may only hold letters") and result.stderr.count("\n") == 1
+    )
 
 
 def test_a_taken_port_is_one_line(database: Path) -> None:

@@ -127,7 +127,9 @@ def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> li
         .where(trace.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else trace.trace_id == trace_ids[0])
         .order_by(trace.trace_id, span.start_ns, span.span_id)
     )
-    rows = list(query.tuples())
+    # The driver's rows as they are: span_record converts each value itself, and peewee's per-field
+    # conversion of .tuples() was half the cost of reading a 10,000-span trace.
+    rows = list(span._meta.database.execute(query))
     lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
     return [span_record(row, lookups) for row in rows]
 
