@@ -5,7 +5,7 @@ and the viewer's RSS while a client follows ``/api/live`` during 100k new spans.
 The stores are bench_query's (cached under /tmp), served by a real ``otel-lens serve`` subprocess and
 called over HTTP with httpx; the browser is Debian's Chromium driven by Playwright.
 
-Run: ``python benchmarks/bench_web.py [--rounds 7] [--live-spans 100000] [--skip-browser]``.
+Run: ``python benchmarks/bench_web.py [--rounds 7] [--live-spans 100000] [--skip-browser] [--only sizes|trace|live]``.
 """
 
 from __future__ import annotations
@@ -219,8 +219,8 @@ def chromium(url: str, trace_id: str, table: Table) -> None:
         for _ in range(40):
             page.evaluate("() => { const s = document.querySelector('.wf-scroll'); s.scrollTop += 2000; }")
             page.wait_for_timeout(16)
+        page.evaluate("() => { document.querySelector('.wf-scroll').scrollTop = 0; }")
         for _ in range(4):  # collapse and expand the root: the whole tree is flattened again
-            page.keyboard.press("Home")
             page.locator(".wf-row").first.locator("[data-toggle]").click()
             page.wait_for_timeout(30)
         tasks = page.evaluate("() => window.__longTasks")
@@ -297,16 +297,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--live-spans", type=int, default=100_000)
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--only", choices=("sizes", "trace", "live"), action="append", help="run only these parts")
     args = parser.parse_args()
-    sizes = Table("API endpoints: 1M-span store vs 10k-span store (median over HTTP)")
-    size_ratios(args.rounds, sizes)
-    sizes.print()
-    big = Table(f"one {BIG_SPANS:,}-span trace")
-    big_trace(args.rounds, big, browser=not args.skip_browser and Path(CHROMIUM).exists())
-    big.print()
-    live = Table("live feed memory")
-    live_rss(args.live_spans, live)
-    live.print()
+    parts = set(args.only or ("sizes", "trace", "live"))
+    if "sizes" in parts:
+        sizes = Table("API endpoints: 1M-span store vs 10k-span store (median over HTTP)")
+        size_ratios(args.rounds, sizes)
+        sizes.print()
+    if "trace" in parts:
+        big = Table(f"one {BIG_SPANS:,}-span trace")
+        big_trace(args.rounds, big, browser=not args.skip_browser and Path(CHROMIUM).exists())
+        big.print()
+    if "live" in parts:
+        live = Table("live feed memory")
+        live_rss(args.live_spans, live)
+        live.print()
 
 
 if __name__ == "__main__":
