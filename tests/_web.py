@@ -139,7 +139,7 @@ class Demo:
             for i in range(fan_out):
                 if count >= spans:
                     break
-                child = tracer.start_span(f"step {count}", context=trace.set_span_in_context(parent),
+                child = tracer.start_span("process item", context=trace.set_span_in_context(parent),
                                           start_time=start + count * 1000, attributes={"item": count, "lane": i})  # fmt: skip
                 made.append(child)
                 queue.append(child)
