@@ -249,7 +249,7 @@ async function main() {
     h("h1", {}, summary.root_name || "(no root span)"),
     h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", fmtMs(summary.duration_ms),
       " · ", `${summary.span_count} spans`, summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
-      " · ", h("code", { class: "trace-id" }, trace.trace_id), " · ", h("a", { href: `/logs?trace=${trace.trace_id}` }, `${trace.logs.length} logs`)));
+      h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, trace.trace_id)), " · ", h("a", { href: `/logs?trace=${trace.trace_id}` }, `${trace.logs.length} logs`)));
   if (!spans.length) { setStatus(""); return; }
   index();
   drawAxis();
