@@ -54,26 +54,23 @@ def logs(store: Store, args: argparse.Namespace) -> int:
         else:
             render_logs(found, stdout_console())
         return 0
-    # Like tail -f: the latest records oldest first, then each new one as it is stored (arrival order).
+    # Like tail -f: the latest records oldest first, then each new one as it is stored. The feed starts
+    # before the latest are read, so a record stored in between is in both: printed once (by id). The feed
+    # returns every record once even when PostgreSQL commits ids out of order (query/_live.py).
     console = stdout_console()
-    last = store.last_log_id()
-    recent = [r for r in store.logs(limit=args.limit, **filters) if r.id <= last]
+    feed = store.live(traces=False, trace_id=args.trace, level=args.level, search=args.search)
+    recent = store.logs(limit=args.limit, **filters)
+    shown = {record.id for record in recent}
+    batch = list(reversed(recent))
     while True:
-        for record in reversed(recent) if recent and recent[0].id > recent[-1].id else recent:
+        for record in batch:
             if args.json:
                 print_json(record.as_dict(), lines=True)
             else:
                 console.print(log_line(record, console.is_terminal), soft_wrap=True)
-            last = max(last, record.id)
         sys.stdout.flush()
         time.sleep(FOLLOW_INTERVAL_S)
-        # The mark is read before the query: a record stored in between has a larger id and is found
-        # by this poll or the next, never skipped.
-        mark = store.last_log_id()
-        recent = store.logs(limit=None, after_id=last, **filters)
-        if not recent:
-            # Records filtered out still move the mark, so the next poll does not scan them again.
-            last = max(last, mark)
+        batch = [record for record in feed.poll().logs if record.id not in shown]
 
 
 def stats(store: Store, args: argparse.Namespace) -> int:

@@ -25,8 +25,14 @@ def list_logs(
     search: str | None,
     limit: int | None,
     after_id: int | None = None,
+    before: tuple[int, int] | None = None,
+    ids: list[int] | None = None,
 ) -> list[LogRecord]:
-    """Log records matching every filter: newest first, or in arrival order after ``after_id``."""
+    """Log records matching every filter: newest first, or in arrival order after ``after_id``.
+
+    ``before`` is a (timestamp_ns, id) key: only records after it, newest first (keyset paging);
+    ``ids`` keeps only these arrival ids (what the live feed found new).
+    """
     log: Any = models.log
     query = log.select(*columns(log, LOG_FIELDS))
     if trace_id is not None:
@@ -50,8 +56,15 @@ def list_logs(
         query = query.where(
             contains(log.body, as_json) | contains(log.attributes, as_json) | contains(log.event_name, plain)
         )
-    if after_id is not None:
-        query = query.where(log.id > after_id).order_by(log.id)
+    if ids is not None:
+        query = query.where(log.id.in_(ids))
+    if before is not None:
+        stamp, row_id = before
+        query = query.where((log.timestamp_ns < stamp) | ((log.timestamp_ns == stamp) & (log.id < row_id)))
+    if after_id is not None or ids is not None:
+        if after_id is not None:
+            query = query.where(log.id > after_id)
+        query = query.order_by(log.id)
     else:
         query = query.order_by(log.timestamp_ns.desc(), log.id.desc())
     if limit is not None:

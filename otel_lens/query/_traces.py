@@ -8,7 +8,7 @@ from typing import Any
 import peewee as pw
 
 from otel_lens.query._decode import LOG_FIELDS, SPAN_FIELDS, Lookups, columns, log_record, span_record
-from otel_lens.query._filters import prefix_range
+from otel_lens.query._filters import like_contains, prefix_range
 from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
 from otel_lens.query.results import LogRecord, SpanRecord, TraceSummary
 from otel_lens.store.schema import Models
@@ -35,8 +35,16 @@ def list_traces(
     cutoff: int | None,
     min_duration: int | None,
     limit: int | None,
+    before: tuple[int, bytes] | None = None,
+    keyset: bool = False,
+    search: str | None = None,
 ) -> list[TraceSummary]:
-    """Trace rollups matching every given filter, newest first (each filter a bound parameter)."""
+    """Trace rollups matching every given filter, newest first (each filter a bound parameter).
+
+    ``keyset`` orders ties by trace id too, and ``before`` is a (start_ns, trace_id) key: only traces
+    after it in that order (keyset paging). ``search`` keeps traces whose root name or service contains
+    the text (case-insensitive, taken literally).
+    """
     trace: Any = models.trace
     query = trace.select(*_summary_columns(models))
     if service is not None:
@@ -51,7 +59,20 @@ def list_traces(
         query = query.where(trace.start_ns >= cutoff)
     if min_duration is not None:
         query = query.where((trace.end_ns - trace.start_ns) >= min_duration)
-    query = query.order_by(trace.start_ns.desc())
+    if search:
+        pattern = like_contains(search.lower())
+
+        def contains(column: Any) -> Any:
+            return pw.NodeList((pw.fn.LOWER(column), pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '!'")))
+
+        query = query.where(contains(trace.root_name) | contains(trace.service))
+    if before is not None:
+        start, trace_id = before
+        query = query.where((trace.start_ns < start) | ((trace.start_ns == start) & (trace.trace_id < trace_id)))
+    if keyset or before is not None:
+        query = query.order_by(trace.start_ns.desc(), trace.trace_id.desc())
+    else:
+        query = query.order_by(trace.start_ns.desc())
     if limit is not None:
         query = query.limit(limit)
     return [_summary(row) for row in query.tuples()]
@@ -106,7 +127,9 @@ def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> li
         .where(trace.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else trace.trace_id == trace_ids[0])
         .order_by(trace.trace_id, span.start_ns, span.span_id)
     )
-    rows = list(query.tuples())
+    # The driver's rows as they are: span_record converts each value itself, and peewee's per-field
+    # conversion of .tuples() was half the cost of reading a 10,000-span trace.
+    rows = list(span._meta.database.execute(query))
     lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
     return [span_record(row, lookups) for row in rows]
 

@@ -14,12 +14,15 @@ from typing import Any, TypeVar
 
 from otel_lens._guard import internal
 from otel_lens._units import parse_duration
-from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _traces, _usage
+from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _pages, _traces, _usage
 from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
 from otel_lens.query._filters import Since
+from otel_lens.query._live import LiveFeed
 from otel_lens.query._messages import with_transcripts
+from otel_lens.query._pages import LogPage, TracePage
 from otel_lens.query._reader import Reader
+from otel_lens.query._usage_series import UsagePoint, usage_series
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
 from otel_lens.settings import Settings, SettingsError, default_database_path
@@ -125,6 +128,41 @@ class Store:
             "limit": _filters.check_limit(limit),
         }
         return self._reader.run(lambda m: _traces.list_traces(m, **arguments))
+
+    def trace_page(
+        self,
+        service: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        since: Since = None,
+        min_duration: str | float | None = None,
+        search: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> TracePage:
+        """One page of :meth:`traces` (same filters, plus ``search`` in the root name or service), newest
+        first, starting after the cursor ``before`` (a previous page's ``next``).
+
+        Raises:
+            ValueError: a filter or the cursor does not parse.
+        """
+        checked = _filters.check_limit(limit)
+        assert checked is not None
+        arguments: dict[str, Any] = {
+            "service": service,
+            "name": name,
+            "status": None if status is None else _filters.choose(status, _filters.TRACE_STATUSES, "status"),
+            "cutoff": _filters.cutoff_ns(since),
+            "min_duration": _filters.duration_ns(min_duration),
+            "limit": checked + 1,  # one more tells whether a next page exists
+            "before": _pages.parse_trace_cursor(before),
+            "keyset": True,
+            "search": search or None,
+        }
+        found = self._reader.run(lambda m: _traces.list_traces(m, **arguments))
+        more = len(found) > checked
+        found = found[:checked]
+        return _pages.TracePage(found, _pages.trace_cursor(found[-1]) if more else None)
 
     def trace(self, trace_id: str) -> TraceDetail:
         """One trace with its spans (by start time) and logs (by time); a unique id prefix is accepted.
@@ -244,6 +282,69 @@ class Store:
 
         return self._reader.run(work)
 
+    def log_page(
+        self,
+        trace_id: str | None = None,
+        level: str | int | None = None,
+        since: Since = None,
+        search: str | None = None,
+        before: str | None = None,
+        limit: int = 200,
+    ) -> LogPage:
+        """One page of :meth:`logs` (same filters), newest first, after the cursor ``before``.
+
+        Raises:
+            ValueError: a filter or the cursor does not parse.
+            TraceNotFound, AmbiguousTraceId: a ``trace_id`` prefix matches no or several traces.
+        """
+        checked = _filters.check_limit(limit)
+        assert checked is not None
+        cursor = _pages.parse_log_cursor(before)
+        filters = self._log_filters(trace_id, level, since, search)
+
+        def work(models: Any) -> list[LogRecord]:
+            return _logs.list_logs(models, self._lookups, limit=checked + 1, before=cursor, **filters(models))
+
+        found = self._reader.run(work)
+        more = len(found) > checked
+        found = found[:checked]
+        return _pages.LogPage(found, _pages.log_cursor(found[-1]) if more else None)
+
+    def _log_filters(
+        self, trace_id: str | None, level: str | int | None, since: Since, search: str | None
+    ) -> Callable[[Any], dict[str, Any]]:
+        """The validated keyword filters of ``list_logs`` (the trace id resolved inside the read)."""
+        prefix = None if trace_id is None else _filters.trace_id_prefix(trace_id)
+        fixed = {"min_severity": _filters.severity_floor(level), "cutoff": _filters.cutoff_ns(since), "search": search}
+
+        def resolve(models: Any) -> dict[str, Any]:
+            wanted = None
+            if prefix is not None:
+                wanted = bytes.fromhex(prefix) if len(prefix) == 32 else _traces.resolve_trace_id(models, prefix)
+            return {"trace_id": wanted, **fixed}
+
+        return resolve
+
+    def live(
+        self,
+        traces: bool = True,
+        logs: bool = True,
+        trace_id: str | None = None,
+        level: str | int | None = None,
+        search: str | None = None,
+    ) -> LiveFeed:
+        """A feed of what is stored from now on: each ``poll()`` gives the traces that gained spans and the
+        new log records (those matching the log filters), each record once, also under PostgreSQL's
+        out-of-order commits (see ``otel_lens.query._live``).
+
+        Raises:
+            ValueError: a filter does not parse.
+            TraceNotFound, AmbiguousTraceId: a ``trace_id`` prefix matches no or several traces.
+        """
+        resolve = self._log_filters(trace_id, level, None, search)
+        log_filters = self._reader.run(resolve)
+        return LiveFeed(self._reader.run, self._lookups, traces=traces, logs=logs, log_filters=log_filters)
+
     def last_log_id(self) -> int:
         """The arrival id of the newest stored log record (0 when there is none)."""
         return self._reader.run(_logs.last_log_id)
@@ -281,6 +382,16 @@ class Store:
         table = prices if isinstance(prices, PriceTable) or prices is None else PriceTable.load(prices)
         bundled = _bundled_prices.bundled_prices() if bundled_prices else None
         return self._reader.run(lambda m: _usage.usage_totals(m, group, cutoff, table, bundled))
+
+    def usage_series(self, since: Since = "24h", by: str = "model") -> list[UsagePoint]:
+        """GenAI tokens per hour and ``by`` ``"model"``, ``"provider"`` or ``"service"``, oldest first.
+
+        Raises:
+            ValueError: ``since`` or ``by`` does not parse.
+        """
+        group = _filters.choose(by, _filters.USAGE_GROUPS, "by")
+        cutoff = _filters.cutoff_ns(since)
+        return self._reader.run(lambda m: usage_series(m, group, cutoff))
 
     # -- retention ------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from otel_lens.cli.commands import diff, mcp, sql
+from otel_lens.cli.commands import diff, mcp, serve, sql
 
-MODULE_COMMANDS: tuple[ModuleType, ...] = (sql, diff, mcp)
+MODULE_COMMANDS: tuple[ModuleType, ...] = (sql, diff, mcp, serve)
 MODULE_COMMAND_NAMES = {module.NAME: module for module in MODULE_COMMANDS}

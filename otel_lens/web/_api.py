@@ -1,0 +1,167 @@
+"""The JSON API of CONTRACT.md ("The web viewer"): every read goes through the query layer's ``Store``.
+
+Errors are ``{"error": "…"}``: 400 for a bad parameter, 404 for an unknown id or route, 503 while
+there is no database yet; a bug is a 500 with one line, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from otel_lens.query import AmbiguousTraceId, DatabaseNotReady, Store, TraceNotFound
+from otel_lens.store.errors import StoreError
+from otel_lens.web._reads import Reads
+
+_logger = logging.getLogger(__name__)
+MAX_PAGE = 1000  # a list page holds at most this many rows: the viewer never loads a store unbounded
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+class BadParameter(ValueError):
+    """A query parameter that does not parse (its message names it)."""
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def error(status: int, message: str) -> Response:
+    return json_response({"error": " ".join(message.split())}, status)
+
+
+def text(request: Request, name: str) -> str | None:
+    """A parameter's text, ``None`` when absent or empty (an emptied filter box means no filter)."""
+    value = request.query_params.get(name)
+    if value is None or not value.strip():
+        return None
+    if len(value) > 4096:
+        raise BadParameter(f"{name} is longer than 4096 characters")
+    return value.strip()
+
+
+def limit(request: Request, default: int) -> int:
+    value = text(request, "limit")
+    if value is None:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise BadParameter(f"limit={value!r} is not valid; use a whole number from 1 to {MAX_PAGE}")
+    return int(value)
+
+
+def flag(request: Request, name: str) -> bool:
+    value = (request.query_params.get(name) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise BadParameter(f"{name}={value!r} is not valid; use 1 or 0")
+
+
+def failure(request: Request, exc: Exception) -> Response:
+    """The answer to a read that raised ``exc``."""
+    if isinstance(exc, (TraceNotFound, DatabaseNotReady)):
+        status = 404 if isinstance(exc, TraceNotFound) else 503
+        return error(status, str(exc.args[0]) if exc.args else str(exc))
+    if isinstance(exc, (ValueError, AmbiguousTraceId)):
+        return error(400, str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc))
+    if isinstance(exc, StoreError):
+        return error(503, str(exc))
+    # A bug: one line to the client, the traceback to the server log.
+    _logger.error("otel-lens viewer: %s failed", request.url.path, exc_info=exc)
+    return error(500, f"internal error ({type(exc).__name__})")
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def answering(reads: Reads, read: Callable[[Request], Callable[[Store], Any]]) -> Handler:
+    """An endpoint: ``read(request)`` parses the parameters into a store read, whose result is sent as JSON."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            work = read(request)
+            return json_response(await reads(work))
+        except Exception as exc:
+            return failure(request, exc)
+
+    return endpoint
+
+
+def _traces(request: Request) -> Callable[[Store], Any]:
+    status = text(request, "status")
+    if flag(request, "errors"):
+        status = "error"
+    arguments: dict[str, Any] = {
+        "service": text(request, "service"),
+        "name": text(request, "name"),
+        "status": status,
+        "since": text(request, "since"),
+        "min_duration": text(request, "min_duration"),
+        "search": text(request, "q"),
+        "before": text(request, "before"),
+        "limit": limit(request, 50),
+    }
+    return lambda store: store.trace_page(**arguments).as_dict()
+
+
+def _trace(request: Request) -> Callable[[Store], Any]:
+    trace_id = request.path_params["trace_id"]
+
+    def work(store: Store) -> Any:
+        detail = store.trace(trace_id)
+        return detail.as_dict() | {"summary": detail.summary.as_dict()}
+
+    return work
+
+
+def _logs(request: Request) -> Callable[[Store], Any]:
+    arguments: dict[str, Any] = {
+        "trace_id": text(request, "trace"),
+        "level": text(request, "level"),
+        "since": text(request, "since"),
+        "search": text(request, "q"),
+        "before": text(request, "before"),
+        "limit": limit(request, 200),
+    }
+    return lambda store: store.log_page(**arguments).as_dict()
+
+
+def _stats(request: Request) -> Callable[[Store], Any]:
+    since, by = text(request, "since") or "24h", text(request, "by") or "name"
+    return lambda store: {"stats": [row.as_dict() for row in store.stats(since=since, by=by)]}
+
+
+def _usage(request: Request) -> Callable[[Store], Any]:
+    since, by = text(request, "since") or "24h", text(request, "by") or "model"
+    series = flag(request, "series")
+
+    def work(store: Store) -> Any:
+        result: dict[str, Any] = {"usage": [row.as_dict() for row in store.usage(since=since, by=by)]}
+        if series:  # the chart over time: tokens per hour and group
+            result["series"] = [point.as_dict() for point in store.usage_series(since=since, by=by)]
+        return result
+
+    return work
+
+
+async def _unknown(request: Request) -> Response:
+    return error(404, f"no API route {request.url.path}")
+
+
+def api_routes(reads: Reads) -> list[Route]:
+    return [
+        Route("/api/traces", answering(reads, _traces), methods=["GET"]),
+        Route("/api/traces/{trace_id}", answering(reads, _trace), methods=["GET"]),
+        Route("/api/logs", answering(reads, _logs), methods=["GET"]),
+        Route("/api/stats", answering(reads, _stats), methods=["GET"]),
+        Route("/api/usage", answering(reads, _usage), methods=["GET"]),
+        Route("/api/{rest:path}", _unknown, methods=["GET"]),
+    ]

@@ -1,0 +1,134 @@
+// Shared helpers of the viewer's pages: DOM building (text only, never HTML strings), the JSON API,
+// URL state, formatting and service colours.
+
+/** An element with properties and children; strings become text nodes, so stored text is never parsed as HTML. */
+export function h(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = String(value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export const app = () => document.getElementById("app");
+
+/** GET a JSON API route; a non-2xx answer throws its `error` message. */
+export async function api(path, params) {
+  const query = params ? "?" + new URLSearchParams(clean(params)).toString() : "";
+  const response = await fetch(path + (query === "?" ? "" : query), { headers: { accept: "application/json" } });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    throw new Error(`${path}: HTTP ${response.status}`);
+  }
+  if (!response.ok) throw new Error(data && data.error ? data.error : `HTTP ${response.status}`);
+  return data;
+}
+
+/** The parameters without empty values. */
+export function clean(params) {
+  const out = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "" && value !== false) out[key] = String(value);
+  }
+  return out;
+}
+
+export function params() {
+  return Object.fromEntries(new URLSearchParams(location.search).entries());
+}
+
+/** Keep the page's state in its URL (replace, or push a history entry for a real navigation step). */
+export function setParams(values, push = false) {
+  const query = new URLSearchParams(clean(values)).toString();
+  const url = location.pathname + (query ? "?" + query : "") + location.hash;
+  if (url !== location.pathname + location.search + location.hash) {
+    history[push ? "pushState" : "replaceState"](null, "", url);
+  }
+}
+
+export function setStatus(text, kind = "") {
+  const node = document.getElementById("status");
+  if (!node) return;
+  node.textContent = text || "";
+  node.className = "status" + (kind ? " " + kind : "");
+}
+
+export function showError(error) {
+  setStatus(error && error.message ? error.message : String(error), "error");
+}
+
+export function fmtMs(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "";
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 1000) return `${ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+  return `${Math.floor(ms / 60000)} m ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+export function fmtTime(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n, w = 2) => String(n).padStart(w, "0");
+  const today = new Date().toDateString() === date.toDateString();
+  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `;
+  return (today ? "" : day) + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
+}
+
+export function fmtCount(n) {
+  return n === null || n === undefined ? "" : Number(n).toLocaleString("en-US");
+}
+
+/** A stable colour per service name (the same service has the same colour on every page). */
+export function serviceHue(name) {
+  let hash = 2166136261;
+  for (const char of String(name || "")) hash = Math.imul(hash ^ char.codePointAt(0), 16777619);
+  return Math.abs(hash) % 360;
+}
+
+export function serviceColor(name) {
+  return `hsl(${serviceHue(name)} 62% 48%)`;
+}
+
+/** Text of any JSON value as the viewer shows it (strings as they are, the rest as JSON). */
+export function asText(value) {
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}
+
+/** A /api/live subscription: `handlers` maps event names ("trace", "log") to callbacks of the parsed data. */
+export function follow(query, handlers, onState) {
+  const source = new EventSource("/api/live?" + new URLSearchParams(clean(query)).toString());
+  for (const [name, handle] of Object.entries(handlers)) {
+    source.addEventListener(name, (event) => handle(JSON.parse(event.data)));
+  }
+  source.addEventListener("open", () => onState && onState("live"));
+  source.addEventListener("error", () => onState && onState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
+  return source;
+}
+
+export function debounce(fn, ms) {
+  let timer = 0;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** A labelled select of (value, label) pairs. */
+export function select(name, options, value, label) {
+  return h("label", {}, label, " ",
+    h("select", { name }, options.map(([v, text]) => h("option", { value: v, selected: v === (value || "") }, text))));
+}
+
+export const SINCE_OPTIONS = [["", "any time"], ["15m", "15 min"], ["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"], ["7d", "7 days"]];

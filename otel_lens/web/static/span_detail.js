@@ -1,0 +1,88 @@
+// The span detail panel: status, attributes, captured bodies, events (exception stack traces), links,
+// resource, scope, the span's logs, and "copy subtree as JSON".
+import { asText, fmtMs, fmtTime, h, setStatus } from "./common.js";
+
+const BODY_PREFIX = "lens.body.";
+
+function table(object) {
+  const entries = Object.entries(object || {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (!entries.length) return h("p", { class: "hint" }, "none");
+  return h("table", { class: "kv" }, h("tbody", {}, entries.map(([key, value]) =>
+    h("tr", {}, h("th", {}, key), h("td", {}, asText(value))))));
+}
+
+function section(title, ...content) {
+  return h("details", { class: "section", open: true }, h("summary", {}, title), ...content);
+}
+
+function subtree(span, children) {
+  const out = [];
+  const stack = [span];
+  while (stack.length) {
+    const s = stack.pop();
+    out.push(s);
+    for (const kid of children.get(s.span_id) || []) stack.push(kid);
+  }
+  return out.sort((a, b) => a.start_time_unix_nano - b.start_time_unix_nano);
+}
+
+async function copySubtree(span, context, output) {
+  const spans = subtree(span, context.children);
+  const ids = new Set(spans.map((s) => s.span_id));
+  const text = JSON.stringify({ trace_id: context.trace.trace_id, spans, logs: context.trace.logs.filter((l) => ids.has(l.span_id)) }, null, 2);
+  output.value = text;
+  output.hidden = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    setStatus(`copied ${spans.length} span${spans.length === 1 ? "" : "s"} as JSON`);
+  } catch {
+    output.select(); // no clipboard permission: the JSON is selected in the box for Ctrl+C
+    setStatus("select-all and copy the JSON below", "warn");
+  }
+}
+
+export function spanDetail(span, context) {
+  const attributes = {};
+  const bodies = [];
+  for (const [key, value] of Object.entries(span.attributes || {})) {
+    if (key.startsWith(BODY_PREFIX)) bodies.push([key, value]);
+    else attributes[key] = value;
+  }
+  const failed = span.status && span.status.code === "ERROR";
+  const output = h("textarea", { class: "copy-out", readonly: true, hidden: true, rows: 8, "aria-label": "subtree as JSON" });
+  const logs = context.trace.logs.filter((l) => l.span_id === span.span_id);
+  const start = (span.start_time_unix_nano - context.t0) / 1e6;
+  const service = span.resource && span.resource["service.name"];
+  return [
+    h("h2", {}, span.name),
+    h("p", { class: "meta" }, `${span.kind} · ${service || "no service"} · ${fmtMs(span.duration_ms)} · at +${fmtMs(start)}`),
+    h("p", { class: failed ? "status failed" : "status" }, `status ${span.status ? span.status.code : "UNSET"}`, span.status && span.status.message ? `: ${span.status.message}` : ""),
+    h("p", { class: "ids" }, "span ", h("code", {}, span.span_id), span.parent_span_id ? [" · parent ", h("code", {}, span.parent_span_id)] : " · root"),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "copy", onclick: () => copySubtree(span, context, output) }, "Copy subtree as JSON"),
+      h("a", { class: "button", href: `?span=${span.span_id}` }, "Link to this span")),
+    output,
+    section("Attributes", table(attributes)),
+    bodies.length ? section("Captured bodies", ...bodies.map(([key, value]) => h("div", { class: "body" }, h("h4", {}, key.slice(BODY_PREFIX.length)), h("pre", {}, asText(value))))) : "",
+    section(`Events (${(span.events || []).length})`, ...(span.events || []).map((event) => eventView(event, span))),
+    (span.links || []).length ? section("Links", ...(span.links || []).map((link) => h("div", { class: "link" },
+      h("a", { href: `/traces/${link.trace_id}?span=${link.span_id}` }, `${link.trace_id.slice(0, 8)}… / ${link.span_id}`), table(link.attributes)))) : "",
+    section(`Logs (${logs.length})`, logs.length ? h("ul", { class: "span-logs" }, logs.map((l) => h("li", { class: `sev sev-${(l.severity_text || "").toLowerCase()}` },
+      h("span", { class: "time" }, fmtTime(l.timestamp)), " ", h("b", {}, l.severity_text || ""), " ", asText(l.body ?? l.event_name ?? "")))) : h("p", { class: "hint" }, "none")),
+    section("Resource", table(span.resource)),
+    section("Scope", h("p", {}, `${span.scope ? span.scope.name : ""} ${span.scope && span.scope.version ? span.scope.version : ""}`), table(span.scope ? span.scope.attributes : {})),
+  ];
+}
+
+function eventView(event, span) {
+  const attributes = event.attributes || {};
+  const offset = (event.time_unix_nano - span.start_time_unix_nano) / 1e6;
+  if (event.name === "exception") {
+    const rest = Object.fromEntries(Object.entries(attributes).filter(([k]) => !k.startsWith("exception.")));
+    return h("div", { class: "event exception" },
+      h("h4", {}, `exception at +${fmtMs(offset)}: `, h("b", {}, asText(attributes["exception.type"] ?? "")), " ", asText(attributes["exception.message"] ?? "")),
+      attributes["exception.stacktrace"] ? h("pre", { class: "stack" }, asText(attributes["exception.stacktrace"])) : "",
+      Object.keys(rest).length ? table(rest) : "");
+  }
+  return h("div", { class: "event" }, h("h4", {}, `${event.name} at +${fmtMs(offset)}`), Object.keys(attributes).length ? table(attributes) : "");
+}

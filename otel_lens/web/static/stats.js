@@ -1,0 +1,71 @@
+// Stats: count, error rate and p50/p95/p99 per span name or service, with a latency chart (inline SVG).
+import { api, app, fmtCount, fmtMs, h, params, select, setParams, setStatus, showError } from "./common.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const state = Object.assign({ since: "24h", by: "name" }, params());
+const form = h("form", { class: "filters" },
+  select("since", [["15m", "15 min"], ["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"], ["7d", "7 days"]], state.since, "Since"),
+  select("by", [["name", "span name"], ["service", "service"]], state.by, "By"));
+const chart = h("figure", { class: "chart" });
+const table = h("table", { class: "list stats" });
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function drawChart(rows) {
+  const shown = rows.slice(0, 15);
+  if (!shown.length) { chart.replaceChildren(); return; }
+  const width = 760, left = 230, right = 20, rowH = 22, top = 24;
+  const height = top + shown.length * rowH + 24;
+  const max = Math.max(...shown.map((r) => r.p99_ms), 0.001);
+  const min = Math.max(Math.min(...shown.map((r) => r.p50_ms).filter((v) => v > 0), max / 1000), 0.001);
+  const x = (ms) => left + ((Math.log10(Math.max(ms, min)) - Math.log10(min)) / Math.max(Math.log10(max) - Math.log10(min), 1e-9)) * (width - left - right);
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "latency p50 to p99 per row, log scale" });
+  for (const f of [0, 0.5, 1]) {
+    const ms = 10 ** (Math.log10(min) + f * (Math.log10(max) - Math.log10(min)));
+    root.append(svg("line", { x1: x(ms), x2: x(ms), y1: top - 6, y2: height - 20, class: "grid" }), svg("text", { x: x(ms), y: height - 6, class: "axis", "text-anchor": "middle" }, fmtMs(ms)));
+  }
+  shown.forEach((row, i) => {
+    const y = top + i * rowH + rowH / 2;
+    const label = row[state.by] || "(none)";
+    root.append(svg("text", { x: left - 8, y: y + 4, class: "label", "text-anchor": "end" }, label.length > 32 ? label.slice(0, 31) + "…" : label));
+    root.append(svg("line", { x1: x(row.p50_ms), x2: x(row.p99_ms), y1: y, y2: y, class: "range" + (row.error_count ? " failed" : "") }));
+    root.append(svg("rect", { x: x(row.p50_ms), y: y - 6, width: Math.max(x(row.p95_ms) - x(row.p50_ms), 4), height: 12, class: "box" }));
+    root.append(svg("circle", { cx: x(row.p99_ms), cy: y, r: 3.5, class: "p99" }));
+  });
+  chart.replaceChildren(h("figcaption", {}, "Latency: box p50–p95, line to p99 (dot), log scale"), root);
+}
+
+function drawTable(rows) {
+  const key = state.by === "service" ? "Service" : "Span name";
+  table.replaceChildren(
+    h("thead", {}, h("tr", {}, [key, ...(state.by === "name" ? ["Kind", "Service"] : []), "Count", "Errors", "Error rate", "p50", "p95", "p99"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows.length ? rows.map((r) => h("tr", { class: r.error_count ? "failed" : "" },
+      h("td", { class: "name" }, r[state.by] || "(none)"),
+      state.by === "name" ? [h("td", {}, r.kind || ""), h("td", {}, r.service || "")] : [],
+      h("td", { class: "num" }, fmtCount(r.count)), h("td", { class: "num" }, fmtCount(r.error_count)),
+      h("td", { class: "num" }, `${(r.error_rate * 100).toFixed(r.error_rate && r.error_rate < 0.1 ? 2 : 1)}%`),
+      h("td", { class: "num" }, fmtMs(r.p50_ms)), h("td", { class: "num" }, fmtMs(r.p95_ms)), h("td", { class: "num" }, fmtMs(r.p99_ms)))) :
+      h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No spans in this window."))));
+}
+
+async function load() {
+  setParams({ since: state.since === "24h" ? "" : state.since, by: state.by === "name" ? "" : state.by });
+  setStatus("loading…");
+  try {
+    const data = await api("/api/stats", { since: state.since, by: state.by });
+    drawChart(data.stats);
+    drawTable(data.stats);
+    setStatus("");
+  } catch (error) {
+    showError(error);
+  }
+}
+
+form.addEventListener("change", () => { const d = new FormData(form); state.since = d.get("since"); state.by = d.get("by"); load(); });
+app().append(h("div", { class: "toolbar" }, h("h1", {}, "Stats")), form, chart, h("div", { class: "scroll-x" }, table));
+load();
