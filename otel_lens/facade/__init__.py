@@ -11,7 +11,7 @@ from otel_lens.facade._asgi_types import ASGIApp, AsgiOptions, MiddlewareApp
 from otel_lens.facade._exit import flush_after_uvicorn_shutdown, flush_on_sigterm, flush_providers
 from otel_lens.facade._routing import route_stdlib_logging
 from otel_lens.facade.asgi import instrument_asgi, lens_route
-from otel_lens.facade.configure import ConfigureOptions, Lens, configure
+from otel_lens.facade.configure import ConfigureOptions, Lens, configure, current_lens
 from otel_lens.facade.functions import lens_fn
 from otel_lens.facade.logger import Logger
 
@@ -23,6 +23,7 @@ __all__ = [
     "Logger",
     "MiddlewareApp",
     "configure",
+    "current_lens",
     "flush_after_uvicorn_shutdown",
     "flush_on_sigterm",
     "flush_providers",

@@ -306,3 +306,8 @@ def _exports_to_lens(processors: Any) -> bool:
         if any(isinstance(c, (LensSpanExporter, LensLogExporter)) and c.store is not None for c in candidates):
             return True
     return False
+
+
+def current_lens() -> Lens | None:
+    """The handle of the ``configure()`` in effect, or None (never called, or shut down since)."""
+    return _current
