@@ -111,9 +111,11 @@ class LogFactory:
         return records
 
     def records(self, bodies: Sequence[Any], severity: SeverityNumber = SeverityNumber.WARN) -> list[ReadableLogRecord]:
-        """One record per body, stamped now, at ``severity``."""
+        """One record per body, stamped now, at ``severity`` (its name as the severity text)."""
         for body in bodies:
-            self.logger.emit(LogRecord(timestamp=time.time_ns(), body=body, severity_number=severity))
+            self.logger.emit(
+                LogRecord(timestamp=time.time_ns(), body=body, severity_number=severity, severity_text=severity.name)
+            )
         return self.finished()
 
     def shutdown(self) -> None:
