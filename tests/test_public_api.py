@@ -27,7 +27,7 @@ def test_all_is_sorted_and_complete() -> None:
 
 
 def test_contract_names_are_exported() -> None:
-    """The names CONTRACT.md promises are importable from the package."""
+    """The names docs/REFERENCE.md promises are importable from the package."""
     for name in (
         "configure",
         "lens_fn",
