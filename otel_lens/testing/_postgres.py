@@ -20,6 +20,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+
+_psycopg: ModuleType | None
+try:
+    import psycopg as _psycopg
+except ImportError:  # the postgres extra is not installed: the server still starts; admin() says what is missing
+    _psycopg = None
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: install them with `apt-get install postgresql` "
@@ -113,9 +120,11 @@ class PostgresServer:
 
     def admin(self, sql: str) -> None:
         """Run one statement (outside a transaction) on the maintenance database."""
-        import psycopg  # the postgres extra: only a PostgreSQL test needs the driver
-
-        with psycopg.connect(self.url(), autocommit=True) as conn:
+        # Bound at import: a test that hides the driver from the code under test (sys.modules) must not
+        # break the fixture's own clean-up.
+        if _psycopg is None:
+            raise RuntimeError("the PostgreSQL driver is missing: pip install 'psycopg[binary]' (the postgres extra)")
+        with _psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(sql)
 
     def create_database(self) -> str:
