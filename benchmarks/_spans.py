@@ -7,47 +7,33 @@ import time
 from collections.abc import Sequence
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_lens import testing
 
 SPANS_PER_TRACE = 5
 _MS = 1_000_000
 
 
-class _Collect(SpanExporter):
-    """Keeps every finished span, so the benchmarks export the very objects the SDK made."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-
 class SpanFactory:
-    """A web service's traces: an HTTP request, a DB query, a cache lookup, an outgoing call, a render."""
+    """A web service's traces: an HTTP request, a DB query, a cache lookup, an outgoing call, a render.
+
+    The spans come from :class:`otel_lens.testing.SpanFactory` (the SDK's own provider, kept in memory),
+    so the benchmarks export the very objects the SDK makes.
+    """
 
     def __init__(self, seed: int = 1) -> None:
-        self._collect = _Collect()
-        self._provider = TracerProvider(
-            resource=Resource.create(
-                {
-                    "service.name": "orders-api",
-                    "service.version": "1.8.3",
-                    "deployment.environment.name": "production",
-                    "host.name": "web-3.eu-west-1.internal",
-                }
-            ),
-            shutdown_on_exit=False,
+        self._factory = testing.SpanFactory(
+            "orders-api",
+            resource={
+                "service.version": "1.8.3",
+                "deployment.environment.name": "production",
+                "host.name": "web-3.eu-west-1.internal",
+            },
+            scope=("orders_api.handlers", "1.8.3"),
         )
-        self._provider.add_span_processor(SimpleSpanProcessor(self._collect))
-        self._tracer = self._provider.get_tracer("orders_api.handlers", "1.8.3")
+        self._tracer = self._factory.tracer
         self._random = random.Random(seed)
 
     def traces(self, count: int, start_ns: int | None = None, spread_ns: int = 3600 * 10**9) -> list[ReadableSpan]:
@@ -56,8 +42,7 @@ class SpanFactory:
         step = spread_ns // max(count, 1)
         for index in range(count):
             self._trace(first + index * step, index)
-        spans, self._collect.spans = self._collect.spans, []
-        return spans
+        return self._factory.finished()
 
     def _trace(self, t0: int, index: int) -> None:
         rnd = self._random
@@ -136,7 +121,7 @@ class SpanFactory:
         root.end(end_time=t0 + 15 * _MS + total)
 
     def shutdown(self) -> None:
-        self._provider.shutdown()
+        self._factory.shutdown()
 
 
 def batches(spans: Sequence[ReadableSpan], size: int = 512) -> list[Sequence[ReadableSpan]]:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 from opentelemetry.sdk.resources import Resource
@@ -27,13 +25,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from otel_lens.export.encode import encode_spans
 from otel_lens.settings import Settings
 from otel_lens.store.rows import SPAN_COLUMNS, EncodedBatch
 from otel_lens.store.shared import acquire, release
-from tests._postgres import PostgresServer, running_server
+from otel_lens.testing import PostgresServer, running_postgres
 
 
 def record_spans(count: int) -> list[ReadableSpan]:
@@ -106,7 +102,7 @@ def main() -> None:
     encoded = [encode_spans(spans[i : i + args.batch_size]) for i in range(0, len(spans), args.batch_size)]
     total = len(spans)
     results: dict[str, list[float]] = {"otel-lens": [], "baseline": [], "row-by-row": []}
-    with running_server() as server:
+    with running_postgres() as server:
         for _ in range(args.rounds):
             # write_spans rewrites resource/scope indexes in place: each run gets its own copy.
             results["otel-lens"].append(time_otel_lens(server, copy.deepcopy(encoded)))

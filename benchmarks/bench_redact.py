@@ -17,21 +17,19 @@ import time
 from collections.abc import Callable, Sequence
 
 from _report import Table, median, spread
-from _spans import _Collect, batches
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from _spans import batches
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
+from otel_lens import testing
 from otel_lens._redact import Redactor
 from otel_lens.export.encode import encode_spans
 
 
 def make_spans(requests: int) -> list[ReadableSpan]:
     """``requests`` HTTP server spans with ~15 attributes, each with one DB client child."""
-    collect = _Collect()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(collect))
-    tracer = provider.get_tracer("opentelemetry.instrumentation.asgi", "0.50b0")
+    factory = testing.SpanFactory("items-api", scope=("opentelemetry.instrumentation.asgi", "0.50b0"))
+    tracer = factory.tracer
     for index in range(requests):
         item = index % 977
         with tracer.start_as_current_span(
@@ -67,8 +65,9 @@ def make_spans(requests: int) -> list[ReadableSpan]:
                 },
             ):
                 pass
-    provider.shutdown()
-    return collect.spans
+    spans = factory.finished()
+    factory.shutdown()
+    return spans
 
 
 def _time(encode: Callable[[Sequence[ReadableSpan]], object], work: Sequence[Sequence[ReadableSpan]]) -> float:

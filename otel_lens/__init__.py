@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
-from otel_lens.facade.asgi import instrument_asgi, lens_route
-from otel_lens.facade.configure import Lens, configure
-from otel_lens.facade.functions import lens_fn
-from otel_lens.facade.logger import Logger
+from otel_lens.facade import Lens, Logger, configure, instrument_asgi, lens_fn, lens_route
 from otel_lens.query import (
     AmbiguousTraceId,
     LogRecord,

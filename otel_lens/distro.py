@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from wrapt import register_post_import_hook
 
-from otel_lens.facade import _exit
+from otel_lens.facade import flush_after_uvicorn_shutdown, flush_on_sigterm, flush_providers, route_stdlib_logging
 from otel_lens.settings import Settings, SettingsError
 from otel_lens.store.errors import StoreError
 from otel_lens.store.shared import WriteStore, acquire, release
@@ -62,8 +62,8 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
             if store is not None:
                 release(store)  # the exporters hold their own reference to the same store by now
         _route_stdlib_logging()
-        _exit.flush_on_sigterm(_exit.flush_providers)
-        register_post_import_hook(_exit.flush_after_uvicorn_shutdown, "uvicorn.server")
+        flush_on_sigterm(flush_providers)
+        register_post_import_hook(flush_after_uvicorn_shutdown, "uvicorn.server")
 
 
 def _lens_selected() -> bool:
@@ -119,6 +119,4 @@ def _route_stdlib_logging() -> None:
         return
     if list(entry_points(group="opentelemetry_instrumentor", name="logging")):
         return
-    from otel_lens.facade._routing import route_stdlib_logging as add_store_handler
-
-    add_store_handler()
+    route_stdlib_logging()

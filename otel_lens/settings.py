@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from otel_lens._redact import Redactor
 from otel_lens._units import parse_duration, parse_size
@@ -17,6 +17,25 @@ _DEFAULT_SWEEP_INTERVAL = "5m"
 _DEFAULT_MAX_BODY_SIZE = "64KiB"
 MAX_DURATION_S = 100 * 365.25 * 86400.0
 """Settings past this are refused: nanosecond times that far off overflow the store's 64-bit integers."""
+
+
+class SettingsKeywords(TypedDict, total=False):
+    """The keyword form of every ``OTEL_EXPORTER_LENS_*`` setting, as ``configure()`` and the exporters take them.
+
+    One definition spelled out for IDEs and type checkers (``configure(databse=…)`` is a type error, not
+    only a runtime :class:`SettingsError`); ``None`` means "not given": the environment, else the default.
+    Durations and sizes take a number (seconds, bytes) or text such as ``"7d"`` or ``"500MB"``.
+    """
+
+    database: str | os.PathLike[str] | None
+    retention: str | float | None
+    max_size: str | int | None
+    sweep_interval: str | float | None
+    log_format: str | None
+    capture_bodies: bool | str | None
+    max_body_size: str | int | None
+    redact: str | Sequence[str] | None
+    service_name: str | None
 
 
 class SettingsError(ValueError):

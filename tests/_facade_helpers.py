@@ -1,10 +1,8 @@
-"""Test helpers for the facade: OTel global state that is restored, a uvicorn server in a thread, stored rows."""
+"""Test helpers for the facade: a uvicorn server in a thread, stored rows (OTel globals: ``otel_lens.testing``)."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import signal
 import socket
 import sqlite3
 import threading
@@ -14,36 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from opentelemetry import trace
-from opentelemetry._logs import _internal as logs_internal
-from opentelemetry.util._once import Once
 
-from otel_lens.facade import _state
-from otel_lens.facade import configure as configure_module
 from otel_lens.store.codec import loads
+from otel_lens.testing import otel_globals_restored
 
-
-@contextlib.contextmanager
-def otel_globals_restored() -> Iterator[None]:
-    """Run a block that may set the global tracer/logger providers or call configure(); undo all of it."""
-    saved_trace = (trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE)
-    saved_logs = (logs_internal._LOGGER_PROVIDER, logs_internal._LOGGER_PROVIDER_SET_ONCE)
-    root = logging.getLogger()
-    saved_handlers = list(root.handlers)
-    saved_sigterm = signal.getsignal(signal.SIGTERM)
-    trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = None, Once()
-    logs_internal._LOGGER_PROVIDER, logs_internal._LOGGER_PROVIDER_SET_ONCE = None, Once()
-    try:
-        yield
-    finally:
-        lens = configure_module._current
-        if lens is not None:
-            lens.shutdown()
-        _state.activate(None)
-        root.handlers[:] = saved_handlers
-        signal.signal(signal.SIGTERM, saved_sigterm)
-        trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = saved_trace
-        logs_internal._LOGGER_PROVIDER, logs_internal._LOGGER_PROVIDER_SET_ONCE = saved_logs
+__all__ = ["bodies", "free_port", "logs", "otel_globals_restored", "raw_bytes", "serve_in_thread", "spans"]
 
 
 def free_port() -> int:

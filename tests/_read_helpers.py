@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
-from tests.conftest import IncrementalIdGenerator
+from otel_lens.testing import IncrementalIdGenerator
 
 T0 = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z
 MS = 10**6

@@ -1,7 +1,7 @@
 """Helpers for the process-level reliability tests: child processes, real spans for them, database checks.
 
-The child scripts import this module too (``PYTHONPATH`` points at ``tests/``), so the span factory
-here is what makes real ``ReadableSpan`` objects in a child process.
+The child scripts import this module too (``PYTHONPATH`` points at ``tests/``); their real SDK spans and
+log records come from :mod:`otel_lens.testing`'s factories.
 """
 
 from __future__ import annotations
@@ -12,18 +12,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_lens import testing
 
 TESTS_DIR = Path(__file__).resolve().parent
 PROCESS_TIMEOUT_S = 60.0  # no child may hang the suite; real runs take a few seconds
@@ -32,61 +27,18 @@ PROCESS_TIMEOUT_S = 60.0  # no child may hang the suite; real runs take a few se
 # -- child-side: real spans and logs -----------------------------------------------------------
 
 
-class SpanFactory:
-    """Makes real SDK spans (through a TracerProvider) without exporting them; one per thread."""
+class SpanFactory(testing.SpanFactory):
+    """:class:`otel_lens.testing.SpanFactory` under the reliability tests' service name."""
 
     def __init__(self, service: str = "reliability") -> None:
-        self._memory = InMemorySpanExporter()
-        self._provider = TracerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)
-        self._provider.add_span_processor(SimpleSpanProcessor(self._memory))
-        self._tracer = self._provider.get_tracer("otel-lens.reliability")
-
-    def traces(
-        self, count: int, spans_per_trace: int = 5, *, label: str = "", start_ns: int | None = None, payload: int = 0
-    ) -> list[ReadableSpan]:
-        """``count`` whole traces of ``spans_per_trace`` spans (children end first, like real code).
-
-        The second span of each trace has ERROR status; every span carries ``label`` and, when
-        ``payload`` is given, a string attribute of that many bytes.
-        """
-        for number in range(count):
-            begin = time.time_ns() if start_ns is None else start_ns + number * 1000
-            attributes: dict[str, Any] = {"label": label, "number": number}
-            if payload:
-                attributes["payload"] = "x" * payload
-            root = self._tracer.start_span(f"root {label}", start_time=begin, attributes=attributes)
-            context = trace.set_span_in_context(root)
-            for child in range(1, spans_per_trace):
-                span = self._tracer.start_span(
-                    f"child {child}", context=context, start_time=begin + child, attributes=attributes
-                )
-                span.add_event("step", {"child": child}, timestamp=begin + child + 1)
-                if child == 1:
-                    span.set_status(Status(StatusCode.ERROR, "planned failure"))
-                span.end(end_time=begin + child + 2)
-            root.end(end_time=begin + spans_per_trace + 10)
-        spans = list(self._memory.get_finished_spans())
-        self._memory.clear()
-        return spans
+        super().__init__(service, scope=("otel-lens.reliability", None))
 
 
-class LogFactory:
-    """Makes real SDK log records through a LoggerProvider without exporting them."""
+class LogFactory(testing.LogFactory):
+    """:class:`otel_lens.testing.LogFactory` under the reliability tests' service name."""
 
     def __init__(self, service: str = "reliability") -> None:
-        self._memory = InMemoryLogRecordExporter()
-        self._provider = LoggerProvider(resource=Resource.create({"service.name": service}), shutdown_on_exit=False)
-        self._provider.add_log_record_processor(SimpleLogRecordProcessor(self._memory))
-        self._logger = self._provider.get_logger("otel-lens.reliability")
-
-    def records(self, bodies: Sequence[str]) -> list[ReadableLogRecord]:
-        from opentelemetry._logs import LogRecord, SeverityNumber
-
-        for body in bodies:
-            self._logger.emit(LogRecord(timestamp=time.time_ns(), body=body, severity_number=SeverityNumber.WARN))
-        records = list(self._memory.get_finished_logs())
-        self._memory.clear()
-        return records
+        super().__init__(service, scope="otel-lens.reliability")
 
 
 def span_key(span: ReadableSpan) -> str:

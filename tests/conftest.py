@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,30 +10,11 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
+from otel_lens.testing import IncrementalIdGenerator
 from tests._postgres import postgres_server, postgres_url  # noqa: F401  (fixtures: a real server the suite starts)
-
-
-class IncrementalIdGenerator(IdGenerator):
-    """Ids 1, 2, 3, … so tests can compare them (logfire's testing idea)."""
-
-    def __init__(self) -> None:
-        self._trace = 0
-        self._span = 0
-        self._lock = threading.Lock()
-
-    def generate_span_id(self) -> int:
-        with self._lock:
-            self._span += 1
-            return self._span
-
-    def generate_trace_id(self) -> int:
-        with self._lock:
-            self._trace += 1
-            return self._trace
 
 
 @pytest.fixture(autouse=True)

@@ -98,7 +98,7 @@ def test_usage_with_a_price_table(
 def test_json_output_of_every_reading_command(
     sample: Sample, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--json prints the CONTRACT.md shapes: lists of trace summaries and logs, show's {trace_id, spans, logs}."""
+    """--json prints the docs/REFERENCE.md shapes: lists of trace summaries and logs, show's {trace_id, spans, logs}."""
     traces = json.loads(run(capsys, settings, "traces", "--json"))
     assert [t["trace_id"] for t in traces] == [sample.chat_trace, sample.checkout_trace, sample.users_trace]
     assert set(traces[0]) == {

@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from otel_lens.export.spans import LensSpanExporter
+from otel_lens.testing import IncrementalIdGenerator
 from tests._store_helpers import count, models, spans_by_name, traces
-from tests.conftest import IncrementalIdGenerator
 
 
 def _recorded_spans(build: object) -> list[ReadableSpan]:

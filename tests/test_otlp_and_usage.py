@@ -19,8 +19,8 @@ from otel_lens.cli import main
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.query import PriceTable
 from otel_lens.settings import Settings
+from otel_lens.testing import IncrementalIdGenerator
 from tests._read_helpers import T0, build_sample
-from tests.conftest import IncrementalIdGenerator
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 

@@ -1,4 +1,4 @@
-"""The read API (open_store): filters, trace lookup by prefix, logs, JSON shapes of CONTRACT.md, nearest-rank stats."""
+"""The read API (open_store): filters, trace lookup by prefix, logs, JSON shapes of docs/REFERENCE.md, nearest-rank stats."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def test_logs_filters(settings: Settings) -> None:
 
 
 def test_json_shapes_follow_the_contract(settings: Settings) -> None:
-    """as_dict() of a trace summary, a span, a show and a log has exactly CONTRACT.md's keys and formats."""
+    """as_dict() of a trace summary, a span, a show and a log has exactly the keys and formats docs/REFERENCE.md lists."""
     sample = build_sample(settings)
     with open_store(settings.database) as store:
         summary = store.traces(status="error")[0].as_dict()

@@ -25,7 +25,7 @@ from otel_lens.store import codec
 from otel_lens.store.migrations import latest_version, read_version
 from otel_lens.store.schema import Models, models_for
 from otel_lens.store.shared import WriteStore
-from tests.conftest import IncrementalIdGenerator
+from otel_lens.testing import IncrementalIdGenerator
 
 _HOUR_NS = 3600 * 10**9
 

@@ -1,4 +1,8 @@
-"""The ``otel-lens`` command: read stored traces and logs; every failure is one line on stderr, never a traceback."""
+"""The ``otel-lens`` command: read stored traces and logs; every failure is one line on stderr, never a traceback.
+
+The commands live in :mod:`otel_lens.cli.commands` (one module each); this module parses, runs the
+chosen command's ``run`` and turns whatever it raises into an exit code and one line.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from otel_lens.cli._commands import COMMANDS
+from otel_lens.cli._errors import error_text, write_error
 from otel_lens.cli._parser import build_parser
-from otel_lens.cli._wait import wait_for_store
-from otel_lens.cli.commands import MODULE_COMMAND_NAMES
-from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
-from otel_lens.query.store import open_store
-from otel_lens.store.errors import StoreError
+from otel_lens.query import AmbiguousTraceId, StoreError, TraceNotFound
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,15 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        if args.command in MODULE_COMMAND_NAMES:  # a one-module command opens what it reads itself
-            code: int = MODULE_COMMAND_NAMES[args.command].run(args)
-            return code
-        # logs --follow may start before the application stored anything: it waits for the database.
-        store = wait_for_store(args.database) if getattr(args, "follow", False) else open_store(args.database)
-        with store:
-            return COMMANDS[args.command](store, args)
+        code: int = args.run(args)
+        return code
     except (StoreError, TraceNotFound, AmbiguousTraceId, ValueError) as exc:
-        _fail(str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc))
+        write_error(error_text(exc))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -42,10 +39,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
     except Exception as exc:  # never a traceback: one line saying what failed
-        _fail(f"unexpected {type(exc).__name__}: {exc}")
+        write_error(f"unexpected {type(exc).__name__}: {exc}")
     return EXIT_ERROR
-
-
-def _fail(message: str) -> None:
-    text = " ".join(message.split())
-    sys.stderr.write(f"otel-lens: error: {text}\n")

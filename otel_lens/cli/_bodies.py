@@ -8,8 +8,7 @@ from rich.text import Text
 
 from otel_lens._units import format_size
 from otel_lens.cli._format import one_line
-from otel_lens.query.results import SpanRecord
-from otel_lens.store.rows import BODY_KEYS
+from otel_lens.query import BODY_KEYS, SpanRecord
 
 TERMINAL_LINES = 6
 """On a terminal a body shows this many lines (each cut to the width); ``show --json`` has the rest."""

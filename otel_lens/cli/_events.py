@@ -15,7 +15,7 @@ import orjson
 from rich.text import Text
 
 from otel_lens.cli._format import one_line
-from otel_lens.query.results import LogRecord
+from otel_lens.query import LogRecord
 
 _ROLES = {
     "gen_ai.system.message": "system",

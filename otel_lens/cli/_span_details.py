@@ -13,8 +13,7 @@ from rich.text import Text
 
 from otel_lens.cli._events import event_summary
 from otel_lens.cli._format import one_line
-from otel_lens.query.results import SpanRecord
-from otel_lens.store.rows import BODY_KEYS
+from otel_lens.query import BODY_KEYS, SpanRecord
 
 _KEY_ATTRIBUTES = (
     "http.request.method",

@@ -18,7 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from otel_lens.query.results import UsageRow
+from otel_lens.query import UsageRow
 
 PREFIX_MARK = "*"
 _OPTIONAL = ("cache read", "cache write", "reasoning")  # left out when narrow and zero in every row

@@ -12,8 +12,7 @@ from rich.text import Text
 from otel_lens._units import format_size
 from otel_lens.cli._events import log_message
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time, utc_offset
-from otel_lens.query.results import LogRecord, StatRow, TraceSummary
-from otel_lens.store.sweeper import PruneSummary
+from otel_lens.query import LogRecord, PruneSummary, StatRow, TraceSummary
 
 
 def _table(*columns: tuple[str, str]) -> Table:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from otel_lens.query.errors import DatabaseNotReady
-from otel_lens.query.store import Store, open_store, resolve_database
-from otel_lens.store.database import parse_location
+from otel_lens.query import DatabaseNotReady, Store, open_store, parse_location, resolve_database
 
 WAIT_INTERVAL_S = 0.5
 

@@ -19,7 +19,7 @@ from otel_lens.cli._bodies import body_lines
 from otel_lens.cli._events import log_message
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time
 from otel_lens.cli._transcript import transcript_lines, without_message_records
-from otel_lens.query.results import LogRecord, SpanRecord, TraceDetail
+from otel_lens.query import LogRecord, SpanRecord, TraceDetail
 
 BAR_WIDTH = 30
 """The timeline bar piped and on wide terminals; narrower terminals get a narrower one (down to 8)."""

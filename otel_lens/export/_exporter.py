@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from otel_lens._guard import internal, is_internal
@@ -40,7 +40,7 @@ def _warnings_for(store: WriteStore) -> RateLimitedLog:
 class LensExporterCore:
     """The store-facing half of an exporter; the OTel-facing classes wrap one of these."""
 
-    def __init__(self, signal: str, settings: Settings | None, overrides: dict[str, Any]) -> None:
+    def __init__(self, signal: str, settings: Settings | None, overrides: Mapping[str, Any]) -> None:
         self.signal = signal
         self.settings = settings if settings is not None else Settings.load(**overrides)
         with internal():  # opening and migrating the database: never logged through the app's handlers, nor traced

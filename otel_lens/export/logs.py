@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
 from otel_lens.export._exporter import LensExporterCore
 from otel_lens.export.encode import encode_logs
-from otel_lens.settings import Settings
+from otel_lens.settings import Settings, SettingsKeywords
 from otel_lens.store.shared import WriteStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class LensLogExporter(LogRecordExporter):
@@ -26,7 +29,7 @@ class LensLogExporter(LogRecordExporter):
         StoreError: the database cannot be opened.
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, **overrides: Unpack[SettingsKeywords]) -> None:
         self._core = LensExporterCore("log records", settings, overrides)
 
     @property

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_lens.export._exporter import LensExporterCore
 from otel_lens.export.encode import encode_spans
-from otel_lens.settings import Settings
+from otel_lens.settings import Settings, SettingsKeywords
 from otel_lens.store.shared import WriteStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class LensSpanExporter(SpanExporter):
@@ -26,7 +29,7 @@ class LensSpanExporter(SpanExporter):
         StoreError: the database cannot be opened (the message names it and says why).
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, **overrides: Unpack[SettingsKeywords]) -> None:
         self._core = LensExporterCore("spans", settings, overrides)
 
     @property

@@ -25,7 +25,7 @@ import functools
 import inspect
 import os
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -34,12 +34,16 @@ from opentelemetry.util.http import get_custom_headers
 
 from otel_lens._redact import Redactor
 from otel_lens.facade import _state
+from otel_lens.facade._asgi_types import AsgiOptions, MiddlewareAppT
 from otel_lens.facade._extras import LensExtras, current_scope, header
 from otel_lens.facade._lifespan import ASGIApp, Receive, Scope, Send, lifespan_flushing
 from otel_lens.facade._routes import RouteNamer
 from otel_lens.facade._spans import add_attributes, detach, fail, tracer
 from otel_lens.facade._stack import in_chain, otel_entry, user_middleware
 from otel_lens.settings import Settings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -49,7 +53,11 @@ _EXCLUDED_URLS_ENV = "OTEL_PYTHON_ASGI_EXCLUDED_URLS"
 _WRAPPED = "_otel_lens_middleware"  # on a wrapped app: the LensMiddleware instrument_asgi returned
 
 
-def instrument_asgi(app: Any, **options: Any) -> Any:
+@overload
+def instrument_asgi(app: MiddlewareAppT, **options: Unpack[AsgiOptions]) -> MiddlewareAppT: ...
+@overload
+def instrument_asgi(app: ASGIApp, **options: Unpack[AsgiOptions]) -> ASGIApp: ...
+def instrument_asgi(app: Any, **options: Unpack[AsgiOptions]) -> Any:
     """Trace every HTTP request of an ASGI app and store it; returns the app to serve.
 
     Starlette and FastAPI apps get the middleware added in place (the same app object is

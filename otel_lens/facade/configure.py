@@ -14,7 +14,7 @@ import atexit
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs, trace
 from opentelemetry.sdk._logs import LoggerProvider
@@ -28,13 +28,25 @@ from otel_lens.facade._batch import BatchOptions, LensLogProcessor, LensSpanProc
 from otel_lens.facade._handler import StoreHandler
 from otel_lens.facade._routing import route_stdlib_logging
 from otel_lens.query import Store, open_store
-from otel_lens.settings import Settings
+from otel_lens.settings import Settings, SettingsKeywords
 from otel_lens.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11; only type checkers read it
 
 _logger = logging.getLogger(__name__)
 _lock = threading.RLock()
 _current: Lens | None = None
 _inherited_readers: list[Store] = []  # read connections inherited across fork(): kept, never closed
+
+
+class ConfigureOptions(SettingsKeywords, total=False):
+    """``configure()``'s keywords: every setting plus the facade's own two (see :func:`configure`)."""
+
+    capture_logging: bool
+    propagate_threads: bool
+
+
 _FACADE_KEYWORDS = ("capture_logging", "propagate_threads")  # configure()'s own keywords, not Settings
 
 
@@ -119,7 +131,7 @@ class Lens:
                 _inherited_readers.append(reader)
 
 
-def configure(**settings: Any) -> Lens:
+def configure(**options: Unpack[ConfigureOptions]) -> Lens:
     """Store this process's spans and logs in the otel-lens database; returns a :class:`Lens` handle.
 
     Keywords are the ``OTEL_EXPORTER_LENS_*`` settings (``database=``, ``retention=``, …) plus:
@@ -141,6 +153,7 @@ def configure(**settings: Any) -> Lens:
         SettingsError: a setting or ``OTEL_BSP_*``/``OTEL_BLRP_*`` value does not parse.
     """
     global _current
+    settings: dict[str, Any] = dict(options)
     with _lock:
         if _current is not None:
             _warn_if_ignored(_current, settings)
@@ -293,3 +306,8 @@ def _exports_to_lens(processors: Any) -> bool:
         if any(isinstance(c, (LensSpanExporter, LensLogExporter)) and c.store is not None for c in candidates):
             return True
     return False
+
+
+def current_lens() -> Lens | None:
+    """The handle of the ``configure()`` in effect, or None (never called, or shut down since)."""
+    return _current

@@ -10,9 +10,7 @@ import time
 from typing import Any
 
 from otel_lens.mcp._compact import bounded, compact, cut_text
-from otel_lens.query import LogRecord, SpanRecord, Store, diff_traces, previous_trace, run_sql
-from otel_lens.query._filters import cutoff_ns
-from otel_lens.query._session_scan import scan_sessions
+from otel_lens.query import LogRecord, SpanRecord, Store, cutoff_ns, diff_traces, previous_trace, run_sql, scan_sessions
 
 _ERROR = 17  # the OTel severity number of ERROR
 _TRACE_HINT = "raise limit, or narrow with since/service/name/errors_only"

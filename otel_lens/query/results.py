@@ -1,4 +1,4 @@
-"""The read API's results: small dataclasses whose ``as_dict()`` gives the JSON shapes of CONTRACT.md."""
+"""The read API's results: small dataclasses whose ``as_dict()`` gives the JSON shapes of docs/REFERENCE.md."""
 
 from __future__ import annotations
 

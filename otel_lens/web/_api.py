@@ -1,4 +1,4 @@
-"""The JSON API of CONTRACT.md ("The web viewer"): every read goes through the query layer's ``Store``.
+"""The JSON API of docs/REFERENCE.md ("The web viewer"): every read goes through the query layer's ``Store``.
 
 Errors are ``{"error": "…"}``: 400 for a bad parameter, 404 for an unknown id or route, 503 while
 there is no database yet; a bug is a 500 with one line, never a stack trace.

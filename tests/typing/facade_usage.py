@@ -71,8 +71,8 @@ async def main() -> None:
     log.info("%s %s %s %s %s %s", found, data, first, counted, value, engine)
 
 
-lens: Lens = configure(database="/tmp/typing.db", service_name="typing")
-app = instrument_asgi(Starlette())
+lens: Lens = configure(database="/tmp/typing.db", service_name="typing", retention="7d", capture_logging=True)
+app: Starlette = instrument_asgi(Starlette(), capture_bodies=True, max_body_size="64KiB")  # the same app, typed
 asyncio.run(main())
 lens.force_flush()
 lens.shutdown()

@@ -1,10 +1,30 @@
-"""The ``otel-lens`` sub-commands in the one-module form (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""
+"""The ``otel-lens`` sub-commands, one module each; :data:`COMMANDS` lists them in the order ``--help`` shows.
+
+A command module defines ``NAME`` (the sub-command), ``HELP`` (one line for the command list),
+``add_arguments(parser)`` (its flags, beside its body, shared ones from ``cli/_options.py``) and
+``run(args) -> int`` (opens what it reads, prints, returns the exit code). A new command is a new
+module here plus one entry in :data:`COMMANDS`; nothing else dispatches on its name.
+"""
 
 from __future__ import annotations
 
-from types import ModuleType
+import argparse
+from typing import Protocol
 
-from otel_lens.cli.commands import diff, mcp, serve, sql
+from otel_lens.cli.commands import diff, export, logs, mcp, prune, serve, show, sql, stats, traces, usage
 
-MODULE_COMMANDS: tuple[ModuleType, ...] = (sql, diff, mcp, serve)
-MODULE_COMMAND_NAMES = {module.NAME: module for module in MODULE_COMMANDS}
+
+class Command(Protocol):
+    """What the dispatcher needs of a command module."""
+
+    NAME: str
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+COMMANDS: tuple[Command, ...] = (traces, show, logs, stats, usage, prune, export, sql, diff, mcp, serve)
+
+__all__ = ["COMMANDS", "Command"]

@@ -6,7 +6,8 @@ import argparse
 
 from otel_lens.cli._console import print_json, stdout_console
 from otel_lens.cli._diff_view import render_diff
-from otel_lens.query import diff_traces, open_store, previous_trace, trace_id_prefix
+from otel_lens.cli._options import add_database, add_json, open_for
+from otel_lens.query import diff_traces, previous_trace, trace_id_prefix
 
 NAME = "diff"
 HELP = "two traces aligned span by span: added, removed, slower/faster, status, attribute and token changes"
@@ -20,6 +21,8 @@ def _trace_id(text: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_database(parser)
+    add_json(parser)
     parser.add_argument("trace_a", type=_trace_id, metavar="TRACE_A", help="a trace id or a unique prefix of one")
     parser.add_argument(
         "trace_b", type=_trace_id, metavar="TRACE_B", nargs="?", help="the trace to compare it with (B)"
@@ -34,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if (args.trace_b is None) == (not args.previous):
         raise ValueError("give TRACE_B, or --previous to compare with the trace before TRACE_A (not both)")
-    with open_store(args.database) as store:
+    with open_for(args) as store:
         if args.previous:
             a, b = previous_trace(store, args.trace_a), args.trace_a
         else:

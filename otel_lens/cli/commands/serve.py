@@ -9,6 +9,9 @@ import socket
 import sys
 import webbrowser
 
+from otel_lens.cli._options import add_database
+from otel_lens.query import resolve_database
+
 NAME = "serve"
 HELP = "the web viewer: traces, waterfalls, logs, stats and usage in a browser (extra otel-lens[web])"
 DEFAULT_HOST = "127.0.0.1"
@@ -19,6 +22,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_database(parser)
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"the address to listen on (default {DEFAULT_HOST}: this machine only)"
     )
@@ -51,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         _fail("otel-lens serve needs the web extra: pip install 'otel-lens[web]'")
         return EXIT_ERROR
-    from otel_lens.query.store import resolve_database
-
     host = str(args.host).strip()
     token = (args.token or os.environ.get(TOKEN_VARIABLE, "")).strip() or None
     if token is not None and not _TOKEN.match(token):

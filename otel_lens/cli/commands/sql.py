@@ -18,9 +18,8 @@ from rich.text import Text
 
 from otel_lens._units import parse_duration
 from otel_lens.cli._console import stderr_console, stdout_console
-from otel_lens.query import open_store, run_sql
-from otel_lens.query._filters import MAX_LIMIT
-from otel_lens.query._sql import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT_S, SqlResult
+from otel_lens.cli._options import add_database, add_json, open_for
+from otel_lens.query import MAX_LIMIT, SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlResult, run_sql
 
 NAME = "sql"
 HELP = "one read-only SQL query over the views spans, traces and logs"
@@ -53,19 +52,21 @@ def _rows(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = _EXAMPLES
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_database(parser)
+    add_json(parser, help="print the rows as a JSON array of objects")
     parser.add_argument("query", metavar="QUERY", help="one SELECT (or WITH …, EXPLAIN, a reading PRAGMA)")
     parser.add_argument("--csv", action="store_true", help="print CSV (the default when stdout is not a terminal)")
     parser.add_argument(
         "--timeout",
         type=_timeout,
-        default=DEFAULT_TIMEOUT_S,
-        help=f"stop the query after this long (default {DEFAULT_TIMEOUT_S:g}s)",
+        default=SQL_TIMEOUT_S,
+        help=f"stop the query after this long (default {SQL_TIMEOUT_S:g}s)",
     )
     parser.add_argument(
         "--limit",
         type=_rows,
-        default=DEFAULT_ROW_LIMIT,
-        help=f"print at most this many rows (default {DEFAULT_ROW_LIMIT})",
+        default=SQL_ROW_LIMIT,
+        help=f"print at most this many rows (default {SQL_ROW_LIMIT})",
     )
 
 
@@ -97,7 +98,7 @@ def write_csv(result: SqlResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_store(args.database) as store:
+    with open_for(args) as store:
         result = run_sql(store, args.query, timeout=args.timeout, limit=args.limit)
     if args.json:
         sys.stdout.write(orjson.dumps(result.records(), option=orjson.OPT_INDENT_2).decode() + "\n")
