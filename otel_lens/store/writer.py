@@ -24,25 +24,33 @@ from otel_lens.store import _postgres, rollups
 from otel_lens.store.database import BUSY_TIMEOUT_S
 from otel_lens.store.errors import ConnectionLost, StoreError, StoreFull
 from otel_lens.store.rows import (
+    ID_CHUNK,
     LOG_COLUMNS,
-    LOG_RESOURCE,
-    LOG_SCOPE,
     RESOURCE_COLUMNS,
     SCOPE_COLUMNS,
-    SPAN_COLUMNS,
-    SPAN_RESOURCE,
-    SPAN_SCOPE,
+    SPAN_SPAN_ID,
+    SPAN_STATUS,
+    SPAN_TABLE_COLUMNS,
+    SPAN_TRACE_ID,
     STATUS_ERROR,
+    TABLE_TRACE_ROW,
+    TRACE_DELTA_COLUMNS,
+    USAGE_DELTA_COLUMNS,
+    USAGE_KEY_COLUMNS,
     EncodedBatch,
     ResourceRow,
     ScopeRow,
+    SpanRow,
+    log_table_rows,
+    span_table_rows,
 )
 from otel_lens.store.schema import models_for
 
-_NEW_ONLY_CHUNK = 400  # ids per IN (...) when looking rows up by key
 _UPSERT_CHUNK = 1000  # trace rows per multi-row upsert (10 parameters each, under SQLite's 32766)
-# Encoded span rows carry the 16-byte trace id first; the table keeps the trace's row id there.
-_SPAN_TABLE_COLUMNS = ("trace_row", *SPAN_COLUMNS[1:])
+
+
+_RowIds = tuple[list[int], list[int]]
+"""The row ids of a batch's resources and of its scopes, by batch index."""
 
 
 class Writer:
@@ -55,8 +63,8 @@ class Writer:
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # what open_sqlite's connection starts with
         p = db.param
         self._insert_spans = (
-            f"INSERT INTO lens_spans ({', '.join(_SPAN_TABLE_COLUMNS)}) "
-            f"VALUES ({rollups.placeholders(db, len(SPAN_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
+            f"INSERT INTO lens_spans ({', '.join(SPAN_TABLE_COLUMNS)}) "
+            f"VALUES ({rollups.placeholders(db, len(SPAN_TABLE_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
         )
         self._insert_logs = (
             f"INSERT INTO lens_logs ({', '.join(LOG_COLUMNS)}) VALUES ({rollups.placeholders(db, len(LOG_COLUMNS))}) "
@@ -72,16 +80,11 @@ class Writer:
     def _init_postgres(self) -> None:
         """One-statement forms of the batch statements (see :mod:`otel_lens.store._postgres`)."""
         models = models_for(self._db)
-        self._span_types = _postgres.column_types(models.span, _SPAN_TABLE_COLUMNS)
+        # The column tuples of store/rows.py, the same ones the statements' SQL is built from.
+        self._span_types = _postgres.column_types(models.span, SPAN_TABLE_COLUMNS)
         self._log_types = _postgres.column_types(models.log, LOG_COLUMNS)
-        trace_columns = ("trace_id", "root_span_id", "root_name", "root_rank", "service", "start_ns", "end_ns")
-        self._trace_types = _postgres.column_types(
-            models.trace, (*trace_columns, "span_count", "error_count", "root_start_ns")
-        )
-        usage_columns = ("bucket_ns", "service", "provider", "model", "span_count", "input_tokens", "output_tokens")
-        self._usage_types = _postgres.column_types(
-            models.usage, (*usage_columns, "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
-        )
+        self._trace_types = _postgres.column_types(models.trace, TRACE_DELTA_COLUMNS)
+        self._usage_types = _postgres.column_types(models.usage, USAGE_DELTA_COLUMNS)
         self._pg_insert_spans = (
             _postgres.unnest_form(self._insert_spans, self._span_types) + " RETURNING trace_row, span_id"
         )
@@ -151,18 +154,18 @@ class Writer:
             return 0
         with self.transaction(deadline) as cursor:
             pending: dict[tuple[str, bytes], int] = {}
-            resource_ids = self._resolve_references(cursor, batch, SPAN_RESOURCE, SPAN_SCOPE, pending)
-            rows = batch.rows
-            services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources, strict=True)}
+            ids = self._references(cursor, batch, pending)
+            rows: Sequence[SpanRow] = batch.rows
+            services = [resource.service for resource in batch.resources]  # by the rows' resource index
             if self._postgres:
-                indexes = self._insert_spans_postgres(cursor, rows, services)
+                indexes = self._insert_spans_postgres(cursor, rows, services, ids)
             else:
-                indexes = self._insert_spans_sqlite(cursor, rows, services)
+                indexes = self._insert_spans_sqlite(cursor, rows, services, ids)
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted and self._postgres:
                     usage = rollups.usage_rows(rows, wanted, services)
-                    self._bulk(cursor, self._pg_upsert_usage, usage, self._usage_types, key=4)
+                    self._bulk(cursor, self._pg_upsert_usage, usage, self._usage_types, key=USAGE_KEY_COLUMNS)
                 elif wanted:
                     cursor.executemany(self._upsert_usage, rollups.usage_rows(rows, wanted, services))
             if batch.bodies:
@@ -171,7 +174,7 @@ class Writer:
         return len(rows) if indexes is None else len(indexes)
 
     def _insert_spans_sqlite(
-        self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]
+        self, cursor: Any, rows: Sequence[SpanRow], services: Sequence[str | None], ids: _RowIds
     ) -> list[int] | None:
         """Upsert the batch's trace rollups, then insert its spans under their trace rows.
 
@@ -181,19 +184,21 @@ class Writer:
         the rollup counts each span once; then the indexes of the new rows are returned.
         """
         cursor.execute("SAVEPOINT lens_batch")
-        if self._insert_with_rollups(cursor, rows, services):
+        if self._insert_with_rollups(cursor, rows, services, ids):
             cursor.execute("RELEASE SAVEPOINT lens_batch")
             return None
         cursor.execute("ROLLBACK TO SAVEPOINT lens_batch")
         indexes = self._new_span_indexes(cursor, rows)
         if indexes:
-            self._insert_with_rollups(cursor, [rows[i] for i in indexes], services)
+            self._insert_with_rollups(cursor, [rows[i] for i in indexes], services, ids)
         cursor.execute("RELEASE SAVEPOINT lens_batch")
         return indexes
 
-    def _insert_with_rollups(self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]) -> bool:
+    def _insert_with_rollups(
+        self, cursor: Any, rows: Sequence[SpanRow], services: Sequence[str | None], ids: _RowIds
+    ) -> bool:
         trace_rows = self._upsert_trace_rows(cursor, rollups.trace_rollups(rows, services))
-        cursor.executemany(self._insert_spans, [[trace_rows[row[0]], *row[1:]] for row in rows])
+        cursor.executemany(self._insert_spans, span_table_rows(rows, trace_rows, *ids))
         return bool(cursor.rowcount == len(rows))
 
     def _upsert_trace_rows(self, cursor: Any, deltas: Sequence[tuple[Any, ...]]) -> dict[bytes, int]:
@@ -210,12 +215,12 @@ class Writer:
             found.update((bytes(trace_id), int(row_id)) for trace_id, row_id in cursor.fetchall())
         return found
 
-    def _new_span_indexes(self, cursor: Any, rows: list[list[Any]]) -> list[int]:
+    def _new_span_indexes(self, cursor: Any, rows: Sequence[SpanRow]) -> list[int]:
         """Indexes of the rows whose span is not stored yet (the first of duplicates within the batch)."""
-        trace_ids = sorted({bytes(row[0]) for row in rows})
+        trace_ids = sorted({bytes(row[SPAN_TRACE_ID]) for row in rows})
         existing: set[tuple[bytes, bytes]] = set()
-        for start in range(0, len(trace_ids), _NEW_ONLY_CHUNK):
-            chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
+        for start in range(0, len(trace_ids), ID_CHUNK):
+            chunk = trace_ids[start : start + ID_CHUNK]
             cursor.execute(
                 "SELECT t.trace_id, s.span_id FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
                 f"WHERE t.trace_id IN ({rollups.placeholders(self._db, len(chunk))})",
@@ -224,28 +229,28 @@ class Writer:
             existing.update((bytes(a), bytes(b)) for a, b in cursor.fetchall())
         indexes = []
         for index, row in enumerate(rows):
-            ident = (bytes(row[0]), bytes(row[1]))
+            ident = (bytes(row[SPAN_TRACE_ID]), bytes(row[SPAN_SPAN_ID]))
             if ident not in existing:
                 existing.add(ident)
                 indexes.append(index)
         return indexes
 
     def _insert_spans_postgres(
-        self, cursor: Any, rows: list[list[Any]], services: dict[int, str | None]
+        self, cursor: Any, rows: Sequence[SpanRow], services: Sequence[str | None], ids: _RowIds
     ) -> list[int] | None:
         """Like :meth:`_insert_spans_sqlite` in two statements: the trace upsert returns the row ids, the
         span insert returns what was new, and duplicates' counts are taken back out of the rollups."""
         deltas = rollups.trace_rollups(rows, services)
         self._bulk(cursor, self._pg_upsert_traces, deltas, self._trace_types)
         trace_rows = {bytes(trace_id): int(row_id) for trace_id, row_id in cursor.fetchall()}
-        table_rows = [[trace_rows[bytes(row[0])], *row[1:]] for row in rows]
+        table_rows = span_table_rows(rows, trace_rows, *ids)
         self._bulk(cursor, self._pg_insert_spans, table_rows, self._span_types, key=2)
         new = {(int(trace_row), bytes(span_id)) for trace_row, span_id in cursor.fetchall()}
         if len(new) == len(rows):
             return None
         indexes = []
         for index, row in enumerate(table_rows):
-            ident = (row[0], bytes(row[1]))
+            ident = (row[TABLE_TRACE_ROW], bytes(row[SPAN_SPAN_ID]))
             if ident in new:
                 new.discard(ident)  # a span twice in one batch counts once
                 indexes.append(index)
@@ -253,8 +258,8 @@ class Writer:
         over: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0])
         for index, row in enumerate(table_rows):
             if index not in kept:
-                over[row[0]][0] += 1
-                over[row[0]][1] += 1 if row[SPAN_COLUMNS.index("status_code")] == STATUS_ERROR else 0
+                over[row[TABLE_TRACE_ROW]][0] += 1
+                over[row[TABLE_TRACE_ROW]][1] += 1 if row[SPAN_STATUS] == STATUS_ERROR else 0
         cursor.executemany(
             "UPDATE lens_traces SET span_count = span_count - %s, error_count = error_count - %s WHERE id = %s",
             [(spans, errors, trace_row) for trace_row, (spans, errors) in sorted(over.items())],
@@ -267,11 +272,11 @@ class Writer:
             return 0
         with self.transaction(deadline) as cursor:
             pending: dict[tuple[str, bytes], int] = {}
-            self._resolve_references(cursor, batch, LOG_RESOURCE, LOG_SCOPE, pending)
+            rows = log_table_rows(batch.rows, *self._references(cursor, batch, pending))
             if self._postgres:
-                self._bulk(cursor, self._pg_insert_logs, batch.rows, self._log_types)
+                self._bulk(cursor, self._pg_insert_logs, rows, self._log_types)
             else:
-                cursor.executemany(self._insert_logs, batch.rows)
+                cursor.executemany(self._insert_logs, rows)
             count = cursor.rowcount
         self._known.update(pending)
         return count if count >= 0 else len(batch.rows)
@@ -284,21 +289,9 @@ class Writer:
 
     # -- resources and scopes -------------------------------------------------------------------
 
-    def _resolve_references(
-        self,
-        cursor: Any,
-        batch: EncodedBatch,
-        resource_column: int,
-        scope_column: int,
-        pending: dict[tuple[str, bytes], int],
-    ) -> list[int]:
-        """Swap the rows' batch-local resource/scope indexes for row ids; returns the resource ids in batch order."""
-        resource_ids = self._resource_ids(cursor, batch.resources, pending)
-        scope_ids = self._scope_ids(cursor, batch.scopes, pending)
-        for row in batch.rows:
-            row[resource_column] = resource_ids[row[resource_column]]
-            row[scope_column] = scope_ids[row[scope_column]]
-        return resource_ids
+    def _references(self, cursor: Any, batch: EncodedBatch, pending: dict[tuple[str, bytes], int]) -> _RowIds:
+        """The row ids of the batch's resources and scopes, in batch order (the rows refer to them by index)."""
+        return self._resource_ids(cursor, batch.resources, pending), self._scope_ids(cursor, batch.scopes, pending)
 
     def _resource_ids(
         self, cursor: Any, rows: Sequence[ResourceRow], pending: dict[tuple[str, bytes], int]
