@@ -154,7 +154,9 @@ def encode_scope(scope: ScopeLike | None) -> ScopeRow:
         return ScopeRow(_digest("", None, None), "", None, None)
     attributes = dict(scope.attributes) if scope.attributes else None
     text = dumps(attributes) if attributes else None
-    name, version = safe_text(scope.name, MAX_NAME) or "", safe_text(scope.version, MAX_NAME)
+    # No version is NULL however it is said: the SDK's tracers say "", its loggers None, and OTLP cannot tell
+    # them apart, so every source stores the same scope row.
+    name, version = safe_text(scope.name, MAX_NAME) or "", safe_text(scope.version or None, MAX_NAME)
     schema_url = safe_text(scope.schema_url or None)
     # The schema URL joins the digest only when there is one: scopes without it keep the digest they
     # had before schema 3 (their stored rows, and the log uids built on them, still match).
