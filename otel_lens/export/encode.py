@@ -12,8 +12,10 @@ import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanContext, TraceState
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
@@ -84,12 +86,15 @@ def _public_dropped(span: ReadableSpan) -> tuple[int, int, int]:
 
 
 def _events(events: Any) -> list[EventData]:
-    """The neutral events of a span; the SDK's Event is read from its fields."""
+    """The neutral events of a span; the SDK's Event (and its BoundedAttributes) is read from its fields."""
     out: list[EventData] = []
     for event in events:
         if type(event) is Event:
             attributes = event._attributes
-            out.append((event._name, event._timestamp, plain_mapping(attributes), getattr(attributes, "dropped", 0)))
+            if type(attributes) is BoundedAttributes:
+                out.append((event._name, event._timestamp, attributes._dict, attributes.dropped))
+            else:
+                out.append((event._name, event._timestamp, plain_mapping(attributes), 0))
         else:
             out.append(
                 (
@@ -136,18 +141,26 @@ def sdk_spans(spans: Sequence[ReadableSpan]) -> Iterator[SpanData]:
         if context is None:
             continue
         if direct:  # the SDK's bounded containers count what their limits dropped
-            dropped_attributes = getattr(attributes, "dropped", 0)
-            dropped_events = getattr(events, "dropped", 0)
-            dropped_links = getattr(links, "dropped", 0)
+            if type(attributes) is BoundedAttributes:  # the SDK's spans: its plain dict, read in C by orjson
+                dropped_attributes, attributes = attributes.dropped, attributes._dict
+            else:
+                dropped_attributes, attributes = getattr(attributes, "dropped", 0), plain_mapping(attributes)
+            if type(events) is BoundedList:  # the deque inside: len() and iteration in C
+                dropped_events, events = events.dropped, events._dq
+            else:
+                dropped_events = getattr(events, "dropped", 0)
+            if type(links) is BoundedList:
+                dropped_links, links = links.dropped, links._dq
+            else:
+                dropped_links = getattr(links, "dropped", 0)
         else:
             dropped_attributes, dropped_events, dropped_links = _public_dropped(span)
+            attributes = plain_mapping(attributes)
         trace_state = context[4] if _CONTEXT_IS_TUPLE else context.trace_state
         flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
         if parent is not None and parent.is_remote:
             flags |= FLAG_IS_REMOTE
         start = start or 0
-        events = getattr(events, "_dq", events)  # the deque inside the SDK's BoundedList: len() and iteration in C
-        links = getattr(links, "_dq", links)
         yield (
             context.trace_id.to_bytes(16, "big"),
             context.span_id.to_bytes(8, "big"),
@@ -159,7 +172,7 @@ def sdk_spans(spans: Sequence[ReadableSpan]) -> Iterator[SpanData]:
             end or start,
             status.status_code._value_,
             status.description,
-            plain_mapping(attributes),
+            attributes,
             _events(events) if events else (),
             _links(links) if links else (),
             # Most spans have the default: skip TraceState's Python-level __len__ and to_header().
