@@ -146,11 +146,11 @@ def sdk_spans(spans: Sequence[ReadableSpan]) -> Iterator[SpanData]:
             else:
                 dropped_attributes, attributes = getattr(attributes, "dropped", 0), plain_mapping(attributes)
             if type(events) is BoundedList:  # the deque inside: len() and iteration in C
-                dropped_events, events = events.dropped, events._dq
+                dropped_events, events = events.dropped, events._dq  # type: ignore[attr-defined]  # untyped field
             else:
                 dropped_events = getattr(events, "dropped", 0)
             if type(links) is BoundedList:
-                dropped_links, links = links.dropped, links._dq
+                dropped_links, links = links.dropped, links._dq  # type: ignore[attr-defined]
             else:
                 dropped_links = getattr(links, "dropped", 0)
         else:
