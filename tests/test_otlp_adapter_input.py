@@ -149,20 +149,25 @@ def test_every_any_value_kind_and_deep_nesting(store: SharedStore) -> None:
 def test_log_records_with_bad_ids_are_rejected_and_odd_ones_stored(store: SharedStore) -> None:
     """Log ids of the wrong length reject the record; all-zero ids mean none; times past 2**63 are clamped; an
     unknown severity number is kept; a bytes body that is not UTF-8 is stored as bytes."""
+    odd = LogRecord(time_unix_nano=U64_MAX, trace_id=bytes(16), span_id=bytes(8), event_name="odd")
+    odd.body.bytes_value = b"\xc3\x28"  # not UTF-8: fine in bytes
+    odd.severity_number = 99  # type: ignore[assignment]  # not a SeverityNumber: kept as sent
     request = ExportLogsServiceRequest()
     records = request.resource_logs.add().scope_logs.add().log_records
     records.extend(
         [
             LogRecord(time_unix_nano=T0, trace_id=TRACE[:4], body=AnyValue(string_value="short trace id")),
             LogRecord(time_unix_nano=T0, span_id=b"\x01" * 7, body=AnyValue(string_value="short span id")),
-            LogRecord(time_unix_nano=U64_MAX, trace_id=bytes(16), span_id=bytes(8), severity_number=99,  # type: ignore[arg-type]
-                      body=AnyValue(bytes_value=b"\xc3\x28"), event_name="odd"),  # fmt: skip
+            odd,
             LogRecord(body=AnyValue(string_value="no times at all")),
         ]
     )
     result = encode_logs_request(request)
     assert result.rejected == 2
-    assert result.error == "2 log records rejected: 1 with an invalid trace id (4 bytes); 1 with an invalid span id (7 bytes)"
+    assert (
+        result.error
+        == "2 log records rejected: 1 with an invalid trace id (4 bytes); 1 with an invalid span id (7 bytes)"
+    )
     assert store.write_logs(result.batch) == 2
     rows = {row["event_name"]: row for row in models_for(store.db).log.select().dicts()}
     odd = rows["odd"]
