@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from otel_lens._redact import Redactor
@@ -43,6 +43,7 @@ __all__ = [
 MAX_DEPTH = 64
 """Nesting of AnyValue arrays and maps followed; deeper values become a marker (the store keeps 16 levels anyway)."""
 _DEEP = "…[nesting truncated]"  # the store codec's own marker for values nested too deep
+_SCALARS = frozenset(("string_value", "bool_value", "int_value", "double_value", "bytes_value"))
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 
@@ -132,10 +133,17 @@ def any_value(value: AnyValue, depth: int = 0) -> Any:
     return getattr(value, kind)  # string_value, bool_value, int_value, double_value, bytes_value
 
 
-def attributes(key_values: Iterable[KeyValue]) -> dict[str, Any] | None:
+def attributes(key_values: Sequence[KeyValue]) -> dict[str, Any] | None:
     """An attribute map from OTLP ``KeyValue``s (a repeated key: the last one wins); None when empty."""
-    out = {kv.key: any_value(kv.value) for kv in key_values}
-    return out or None
+    if not key_values:
+        return None
+    out: dict[str, Any] = {}
+    for kv in key_values:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        # Scalars, nearly every attribute, read here: a call less per attribute than any_value().
+        out[kv.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
+    return out
 
 
 def _resource(resource: ProtoResource, schema_url: str) -> Resource:
@@ -179,8 +187,9 @@ def _span(span: Any, resource: Resource, scope: Scope | None) -> SpanData:
     parent = span.parent_span_id
     if parent and len(parent) != 8:
         raise ValueError(f"parent span id ({len(parent)} bytes)")
-    links, bad_links = _links(span.links)
+    links, bad_links = _links(span.links) if span.links else ((), 0)
     status = span.status
+    events = span.events
     return (
         trace_id,
         span_id,
@@ -195,8 +204,10 @@ def _span(span: Any, resource: Resource, scope: Scope | None) -> SpanData:
         attributes(span.attributes),
         [
             (event.name, event.time_unix_nano, attributes(event.attributes), event.dropped_attributes_count)
-            for event in span.events
-        ],
+            for event in events
+        ]
+        if events
+        else (),
         links,
         span.trace_state or None,
         span.dropped_attributes_count,
@@ -207,7 +218,7 @@ def _span(span: Any, resource: Resource, scope: Scope | None) -> SpanData:
     )
 
 
-def _links(links: Iterable[Any]) -> tuple[list[LinkData], int]:
+def _links(links: Iterable[Any]) -> tuple[Sequence[LinkData], int]:
     """The valid links, and how many were not (their ids have the wrong length or are zero)."""
     out: list[LinkData] = []
     bad = 0
