@@ -131,7 +131,7 @@ def span_record(row: tuple[Any, ...], lookups: Lookups) -> SpanRecord:
 
 
 def _extras(text: str | None) -> tuple[str | None, int, int, int]:
-    """The ``extras`` column (see export/encode.py): tracestate and dropped counts; empty when NULL."""
+    """The ``extras`` column (see export/_builder.py): tracestate and dropped counts; empty when NULL."""
     value = loads(text) if text else None
     if not isinstance(value, list) or len(value) < 4:
         return None, 0, 0, 0
