@@ -84,6 +84,7 @@ def test_column_tuples_are_the_tables_columns(sqlite_settings: Settings) -> None
         assert set(rows.USAGE_DELTA_COLUMNS) == columns(models.usage) - {"id"}
         assert set(rows.RESOURCE_COLUMNS) == columns(models.resource) - {"id"}
         assert set(rows.SCOPE_COLUMNS) == columns(models.scope) - {"id"}
+        assert set(rows.BODY_COLUMNS) == columns(models.body)
     finally:
         release(store)
     for name in ("trace_id", "span_id", "flags", "start_ns", "duration_ns", "resource_id", "scope_id"):

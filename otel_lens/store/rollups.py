@@ -14,6 +14,7 @@ from typing import Any
 import peewee as pw
 
 from otel_lens.store.rows import (
+    BODY_COLUMNS,
     FLAG_IS_REMOTE,
     SPAN_RESOURCE,
     SPAN_START,
@@ -74,8 +75,8 @@ def upsert_usage_sql(db: pw.Database) -> str:
 def upsert_bodies_sql(db: pw.Database) -> str:
     """Store a body once by digest; a body seen again only moves its ``last_seen_ns`` forward."""
     return (
-        "INSERT INTO lens_bodies AS b (digest, size, encoding, content_type, content, last_seen_ns) "
-        f"VALUES ({placeholders(db, 6)}) ON CONFLICT (digest) DO UPDATE SET last_seen_ns = "
+        f"INSERT INTO lens_bodies AS b ({', '.join(BODY_COLUMNS)}) "
+        f"VALUES ({placeholders(db, len(BODY_COLUMNS))}) ON CONFLICT (digest) DO UPDATE SET last_seen_ns = "
         "CASE WHEN excluded.last_seen_ns > b.last_seen_ns THEN excluded.last_seen_ns ELSE b.last_seen_ns END"
     )
 

@@ -214,6 +214,10 @@ class BodyRow:
     last_seen_ns: int
 
 
+BODY_COLUMNS = tuple(f.name for f in dataclasses.fields(BodyRow))
+"""The columns of lens_bodies, in BodyRow's field order (the writer inserts ``dataclasses.astuple`` of one)."""
+
+
 def decode_body(encoding: str, content: bytes) -> bytes:
     """The original bytes of a stored body (``content`` as a ``lens_bodies`` row holds it)."""
     return zlib.decompress(content) if encoding == "zlib" else bytes(content)
