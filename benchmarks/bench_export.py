@@ -8,6 +8,10 @@ TracerProvider and kept as ReadableSpans, then exported in SDK-sized batches (51
   ``executemany`` into a simple table, one WAL transaction per batch;
 - otlp-json-file: ``opentelemetry-exporter-otlp-json-file``'s ``FileSpanExporter`` writing a file.
 
+Besides, the row builder fed by its two adapters is timed alone (no database): from the SDK's spans
+(``encode_spans``, the exporter's encode step) and from the same spans as parsed OTLP protobuf requests
+(``encode_trace_request``, what a receiver runs; the requests are made and parsed beforehand).
+
 Each is run ``--repeats`` times, interleaved, on fresh files; medians are reported since the
 machine is shared. Goals (issue 2): lens/raw ≥ 0.7×, lens/otlp ≥ 3×, lens bytes/otlp bytes ≤ 0.6×.
 ``--profile`` runs the lens path once more under cProfile and prints where the time goes.
@@ -31,10 +35,11 @@ import orjson
 from _report import Table, median, spread
 from _spans import SPANS_PER_TRACE, SpanFactory, batches
 from opentelemetry.exporter.otlp.json.file import FileSpanExporter
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as otlp_encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from otel_lens.export.encode import encode_spans
+from otel_lens.export import encode_spans, encode_trace_request, parse_trace_request
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 
@@ -204,6 +209,24 @@ def run_interleaved(work: Batches, directory: Path) -> tuple[dict[str, float], d
     return seconds, sizes, lens.breakdown
 
 
+def time_adapters(work: Batches, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds the row builder takes over every batch from the SDK adapter and from the OTLP adapter, per repeat."""
+    requests = [parse_trace_request(otlp_encode_spans(batch).SerializeToString()) for batch in work]
+    sdk: list[float] = []
+    otlp: list[float] = []
+    for _ in range(repeats):
+        gc.collect()
+        started = time.perf_counter()
+        for batch in work:
+            encode_spans(batch)
+        sdk.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for request in requests:
+            encode_trace_request(request)
+        otlp.append(time.perf_counter() - started)
+    return sdk, otlp
+
+
 # -- the benchmark ----------------------------------------------------------------------------------
 
 
@@ -246,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+    sdk_seconds, otlp_seconds = time_adapters(work, args.repeats)
+
     profile: cProfile.Profile | None = None
     if args.profile:
         profile = cProfile.Profile()
@@ -274,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     table.add("otlp-json-file", f"{rate['otlp']:,.0f} spans/s", spread(rates["otlp"], fmt_rate))
     table.add("lens encode only", f"{rate['encode']:,.0f} spans/s", f"{lens_share:.0%} of lens time")
+    sdk_rate, otlp_rate = count / median(sdk_seconds), count / median(otlp_seconds)
+    table.add("row builder via the SDK adapter", f"{sdk_rate:,.0f} spans/s", "encode_spans, alone")
+    table.add(
+        "row builder via the OTLP adapter", f"{otlp_rate:,.0f} spans/s", "encode_trace_request on parsed requests"
+    )
     table.add("lens db+wal (checkpointed)", f"{per_span['lens']:.0f} B/span", f"{sizes['lens'] / 2**20:.1f} MiB")
     for name, size in sorted(breakdown.items(), key=lambda item: -item[1])[:8]:
         table.add(f"  {name}", f"{size / count:.0f} B/span", f"{size / sizes['lens']:.0%}")

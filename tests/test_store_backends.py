@@ -342,6 +342,8 @@ _BACKEND_MODULES = (
     # a read-only transaction); query/_sql.py picks one by the backend's kind.
     "otel_lens/query/_sql_sqlite.py",
     "otel_lens/query/_sql_postgres.py",
+    # otel_lens.testing's PostgreSQL server for tests: it is about that one dialect by purpose.
+    "otel_lens/testing/_postgres.py",
 )
 
 

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 from rich.text import Text
 
+from otel_lens._keys import BODY_CONTENT_TYPE, BODY_KEYS, BODY_SIZE, BODY_TRUNCATED
 from otel_lens._units import format_size
 from otel_lens.cli._format import one_line
-from otel_lens.query import BODY_KEYS, SpanRecord
+from otel_lens.query import SpanRecord
 
 TERMINAL_LINES = 6
 """On a terminal a body shows this many lines (each cut to the width); ``show --json`` has the rest."""
@@ -41,13 +42,13 @@ def body_lines(span: SpanRecord, terminal: bool) -> Iterator[tuple[Text, int]]:
 
 def _facts(span: SpanRecord, key: str) -> str:
     facts = []
-    content_type = span.attributes.get(f"{key}.content_type")
+    content_type = span.attributes.get(key + BODY_CONTENT_TYPE)
     if content_type:
         facts.append(str(content_type))
-    size = span.attributes.get(f"{key}.size")
+    size = span.attributes.get(key + BODY_SIZE)
     if isinstance(size, int) and not isinstance(size, bool):
         facts.append(format_size(size))
-    if span.attributes.get(f"{key}.truncated") is True:
+    if span.attributes.get(key + BODY_TRUNCATED) is True:
         facts.append("truncated when captured")
     return ", ".join(facts)
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from rich.text import Text
 
+from otel_lens._keys import BODY_KEYS, SOURCE
 from otel_lens.cli._events import event_summary
 from otel_lens.cli._format import one_line
-from otel_lens.query import BODY_KEYS, SpanRecord
+from otel_lens.query import SpanRecord
 
 _KEY_ATTRIBUTES = (
     "http.request.method",
@@ -39,7 +40,7 @@ _KEY_ATTRIBUTES = (
     "gen_ai.response.model",
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.output_tokens",
-    "lens.source",
+    SOURCE,
     "error.type",
 )
 _MAX_KEY_ATTRIBUTES = 6

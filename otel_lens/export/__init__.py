@@ -1,1 +1,31 @@
-"""The write path: OTel spans and log records → rows → the store."""
+"""The write path: spans and log records from any source → the neutral model → the row builder → rows for the store.
+
+Sources are adapters: the OTel SDK's exporters (``spans.py``, ``logs.py`` over ``encode.py``) and OTLP
+protobuf requests (``_otlp.py``, for a receiver). ``_model.py`` is the neutral model, ``_builder.py`` the
+one row builder that applies every policy. Other layers use the names below.
+"""
+
+from otel_lens.export._otlp import (
+    OtlpBatch,
+    OtlpPayloadError,
+    encode_logs_request,
+    encode_trace_request,
+    parse_logs_request,
+    parse_trace_request,
+)
+from otel_lens.export.encode import encode_logs, encode_spans
+from otel_lens.export.logs import LensLogExporter
+from otel_lens.export.spans import LensSpanExporter
+
+__all__ = [
+    "LensLogExporter",
+    "LensSpanExporter",
+    "OtlpBatch",
+    "OtlpPayloadError",
+    "encode_logs",
+    "encode_logs_request",
+    "encode_spans",
+    "encode_trace_request",
+    "parse_logs_request",
+    "parse_trace_request",
+]

@@ -12,22 +12,30 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from otel_lens.store.rows import BODY_KEYS, REFERENCE_PREFIX, BodyRow, decode_body
+from otel_lens._keys import (
+    BODY_CONTENT_TYPE,
+    BODY_INPUT,
+    BODY_KEYS,
+    BODY_OUTPUT,
+    BODY_PREFIX,
+    BODY_REQUEST,
+    BODY_RESPONSE,
+)
+from otel_lens.store.rows import REFERENCE_PREFIX, BodyRow, decode_body
 
 __all__ = ["BODY_KEYS", "BODY_PREFIX", "REFERENCE_PREFIX", "body_row", "decode_body", "extract_bodies", "has_bodies"]
 
-BODY_PREFIX = "lens.body."
 COMPRESS_ABOVE = 1024
 """Bodies larger than this many bytes are stored zlib-compressed (when that makes them smaller)."""
 
 
 def has_bodies(attributes: Mapping[str, Any]) -> bool:
-    """True when ``attributes`` carry a captured body (cheap: four dict lookups)."""
+    """True when ``attributes`` carry a captured body (cheap: four dict lookups; faster than ``keys().isdisjoint``)."""
     return (
-        "lens.body.request" in attributes
-        or "lens.body.response" in attributes
-        or "lens.body.input" in attributes
-        or "lens.body.output" in attributes
+        BODY_REQUEST in attributes
+        or BODY_RESPONSE in attributes
+        or BODY_INPUT in attributes
+        or BODY_OUTPUT in attributes
     )
 
 
@@ -51,7 +59,7 @@ def extract_bodies(attributes: Mapping[str, Any], seen_ns: int) -> tuple[dict[st
         value = out.get(key)
         if not isinstance(value, (str, bytes)):
             continue
-        content_type = out.get(f"{key}.content_type")
+        content_type = out.get(key + BODY_CONTENT_TYPE)
         row = body_row(value, content_type if isinstance(content_type, str) else None, seen_ns)
         rows.append(row)
         out[key] = REFERENCE_PREFIX + row.digest.hex()

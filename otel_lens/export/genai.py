@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from otel_lens.store.codec import utf8_safe
 from otel_lens.store.rows import GenAIUsage
 
 _MAX_NAME = 1024
@@ -73,11 +74,9 @@ def _name(attributes: Mapping[str, Any], keys: Sequence[str]) -> str:
     value = _first(attributes, keys)
     if value is None:
         return ""
-    text = str(value)
-    if len(text) > _MAX_NAME:
-        text = text[:_MAX_NAME]
-    # SQLite needs valid UTF-8: a lone surrogate in a model name must not fail the whole batch.
-    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+    # Cut without a marker (a model name is a key of lens_usage), and valid UTF-8: a lone surrogate in a
+    # model name must not fail the whole batch.
+    return utf8_safe(str(value)[:_MAX_NAME])
 
 
 def genai_usage(attributes: Mapping[str, Any]) -> GenAIUsage | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from otel_lens._keys import BODY_CONTENT_TYPE, BODY_SIZE, BODY_TRUNCATED, body_key
 from otel_lens._redact import REDACTED, Redactor
 
 _MAX_DEPTH = 8
@@ -21,8 +22,9 @@ _MAX_ITEMS = 100
 _MAX_REPR = 4096
 
 
-def jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
-    """A JSON-ready copy of ``value``: bounded, secrets redacted; never raises, never advances an iterator."""
+def capture_view(value: Any, redactor: Redactor, depth: int = 0) -> Any:
+    """A JSON-ready copy of ``value`` to capture as a body: bounded, secrets redacted; never raises, never advances an
+    iterator. (Not :func:`otel_lens.store.codec.jsonable`, which shows a value as the store keeps it.)"""
     try:
         if value is None or type(value) in (bool, float, str):
             return value
@@ -39,16 +41,16 @@ def jsonable(value: Any, redactor: Redactor, depth: int = 0) -> Any:
                     out["…"] = f"[+{dict.__len__(value) - _MAX_ITEMS} keys truncated]"
                     break
                 name = key if isinstance(key, str) else _safe_repr(key)
-                out[name] = REDACTED if redactor.is_sensitive(name) else jsonable(item, redactor, depth + 1)
+                out[name] = REDACTED if redactor.is_sensitive(name) else capture_view(item, redactor, depth + 1)
             return out
         fields = _as_fields(value)
         if fields is not None:  # dataclasses, pydantic models, mappings: redacted field by field
-            return jsonable(fields, redactor, depth)
+            return capture_view(fields, redactor, depth)
         if isinstance(value, (list, tuple)):
             count = list.__len__(value) if isinstance(value, list) else tuple.__len__(value)
             head = slice(0, _MAX_ITEMS)
             kept = list.__getitem__(value, head) if isinstance(value, list) else tuple.__getitem__(value, head)
-            items = [jsonable(item, redactor, depth + 1) for item in kept]
+            items = [capture_view(item, redactor, depth + 1) for item in kept]
             if count > _MAX_ITEMS:
                 items.append(f"…[+{count - _MAX_ITEMS} items truncated]")
             return items
@@ -97,17 +99,17 @@ def cap(text: str, limit: int) -> tuple[str, int, bool]:
 
 def body_attributes(role: str, text: str, content_type: str, size: int, truncated: bool) -> dict[str, Any]:
     """The span attributes that carry one body to the exporter."""
-    key = f"lens.body.{role}"
-    attributes: dict[str, Any] = {key: text, f"{key}.content_type": content_type, f"{key}.size": size}
+    key = body_key(role)
+    attributes: dict[str, Any] = {key: text, key + BODY_CONTENT_TYPE: content_type, key + BODY_SIZE: size}
     if truncated:
-        attributes[f"{key}.truncated"] = True
+        attributes[key + BODY_TRUNCATED] = True
     return attributes
 
 
 def value_body(role: str, value: Any, redactor: Redactor, limit: int) -> dict[str, Any]:
     """Body attributes for a Python value (function arguments or result) as redacted JSON."""
     try:
-        text = orjson.dumps(jsonable(value, redactor), option=orjson.OPT_NON_STR_KEYS).decode()
+        text = orjson.dumps(capture_view(value, redactor), option=orjson.OPT_NON_STR_KEYS).decode()
     except (TypeError, ValueError):
         text = orjson.dumps(_safe_repr(value)).decode()
     capped, size, truncated = cap(text, limit)

@@ -14,6 +14,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from otel_lens._keys import BODY_CONTENT_TYPE, BODY_SIZE, BODY_SKIPPED, body_key
 from otel_lens._redact import Redactor
 from otel_lens.facade._capture import body_attributes
 from otel_lens.facade._lifespan import ASGIApp, Message, Receive, Scope, Send
@@ -58,9 +59,9 @@ class _BodyTap:
         if self.encoded or (not kind.startswith(_TEXTUAL) and not kind.endswith(("+json", "+xml"))):
             # Binary or compressed: record that it was there, not its bytes.
             return {
-                f"lens.body.{role}.size": self.size,
-                f"lens.body.{role}.content_type": kind or "unknown",
-                f"lens.body.{role}.skipped": "binary",
+                body_key(role) + BODY_SIZE: self.size,
+                body_key(role) + BODY_CONTENT_TYPE: kind or "unknown",
+                body_key(role) + BODY_SKIPPED: "binary",
             }
         text = b"".join(self.chunks).decode("utf-8", "replace")
         return body_attributes(role, redactor.text(text, kind), kind, self.size, self.size > self.kept)

@@ -32,6 +32,7 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.http import get_custom_headers
 
+from otel_lens._keys import ROUTE, SOURCE
 from otel_lens._redact import Redactor
 from otel_lens.facade import _state
 from otel_lens.facade._asgi_types import AsgiOptions, MiddlewareAppT
@@ -187,10 +188,10 @@ def _lens_source(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
 
 
 def _route_start(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> trace.Span:
-    attributes: dict[str, Any] = {"lens.route": name}
+    attributes: dict[str, Any] = {ROUTE: name}
     source = _lens_source(args, kwargs)
     if source is not None:
-        attributes["lens.source"] = source
+        attributes[SOURCE] = source
     return tracer().start_span(name, attributes=attributes)
 
 

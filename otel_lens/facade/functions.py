@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from opentelemetry import context, trace
 
+from otel_lens._keys import GENERATOR_CLOSED, INPUT_SIZE, OUTPUT_ITEMS, OUTPUT_SIZE
 from otel_lens.facade import _state
 from otel_lens.facade._capture import arguments, value_body
 from otel_lens.facade._sizes import approx_size, args_size
@@ -24,9 +25,6 @@ from otel_lens.facade._spans import add_attributes, detach, fail, tracer
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-INPUT_SIZE = "lens.input.size"
-OUTPUT_SIZE = "lens.output.size"
 
 
 class _Decorator(Protocol):
@@ -194,7 +192,7 @@ def _generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
                 try:
                     arg, step = (yield item), gen.send
                 except GeneratorExit:
-                    span.set_attribute("lens.generator.closed", True)
+                    span.set_attribute(GENERATOR_CLOSED, True)
                     token = context.attach(ctx)
                     try:
                         gen.close()
@@ -211,7 +209,7 @@ def _generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> Any:
             raise
         finally:
             if outcome is None:
-                span.set_attribute("lens.output.items", count)
+                span.set_attribute(OUTPUT_ITEMS, count)
             _finish(span, input_size, None, size, False)
             span.end()
 
@@ -246,7 +244,7 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
                 try:
                     arg, step = (yield item), agen.asend
                 except GeneratorExit:
-                    span.set_attribute("lens.generator.closed", True)
+                    span.set_attribute(GENERATOR_CLOSED, True)
                     token = context.attach(ctx)
                     try:
                         await agen.aclose()
@@ -263,7 +261,7 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
             raise
         finally:
             if outcome is None:
-                span.set_attribute("lens.output.items", count)
+                span.set_attribute(OUTPUT_ITEMS, count)
             _finish(span, input_size, None, size, False)
             span.end()
 

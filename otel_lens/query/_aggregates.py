@@ -9,7 +9,7 @@ import collections
 from typing import Any
 
 from otel_lens.query.results import SPAN_KINDS, StatRow
-from otel_lens.store.rows import STATUS_ERROR
+from otel_lens.store.rows import ID_CHUNK, STATUS_ERROR
 from otel_lens.store.schema import Models
 
 _PERCENTILES = (50, 95, 99)
@@ -75,8 +75,8 @@ def _services(models: Models, resource_ids: set[Any]) -> dict[int, str]:
     resource: Any = models.resource
     found: dict[int, str] = {}
     wanted = sorted(int(i) for i in resource_ids)
-    for start in range(0, len(wanted), 400):
-        query = resource.select(resource.id, resource.service).where(resource.id.in_(wanted[start : start + 400]))
+    for start in range(0, len(wanted), ID_CHUNK):
+        query = resource.select(resource.id, resource.service).where(resource.id.in_(wanted[start : start + ID_CHUNK]))
         for row_id, service in query.tuples():
             found[int(row_id)] = service or ""
     return found

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_lens.query.results import SpanRecord
-from otel_lens.store.rows import BODY_KEYS, REFERENCE_PREFIX, decode_body
+from otel_lens.store.rows import BODY_KEYS, ID_CHUNK, REFERENCE_PREFIX, decode_body
 from otel_lens.store.schema import Models
 
 _REFERENCE = re.compile(r"^sha256:([0-9a-f]{64})$")
-_CHUNK = 400
+_CHUNK = ID_CHUNK
 
 
 def _reference(value: Any) -> bytes | None:
@@ -24,7 +24,7 @@ def _reference(value: Any) -> bytes | None:
 
 
 def resolve_bodies(models: Models, spans: Sequence[SpanRecord]) -> list[SpanRecord]:
-    """``spans`` with each body reference replaced by the body's text, in one query per 400 bodies.
+    """``spans`` with each body reference replaced by the body's text, in one query per ``ID_CHUNK`` bodies.
 
     A reference whose row the sweeper already deleted stays as it was and its key is listed in
     :attr:`SpanRecord.missing_bodies`.

@@ -12,10 +12,10 @@ import peewee as pw
 from otel_lens.query.results import SPAN_KINDS, STATUS_CODES, LogRecord, ScopeInfo, SpanEvent, SpanLink, SpanRecord
 from otel_lens.store.codec import loads
 from otel_lens.store.migrations import table_columns
-from otel_lens.store.rows import COLUMNS_ADDED_AFTER_V1, LOG_COLUMNS, SPAN_COLUMNS
+from otel_lens.store.rows import COLUMNS_ADDED_AFTER_V1, ID_CHUNK, LOG_COLUMNS, SPAN_COLUMNS
 from otel_lens.store.schema import Models
 
-_CHUNK = 400
+_CHUNK = ID_CHUNK
 
 
 def hex_id(value: Any) -> str | None:
@@ -131,7 +131,7 @@ def span_record(row: tuple[Any, ...], lookups: Lookups) -> SpanRecord:
 
 
 def _extras(text: str | None) -> tuple[str | None, int, int, int]:
-    """The ``extras`` column (see export/encode.py): tracestate and dropped counts; empty when NULL."""
+    """The ``extras`` column (see export/_builder.py): tracestate and dropped counts; empty when NULL."""
     value = loads(text) if text else None
     if not isinstance(value, list) or len(value) < 4:
         return None, 0, 0, 0

@@ -28,12 +28,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import peewee as pw
-
 from otel_lens.query._decode import Lookups
 from otel_lens.query._logs import list_logs
 from otel_lens.query._traces import _summary, _summary_columns
 from otel_lens.query.results import LogRecord, TraceSummary
+from otel_lens.store._backends import Backend, backend_of
 from otel_lens.store.schema import Models
 
 GAP_GRACE_S = 2.0
@@ -51,6 +50,7 @@ class IdTail:
         self.table = table
         self._clock = clock
         self._floor: int | None = None  # None until the first poll
+        self._backend: Backend | None = None  # the store's backend, known at the first poll
         self._returned: set[int] = set()  # ids above the floor already returned (or there when the tail started)
         self._gaps: dict[
             int, tuple[int, float]
@@ -69,18 +69,21 @@ class IdTail:
         """The ids that became visible since the last poll, oldest id first (at most about one page)."""
         model: Any = getattr(models, self.table)
         db: Any = model._meta.database
-        postgres = not _is_sqlite(db)
+        if self._backend is None:
+            self._backend = backend_of(db)
+        backend = self._backend
+        postgres = not backend.ids_commit_in_order  # ids may become visible out of order: gaps are tracked
         if self._floor is None:
-            return self._start(model, db, postgres)
+            return self._start(model, backend, db, postgres)
         # Gaps settle by a snapshot taken before the read (a transaction that ended before it is visible to
         # the read), and open with the xmax of one taken after it (every transaction the read could not see
         # has a smaller transaction id, or took its id after the read).
-        xmin = _snapshot(db)[0] if postgres else 0
+        xmin = _snapshot(backend, db)[0] if postgres else 0
         rows = [
             int(r[0])
             for r in model.select(model.id).where(model.id > self._floor).order_by(model.id).limit(_PAGE).tuples()
         ]
-        xmax = _snapshot(db)[1] if postgres else 0
+        xmax = _snapshot(backend, db)[1] if postgres else 0
         fresh = [row_id for row_id in rows if row_id not in self._returned]
         self._returned.update(fresh)
         if not postgres:
@@ -93,14 +96,14 @@ class IdTail:
         self._settle(xmin)
         return fresh
 
-    def _start(self, model: Any, db: Any, postgres: bool) -> list[int]:
+    def _start(self, model: Any, backend: Backend, db: Any, postgres: bool) -> list[int]:
         newest = int(model.select(model.id).order_by(model.id.desc()).limit(1).scalar() or 0)
         if not postgres:
             self._floor = newest
             return []
         self._floor = max(newest - _START_WINDOW, 0)
         rows = [int(r[0]) for r in model.select(model.id).where(model.id > self._floor).tuples()]
-        xmax = _snapshot(db)[1]
+        xmax = _snapshot(backend, db)[1]
         self._returned.update(rows)
         self._track_gaps(sorted(rows), xmax)
         return []
@@ -129,16 +132,10 @@ class IdTail:
         self._returned = {row_id for row_id in self._returned if row_id > self._floor}
 
 
-def _is_sqlite(db: Any) -> bool:
-    return isinstance(db, pw.SqliteDatabase)
-
-
-def _snapshot(db: Any) -> tuple[int, int]:
-    """(xmin, xmax) of a fresh snapshot: transactions below xmin have ended; those from xmax on had not begun."""
-    row = db.execute_sql(
-        "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s"
-    ).fetchone()
-    return int(row[0]), int(row[1])
+def _snapshot(backend: Backend, db: Any) -> tuple[int, int]:
+    snapshot = backend.commit_snapshot(db)
+    assert snapshot is not None  # asked only of backends that gave one
+    return snapshot
 
 
 @dataclasses.dataclass(frozen=True)

@@ -138,12 +138,12 @@ def _cut_to_bytes(text: str, budget: int, size: int) -> str:
     # Escapes and multi-byte characters make bytes ≠ characters: scale by this text's own ratio.
     keep = max(int(len(text) * target / max(size, 1)), 0)
     for _ in range(4):
-        cut = _truncate_str(text, keep)
+        cut = truncate_text(text, keep)
         used = _size(cut)
         if used <= budget or keep == 0:
             return cut
         keep = int(keep * target / used)
-    return _truncate_str(text, 0)
+    return truncate_text(text, 0)
 
 
 def _within_budget(value: Any, budget: int) -> Any:
@@ -168,13 +168,24 @@ def _within_budget(value: Any, budget: int) -> Any:
                 break
             items.append(item)
         return items
-    return _truncate_str(str(value), budget // 4)
+    return truncate_text(str(value), budget // 4)
 
 
-def _truncate_str(text: str, limit: int) -> str:
+def truncate_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a visible marker, and safe to store as UTF-8.
+
+    The one place stored text is cut: attribute values here, span names and messages in the row
+    builder (``otel_lens.export``).
+    """
     if len(text) > limit:
         text = f"{text[:limit]}…[+{len(text) - limit} chars truncated]"
-    # Lone surrogates cannot be UTF-8 encoded: replace them, keep valid pairs.
+    return utf8_safe(text)
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD (SQLite and PostgreSQL need valid UTF-8), valid pairs joined."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -187,7 +198,7 @@ def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) 
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return _truncate_str(value, max_string)
+        return truncate_text(value, max_string)
     if isinstance(value, int):
         return value if _INT64_MIN <= value <= _INT64_MAX else {"$int": str(value)}
     if isinstance(value, float):
@@ -197,7 +208,7 @@ def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) 
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         if len(data) > max_string:
-            return _truncate_str(f"<{len(data)} bytes>", max_string)
+            return truncate_text(f"<{len(data)} bytes>", max_string)
         return {"$bytes": base64.b64encode(data).decode("ascii")}
     if depth >= MAX_DEPTH:
         return "…[nesting truncated]"
@@ -207,7 +218,7 @@ def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) 
             if index >= max_items:
                 cleaned["…"] = f"[+{len(value) - max_items} keys truncated]"
                 break
-            cleaned[_truncate_str(str(key), 256)] = _clean(item, max_string, depth + 1, max_items)
+            cleaned[truncate_text(str(key), 256)] = _clean(item, max_string, depth + 1, max_items)
         return cleaned
     if isinstance(value, (Sequence, set, frozenset)):
         items = list(value)
@@ -216,7 +227,7 @@ def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) 
             kept.append(f"…[+{len(items) - max_items} items truncated]")
         return kept
     try:
-        return _truncate_str(repr(value), max_string)
+        return truncate_text(repr(value), max_string)
     except Exception:  # a hostile __repr__ must not break an export
         return f"<{type(value).__name__}>"
 

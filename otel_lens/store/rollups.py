@@ -13,7 +13,18 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store.rows import FLAG_IS_REMOTE, SPAN_RESOURCE, STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.store.rows import (
+    BODY_COLUMNS,
+    FLAG_IS_REMOTE,
+    SPAN_RESOURCE,
+    SPAN_START,
+    STATUS_ERROR,
+    TRACE_DELTA_COLUMNS,
+    USAGE_BUCKET_NS,
+    USAGE_DELTA_COLUMNS,
+    USAGE_KEY_COLUMNS,
+    SpanRow,
+)
 
 
 def placeholders(db: pw.Database, count: int) -> str:
@@ -33,9 +44,10 @@ def upsert_traces_sql(db: pw.Database, rows: int = 1, returning: bool = False) -
         "(excluded.root_rank > t.root_rank OR "
         "(excluded.root_rank = t.root_rank AND excluded.root_start_ns < t.root_start_ns))"
     )
+    columns = ", ".join(TRACE_DELTA_COLUMNS)
     return (
-        "INSERT INTO lens_traces AS t (trace_id, root_span_id, root_name, root_rank, service, start_ns, end_ns, "
-        f"span_count, error_count, root_start_ns) VALUES {', '.join([f'({placeholders(db, 10)})'] * rows)} "
+        f"INSERT INTO lens_traces AS t ({columns}) "
+        f"VALUES {', '.join([f'({placeholders(db, len(TRACE_DELTA_COLUMNS))})'] * rows)} "
         "ON CONFLICT (trace_id) DO UPDATE SET "
         f"root_span_id = CASE WHEN {newer_root} THEN excluded.root_span_id ELSE t.root_span_id END, "
         f"root_name = CASE WHEN {newer_root} THEN excluded.root_name ELSE t.root_name END, "
@@ -51,78 +63,76 @@ def upsert_traces_sql(db: pw.Database, rows: int = 1, returning: bool = False) -
 
 def upsert_usage_sql(db: pw.Database) -> str:
     """Add one hour/service/provider/model's token delta to lens_usage (10 parameters, ``usage_rows`` order)."""
+    counts = USAGE_DELTA_COLUMNS[USAGE_KEY_COLUMNS:]
     return (
-        "INSERT INTO lens_usage AS u (bucket_ns, service, provider, model, span_count, input_tokens, "
-        f"output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens) VALUES ({placeholders(db, 10)}) "
-        "ON CONFLICT (bucket_ns, service, provider, model) DO UPDATE SET "
-        "span_count = u.span_count + excluded.span_count, "
-        "input_tokens = u.input_tokens + excluded.input_tokens, "
-        "output_tokens = u.output_tokens + excluded.output_tokens, "
-        "cache_read_tokens = u.cache_read_tokens + excluded.cache_read_tokens, "
-        "cache_creation_tokens = u.cache_creation_tokens + excluded.cache_creation_tokens, "
-        "reasoning_tokens = u.reasoning_tokens + excluded.reasoning_tokens"
+        f"INSERT INTO lens_usage AS u ({', '.join(USAGE_DELTA_COLUMNS)}) "
+        f"VALUES ({placeholders(db, len(USAGE_DELTA_COLUMNS))}) "
+        f"ON CONFLICT ({', '.join(USAGE_DELTA_COLUMNS[:USAGE_KEY_COLUMNS])}) DO UPDATE SET "
+        + ", ".join(f"{name} = u.{name} + excluded.{name}" for name in counts)
     )
 
 
 def upsert_bodies_sql(db: pw.Database) -> str:
     """Store a body once by digest; a body seen again only moves its ``last_seen_ns`` forward."""
     return (
-        "INSERT INTO lens_bodies AS b (digest, size, encoding, content_type, content, last_seen_ns) "
-        f"VALUES ({placeholders(db, 6)}) ON CONFLICT (digest) DO UPDATE SET last_seen_ns = "
+        f"INSERT INTO lens_bodies AS b ({', '.join(BODY_COLUMNS)}) "
+        f"VALUES ({placeholders(db, len(BODY_COLUMNS))}) ON CONFLICT (digest) DO UPDATE SET last_seen_ns = "
         "CASE WHEN excluded.last_seen_ns > b.last_seen_ns THEN excluded.last_seen_ns ELSE b.last_seen_ns END"
     )
 
 
-def trace_rollups(rows: Sequence[list[Any]], services: dict[int, str | None]) -> list[tuple[Any, ...]]:
-    """One rollup delta per trace in ``rows``: root candidate, time bounds, span and error counts."""
-    traces: dict[bytes, list[Any]] = {}
+class _TraceDelta:
+    """One trace's rollup delta while a batch is summed (named fields; :meth:`row` gives TRACE_DELTA_COLUMNS order)."""
+
+    __slots__ = TRACE_DELTA_COLUMNS  # its fields are the columns, by name
+
+    def __init__(self, trace_id: bytes, span_id: bytes, name: str, rank: int, service: str | None, start: int,
+                 end: int, errors: int) -> None:  # fmt: skip
+        self.trace_id, self.root_span_id, self.root_name, self.root_rank = trace_id, span_id, name, rank
+        self.service, self.start_ns, self.end_ns, self.root_start_ns = service, start, end, start
+        self.span_count, self.error_count = 1, errors
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.trace_id, self.root_span_id, self.root_name, self.root_rank, self.service, self.start_ns,
+                self.end_ns, self.span_count, self.error_count, self.root_start_ns)  # fmt: skip
+
+
+def trace_rollups(rows: Sequence[SpanRow], services: Sequence[str | None]) -> list[tuple[Any, ...]]:
+    """One rollup delta per trace in ``rows`` (TRACE_DELTA_COLUMNS order): root candidate, time bounds, span and
+    error counts. ``services`` are the service names of the batch's resources, by index."""
+    traces: dict[bytes, _TraceDelta] = {}
     for row in rows:
-        trace_id, span_id, parent, name, _kind, flags, start, duration, status = row[:9]
+        trace_id, span_id, parent, name, _kind, flags, start, duration, status = row[:9]  # SPAN_COLUMNS' first nine
         rank = 2 if parent is None else (1 if flags & FLAG_IS_REMOTE else 0)
         end = start + duration
         errors = 1 if status == STATUS_ERROR else 0
         entry = traces.get(trace_id)
         if entry is None:
-            traces[trace_id] = [
-                trace_id,
-                span_id,
-                name,
-                rank,
-                services.get(row[SPAN_RESOURCE]),
-                start,
-                end,
-                1,
-                errors,
-                start,
-            ]
+            traces[trace_id] = _TraceDelta(
+                trace_id, span_id, name, rank, services[row[SPAN_RESOURCE]], start, end, errors
+            )
             continue
         # A better root candidate: a higher rank, or the same rank starting earlier.
-        if rank > entry[3] or (rank == entry[3] and start < entry[9]):
-            entry[1], entry[2], entry[3], entry[4], entry[9] = (
-                span_id,
-                name,
-                rank,
-                services.get(row[SPAN_RESOURCE]),
-                start,
-            )
-        if start < entry[5]:
-            entry[5] = start
-        if end > entry[6]:
-            entry[6] = end
-        entry[7] += 1
-        entry[8] += errors
-    return [tuple(entry) for entry in traces.values()]
+        if rank > entry.root_rank or (rank == entry.root_rank and start < entry.root_start_ns):
+            entry.root_span_id, entry.root_name, entry.root_rank = span_id, name, rank
+            entry.service, entry.root_start_ns = services[row[SPAN_RESOURCE]], start
+        if start < entry.start_ns:
+            entry.start_ns = start
+        if end > entry.end_ns:
+            entry.end_ns = end
+        entry.span_count += 1
+        entry.error_count += errors
+    return [entry.row() for entry in traces.values()]
 
 
-def usage_rows(
-    rows: Sequence[list[Any]], genai: dict[int, Any], services: dict[int, str | None]
-) -> list[tuple[Any, ...]]:
-    """One token delta per hour/service/provider/model of the spans in ``genai`` (``upsert_usage_sql`` order)."""
+def usage_rows(rows: Sequence[SpanRow], genai: dict[int, Any], services: Sequence[str | None]) -> list[tuple[Any, ...]]:
+    """One token delta per hour/service/provider/model of the spans in ``genai`` (``USAGE_DELTA_COLUMNS`` order)."""
     totals: dict[tuple[int, str, str, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     for index, usage in genai.items():
         row = rows[index]
-        bucket = row[6] - row[6] % USAGE_BUCKET_NS
-        total = totals[(bucket, services.get(row[SPAN_RESOURCE]) or "", usage.provider, usage.model)]
+        start = row[SPAN_START]
+        bucket = start - start % USAGE_BUCKET_NS
+        total = totals[(bucket, services[row[SPAN_RESOURCE]] or "", usage.provider, usage.model)]
         total[0] += 1
         total[1] += usage.input_tokens
         total[2] += usage.output_tokens

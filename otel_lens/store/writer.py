@@ -21,28 +21,21 @@ from otel_lens.store._backends import Backend, Statements, backend_of
 from otel_lens.store.errors import StoreError
 from otel_lens.store.rows import (
     LOG_COLUMNS,
-    LOG_RESOURCE,
-    LOG_SCOPE,
     RESOURCE_COLUMNS,
     SCOPE_COLUMNS,
-    SPAN_COLUMNS,
-    SPAN_RESOURCE,
-    SPAN_SCOPE,
+    SPAN_TABLE_COLUMNS,
+    TRACE_DELTA_COLUMNS,
+    USAGE_DELTA_COLUMNS,
     EncodedBatch,
     ResourceRow,
     ScopeRow,
+    SpanRow,
+    log_table_rows,
+    span_table_rows,
 )
 
-_TRACE_COLUMNS = (
-    *("trace_id", "root_span_id", "root_name", "root_rank", "service", "start_ns", "end_ns"),
-    *("span_count", "error_count", "root_start_ns"),
-)
-_USAGE_COLUMNS = (
-    *("bucket_ns", "service", "provider", "model", "span_count", "input_tokens", "output_tokens"),
-    *("cache_read_tokens", "cache_creation_tokens", "reasoning_tokens"),
-)
-# Encoded span rows carry the 16-byte trace id first; the table keeps the trace's row id there.
-_SPAN_TABLE_COLUMNS = ("trace_row", *SPAN_COLUMNS[1:])
+_RowIds = tuple[list[int], list[int]]
+"""The row ids of a batch's resources and of its scopes, by batch index."""
 
 
 class Writer:
@@ -54,8 +47,8 @@ class Writer:
         self._known: dict[tuple[str, bytes], int] = {}  # committed resource/scope digests → row ids
         p = db.param
         insert_spans = (
-            f"INSERT INTO lens_spans ({', '.join(_SPAN_TABLE_COLUMNS)}) "
-            f"VALUES ({rollups.placeholders(db, len(SPAN_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
+            f"INSERT INTO lens_spans ({', '.join(SPAN_TABLE_COLUMNS)}) "
+            f"VALUES ({rollups.placeholders(db, len(SPAN_TABLE_COLUMNS))}) ON CONFLICT (trace_row, span_id) DO NOTHING"
         )
         insert_logs = (
             f"INSERT INTO lens_logs ({', '.join(LOG_COLUMNS)}) VALUES ({rollups.placeholders(db, len(LOG_COLUMNS))}) "
@@ -65,13 +58,13 @@ class Writer:
             db,
             Statements(
                 insert_spans,
-                _SPAN_TABLE_COLUMNS,
+                SPAN_TABLE_COLUMNS,
                 insert_logs,
                 tuple(LOG_COLUMNS),
                 rollups.upsert_traces_sql(db),
-                _TRACE_COLUMNS,
+                TRACE_DELTA_COLUMNS,
                 rollups.upsert_usage_sql(db),
-                _USAGE_COLUMNS,
+                USAGE_DELTA_COLUMNS,
             ),
         )
         self._param = p
@@ -108,10 +101,15 @@ class Writer:
             return 0
         with self.transaction(deadline) as cursor:
             pending: dict[tuple[str, bytes], int] = {}
-            resource_ids = self._resolve_references(cursor, batch, SPAN_RESOURCE, SPAN_SCOPE, pending)
-            rows = batch.rows
-            services = {rid: resource.service for rid, resource in zip(resource_ids, batch.resources, strict=True)}
-            indexes = self._backend.insert_spans(cursor, rows, services, rollups.trace_rollups)
+            ids = self._references(cursor, batch, pending)
+            rows: Sequence[SpanRow] = batch.rows
+            services = [resource.service for resource in batch.resources]  # by the rows' resource index
+            indexes = self._backend.insert_spans(
+                cursor,
+                rows,
+                lambda part: rollups.trace_rollups(part, services),
+                lambda part, trace_rows: span_table_rows(part, trace_rows, *ids),
+            )
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:
@@ -127,28 +125,17 @@ class Writer:
             return 0
         with self.transaction(deadline) as cursor:
             pending: dict[tuple[str, bytes], int] = {}
-            self._resolve_references(cursor, batch, LOG_RESOURCE, LOG_SCOPE, pending)
-            count = self._backend.insert_logs(cursor, batch.rows)
+            count = self._backend.insert_logs(
+                cursor, log_table_rows(batch.rows, *self._references(cursor, batch, pending))
+            )
         self._known.update(pending)
         return count if count >= 0 else len(batch.rows)
 
     # -- resources and scopes -------------------------------------------------------------------
 
-    def _resolve_references(
-        self,
-        cursor: Any,
-        batch: EncodedBatch,
-        resource_column: int,
-        scope_column: int,
-        pending: dict[tuple[str, bytes], int],
-    ) -> list[int]:
-        """Swap the rows' batch-local resource/scope indexes for row ids; returns the resource ids in batch order."""
-        resource_ids = self._resource_ids(cursor, batch.resources, pending)
-        scope_ids = self._scope_ids(cursor, batch.scopes, pending)
-        for row in batch.rows:
-            row[resource_column] = resource_ids[row[resource_column]]
-            row[scope_column] = scope_ids[row[scope_column]]
-        return resource_ids
+    def _references(self, cursor: Any, batch: EncodedBatch, pending: dict[tuple[str, bytes], int]) -> _RowIds:
+        """The row ids of the batch's resources and scopes, in batch order (the rows refer to them by index)."""
+        return self._resource_ids(cursor, batch.resources, pending), self._scope_ids(cursor, batch.scopes, pending)
 
     def _resource_ids(
         self, cursor: Any, rows: Sequence[ResourceRow], pending: dict[tuple[str, bytes], int]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import peewee as pw
 
 from otel_lens.store.errors import NotALensDatabase, StoreError, first_line
+from otel_lens.store.rows import SpanRow
 
 if TYPE_CHECKING:
     from otel_lens.store.database import Location
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 
 Locked = Callable[[], AbstractContextManager[Any]]
 """Holds the store's lock, outside any transaction, and yields the raw connection."""
+TraceDeltas = Callable[[Sequence[SpanRow]], Sequence[tuple[Any, ...]]]
+"""The trace rollup deltas of some span rows (``rollups.trace_rollups`` with the batch's services bound)."""
+TableRows = Callable[[Sequence[SpanRow], Mapping[bytes, int]], list[tuple[Any, ...]]]
+"""The lens_spans rows of some span rows, given each trace id's row id (``rows.span_table_rows`` bound)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,15 +196,25 @@ class Backend:
         """``values`` as this backend can store them (e.g. without NUL characters in text)."""
         return tuple(values)
 
+    ids_commit_in_order: ClassVar[bool] = True
+    """Rows become visible in id order (one writer at a time): a reader following new rows by id needs no
+    :meth:`commit_snapshot`."""
+
+    def commit_snapshot(self, db: pw.Database) -> tuple[int, int] | None:
+        """``(xmin, xmax)`` of a fresh snapshot, for readers following new rows by id: transactions below
+        ``xmin`` have ended, those from ``xmax`` on had not begun. None (the default) when rows become
+        visible in id order anyway (one writer at a time, as on SQLite), so a reader needs no snapshot."""
+        del db
+        return None
+
     def insert_spans(
-        self,
-        cursor: Any,
-        rows: list[list[Any]],
-        services: dict[int, str | None],
-        trace_rollups: Callable[[list[list[Any]], dict[int, str | None]], Sequence[tuple[Any, ...]]],
+        self, cursor: Any, rows: Sequence[SpanRow], deltas_of: TraceDeltas, table_rows_of: TableRows
     ) -> list[int] | None:
         """Upsert the batch's trace rollups and insert its spans exactly once each.
 
+        ``deltas_of(rows)`` gives the trace rollup deltas of some of the batch's rows (in
+        ``TRACE_DELTA_COLUMNS`` order) and ``table_rows_of(rows, trace_rows)`` their lens_spans rows once
+        each trace's row id is known; the writer supplies both, so a backend only runs statements.
         Returns None when every span was new, else the indexes of the rows that were.
         """
         raise NotImplementedError

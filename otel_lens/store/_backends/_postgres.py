@@ -11,7 +11,7 @@ import collections
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,10 +20,10 @@ import peewee as pw
 from otel_lens._redact import Redactor
 from otel_lens._redact_urls import database_label, hide_url_secrets, url_secrets
 from otel_lens.store import _postgres
-from otel_lens.store._backends._base import Backend, Locked, Space, Statements
+from otel_lens.store._backends._base import Backend, Locked, Space, Statements, TableRows, TraceDeltas
 from otel_lens.store._backends._postgres_space import PostgresSpace
 from otel_lens.store.errors import ConnectionLost, StoreError, first_line, one_line
-from otel_lens.store.rows import SPAN_COLUMNS, STATUS_ERROR
+from otel_lens.store.rows import SPAN_SPAN_ID, SPAN_STATUS, STATUS_ERROR, TABLE_TRACE_ROW, USAGE_KEY_COLUMNS, SpanRow
 from otel_lens.store.schema import models_for
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 PG_CONNECT_TIMEOUT_S = 10.0
 _SWEEP_LOCK_KEY = 0x4C454E54
 _MIGRATION_LOCK_KEY = 0x4C454E53  # the advisory lock that serializes migrations
-_STATUS = SPAN_COLUMNS.index("status_code")
 
 
 class PostgresBackend(Backend):
@@ -133,26 +132,30 @@ class PostgresBackend(Backend):
     def clean_row(self, values: Iterable[Any]) -> tuple[Any, ...]:
         return _postgres.clean_row(values)
 
+    ids_commit_in_order = False  # BIGSERIAL ids are drawn before commit; concurrent writers commit out of order
+
+    def commit_snapshot(self, db: pw.Database) -> tuple[int, int] | None:
+        """Ids are drawn before commit, so concurrent writers commit them out of order: readers need this."""
+        row = db.execute_sql(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
     def insert_spans(
-        self,
-        cursor: Any,
-        rows: list[list[Any]],
-        services: dict[int, str | None],
-        trace_rollups: Callable[[list[list[Any]], dict[int, str | None]], Sequence[tuple[Any, ...]]],
+        self, cursor: Any, rows: Sequence[SpanRow], deltas_of: TraceDeltas, table_rows_of: TableRows
     ) -> list[int] | None:
         """Two statements: the trace upsert returns the row ids, the span insert returns what was new,
         and duplicates' counts are taken back out of the rollups."""
-        deltas = trace_rollups(rows, services)
-        _bulk(cursor, self._upsert_traces, deltas, self._trace_types)
+        _bulk(cursor, self._upsert_traces, deltas_of(rows), self._trace_types)
         trace_rows = {bytes(trace_id): int(row_id) for trace_id, row_id in cursor.fetchall()}
-        table_rows = [[trace_rows[bytes(row[0])], *row[1:]] for row in rows]
+        table_rows = table_rows_of(rows, trace_rows)
         _bulk(cursor, self._insert_spans, table_rows, self._span_types, key=2)
         new = {(int(trace_row), bytes(span_id)) for trace_row, span_id in cursor.fetchall()}
         if len(new) == len(rows):
             return None
         indexes = []
         for index, row in enumerate(table_rows):
-            ident = (row[0], bytes(row[1]))
+            ident = (row[TABLE_TRACE_ROW], bytes(row[SPAN_SPAN_ID]))
             if ident in new:
                 new.discard(ident)  # a span twice in one batch counts once
                 indexes.append(index)
@@ -160,8 +163,8 @@ class PostgresBackend(Backend):
         over: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0])
         for index, row in enumerate(table_rows):
             if index not in kept:
-                over[row[0]][0] += 1
-                over[row[0]][1] += 1 if row[_STATUS] == STATUS_ERROR else 0
+                over[row[TABLE_TRACE_ROW]][0] += 1
+                over[row[TABLE_TRACE_ROW]][1] += 1 if row[SPAN_STATUS] == STATUS_ERROR else 0
         cursor.executemany(
             "UPDATE lens_traces SET span_count = span_count - %s, error_count = error_count - %s WHERE id = %s",
             [(spans, errors, trace_row) for trace_row, (spans, errors) in sorted(over.items())],
@@ -173,7 +176,7 @@ class PostgresBackend(Backend):
         return int(cursor.rowcount)
 
     def upsert_usage(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
-        _bulk(cursor, self._upsert_usage, rows, self._usage_types, key=4)
+        _bulk(cursor, self._upsert_usage, rows, self._usage_types, key=USAGE_KEY_COLUMNS)
 
     # -- retention ---------------------------------------------------------------------------------
 

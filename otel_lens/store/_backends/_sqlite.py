@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import peewee as pw
 
 from otel_lens.store import rollups
-from otel_lens.store._backends._base import Backend, Locked, Space
+from otel_lens.store._backends._base import Backend, Locked, Space, TableRows, TraceDeltas
 from otel_lens.store._backends._sqlite_files import (
     APPLICATION_ID,
     BUSY_TIMEOUT_S,
@@ -39,12 +39,12 @@ from otel_lens.store.errors import (
     StoreError,
     StoreFull,
 )
+from otel_lens.store.rows import ID_CHUNK, SPAN_SPAN_ID, SPAN_TRACE_ID, SpanRow
 
 if TYPE_CHECKING:
     from otel_lens.store.database import Location
     from otel_lens.store.schema import Models
 
-_NEW_ONLY_CHUNK = 400  # ids per IN (...) when looking rows up by key
 _UPSERT_CHUNK = 1000  # trace rows per multi-row upsert (10 parameters each, under SQLite's 32766)
 _OPEN_PAUSE_MAX_S = 0.1
 
@@ -170,11 +170,7 @@ class SqliteBackend(Backend):
     # -- batch statements --------------------------------------------------------------------------
 
     def insert_spans(
-        self,
-        cursor: Any,
-        rows: list[list[Any]],
-        services: dict[int, str | None],
-        trace_rollups: Callable[[list[list[Any]], dict[int, str | None]], Sequence[tuple[Any, ...]]],
+        self, cursor: Any, rows: Sequence[SpanRow], deltas_of: TraceDeltas, table_rows_of: TableRows
     ) -> list[int] | None:
         """Two ``executemany`` and one id lookup when every span is new (the common case).
 
@@ -183,25 +179,21 @@ class SqliteBackend(Backend):
         counts each span once.
         """
         cursor.execute("SAVEPOINT lens_batch")
-        if self._insert_with_rollups(cursor, rows, services, trace_rollups):
+        if self._insert_with_rollups(cursor, rows, deltas_of, table_rows_of):
             cursor.execute("RELEASE SAVEPOINT lens_batch")
             return None
         cursor.execute("ROLLBACK TO SAVEPOINT lens_batch")
         indexes = self._new_span_indexes(cursor, rows)
         if indexes:
-            self._insert_with_rollups(cursor, [rows[i] for i in indexes], services, trace_rollups)
+            self._insert_with_rollups(cursor, [rows[i] for i in indexes], deltas_of, table_rows_of)
         cursor.execute("RELEASE SAVEPOINT lens_batch")
         return indexes
 
     def _insert_with_rollups(
-        self,
-        cursor: Any,
-        rows: list[list[Any]],
-        services: dict[int, str | None],
-        trace_rollups: Callable[[list[list[Any]], dict[int, str | None]], Sequence[tuple[Any, ...]]],
+        self, cursor: Any, rows: Sequence[SpanRow], deltas_of: TraceDeltas, table_rows_of: TableRows
     ) -> bool:
-        trace_rows = self._upsert_trace_rows(cursor, trace_rollups(rows, services))
-        cursor.executemany(self._statements.insert_spans, [[trace_rows[row[0]], *row[1:]] for row in rows])
+        trace_rows = self._upsert_trace_rows(cursor, deltas_of(rows))
+        cursor.executemany(self._statements.insert_spans, table_rows_of(rows, trace_rows))
         return bool(cursor.rowcount == len(rows))
 
     def _upsert_trace_rows(self, cursor: Any, deltas: Sequence[tuple[Any, ...]]) -> dict[bytes, int]:
@@ -218,12 +210,12 @@ class SqliteBackend(Backend):
             found.update((bytes(trace_id), int(row_id)) for trace_id, row_id in cursor.fetchall())
         return found
 
-    def _new_span_indexes(self, cursor: Any, rows: list[list[Any]]) -> list[int]:
+    def _new_span_indexes(self, cursor: Any, rows: Sequence[SpanRow]) -> list[int]:
         """Indexes of the rows whose span is not stored yet (the first of duplicates within the batch)."""
-        trace_ids = sorted({bytes(row[0]) for row in rows})
+        trace_ids = sorted({bytes(row[SPAN_TRACE_ID]) for row in rows})
         existing: set[tuple[bytes, bytes]] = set()
-        for start in range(0, len(trace_ids), _NEW_ONLY_CHUNK):
-            chunk = trace_ids[start : start + _NEW_ONLY_CHUNK]
+        for start in range(0, len(trace_ids), ID_CHUNK):
+            chunk = trace_ids[start : start + ID_CHUNK]
             cursor.execute(
                 "SELECT t.trace_id, s.span_id FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
                 f"WHERE t.trace_id IN ({rollups.placeholders(self._db, len(chunk))})",
@@ -232,7 +224,7 @@ class SqliteBackend(Backend):
             existing.update((bytes(a), bytes(b)) for a, b in cursor.fetchall())
         indexes = []
         for index, row in enumerate(rows):
-            ident = (bytes(row[0]), bytes(row[1]))
+            ident = (bytes(row[SPAN_TRACE_ID]), bytes(row[SPAN_SPAN_ID]))
             if ident not in existing:
                 existing.add(ident)
                 indexes.append(index)
