@@ -186,6 +186,7 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--cprofile", choices=VARIANTS, help="print cProfile's top functions of one variant")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--only", choices=VARIANTS, action="append", help="time these variants only (no layer table)")
     args = parser.parse_args(argv)
     if args.child:
         child(args.child)
@@ -193,7 +194,7 @@ def main(argv: Sequence[str]) -> None:
     if args.cprofile:
         profiled(args.cprofile, args.top)
         return
-    names = list(VARIANTS)
+    names = args.only or list(VARIANTS)
     results: dict[str, list[list[float]]] = {name: [] for name in names}
     for round_ in range(args.repeats):
         shift = round_ * 3 % len(names)
@@ -202,6 +203,14 @@ def main(argv: Sequence[str]) -> None:
 
     def us(x: float) -> str:
         return f"{x:.1f} µs"
+
+    if args.only:
+        for name in names:
+            cpu = [r[1] for r in results[name]]
+            print(
+                f"{name}: main-thread CPU {us(median(cpu))} ({spread(cpu, us)}), other threads {us(median([r[2] for r in results[name]]))}"
+            )
+        return
 
     def med(name: str, index: int) -> float:
         return median([r[index] for r in results[name]])

@@ -96,6 +96,11 @@ class LensExtras:
         finally:
             current_scope.reset(token)
 
+    def redact_request(self, span: trace.Span, scope: Scope) -> None:
+        """Secrets out of the URL attributes of a request's server span (OpenTelemetry's request hook)."""
+        if scope["type"] == "http" and span.is_recording():
+            self._redact_url(span, scope)
+
     def _redact_url(self, span: trace.Span, scope: Scope) -> None:
         raw = scope.get("query_string") or b""
         if not raw:
