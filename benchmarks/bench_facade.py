@@ -261,7 +261,18 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait()
 
 
-def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> float:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far, from /proc (NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> tuple[float, float]:
+    """(requests/s, server CPU µs per request) of ``mode`` under load. The CPU per request barely moves
+    with the neighbours' load, where requests/s does: it is what each request costs the server process."""
     # A fresh server on another port when the warm-up cannot connect: on this machine a loopback port
     # just picked sometimes refuses new connections for a moment although our server listens on it.
     for attempt in range(3):
@@ -280,10 +291,17 @@ def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> float:
                         continue
                     raise RuntimeError(f"wrk could not load {url}: {(warm.stdout + warm.stderr).strip()}")
                 command = [wrk, "-t2", "-c16", f"-d{int(seconds)}s", url]
+                cpu = cpu_seconds(server.pid)
                 out = subprocess.run(command, capture_output=True, text=True).stdout
-                return float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+                cpu = cpu_seconds(server.pid) - cpu
+                lines = out.splitlines()
+                rps = float(next(line.split()[1] for line in lines if line.startswith("Requests/sec")))
+                done = int(next(line.split()[0] for line in lines if " requests in " in line))
+                return rps, cpu / max(done, 1) * 1e6
             asyncio.run(load(url, 1.0))  # warm-up
-            return asyncio.run(load(url, seconds)) / seconds
+            cpu = cpu_seconds(server.pid)
+            done = asyncio.run(load(url, seconds))
+            return done / seconds, (cpu_seconds(server.pid) - cpu) / max(done, 1) * 1e6
         finally:
             stop(server)
     raise AssertionError("unreachable")
@@ -354,6 +372,7 @@ def bench_burst(repeats: int, n: int) -> None:
 def bench_asgi(repeats: int, seconds: float) -> None:
     modes = ["none", "stock", "lens", "drop"]
     rps: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         database = workdir / "asgi.db"
@@ -362,7 +381,9 @@ def bench_asgi(repeats: int, seconds: float) -> None:
             # shared machine does not always hit the same one.
             shift = round_ % len(modes)
             for mode in modes[shift:] + modes[:shift]:
-                rps[mode].append(asgi_rps(mode, workdir, database, seconds))
+                rate, per_request = asgi_rps(mode, workdir, database, seconds)
+                rps[mode].append(rate)
+                cpu[mode].append(per_request)
         stored = sqlite3.connect(database).execute("select count(*) from lens_spans").fetchone()[0]
     tool = "wrk" if shutil.which("wrk") else "httpx async loop"
     table = Table(f"ASGI under load: {tool}, 16 connections, {seconds:.0f}s, median of {repeats} rotated repeats")
@@ -376,8 +397,14 @@ def bench_asgi(repeats: int, seconds: float) -> None:
         ("lens", "lens (configure() + instrument_asgi, storing)"),
         ("drop", "lens, export thread dropping batches"),
     )
+
+    def us(x: float) -> str:
+        return f"{x:,.0f} µs"
+
     for mode, label in labels:
         table.add(label, reqs(median(rps[mode])), spread(rps[mode], reqs))
+    for mode, label in labels:
+        table.add(f"{label}: server CPU per request", us(median(cpu[mode])), spread(cpu[mode], us))
     table.add("spans stored by lens", f"{stored}")
     # Each repeat's ratio from that repeat's own measurements (the same minute of machine load).
     for round_ in range(repeats):
@@ -385,6 +412,10 @@ def bench_asgi(repeats: int, seconds: float) -> None:
         table.goal(f"lens/stock, repeat {round_ + 1}", ratio, "≥ 1.0×", ratio >= 1.0)
     for round_ in range(repeats):
         table.add(f"drop/stock, repeat {round_ + 1}", f"{rps['drop'][round_] / rps['stock'][round_]:.2f}×")
+    for round_ in range(repeats):
+        # stock's CPU per request over lens': the throughput ratio a CPU-bound server would get alone.
+        ratio = cpu["stock"][round_] / cpu["lens"][round_]
+        table.add(f"lens/stock by server CPU per request, repeat {round_ + 1}", f"{ratio:.2f}×")
     vs_stock = median(rps["lens"]) / median(rps["stock"])
     table.goal("lens/stock, medians", vs_stock, "≥ 1.0×", vs_stock >= 1.0)
     table.add("lens/none (plain), medians", f"{median(rps['lens']) / median(rps['none']):.2f}×")

@@ -69,7 +69,7 @@ def instrument_asgi(app: Any, **options: Any) -> Any:
             ``exclude_spans`` defaults to ``["receive", "send"]`` (per-message spans cost a third
             of the throughput and say little; pass ``[]`` to get them back); anything else goes to
             OpenTelemetry's ``OpenTelemetryMiddleware`` (``default_span_details`` replaces the
-            route naming).
+            route naming; a ``server_request_hook`` gets the span with URL secrets already removed).
     """
     if isinstance(app, LensMiddleware):
         return app
