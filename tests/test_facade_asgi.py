@@ -348,11 +348,12 @@ def test_excluded_urls_variable_is_honoured(db_path: Path, monkeypatch: pytest.M
     assert server_spans == ["GET /grep"]
 
 
-def test_url_secrets_leave_the_span_while_the_request_runs_without_body_capture(db_path: Path) -> None:
-    """With body capture off otel-lens adds no layer inside OpenTelemetry's middleware: the URL
-    redaction runs in its request hook. Secrets still leave the server span before anything else sees
-    it: the app's own ``server_request_hook`` (still called) and another exporter on the same provider
-    get the redacted query, not the raw one."""
+@pytest.mark.parametrize("capture", [False, True], ids=["no-capture", "capture"])
+def test_url_secrets_leave_the_span_before_the_apps_request_hook(db_path: Path, capture: bool) -> None:
+    """The URL redaction runs in OpenTelemetry's request hook (with body capture off otel-lens adds no
+    layer inside its middleware). Secrets leave the server span before anything else sees it: the
+    app's own ``server_request_hook`` (still called) and another exporter on the same provider get the
+    redacted query, not the raw one, with or without body capture."""
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import SpanKind
@@ -363,7 +364,7 @@ def test_url_secrets_leave_the_span_while_the_request_runs_without_body_capture(
         seen.append(dict(span.attributes))
 
     with otel_globals_restored():
-        lens = configure(database=str(db_path), sweep_interval=0, redact="session_ref")
+        lens = configure(database=str(db_path), sweep_interval=0, redact="session_ref", capture_bodies=capture)
         assert lens.tracer_provider is not None
         memory = InMemorySpanExporter()
         lens.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))

@@ -76,10 +76,11 @@ def header(headers: Any, name: bytes) -> str | None:
 class LensExtras:
     """Inside the OTel middleware, where the server span is current: redaction and body capture."""
 
-    def __init__(self, app: ASGIApp, redactor: Redactor, body_limit: int) -> None:
+    def __init__(self, app: ASGIApp, redactor: Redactor, body_limit: int, *, redact_url: bool = True) -> None:
         self.app = app
         self.redactor = redactor
         self.body_limit = body_limit
+        self.redact_url = redact_url  # False inside otel-lens' own middleware: its request hook did it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = current_scope.set(scope)
@@ -88,7 +89,8 @@ class LensExtras:
             if scope["type"] != "http" or not span.is_recording():
                 await self.app(scope, receive, send)
                 return
-            self._redact_url(span, scope)
+            if self.redact_url:
+                self._redact_url(span, scope)
             if self.body_limit <= 0:
                 await self.app(scope, receive, send)
                 return

@@ -137,12 +137,11 @@ class LensMiddleware:
         # instrumentors, which otel-lens replaces, so it is read here.
         excluded = otel_options.pop("excluded_urls", None) or os.environ.get(_EXCLUDED_URLS_ENV) or None
         otel_options.setdefault("default_span_details", RouteNamer(app))
-        inner: ASGIApp = self._extras
-        if body_limit <= 0:
-            # Without body capture the extras are the URL redaction alone, which the middleware's request
-            # hook does on the span it has just made: no extra layer and span look-up in every request.
-            inner = app
-            otel_options["server_request_hook"] = _with_redaction(self._extras, otel_options.get("server_request_hook"))
+        # The URL redaction runs in the middleware's request hook, on the span it has just made (before
+        # the app's own hook sees it); inside it, the extras are only there to capture bodies, so without
+        # capture there is no extra layer and span look-up in every request.
+        otel_options["server_request_hook"] = _with_redaction(self._extras, otel_options.get("server_request_hook"))
+        inner: ASGIApp = LensExtras(app, redactor, body_limit, redact_url=False) if body_limit > 0 else app
         self._otel = OpenTelemetryMiddleware(
             inner,
             excluded_urls=excluded,
