@@ -275,7 +275,8 @@ def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> tuple[
     with the neighbours' load, where requests/s does: it is what each request costs the server process."""
     # A fresh server on another port when the warm-up cannot connect: on this machine a loopback port
     # just picked sometimes refuses new connections for a moment although our server listens on it.
-    for attempt in range(3):
+    attempts = 5
+    for attempt in range(attempts):
         server, url = start_server(mode, workdir, database)
         try:
             if wrk := shutil.which("wrk"):
@@ -287,9 +288,11 @@ def asgi_rps(mode: str, workdir: Path, database: Path, seconds: float) -> tuple[
                         break
                     time.sleep(0.5)
                 if warm.returncode:
-                    if attempt < 2:
+                    if attempt < attempts - 1:
                         continue
-                    raise RuntimeError(f"wrk could not load {url}: {(warm.stdout + warm.stderr).strip()}")
+                    # Say whether the server was still there (a refused port) or had exited, and why.
+                    state = "running" if server.poll() is None else f"exited with {server.returncode}"
+                    raise RuntimeError(f"wrk could not load {url} ({mode} server {state}): {warm.stdout + warm.stderr}")
                 command = [wrk, "-t2", "-c16", f"-d{int(seconds)}s", url]
                 cpu = cpu_seconds(server.pid)
                 out = subprocess.run(command, capture_output=True, text=True).stdout
