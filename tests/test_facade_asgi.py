@@ -346,3 +346,36 @@ def test_excluded_urls_variable_is_honoured(db_path: Path, monkeypatch: pytest.M
         lens.force_flush()
         server_spans = [s["name"] for s in spans(db_path) if s["kind"] == 1]
     assert server_spans == ["GET /grep"]
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["no-capture", "capture"])
+def test_url_secrets_leave_the_span_before_the_apps_request_hook(db_path: Path, capture: bool) -> None:
+    """The URL redaction runs in OpenTelemetry's request hook (with body capture off otel-lens adds no
+    layer inside its middleware). Secrets leave the server span before anything else sees it: the
+    app's own ``server_request_hook`` (still called) and another exporter on the same provider get the
+    redacted query, not the raw one, with or without body capture."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    seen: list[dict[str, Any]] = []
+
+    def hook(span: Any, scope: dict[str, Any]) -> None:
+        seen.append(dict(span.attributes))
+
+    with otel_globals_restored():
+        lens = configure(database=str(db_path), sweep_interval=0, redact="session_ref", capture_bodies=capture)
+        assert lens.tracer_provider is not None
+        memory = InMemorySpanExporter()
+        lens.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+        app = instrument_asgi(starlette_app(), server_request_hook=hook)
+        with serve_in_thread(app) as url:
+            query = {"q": "a", "api_key": SECRET, "session_ref": SECRET}
+            assert httpx.get(f"{url}/grep", params=query).json() == {"found": ["A"]}
+        lens.force_flush()
+        (server,) = [s for s in memory.get_finished_spans() if s.kind is SpanKind.SERVER]
+        attributes = dict(server.attributes or {})
+        lens.shutdown()
+    assert len(seen) == 1 and "q=a" in str(seen[0]) and SECRET not in str(seen[0])
+    assert "q=a" in str(attributes) and SECRET not in str(attributes)
+    assert server.name == "GET /grep"

@@ -178,3 +178,41 @@ def test_a_route_whose_matching_fails_still_answers(lens: Lens, db_path: Path) -
         assert httpx.get(f"{url}/x/1").status_code == 200
     lens.force_flush()
     assert server_spans(db_path) == [("GET", None)]
+
+
+def _answering(template: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse("", headers={"x-template": template})
+
+    return endpoint
+
+
+def test_names_are_the_routes_the_router_runs(lens: Lens, db_path: Path) -> None:
+    """Leaf routes (Starlette's Route and WebSocketRoute, FastAPI's APIRoute) are matched for the name
+    without their matches(): the name must still be the template of the route the router then runs,
+    for routes that differ only by converter or by method, HEAD on a GET route (Starlette adds HEAD),
+    and a method no route allows (405: the first route the path matches)."""
+    routes = [
+        ("/items/{item_id:int}", ["GET"]),
+        ("/items/{name}", ["POST"]),
+        ("/items/{name}", ["GET", "DELETE"]),
+        ("/files/{rest:path}", None),
+    ]
+    app = Starlette(routes=[Route(path, _answering(path), methods=methods) for path, methods in routes])
+    requests = [("GET", "/items/7"), ("GET", "/items/seven"), ("POST", "/items/7"), ("HEAD", "/items/7")]
+    requests += [("DELETE", "/items/x"), ("GET", "/files/a/b.txt"), ("PATCH", "/items/7")]
+    expected = []
+    with serve_in_thread(instrument_asgi(app)) as url:
+        for method, path in requests:
+            response = httpx.request(method, f"{url}{path}")
+            template = response.headers.get("x-template")
+            if response.status_code == 405:  # the router ran no endpoint: the first route the path matched
+                assert (method, path) == ("PATCH", "/items/7")
+                template = "/items/{item_id:int}"
+            expected.append((f"{method} {template}", template))
+    lens.force_flush()
+    assert server_spans(db_path) == expected
+    assert expected[1] == ("GET /items/{name}", "/items/{name}") and expected[2] == (
+        "POST /items/{name}",
+        "/items/{name}",
+    )

@@ -77,10 +77,11 @@ def header(headers: Any, name: bytes) -> str | None:
 class LensExtras:
     """Inside the OTel middleware, where the server span is current: redaction and body capture."""
 
-    def __init__(self, app: ASGIApp, redactor: Redactor, body_limit: int) -> None:
+    def __init__(self, app: ASGIApp, redactor: Redactor, body_limit: int, *, redact_url: bool = True) -> None:
         self.app = app
         self.redactor = redactor
         self.body_limit = body_limit
+        self.redact_url = redact_url  # False inside otel-lens' own middleware: its request hook did it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = current_scope.set(scope)
@@ -89,13 +90,19 @@ class LensExtras:
             if scope["type"] != "http" or not span.is_recording():
                 await self.app(scope, receive, send)
                 return
-            self._redact_url(span, scope)
+            if self.redact_url:
+                self._redact_url(span, scope)
             if self.body_limit <= 0:
                 await self.app(scope, receive, send)
                 return
             await self._capture(span, scope, receive, send)
         finally:
             current_scope.reset(token)
+
+    def redact_request(self, span: trace.Span, scope: Scope) -> None:
+        """Secrets out of the URL attributes of a request's server span (OpenTelemetry's request hook)."""
+        if scope["type"] == "http" and span.is_recording():
+            self._redact_url(span, scope)
 
     def _redact_url(self, span: trace.Span, scope: Scope) -> None:
         raw = scope.get("query_string") or b""

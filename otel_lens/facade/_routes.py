@@ -71,11 +71,20 @@ def _match(routes: Iterable[Any], scope: Scope, prefix: str, depth: int) -> tupl
     """(match level, template) of the route among ``routes`` the router would pick; (0, None) for none."""
     partial: tuple[int, str | None] | None = None
     path = _route_path(scope)
+    kind_of_scope = scope.get("type")
     for route in routes:
         kind = _kinds.get(type(route))
         if kind is None:
             kind = _kinds[type(route)] = _kind_of(type(route))
-        if kind == _INCLUDED:
+        if kind in (_HTTP_LEAF, _WEBSOCKET_LEAF):
+            # What Route/WebSocketRoute.matches() decide, without the path params and child scope they
+            # build: the scope type, the regex, then (HTTP) the method; the template needs none of those.
+            if kind_of_scope != ("http" if kind == _HTTP_LEAF else "websocket") or route.path_regex.match(path) is None:
+                continue
+            methods = route.methods if kind == _HTTP_LEAF else None
+            level = _PARTIAL if methods and scope.get("method") not in methods else _FULL
+            template = _resolve(route, {}, scope, prefix, depth)
+        elif kind == _INCLUDED:
             # A FastAPI included router: its own matches() runs the inner matching and then forgets
             # which route won, so its routes are matched here instead (templates include its prefix).
             level, template = _match(_included(route), scope, prefix, depth + 1) if depth < _MAX_DEPTH else (0, None)
@@ -126,11 +135,16 @@ def _included(router: Any) -> Iterable[Any]:
 # the route path (Starlette's Route, WebSocketRoute and Mount; FastAPI's APIRoute and
 # APIWebSocketRoute), a regex that does not match settles it; only the few that match are asked.
 # Any other class (a Host, a subclass with its own matches()) is always asked. Classes are sorted
-# once, on first sight.
+# once, on first sight. The leaf routes' matches() (Route, WebSocketRoute and FastAPI's subclasses of
+# them, which only add the route to the child scope) is decided here in full: a route that matches
+# leads nowhere further, so its child scope is not needed.
 
-_ASK, _REGEX, _CONTEXT, _INCLUDED = 0, 1, 2, 3
+_ASK, _REGEX, _CONTEXT, _INCLUDED, _HTTP_LEAF, _WEBSOCKET_LEAF = 0, 1, 2, 3, 4, 5
+_REGEX_DECIDED = (_REGEX, _HTTP_LEAF, _WEBSOCKET_LEAF)
 _kinds: dict[type, int] = {}
 _regex_deciders: set[Any] = set()
+_http_leaves: set[Any] = set()
+_websocket_leaves: set[Any] = set()
 _effective_context: type | None = None
 _api_route: type | None = None
 _get_route_path: Any = None
@@ -145,12 +159,18 @@ def _load() -> None:
         _get_route_path = _plain_path
         return
     _regex_deciders.update((routing.Route.matches, routing.WebSocketRoute.matches, routing.Mount.matches))
+    _http_leaves.add(routing.Route.matches)
+    _websocket_leaves.add(routing.WebSocketRoute.matches)
     try:
         from fastapi import routing as fastapi_routing
     except ImportError:
         pass
     else:
         _regex_deciders.update((fastapi_routing.APIRoute.matches, fastapi_routing.APIWebSocketRoute.matches))
+        # APIRoute.matches defers to an effective route context only inside an included router, whose
+        # routes are matched through _CONTEXT here; at the top level it is Route.matches plus the route.
+        _http_leaves.add(fastapi_routing.APIRoute.matches)
+        _websocket_leaves.add(fastapi_routing.APIWebSocketRoute.matches)
         _effective_context = getattr(fastapi_routing, "_EffectiveRouteContext", None)
         _api_route = fastapi_routing.APIRoute
 
@@ -168,7 +188,12 @@ def _route_path(scope: Scope) -> str:
 def _kind_of(cls: type) -> int:
     if hasattr(cls, "effective_route_contexts"):
         return _INCLUDED
-    if getattr(cls, "matches", None) in _regex_deciders:
+    matches = getattr(cls, "matches", None)
+    if matches in _http_leaves:
+        return _HTTP_LEAF
+    if matches in _websocket_leaves:
+        return _WEBSOCKET_LEAF
+    if matches in _regex_deciders:
         return _REGEX
     if _effective_context is not None and cls is _effective_context:
         return _CONTEXT
@@ -182,7 +207,7 @@ def _context_regex(route: Any) -> Any:
         kind = _kinds.get(type(starlette_route))
         if kind is None:
             kind = _kinds[type(starlette_route)] = _kind_of(type(starlette_route))
-        return getattr(starlette_route, "path_regex", None) if kind == _REGEX else None
+        return getattr(starlette_route, "path_regex", None) if kind in _REGEX_DECIDED else None
     if _api_route is not None and isinstance(getattr(route, "original_route", None), _api_route):
         return getattr(route, "path_regex", None)
     return None

@@ -78,7 +78,7 @@ def instrument_asgi(app: Any, **options: Unpack[AsgiOptions]) -> Any:
             ``exclude_spans`` defaults to ``["receive", "send"]`` (per-message spans cost a third
             of the throughput and say little; pass ``[]`` to get them back); anything else goes to
             OpenTelemetry's ``OpenTelemetryMiddleware`` (``default_span_details`` replaces the
-            route naming).
+            route naming; a ``server_request_hook`` gets the span with URL secrets already removed).
     """
     if isinstance(app, LensMiddleware):
         return app
@@ -129,8 +129,9 @@ class LensMiddleware:
         capture = base.capture_bodies if capture_bodies is None else given.capture_bodies
         limit = base.max_body_size if max_body_size is None else given.max_body_size
         redactor = Redactor((*base.redact, *given.redact))
+        body_limit = limit if capture else 0
         self._inner = app
-        self._extras = LensExtras(app, redactor, limit if capture else 0)
+        self._extras = LensExtras(app, redactor, body_limit)
         self._otel: OpenTelemetryMiddleware | None = None
         # ``.app`` leads to OpenTelemetry's middleware, so frameworks that look for it in their stack
         # (FastAPI turns its own request tracing off when it is there) find it: one server span a request.
@@ -138,15 +139,20 @@ class LensMiddleware:
         if _traced_by is not None:
             # A built chain OpenTelemetry's middleware already traces: the extras go inside it, once.
             if not isinstance(_traced_by.app, LensExtras):
-                _traced_by.app = LensExtras(_traced_by.app, redactor, limit if capture else 0)
+                _traced_by.app = LensExtras(_traced_by.app, redactor, body_limit)
             return
         sanitize = otel_options.pop("http_capture_headers_sanitize_fields", None) or get_custom_headers(_SANITIZE_ENV)
         # The middleware takes excluded URLs only as an argument; the variable is read by the framework
         # instrumentors, which otel-lens replaces, so it is read here.
         excluded = otel_options.pop("excluded_urls", None) or os.environ.get(_EXCLUDED_URLS_ENV) or None
         otel_options.setdefault("default_span_details", RouteNamer(app))
+        # The URL redaction runs in the middleware's request hook, on the span it has just made (before
+        # the app's own hook sees it); inside it, the extras are only there to capture bodies, so without
+        # capture there is no extra layer and span look-up in every request.
+        otel_options["server_request_hook"] = _with_redaction(self._extras, otel_options.get("server_request_hook"))
+        inner: ASGIApp = LensExtras(app, redactor, body_limit, redact_url=False) if body_limit > 0 else app
         self._otel = OpenTelemetryMiddleware(
-            self._extras,
+            inner,
             excluded_urls=excluded,
             exclude_spans=["receive", "send"] if exclude_spans is None else exclude_spans,  # type: ignore[arg-type]
             http_capture_headers_sanitize_fields=[*sanitize, *redactor.header_fields()],
@@ -170,11 +176,26 @@ class LensMiddleware:
                 # unsampled): a second one would be an INTERNAL copy of it.
                 await self._extras(scope, receive, send)
                 return
-            await self._otel(scope, receive, send)
+            token = current_scope.set(scope)  # the extras set it too; without capture they are not in the chain
+            try:
+                await self._otel(scope, receive, send)
+            finally:
+                current_scope.reset(token)
         elif kind == "lifespan":
             await lifespan_flushing(self._inner, scope, receive, send)
         else:
             await self._inner(scope, receive, send)
+
+
+def _with_redaction(extras: LensExtras, hook: Callable[[Any, Scope], None] | None) -> Callable[[Any, Scope], None]:
+    """A ``server_request_hook`` removing secrets from the URL attributes, then running the app's own hook."""
+
+    def redacting_hook(span: Any, scope: Scope) -> None:
+        extras.redact_request(span, scope)
+        if hook is not None:
+            hook(span, scope)
+
+    return redacting_hook
 
 
 def _lens_source(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
