@@ -54,6 +54,7 @@ _CLEAN: tuple[tuple[Any, ...], tuple[str, ...]] = ((), ())
 """The plan of a key set with no secret and no URL key: the attribute map is stored as it is."""
 
 
+_CONTAINERS = (dict, list, tuple)
 _SENSITIVE_HEADER_WORDS = frozenset(h.replace("-", "_") for h in SENSITIVE_HEADERS)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _REPR_PAIR = re.compile(r"""(['"]?)(\b[A-Za-z_][\w-]{0,100})\1(\s*[=:]\s*)('[^']*'|"[^"]*"|[^,)\s}]+)""")
@@ -163,7 +164,7 @@ class Redactor:
         nested: dict[str, Any] = {}
         for key, value in current.items():
             kind = value.__class__
-            if kind is dict or (kind in (list, tuple) and any(item.__class__ is dict for item in value)):
+            if kind is dict or (kind in (list, tuple) and any(item.__class__ in _CONTAINERS for item in value)):
                 scrubbed = self.value(value if kind is dict else list(value))
             elif kind is str and value[:1] in ("{", "["):
                 # JSON text by the key rule; else a map's str(), as extra={"req": {...}} arrives
@@ -240,10 +241,10 @@ class Redactor:
     def value(self, value: Any, depth: int = 0) -> Any:
         """A copy of a decoded JSON value with the values of sensitive keys replaced."""
         if depth > MAX_DEPTH:
-            return REDACTED if isinstance(value, (dict, list)) else value  # unchecked depths are never kept
+            return REDACTED if isinstance(value, _CONTAINERS) else value  # unchecked depths are never kept
         if isinstance(value, dict):
             return {k: (REDACTED if self._secret_key(k) else self.value(v, depth + 1)) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):  # the SDK stores a log attribute's sequences as tuples
             return [self.value(v, depth + 1) for v in value]
         return value
 
