@@ -81,6 +81,7 @@ class Redactor:
         # Every name is_sensitive accepts holds one of these once lower-cased without "_" and "-".
         self._hints = (*_HINTS, *{k.replace("_", "").replace("-", "") for k in self.extra_keys})
         self._decisions: dict[Any, bool] = {}
+        self._json_plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._queries: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
 
@@ -112,6 +113,19 @@ class Redactor:
                 self._decisions.clear()
             self._decisions[key] = decision
         return decision
+
+    def _secret_among(self, keys: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The secret keys among a JSON object's ``keys``, remembered per key set (messages repeat a few shapes).
+
+        A cache of its own: JSON shapes must not push attribute maps' plans out of theirs.
+        """
+        known = self._json_plans.get(keys)
+        if known is None:
+            known = tuple(key for key in keys if self._secret_key(key))
+            if len(self._json_plans) >= _PLAN_LIMIT:
+                self._json_plans.clear()
+            self._json_plans[keys] = known
+        return known
 
     def _plan(self, keys: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
         """The secret keys and the URL keys among ``keys``, remembered for the next map with the same keys."""
@@ -168,9 +182,9 @@ class Redactor:
                 scrubbed = self.value(value if kind is dict else list(value))
             elif kind is str and value[:1] in ("{", "["):
                 # JSON text by the key rule; else a map's str(), as extra={"req": {...}} arrives
-                scrubbed = parses_and_scrubbed(value, self._secret_key)
+                scrubbed = parses_and_scrubbed(value, self._secret_among)
                 if scrubbed is None:
-                    scrubbed = self.repr_text(value)
+                    scrubbed = self.repr_text(self._json_pattern(value))
             else:
                 continue
             if scrubbed != value:
@@ -265,17 +279,17 @@ class Redactor:
         ``text`` byte for byte when it holds no secret; text that does not parse (e.g. truncated) or is
         too long to parse on the export thread is scrubbed by pattern.
         """
-        return scrub_json_text(text, self._secret_key)
+        return scrub_json_text(text, self._secret_among)
 
     def json_in_strings(self, value: Any) -> Any:
         """``value`` (attributes, event rows, a log body) with the JSON text in any of its strings scrubbed.
 
         ``value`` itself when none holds a secret, so its stored text need not be serialized again.
         """
-        return scrub_strings(value, self._secret_key)
+        return scrub_strings(value, self._secret_among)
 
     def _json_pattern(self, text: str) -> str:
-        return json_pattern(text, self._secret_key)
+        return json_pattern(text, self._secret_among)
 
     def form_text(self, text: str) -> str:
         """``key=value&…`` text (a form body, a ``text/plain`` one written like it) scrubbed by the key rule, per line."""

@@ -3,8 +3,9 @@
 GenAI instrumentations store messages, tool definitions, tool arguments and tool results as JSON
 *text* in a string attribute or log body, and tool arguments are JSON text again inside that
 (``{"arguments": "{\\"api_key\\": …}"}``). The functions here find that text wherever it is and
-apply the key rule to it at any depth. The rule itself is the caller's (``secret``, the Redactor's
-cached verdict on a key), as in :mod:`otel_lens._redact_urls`.
+apply the key rule to it at any depth. The rule itself is the caller's (``secret``: the secret keys
+among an object's keys, the Redactor's verdict cached per key set, since messages repeat a handful of
+shapes), as in :mod:`otel_lens._redact_urls`.
 
 Three promises: a value with no secret comes back as the *same object* (so text is re-serialized
 only when something changed and stays byte-identical otherwise); a string that does not start
@@ -32,8 +33,8 @@ __all__ = [
     "scrub_strings",
 ]
 
-Secret = Callable[[Any], bool]
-"""Whether a key names a secret (the Redactor's cached key rule)."""
+Secret = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+"""The secret keys among an object's keys (the Redactor's key rule, cached per key set)."""
 
 MAX_DEPTH = 32
 """Containers (and JSON texts inside strings) nested deeper than this are replaced whole, never kept unchecked."""
@@ -68,6 +69,12 @@ def scrub_strings(value: Any, secret: Secret, depth: int = 0) -> Any:
     if kind is dict:
         changed: dict[Any, Any] | None = None
         for key, item in value.items():
+            kind = item.__class__  # inline: an attribute map's ordinary values cost no call each
+            if kind is str:
+                if item[:1] not in _OPENERS and not item[:1].isspace():
+                    continue
+            elif kind is not dict and kind is not list and kind is not tuple:
+                continue
             new = scrub_strings(item, secret, depth + 1)
             if new is not item:
                 if changed is None:
@@ -77,6 +84,12 @@ def scrub_strings(value: Any, secret: Secret, depth: int = 0) -> Any:
     if kind is list or kind is tuple:
         items: list[Any] | None = None
         for index, item in enumerate(value):
+            kind = item.__class__  # inline: an attribute map's ordinary values cost no call each
+            if kind is str:
+                if item[:1] not in _OPENERS and not item[:1].isspace():
+                    continue
+            elif kind is not dict and kind is not list and kind is not tuple:
+                continue
             new = scrub_strings(item, secret, depth + 1)
             if new is not item:
                 if items is None:
@@ -111,12 +124,17 @@ def _parsed_and_scrubbed(text: str, secret: Secret, depth: int) -> str | None:
 
 
 def parses_and_scrubbed(text: str, secret: Secret) -> str | None:
-    """:func:`scrub_json_text` when ``text`` is JSON; None when it is not (e.g. a Python repr, to scrub as such)."""
+    """:func:`scrub_json_text` for JSON text; None for text that is not JSON or too long to parse (a Python
+    repr, say: the caller scrubs it as such)."""
     return _parsed_and_scrubbed(text, secret, 0)
 
 
 def _scrub_decoded(value: Any, secret: Secret, depth: int) -> Any:
-    """A decoded JSON value with secret keys' values replaced; ``value`` itself when it holds no secret."""
+    """A decoded JSON value with secret keys' values replaced; ``value`` itself when it holds no secret.
+
+    Only containers and strings that look like JSON are visited: the checks are inline, so a message's
+    many plain values cost no call each.
+    """
     kind = value.__class__
     if kind is str:
         return scrub_json_text(value, secret, depth + 1) if looks_like_json(value) else value
@@ -125,10 +143,23 @@ def _scrub_decoded(value: Any, secret: Secret, depth: int) -> Any:
     if depth > MAX_DEPTH:
         return REDACTED  # unchecked depths are never kept
     if kind is dict:
+        hidden = secret(tuple(value))
         changed: dict[str, Any] | None = None
+        for key in hidden:
+            if value[key] != REDACTED:  # already redacted (by the facade): the text needs no rewrite
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = REDACTED
         for key, item in value.items():
-            # a value the facade already redacted stays the same object: the text needs no rewrite
-            new = (item if item == REDACTED else REDACTED) if secret(key) else _scrub_decoded(item, secret, depth + 1)
+            kind = item.__class__
+            if kind is str:
+                if item[:1] not in _OPENERS and not item[:1].isspace():
+                    continue
+            elif kind is not dict and kind is not list:
+                continue
+            if hidden and key in hidden:
+                continue
+            new = _scrub_decoded(item, secret, depth + 1)
             if new is not item:
                 if changed is None:
                     changed = dict(value)
@@ -136,6 +167,12 @@ def _scrub_decoded(value: Any, secret: Secret, depth: int) -> Any:
         return value if changed is None else changed
     items: list[Any] | None = None
     for index, item in enumerate(value):
+        kind = item.__class__
+        if kind is str:
+            if item[:1] not in _OPENERS and not item[:1].isspace():
+                continue
+        elif kind is not dict and kind is not list:
+            continue
         new = _scrub_decoded(item, secret, depth + 1)
         if new is not item:
             if items is None:
@@ -170,7 +207,7 @@ def json_pattern(text: str, secret: Secret, depth: int = 0) -> str:
     out: list[str] = []
     position = 0
     for match in _JSON_PAIR.finditer(text):
-        if match.start() < position or not secret(match.group(1)):
+        if match.start() < position or not secret((match.group(1),)):
             continue
         end = match.end()
         if match.group(3)[:1] in _OPENERS:
