@@ -120,7 +120,10 @@ def _parsed_and_scrubbed(text: str, secret: Secret, depth: int) -> str | None:
     scrubbed = _scrub_decoded(decoded, secret, depth)
     if scrubbed is decoded:
         return text
-    return orjson.dumps(scrubbed).decode()  # decoded JSON always encodes again
+    try:  # decoded JSON encodes again (an integer past 64 bits was read as a float); the export never raises
+        return orjson.dumps(scrubbed).decode()
+    except (TypeError, ValueError):
+        return None
 
 
 def parses_and_scrubbed(text: str, secret: Secret) -> str | None:
