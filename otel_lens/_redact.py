@@ -18,8 +18,14 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
-
+from otel_lens._redact_json import (
+    MAX_DEPTH,
+    json_pattern,
+    looks_like_json,
+    parses_and_scrubbed,
+    scrub_json_text,
+    scrub_strings,
+)
 from otel_lens._redact_urls import REDACTED, display_url, scrub_urls_in_json
 
 __all__ = ["REDACTED", "SENSITIVE_HEADERS", "Redactor"]
@@ -46,32 +52,12 @@ _CACHED_QUERY = 256
 starts over, it never grows."""
 _CLEAN: tuple[tuple[Any, ...], tuple[str, ...]] = ((), ())
 """The plan of a key set with no secret and no URL key: the attribute map is stored as it is."""
-_MAX_DEPTH = 32
-_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
 
 
+_CONTAINERS = (dict, list, tuple)
 _SENSITIVE_HEADER_WORDS = frozenset(h.replace("-", "_") for h in SENSITIVE_HEADERS)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _REPR_PAIR = re.compile(r"""(['"]?)(\b[A-Za-z_][\w-]{0,100})\1(\s*[=:]\s*)('[^']*'|"[^"]*"|[^,)\s}]+)""")
-
-
-def _closing_bracket(text: str, start: int) -> int:
-    """The index just past the bracket closing the one at ``start`` (strings skipped), or the text's end."""
-    depth, in_string, escaped = 0, False, False
-    for index in range(start, len(text)):
-        char = text[index]
-        if in_string:
-            escaped, in_string = (not escaped and char == "\\"), in_string and (escaped or char != '"')
-            continue
-        if char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return len(text)
 
 
 def _normal(key: str) -> str:
@@ -95,6 +81,7 @@ class Redactor:
         # Every name is_sensitive accepts holds one of these once lower-cased without "_" and "-".
         self._hints = (*_HINTS, *{k.replace("_", "").replace("-", "") for k in self.extra_keys})
         self._decisions: dict[Any, bool] = {}
+        self._json_plans: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._queries: dict[str, str] = {}
         self._plans: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
 
@@ -126,6 +113,19 @@ class Redactor:
                 self._decisions.clear()
             self._decisions[key] = decision
         return decision
+
+    def _secret_among(self, keys: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The secret keys among a JSON object's ``keys``, remembered per key set (messages repeat a few shapes).
+
+        A cache of its own: JSON shapes must not push attribute maps' plans out of theirs.
+        """
+        known = self._json_plans.get(keys)
+        if known is None:
+            known = tuple(key for key in keys if self._secret_key(key))
+            if len(self._json_plans) >= _PLAN_LIMIT:
+                self._json_plans.clear()
+            self._json_plans[keys] = known
+        return known
 
     def _plan(self, keys: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
         """The secret keys and the URL keys among ``keys``, remembered for the next map with the same keys."""
@@ -178,10 +178,13 @@ class Redactor:
         nested: dict[str, Any] = {}
         for key, value in current.items():
             kind = value.__class__
-            if kind is dict or (kind in (list, tuple) and any(item.__class__ is dict for item in value)):
+            if kind is dict or (kind in (list, tuple) and any(item.__class__ in _CONTAINERS for item in value)):
                 scrubbed = self.value(value if kind is dict else list(value))
-            elif kind is str and value[:1] in ("{", "["):  # extra={"req": {...}} arrives as its str()
-                scrubbed = self.repr_text(value)
+            elif kind is str and value[:1] in ("{", "["):
+                # JSON text by the key rule; else a map's str(), as extra={"req": {...}} arrives
+                scrubbed = parses_and_scrubbed(value, self._secret_among)
+                if scrubbed is None:
+                    scrubbed = self.repr_text(self._json_pattern(value))
             else:
                 continue
             if scrubbed != value:
@@ -251,11 +254,11 @@ class Redactor:
 
     def value(self, value: Any, depth: int = 0) -> Any:
         """A copy of a decoded JSON value with the values of sensitive keys replaced."""
-        if depth > _MAX_DEPTH:
-            return REDACTED if isinstance(value, (dict, list)) else value  # unchecked depths are never kept
+        if depth > MAX_DEPTH:
+            return REDACTED if isinstance(value, _CONTAINERS) else value  # unchecked depths are never kept
         if isinstance(value, dict):
             return {k: (REDACTED if self._secret_key(k) else self.value(v, depth + 1)) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):  # the SDK stores a log attribute's sequences as tuples
             return [self.value(v, depth + 1) for v in value]
         return value
 
@@ -271,34 +274,36 @@ class Redactor:
         return _REPR_PAIR.sub(replace, text)
 
     def json_text(self, text: str) -> str:
-        """JSON text with secret values replaced; text that does not parse (e.g. truncated) is scrubbed by pattern."""
-        try:
-            return orjson.dumps(self.value(orjson.loads(text))).decode()
-        except (orjson.JSONDecodeError, TypeError, RecursionError):
-            return self._json_pattern(text)
+        """JSON text with secret values replaced at any depth, also in JSON text inside its strings.
+
+        ``text`` byte for byte when it holds no secret; text that does not parse (e.g. truncated) or is
+        too long to parse on the export thread is scrubbed by pattern.
+        """
+        return scrub_json_text(text, self._secret_among)
+
+    def json_in_strings(self, value: Any) -> Any:
+        """``value`` (attributes, event rows, a log body) with the JSON text in any of its strings scrubbed.
+
+        ``value`` itself when none holds a secret, so its stored text need not be serialized again.
+        """
+        return scrub_strings(value, self._secret_among)
 
     def _json_pattern(self, text: str) -> str:
-        """Scrub JSON-like text that does not parse (a truncated body): each secret key's value is replaced,
-        a nested array or object whole (to its closing bracket, or to the end of the cut text)."""
-        out: list[str] = []
-        position = 0
-        for match in _JSON_PAIR.finditer(text):
-            if match.start() < position or not self.is_sensitive(match.group(1)):
-                continue
-            end = match.end()
-            if match.group(3)[:1] in ("[", "{"):
-                end = _closing_bracket(text, match.start(3))
-            out.append(text[position : match.start()])
-            out.append(f'"{match.group(1)}"{match.group(2)}"{REDACTED}"')
-            position = end
-        out.append(text[position:])
-        return "".join(out)
+        return json_pattern(text, self._secret_among)
+
+    def form_text(self, text: str) -> str:
+        """``key=value&…`` text (a form body, a ``text/plain`` one written like it) scrubbed by the key rule, per line."""
+        if "=" not in text:
+            return text
+        if "\n" not in text:
+            return self.query(text)
+        return "\n".join(self.query(line) for line in text.split("\n"))
 
     def text(self, text: str, content_type: str | None) -> str:
         """A body's text with secrets removed, by its content type (JSON, form, or pattern for other text)."""
         kind = (content_type or "").split(";", 1)[0].strip().lower()
         if kind == "application/x-www-form-urlencoded":
             return self.query(text)
-        if kind.endswith("json") or text.lstrip()[:1] in ("{", "["):
+        if kind.endswith("json") or looks_like_json(text):
             return self.json_text(text)
-        return self._json_pattern(text)
+        return self._json_pattern(self.form_text(text))  # password=…&x=1 as text/plain, or "password": "…" in prose

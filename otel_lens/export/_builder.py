@@ -127,9 +127,15 @@ def _scrubbed_text(text: str, redactor: Redactor | None) -> str:
 
 
 def _stored(value: Any, redactor: Redactor | None, attributes: Mapping[str, Any] | None = None) -> str:
-    """The JSON text stored for ``value``, any URL in it without its password or secret parameters."""
+    """The JSON text stored for ``value``: JSON text in its strings scrubbed by the key rule, URLs' secrets removed."""
     text = dumps(value)
-    return redactor.urls_in_json(text, attributes) if redactor is not None and "://" in text else text
+    if redactor is None:
+        return text
+    if '\\"' in text:  # a quote inside a string: maybe JSON text there (GenAI messages, tool arguments)
+        scrubbed = redactor.json_in_strings(value)
+        if scrubbed is not value:
+            text = dumps(scrubbed)
+    return redactor.urls_in_json(text, attributes) if "://" in text else text
 
 
 def _digest(*parts: str | None) -> bytes:
