@@ -220,6 +220,9 @@ class TraceDetail:
 class StatRow:
     """Latency and errors of one kind of span over a window; percentiles are nearest-rank.
 
+    Counts are exact. Percentiles are exact when ``exact``, else read from the hourly histograms and
+    within ±3.125 % of the exact nearest-rank value.
+
     By name, a row is one (name, kind, service): a ``lens_route("GET /grep")`` span and the server span
     of the same name are different rows, as are two services' ``GET /health``. By service, a row is a
     whole service (``kind`` is ``None``: every kind counts).
@@ -234,6 +237,10 @@ class StatRow:
     p99_ms: float
     kind: str | None = None
     service: str | None = None
+    # The latency distribution: non-empty (lo_ns, hi_ns, count) bins, shortest first (a bin is at most
+    # 1/16 of its lower bound wide). ``exact``: the percentiles are exact, not read from the histogram.
+    histogram: tuple[tuple[int, int, int], ...] = ()
+    exact: bool = True
 
     @property
     def error_rate(self) -> float:
@@ -250,6 +257,8 @@ class StatRow:
             "p50_ms": self.p50_ms,
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
+            "exact": self.exact,
+            "histogram": [[lo / 1e6, hi / 1e6, count] for lo, hi, count in self.histogram],
         }
 
 

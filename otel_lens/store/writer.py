@@ -20,7 +20,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import _postgres, rollups
+from otel_lens.store import _latency, _postgres, rollups
 from otel_lens.store.database import BUSY_TIMEOUT_S
 from otel_lens.store.errors import ConnectionLost, StoreError, StoreFull
 from otel_lens.store.rows import (
@@ -65,6 +65,7 @@ class Writer:
         self._upsert_traces = rollups.upsert_traces_sql(db)
         self._multi_upserts: dict[int, str] = {}  # rows → the multi-row upsert returning ids (SQLite)
         self._upsert_usage = rollups.upsert_usage_sql(db)
+        self._latency = _latency.LatencyWriter(db)
         self._param = p
         if self._postgres:
             self._init_postgres()
@@ -158,6 +159,8 @@ class Writer:
                 indexes = self._insert_spans_postgres(cursor, rows, services)
             else:
                 indexes = self._insert_spans_sqlite(cursor, rows, services)
+            inserted = rows if indexes is None else [rows[i] for i in indexes]
+            self._latency.apply(cursor, _latency.deltas(inserted, services, SPAN_RESOURCE))
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted and self._postgres:

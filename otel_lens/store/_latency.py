@@ -1,0 +1,156 @@
+"""The latency rollup kept in the export transaction: per hour, service, span name and kind, a span
+count, an error count, the exact minimum and maximum and a log-scale histogram of durations.
+
+Like the usage totals, deltas are computed in Python from the rows a batch actually inserted and
+merged with one upsert statement, so a span stored once is counted once. Counts and bounds merge in
+SQL; the histogram merges through ``lens_histogram_add``, a Python function registered on the SQLite
+connection (SQLite has no array type), and on PostgreSQL through the row the upsert locks and
+returns (then one UPDATE of the merged bytes: the row stays locked until commit, so concurrent
+writers cannot lose each other's counts). Migration 4 fills the table from existing spans with the
+same merge, in bounded chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import peewee as pw
+
+from otel_lens.store import _histogram, _postgres
+from otel_lens.store.rows import SPAN_COLUMNS, STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.store.schema import Models, models_for
+
+BUCKET_NS = USAGE_BUCKET_NS
+"""lens_latency keeps one row per hour (and service, name, kind), like lens_usage."""
+_COLUMNS = ("bucket_ns", "service", "name", "kind", "span_count", "error_count", "min_ns", "max_ns", "histogram")
+_KEY = 4  # the first four columns are the primary key
+_NAME, _KIND, _START, _DURATION, _STATUS = (
+    SPAN_COLUMNS.index(c) for c in ("name", "kind", "start_ns", "duration_ns", "status_code")
+)
+_BACKFILL_CHUNK = 20_000  # spans read per statement while migrating (bounded memory on any store size)
+
+Delta = tuple[int, str, str, int, int, int, int, int, bytes]
+"""One lens_latency delta in ``_COLUMNS`` order."""
+
+
+def upsert_sql(db: pw.Database) -> str:
+    """Merge one delta into its row (9 parameters, ``_COLUMNS`` order)."""
+    histogram = "l.histogram" if isinstance(db, pw.PostgresqlDatabase) else "lens_histogram_add(l.histogram, excluded.histogram)"
+    return (
+        f"INSERT INTO lens_latency AS l ({', '.join(_COLUMNS)}) VALUES ({', '.join([db.param] * len(_COLUMNS))}) "
+        f"ON CONFLICT ({', '.join(_COLUMNS[:_KEY])}) DO UPDATE SET "
+        "span_count = l.span_count + excluded.span_count, error_count = l.error_count + excluded.error_count, "
+        "min_ns = CASE WHEN excluded.min_ns < l.min_ns THEN excluded.min_ns ELSE l.min_ns END, "
+        "max_ns = CASE WHEN excluded.max_ns > l.max_ns THEN excluded.max_ns ELSE l.max_ns END, "
+        f"histogram = {histogram}"
+    )
+
+
+def deltas(rows: Iterable[Sequence[Any]], services: dict[int, str | None], resource: int) -> list[Delta]:
+    """One delta per hour/service/name/kind of span ``rows`` (encoded span rows; ``resource`` is the
+    index of their resource row id, ``services`` its service name)."""
+    groups: dict[tuple[int, str, str, int], list[Any]] = {}
+    bin_of = _histogram.bin_of
+    for row in rows:
+        start, duration = row[_START], row[_DURATION]
+        key = (start - start % BUCKET_NS, services.get(row[resource]) or "", row[_NAME], row[_KIND])
+        group = groups.get(key)
+        index = bin_of(duration)
+        if group is None:
+            groups[key] = [1, 1 if row[_STATUS] == STATUS_ERROR else 0, duration, duration, {index: 1}]
+            continue
+        group[0] += 1
+        if row[_STATUS] == STATUS_ERROR:
+            group[1] += 1
+        if duration < group[2]:
+            group[2] = duration
+        elif duration > group[3]:
+            group[3] = duration
+        counts = group[4]
+        counts[index] = counts.get(index, 0) + 1
+    return [
+        (*key, count, errors, low, high, _histogram.encode(_histogram.from_counts(counts)))
+        for key, (count, errors, low, high, counts) in groups.items()
+    ]
+
+
+class LatencyWriter:
+    """Applies deltas on one database (the statements prepared once)."""
+
+    def __init__(self, db: pw.Database) -> None:
+        self._db = db
+        self._postgres = isinstance(db, pw.PostgresqlDatabase)
+        self._upsert = upsert_sql(db)
+        if self._postgres:
+            self._types = _postgres.column_types(models_for(db).latency, _COLUMNS)
+            self._pg_upsert = (
+                _postgres.unnest_form(self._upsert, self._types)
+                + f" RETURNING {', '.join(_COLUMNS[:_KEY])}, histogram, (xmax = 0)"
+            )
+
+    def apply(self, cursor: Any, found: Sequence[Delta]) -> None:
+        """Merge ``found`` into lens_latency inside the caller's transaction."""
+        if not found:
+            return
+        if not self._postgres:
+            register(cursor.connection)
+            cursor.executemany(self._upsert, found)
+            return
+        ordered = sorted(found, key=lambda delta: delta[:_KEY])  # one lock order for concurrent writers
+        cursor.execute(self._pg_upsert, _postgres.as_columns(ordered, self._types))
+        # Rows that existed kept their histogram (and are locked now): add the delta to it. The keys come
+        # back as stored (NULs in text replaced, as as_columns sent them).
+        sent = {(d[0], _postgres.clean_text(d[1]), _postgres.clean_text(d[2]), d[3]): d[-1] for d in ordered}
+        merged = [
+            (_histogram.merge_stored(bytes(stored), sent[(bucket, service, name, kind)]), bucket, service, name, kind)
+            for bucket, service, name, kind, stored, inserted in cursor.fetchall()
+            if not inserted
+        ]
+        if merged:
+            cursor.executemany(
+                "UPDATE lens_latency SET histogram = %s WHERE bucket_ns = %s AND service = %s AND name = %s AND kind = %s",
+                merged,
+            )
+
+
+def register(connection: Any) -> None:
+    """Give a SQLite connection the ``lens_histogram_add`` function the upsert calls (~3 µs: done per batch,
+    because the connection may have been replaced since, e.g. after a fork)."""
+    connection.create_function("lens_histogram_add", 2, _histogram.merge_stored, deterministic=True)
+
+
+def backfill(db: pw.Database, models: Models) -> None:
+    """Schema 4: create lens_latency (when missing) and fill it from the stored spans, chunk by chunk.
+
+    Runs inside the migration's transaction, so a store is either fully migrated or untouched. Memory
+    is bounded by the chunk (its groups), whatever the store's size.
+    """
+    db.create_tables([models.latency], safe=True)
+    writer = LatencyWriter(db)
+    p = db.param
+    cursor = db.cursor()
+    if not writer._postgres:
+        register(db.connection())
+    after = 0
+    while True:
+        cursor.execute(
+            "SELECT s.id, s.name, s.kind, s.start_ns, s.duration_ns, s.status_code, r.service FROM lens_spans s "
+            f"LEFT JOIN lens_resources r ON r.id = s.resource_id WHERE s.id > {p} ORDER BY s.id LIMIT {p}",
+            (after, _BACKFILL_CHUNK),
+        )
+        chunk = cursor.fetchall()
+        if not chunk:
+            return
+        after = int(chunk[-1][0])
+        rows = [_as_span_row(found, index) for index, found in enumerate(chunk)]
+        services = {index: found[6] for index, found in enumerate(chunk)}
+        writer.apply(cursor, deltas(rows, services, len(SPAN_COLUMNS)))
+
+
+def _as_span_row(found: Sequence[Any], index: int) -> list[Any]:
+    """A SELECTed span as the encoded row shape :func:`deltas` reads (its resource slot holds ``index``)."""
+    row: list[Any] = [None] * (len(SPAN_COLUMNS) + 1)
+    row[_NAME], row[_KIND], row[_START], row[_DURATION], row[_STATUS] = found[1:6]
+    row[-1] = index
+    return row
