@@ -135,7 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--limit", type=_limit, default=200, help="at most this many (default 200)")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new records as they are stored")
 
-    stats = commands.add_parser("stats", parents=[common], help="count, error rate and p50/p95/p99 per span name")
+    stats = commands.add_parser(
+        "stats",
+        parents=[common],
+        help="count, error rate and p50/p95/p99 per span name",
+        description="Count, error rate and nearest-rank p50/p95/p99 latency per span name (or service). Counts "
+        "are exact. Percentiles come from hourly histograms kept as spans are stored: within ±3.125% of the "
+        "exact value, and exact for a window that lies inside one hour (e.g. --since 5m just after the hour).",
+    )
     stats.add_argument("--since", type=_duration, default="24h", help="the window (default 24h)")
     stats.add_argument("--by", choices=STATS_GROUPS, default="name", help="group by span name or service")
 

@@ -28,7 +28,7 @@ Group = tuple[str, int | None, str]  # (name or service, kind or None, service)
 class _Tally:
     """One group's spans: counts, exact bounds, packed hourly histograms and exact edge durations."""
 
-    __slots__ = ("count", "errors", "low", "high", "packed", "exact")
+    __slots__ = ("count", "errors", "exact", "high", "low", "packed")
 
     def __init__(self) -> None:
         self.count = 0
@@ -54,7 +54,8 @@ class _Tally:
         else:
             bins = self._merged()
             p50, p95, p99 = (
-                value / 1e6 for value in histogram.percentile_values(bins, self.count, self.low, self.high, _PERCENTILES)
+                value / 1e6
+                for value in histogram.percentile_values(bins, self.count, self.low, self.high, _PERCENTILES)
             )
         shown = tuple((*histogram.bounds(index), count) for index, count in bins)
         return StatRow(by, key, self.count, self.errors, p50, p95, p99, kind, service, shown, not self.packed)

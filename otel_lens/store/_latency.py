@@ -36,7 +36,11 @@ Delta = tuple[int, str, str, int, int, int, int, int, bytes]
 
 def upsert_sql(db: pw.Database) -> str:
     """Merge one delta into its row (9 parameters, ``_COLUMNS`` order)."""
-    histogram = "l.histogram" if isinstance(db, pw.PostgresqlDatabase) else "lens_histogram_add(l.histogram, excluded.histogram)"
+    histogram = (
+        "l.histogram"
+        if isinstance(db, pw.PostgresqlDatabase)
+        else "lens_histogram_add(l.histogram, excluded.histogram)"
+    )
     return (
         f"INSERT INTO lens_latency AS l ({', '.join(_COLUMNS)}) VALUES ({', '.join([db.param] * len(_COLUMNS))}) "
         f"ON CONFLICT ({', '.join(_COLUMNS[:_KEY])}) DO UPDATE SET "
