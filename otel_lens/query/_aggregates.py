@@ -57,7 +57,7 @@ class _Tally:
                 value / 1e6
                 for value in histogram.percentile_values(bins, self.count, self.low, self.high, _PERCENTILES)
             )
-        shown = tuple((*histogram.bounds(index), count) for index, count in bins)
+        shown = tuple(histogram.display_bins(bins))
         return StatRow(by, key, self.count, self.errors, p50, p95, p99, kind, service, shown, not self.packed)
 
     def _merged(self) -> list[tuple[int, int]]:

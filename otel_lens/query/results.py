@@ -237,8 +237,8 @@ class StatRow:
     p99_ms: float
     kind: str | None = None
     service: str | None = None
-    # The latency distribution: non-empty (lo_ns, hi_ns, count) bins, shortest first (a bin is at most
-    # 1/16 of its lower bound wide). ``exact``: the percentiles are exact, not read from the histogram.
+    # The latency distribution for a chart: non-empty (lo_ns, hi_ns, count) bins, shortest first, 4 per
+    # power of two (the percentiles use 16). ``exact``: the percentiles are exact, not read from the histogram.
     histogram: tuple[tuple[int, int, int], ...] = ()
     exact: bool = True
 

@@ -6,8 +6,8 @@ histogram is the middle of the bin holding the exact nearest-rank value (clamped
 minimum and maximum, which are kept exactly), hence within :data:`RELATIVE_ERROR` (1/32 = 3.125 %)
 of the exact value.
 
-A histogram is stored as bytes: a little-endian uint16 first bin, then one little-endian uint32
-count per bin from there to the last non-empty bin. In memory it is one Python int whose 32-bit
+A histogram is stored as bytes: a little-endian uint16 first bin, a byte saying how wide each count
+is (1, 2 or 4 bytes), then one little-endian count per bin from there to the last non-empty bin. In memory it is one Python int whose 32-bit
 field ``i`` is the count of bin ``i``: merging histograms is one integer addition (C speed, however
 many bins), which is what keeps ``stats`` cheap over thousands of hourly rows. A field overflows
 only past 2**32 - 1 spans in one bin; the reader checks a group's total before summing that way.
@@ -27,7 +27,8 @@ FIELD_BITS = 32
 FIELD_LIMIT = 1 << FIELD_BITS
 RELATIVE_ERROR = 1 / (2 * SUB)
 """The bound on a histogram percentile's relative error (a bin is at most 1/16 of its lower edge wide)."""
-_HEADER = struct.Struct("<H")
+_HEADER = struct.Struct("<HB")  # first bin, bytes per count
+_U32 = "I" if array("I").itemsize == 4 else "L"
 _SWAP = sys.byteorder != "little"
 
 
@@ -67,21 +68,57 @@ def from_counts(counts: dict[int, int]) -> int:
     return packed
 
 
-def encode(packed: int) -> bytes:
-    """The stored bytes of a packed histogram (empty for an empty one)."""
-    if not packed:
-        return b""
+def _fields(packed: int) -> tuple[int, array[int]]:
+    """The first non-empty bin of a non-zero packed histogram and the uint32 counts from there on."""
     first = ((packed & -packed).bit_length() - 1) // FIELD_BITS
     body = packed >> (first * FIELD_BITS)
-    return _HEADER.pack(first) + body.to_bytes((body.bit_length() + FIELD_BITS - 1) // FIELD_BITS * 4, "little")
+    fields = array(_U32)
+    fields.frombytes(body.to_bytes((body.bit_length() + FIELD_BITS - 1) // FIELD_BITS * 4, "little"))
+    if _SWAP:  # pragma: no cover - big-endian machines
+        fields.byteswap()
+    return first, fields
+
+
+def encode(packed: int) -> bytes:
+    """The stored bytes of a packed histogram (empty for an empty one).
+
+    Counts are stored 1, 2 or 4 bytes each, whichever holds the row's largest: most hourly rows count
+    a few spans per bin, and the read cost follows the bytes read.
+    """
+    if not packed:
+        return b""
+    first, fields = _fields(packed)
+    largest = max(fields)
+    width = 1 if largest < 0x100 else 2 if largest < 0x10000 else 4
+    if _SWAP:  # pragma: no cover - big-endian machines
+        fields.byteswap()
+    data = fields.tobytes()  # little-endian: a narrow count is the low bytes of each 4
+    if width != 4:
+        data = b"".join(data[byte::4] for byte in range(width)) if width == 1 else _interleave(data, width)
+    return _HEADER.pack(first, width) + data
+
+
+def _interleave(data: bytes, width: int) -> bytes:
+    """The low ``width`` bytes of each little-endian uint32 in ``data``, in order."""
+    narrow = bytearray(len(data) // 4 * width)
+    for byte in range(width):
+        narrow[byte::width] = data[byte::4]
+    return bytes(narrow)
 
 
 def decode(blob: bytes | memoryview | None) -> int:
     """The packed histogram of stored bytes (0 for empty or NULL)."""
     if not blob or len(blob) < _HEADER.size:
         return 0
-    first = blob[0] | blob[1] << 8  # the uint16 header, without a struct call: this runs once per row read
-    return int.from_bytes(blob[_HEADER.size :], "little") << (first * FIELD_BITS)
+    first, width = _HEADER.unpack_from(blob)
+    payload = blob[_HEADER.size :]
+    if width != 4:  # widen to 4 bytes a count with extended-slice copies (C loops, little-endian bytes)
+        wide = bytearray(len(payload) // width * 4)
+        for byte in range(width):
+            wide[byte::4] = payload[byte::width]
+        payload = wide
+    packed: int = int.from_bytes(payload, "little")
+    return packed << (first * FIELD_BITS)
 
 
 def merge_stored(left: bytes | None, right: bytes | None) -> bytes:
@@ -93,17 +130,26 @@ def bins(packed: int) -> Iterator[tuple[int, int]]:
     """The non-empty ``(bin, count)`` of a packed histogram, smallest durations first."""
     if not packed:
         return
-    first = ((packed & -packed).bit_length() - 1) // FIELD_BITS
-    body = packed >> (first * FIELD_BITS)
-    fields = array("I")
-    if fields.itemsize != 4:  # pragma: no cover - every platform CPython supports has a 4-byte unsigned int
-        fields = array("L")
-    fields.frombytes(body.to_bytes((body.bit_length() + FIELD_BITS - 1) // FIELD_BITS * 4, "little"))
-    if _SWAP:  # pragma: no cover - big-endian machines
-        fields.byteswap()
+    first, fields = _fields(packed)
     for offset, count in enumerate(fields):
         if count:
             yield first + offset, count
+
+
+DISPLAY_MERGE = 4
+"""Bins merged into one for display (4 per power of two, each at most ~1/4 of its lower edge wide)."""
+
+
+def display_bins(found: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of the non-empty display bins of ``(bin, count)`` pairs, shortest first."""
+    merged: dict[int, int] = {}
+    for index, count in found:
+        key = index // DISPLAY_MERGE
+        merged[key] = merged.get(key, 0) + count
+    return [
+        (bounds(key * DISPLAY_MERGE)[0], bounds(key * DISPLAY_MERGE + DISPLAY_MERGE - 1)[1], count)
+        for key, count in merged.items()
+    ]
 
 
 def add_durations(packed: int, durations: Iterable[int]) -> int:
