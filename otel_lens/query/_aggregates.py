@@ -13,10 +13,15 @@ GenAI usage totals live in :mod:`otel_lens.query._usage`.
 from __future__ import annotations
 
 import collections
+import itertools
+import operator
 from typing import Any
+
+import peewee as pw
 
 from otel_lens.query.results import SPAN_KINDS, StatRow
 from otel_lens.store import histogram
+from otel_lens.store.migrations import table_columns
 from otel_lens.store.rows import STATUS_ERROR, USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
@@ -50,25 +55,24 @@ class _Tally:
             values = sorted(self.exact)
             n = len(values)
             p50, p95, p99 = (values[(n * p + 99) // 100 - 1] / 1e6 for p in _PERCENTILES)
-            bins = list(histogram.bins(histogram.add_durations(0, values)))
+            found = histogram.dense(histogram.add_durations(0, values))
         else:
-            bins = self._merged()
+            found = self._merged()
             p50, p95, p99 = (
                 value / 1e6
-                for value in histogram.percentile_values(bins, self.count, self.low, self.high, _PERCENTILES)
+                for value in histogram.percentile_values(found, self.count, self.low, self.high, _PERCENTILES)
             )
-        shown = tuple(histogram.display_bins(bins))
-        return StatRow(by, key, self.count, self.errors, p50, p95, p99, kind, service, shown, not self.packed)
+        return StatRow(by, key, self.count, self.errors, p50, p95, p99, kind, service, found, not self.packed)
 
-    def _merged(self) -> list[tuple[int, int]]:
-        """The non-empty bins of every hourly histogram and exact duration of the group, smallest first."""
+    def _merged(self) -> histogram.Dense:
+        """Every hourly histogram and exact duration of the group in one."""
         if self.count < histogram.FIELD_LIMIT:  # no bin can reach 2**32: the packed sum cannot carry
-            return list(histogram.bins(histogram.add_durations(sum(self.packed), self.exact)))
+            return histogram.dense(histogram.add_durations(sum(self.packed), self.exact))
         counts: collections.Counter[int] = collections.Counter()
         for packed in self.packed:
             counts.update(dict(histogram.bins(packed)))
         counts.update(histogram.bin_of(duration) for duration in self.exact)
-        return sorted(counts.items())
+        return histogram.dense_from_counts(dict(counts))
 
 
 def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
@@ -78,28 +82,37 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
     span of the same name are different things); by service, a service is one row.
     """
     db = models.span._meta.database
-    if not db.table_exists("lens_latency"):  # a store no writer has migrated to schema 4 yet
+    if not table_columns(db, "lens_latency"):  # a store no writer has migrated to schema 4 yet (current schema)
         return _rows(by, _scan(models, by, cutoff, None))
     edge_end = None if cutoff is None else -(-cutoff // _BUCKET_NS) * _BUCKET_NS
     tallies = _scan(models, by, cutoff, edge_end) if cutoff is not None and edge_end != cutoff else {}
     latency: Any = models.latency
-    query = latency.select(
-        latency.name, latency.kind, latency.service, latency.span_count, latency.error_count,
-        latency.min_ns, latency.max_ns, latency.histogram,
-    )  # fmt: skip
-    if edge_end is not None:
-        query = query.where(latency.bucket_ns >= edge_end)
-    decode = histogram.decode
-    for name, kind, service, count, errors, low, high, stored in db.execute(query):
-        group: Group = (name, int(kind), service) if by == "name" else (service, None, service)
-        tally = tallies.get(group)
-        if tally is None:
-            tally = tallies[group] = _Tally()
-        tally.count += count
-        tally.errors += errors
-        tally.add_bounds(low, high)
-        tally.packed.append(decode(stored))
+    columns = (latency.name, latency.kind, latency.service) if by == "name" else (latency.service,)
+    window = latency.bucket_ns >= edge_end if edge_end is not None else pw.SQL("1 = 1")
+    # Counts and bounds summed in SQL; the histograms per group in key order, so each group's rows are
+    # decoded and summed by C-level iteration (one Python call per row: the decode).
+    totals = latency.select(
+        *columns, pw.fn.SUM(latency.span_count), pw.fn.SUM(latency.error_count),
+        pw.fn.MIN(latency.min_ns), pw.fn.MAX(latency.max_ns),
+    ).where(window).group_by(*columns)  # fmt: skip
+    for *key, count, errors, low, high in db.execute(totals):
+        tally = tallies.setdefault(_group(by, key), _Tally())
+        tally.count += int(count)
+        tally.errors += int(errors)
+        tally.add_bounds(int(low), int(high))
+    blobs = latency.select(*columns, latency.histogram).where(window).order_by(*columns)
+    width = len(columns)
+    decode, last = histogram.decode, operator.itemgetter(width)
+    for key, rows in itertools.groupby(db.execute(blobs), operator.itemgetter(*range(width))):
+        tallies[_group(by, key if by == "name" else (key,))].packed.append(sum(map(decode, map(last, rows))))
     return _rows(by, tallies)
+
+
+def _group(by: str, key: Any) -> Group:
+    if by == "name":
+        name, kind, service = key
+        return (name, int(kind), service)
+    return (key[0], None, key[0])
 
 
 def _rows(by: str, tallies: dict[Group, _Tally]) -> list[StatRow]:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from otel_lens.store import histogram
 from otel_lens.store.codec import jsonable
 
 SPAN_KINDS = {0: "INTERNAL", 1: "SERVER", 2: "CLIENT", 3: "PRODUCER", 4: "CONSUMER"}
@@ -237,10 +238,16 @@ class StatRow:
     p99_ms: float
     kind: str | None = None
     service: str | None = None
-    # The latency distribution for a chart: non-empty (lo_ns, hi_ns, count) bins, shortest first, 4 per
-    # power of two (the percentiles use 16). ``exact``: the percentiles are exact, not read from the histogram.
-    histogram: tuple[tuple[int, int, int], ...] = ()
+    # The latency histogram the percentiles were read from (see otel_lens.store.histogram: first bin and
+    # counts); ``exact``: the percentiles are exact, not read from the histogram.
+    distribution: histogram.Dense = (0, ())
     exact: bool = True
+
+    @property
+    def histogram(self) -> list[tuple[int, int, int]]:
+        """The latency distribution for a chart: non-empty ``(lo_ns, hi_ns, count)`` bins, shortest first, 4 per
+        power of two (computed on demand: the table view never needs it)."""
+        return histogram.display_bins(self.distribution)
 
     @property
     def error_rate(self) -> float:

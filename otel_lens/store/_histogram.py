@@ -15,10 +15,12 @@ only past 2**32 - 1 spans in one bin; the reader checks a group's total before s
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import struct
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 SUB_BITS = 4
 SUB = 1 << SUB_BITS  # bins per power of two
@@ -110,15 +112,16 @@ def decode(blob: bytes | memoryview | None) -> int:
     """The packed histogram of stored bytes (0 for empty or NULL)."""
     if not blob or len(blob) < _HEADER.size:
         return 0
+    first: int
+    width: int
     first, width = _HEADER.unpack_from(blob)
     payload = blob[_HEADER.size :]
-    if width != 4:  # widen to 4 bytes a count with extended-slice copies (C loops, little-endian bytes)
-        wide = bytearray(len(payload) // width * 4)
-        for byte in range(width):
-            wide[byte::4] = payload[byte::width]
-        payload = wide
-    packed: int = int.from_bytes(payload, "little")
-    return packed << (first * FIELD_BITS)
+    if width == 4:
+        return int.from_bytes(payload, "little") << (first * FIELD_BITS)
+    wide = bytearray(len(payload) // width * 4)  # widened with extended-slice copies (C loops, little-endian)
+    for byte in range(width):
+        wide[byte::4] = payload[byte::width]
+    return int.from_bytes(wide, "little") << (first * FIELD_BITS)
 
 
 def merge_stored(left: bytes | None, right: bytes | None) -> bytes:
@@ -139,17 +142,27 @@ def bins(packed: int) -> Iterator[tuple[int, int]]:
 DISPLAY_MERGE = 4
 """Bins merged into one for display (4 per power of two, each at most ~1/4 of its lower edge wide)."""
 
+Dense = tuple[int, Sequence[int]]
+"""A histogram as its first non-empty bin and the counts of every bin from there on."""
 
-def display_bins(found: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """``(lo_ns, hi_ns, count)`` of the non-empty display bins of ``(bin, count)`` pairs, shortest first."""
-    merged: dict[int, int] = {}
-    for index, count in found:
-        key = index // DISPLAY_MERGE
-        merged[key] = merged.get(key, 0) + count
-    return [
-        (bounds(key * DISPLAY_MERGE)[0], bounds(key * DISPLAY_MERGE + DISPLAY_MERGE - 1)[1], count)
-        for key, count in merged.items()
-    ]
+
+def dense(packed: int) -> Dense:
+    """The dense form of a packed histogram (a tuple of counts: rows holding it stay hashable)."""
+    if not packed:
+        return 0, ()
+    first, fields = _fields(packed)
+    return first, tuple(fields)
+
+
+def dense_from_counts(counts: dict[int, int]) -> Dense:
+    """The dense form of ``{bin: count}`` (any counts: used where a packed field could overflow)."""
+    if not counts:
+        return 0, ()
+    first = min(counts)
+    fields = [0] * (max(counts) - first + 1)
+    for index, count in counts.items():
+        fields[index - first] = count
+    return first, tuple(fields)
 
 
 def add_durations(packed: int, durations: Iterable[int]) -> int:
@@ -161,23 +174,36 @@ def add_durations(packed: int, durations: Iterable[int]) -> int:
     return packed + from_counts(counts)
 
 
-def percentile_values(
-    found: Iterable[tuple[int, int]], total: int, low: int, high: int, percentiles: Iterable[int]
-) -> list[float]:
-    """The nearest-rank ``percentiles`` (ns) of ``total`` spans between ``low`` and ``high`` whose non-empty
-    ``(bin, count)`` are ``found``, smallest first (what :func:`bins` yields)."""
-    ranks = iter([(total * p + 99) // 100 for p in percentiles])
+def percentile_values(found: Dense, total: int, low: int, high: int, percentiles: Iterable[int]) -> list[float]:
+    """The nearest-rank ``percentiles`` (ns) of a histogram of ``total`` spans between ``low`` and ``high``.
+
+    The first and the last rank are the exact minimum and maximum, kept beside the bins.
+    """
+    first, fields = found
+    cumulative = list(itertools.accumulate(fields))  # C loops: no Python step per bin
     values: list[float] = []
-    seen = 0
-    rank = next(ranks, None)
-    for index, count in found:
-        seen += count
-        while rank is not None and seen >= rank:
-            # The first and the last rank are the exact minimum and maximum, kept beside the bins.
-            values.append(
-                float(low) if rank <= 1 else float(high) if rank >= total else representative(index, low, high)
-            )
-            rank = next(ranks, None)
-        if rank is None:
-            break
+    for p in percentiles:
+        rank = (total * p + 99) // 100
+        if rank <= 1:
+            values.append(float(low))
+        elif rank >= total:
+            values.append(float(high))
+        else:
+            values.append(representative(first + bisect.bisect_left(cumulative, rank), low, high))
     return values
+
+
+def display_bins(found: Dense) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of the non-empty display bins (:data:`DISPLAY_MERGE` bins each), shortest first."""
+    first, fields = found
+    if not fields:
+        return []
+    start = first - first % DISPLAY_MERGE
+    padded = [0] * (first - start) + list(fields)
+    shown = []
+    for offset in range(0, len(padded), DISPLAY_MERGE):
+        count = sum(padded[offset : offset + DISPLAY_MERGE])
+        if count:
+            index = start + offset
+            shown.append((bounds(index)[0], bounds(index + DISPLAY_MERGE - 1)[1], count))
+    return shown
