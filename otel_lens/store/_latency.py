@@ -111,10 +111,12 @@ class LatencyWriter:
             for bucket, service, name, kind, stored, inserted in cursor.fetchall()
             if not inserted
         ]
-        if merged:
-            cursor.executemany(
-                "UPDATE lens_latency SET histogram = %s WHERE bucket_ns = %s AND service = %s AND name = %s AND kind = %s",
-                merged,
+        if merged:  # one statement, however many rows existed
+            cursor.execute(
+                "UPDATE lens_latency AS l SET histogram = v.histogram FROM unnest(%b::bytea[], %b::bigint[], "
+                "%b::text[], %b::text[], %b::smallint[]) AS v(histogram, bucket_ns, service, name, kind) "
+                "WHERE l.bucket_ns = v.bucket_ns AND l.service = v.service AND l.name = v.name AND l.kind = v.kind",
+                [list(column) for column in zip(*merged, strict=True)],
             )
 
 
