@@ -28,6 +28,7 @@ _KEY = 4  # the first four columns are the primary key
 _NAME, _KIND, _START, _DURATION, _STATUS = (
     SPAN_COLUMNS.index(c) for c in ("name", "kind", "start_ns", "duration_ns", "status_code")
 )
+_EXACT = 2 * _histogram.SUB  # durations below this have a bin each (see _histogram.bin_of)
 _BACKFILL_CHUNK = 20_000  # spans read per statement while migrating (bounded memory on any store size)
 
 Delta = tuple[int, str, str, int, int, int, int, int, bytes]
@@ -55,12 +56,17 @@ def deltas(rows: Iterable[Sequence[Any]], services: dict[int, str | None], resou
     """One delta per hour/service/name/kind of span ``rows`` (encoded span rows; ``resource`` is the
     index of their resource row id, ``services`` its service name)."""
     groups: dict[tuple[int, str, str, int], list[Any]] = {}
-    bin_of = _histogram.bin_of
+    exact, sub_bits = _EXACT, _histogram.SUB_BITS
     for row in rows:
         start, duration = row[_START], row[_DURATION]
         key = (start - start % BUCKET_NS, services.get(row[resource]) or "", row[_NAME], row[_KIND])
+        # _histogram.bin_of inlined: this loop runs for every stored span.
+        if duration >= exact:
+            shift = duration.bit_length() - 1 - sub_bits
+            index = (shift << sub_bits) + (duration >> shift)
+        else:
+            index = duration if duration > 0 else 0
         group = groups.get(key)
-        index = bin_of(duration)
         if group is None:
             groups[key] = [1, 1 if row[_STATUS] == STATUS_ERROR else 0, duration, duration, {index: 1}]
             continue
@@ -74,7 +80,7 @@ def deltas(rows: Iterable[Sequence[Any]], services: dict[int, str | None], resou
         counts = group[4]
         counts[index] = counts.get(index, 0) + 1
     return [
-        (*key, count, errors, low, high, _histogram.encode(_histogram.from_counts(counts)))
+        (*key, count, errors, low, high, _histogram.encode_counts(counts))
         for key, (count, errors, low, high, counts) in groups.items()
     ]
 
