@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from otel_lens.query._message_model import Transcript
+from otel_lens.store import histogram
 from otel_lens.store.codec import jsonable
 
 SPAN_KINDS = {0: "INTERNAL", 1: "SERVER", 2: "CLIENT", 3: "PRODUCER", 4: "CONSUMER"}
@@ -246,6 +247,9 @@ class TraceDetail:
 class StatRow:
     """Latency and errors of one kind of span over a window; percentiles are nearest-rank.
 
+    Counts are exact. Percentiles are exact when ``exact``, else read from the hourly histograms and
+    within ±3.125 % of the exact nearest-rank value.
+
     By name, a row is one (name, kind, service): a ``lens_route("GET /grep")`` span and the server span
     of the same name are different rows, as are two services' ``GET /health``. By service, a row is a
     whole service (``kind`` is ``None``: every kind counts).
@@ -260,6 +264,16 @@ class StatRow:
     p99_ms: float
     kind: str | None = None
     service: str | None = None
+    # The latency histogram the percentiles were read from (see otel_lens.store.histogram: first bin and
+    # counts); ``exact``: the percentiles are exact, not read from the histogram.
+    distribution: histogram.Dense = (0, ())
+    exact: bool = True
+
+    @property
+    def histogram(self) -> list[tuple[int, int, int]]:
+        """The latency distribution for a chart: non-empty ``(lo_ns, hi_ns, count)`` bins, shortest first, 4 per
+        power of two (computed on demand: the table view never needs it)."""
+        return histogram.display_bins(self.distribution)
 
     @property
     def error_rate(self) -> float:
@@ -276,6 +290,8 @@ class StatRow:
             "p50_ms": self.p50_ms,
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
+            "exact": self.exact,
+            "histogram": [[lo / 1e6, hi / 1e6, count] for lo, hi, count in self.histogram],
         }
 
 

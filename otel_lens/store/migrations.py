@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
+from otel_lens.store import _latency
 from otel_lens.store._backends import backend_of
 from otel_lens.store.errors import SchemaTooNew
 from otel_lens.store.rows import SCHEMA_3_COLUMNS
@@ -55,6 +56,15 @@ def _add_lossless_export_columns(db: pw.Database, models: Models) -> None:
 _TEXT_COLUMNS = {"extras", "schema_url"}
 
 
+def _add_latency_rollup(db: pw.Database, models: Models) -> None:
+    """Schema 4: lens_latency, the hourly latency histograms ``stats`` reads, filled from the stored spans.
+
+    A store created at this version already has the (empty) table and no spans yet, so the backfill
+    finds nothing to do there.
+    """
+    _latency.backfill(db, models, backend_of(db))
+
+
 def table_columns(db: pw.Database, table: str) -> set[str]:
     """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
     return backend_of(db).table_columns(db, table)
@@ -64,6 +74,7 @@ MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
     1: _create_tables,
     2: _add_reasoning_tokens,
     3: _add_lossless_export_columns,
+    4: _add_latency_rollup,
 }
 """Version → the step that brings a store from version - 1 to it."""
 

@@ -153,6 +153,29 @@ class Usage(_Base):
         primary_key = pw.CompositeKey("bucket_ns", "service", "provider", "model")
 
 
+class Latency(_Base):
+    """Span counts, errors and a latency histogram per hour, service, span name and kind (schema 4).
+
+    Updated in the export transaction from the spans actually inserted, like :class:`Usage`, so
+    ``stats`` reads hours × groups rows instead of every span of its window. ``histogram`` is the
+    byte form of :mod:`otel_lens.store._histogram`; ``min_ns``/``max_ns`` are exact.
+    """
+
+    bucket_ns = pw.BigIntegerField()
+    service = pw.TextField()
+    name = pw.TextField()
+    kind = pw.SmallIntegerField()
+    span_count = pw.BigIntegerField()
+    error_count = pw.BigIntegerField()
+    min_ns = pw.BigIntegerField()
+    max_ns = pw.BigIntegerField()
+    histogram = pw.BlobField()
+
+    class Meta:
+        table_name = "lens_latency"
+        primary_key = pw.CompositeKey("bucket_ns", "service", "name", "kind")
+
+
 class Body(_Base):
     """A captured HTTP or function body, content-addressed by sha256 and stored once."""
 
@@ -177,7 +200,7 @@ class Meta(_Base):
         table_name = "lens_meta"
 
 
-ALL_MODELS: tuple[type[_Base], ...] = (Resource, Scope, Span, Trace, Log, Usage, Body, Meta)
+ALL_MODELS: tuple[type[_Base], ...] = (Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +215,7 @@ class Models:
     usage: type[Usage]
     body: type[Body]
     meta: type[Meta]
+    latency: type[Latency]
 
     def all(self) -> list[type[pw.Model]]:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]

@@ -219,7 +219,7 @@ class Sweeper:
         return min(candidates) if candidates else time.time_ns()
 
     def _delete_small(self, summary: PruneSummary, cutoff: int) -> None:
-        """Bodies last seen and usage buckets ended before ``cutoff`` (small tables, chunked anyway)."""
+        """Bodies last seen, usage and latency buckets ended before ``cutoff`` (small tables, chunked anyway)."""
         p = self._p
 
         def bodies(cursor: Any, chunk: int) -> int:
@@ -236,6 +236,7 @@ class Sweeper:
             pass
         with self._transaction() as cursor:
             cursor.execute(f"DELETE FROM lens_usage WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
+            cursor.execute(f"DELETE FROM lens_latency WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
 
     def shrink(self) -> None:
         """Give freed space back to the file system (SQLite: incremental vacuum, then an emptied WAL)."""

@@ -16,13 +16,14 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import rollups
+from otel_lens.store import _latency, rollups
 from otel_lens.store._backends import Backend, Statements, backend_of
 from otel_lens.store.errors import StoreError
 from otel_lens.store.rows import (
     LOG_COLUMNS,
     RESOURCE_COLUMNS,
     SCOPE_COLUMNS,
+    SPAN_RESOURCE,
     SPAN_TABLE_COLUMNS,
     TRACE_DELTA_COLUMNS,
     USAGE_DELTA_COLUMNS,
@@ -67,6 +68,9 @@ class Writer:
                 USAGE_DELTA_COLUMNS,
             ),
         )
+        self._backend.prepare_latency(
+            db, _latency.upsert_sql(db, self._backend.latency_histogram_merge), _latency.COLUMNS
+        )
         self._param = p
 
     # -- transactions ---------------------------------------------------------------------------
@@ -110,6 +114,8 @@ class Writer:
                 lambda part: rollups.trace_rollups(part, services),
                 lambda part, trace_rows: span_table_rows(part, trace_rows, *ids),
             )
+            inserted = rows if indexes is None else [rows[i] for i in indexes]
+            self._backend.upsert_latency(cursor, _latency.deltas(inserted, services, SPAN_RESOURCE))
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:

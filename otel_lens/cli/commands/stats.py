@@ -14,6 +14,11 @@ HELP = "count, error rate and p50/p95/p99 per span name"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Count, error rate and nearest-rank p50/p95/p99 latency per span name (or service). Counts are exact. "
+        "Percentiles come from hourly histograms kept as spans are stored: within ±3.125% of the exact value, "
+        "and exact for a window that lies inside one hour (e.g. --since 5m just after the hour)."
+    )
     add_database(parser)
     add_json(parser)
     add_since(parser, "24h", "the window (default 24h)")

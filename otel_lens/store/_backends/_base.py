@@ -227,6 +227,17 @@ class Backend:
         """Add GenAI usage deltas to their hourly rows."""
         raise NotImplementedError
 
+    latency_histogram_merge: ClassVar[str]
+    """SQL for a lens_latency upsert's merged histogram (``l``: the stored row, ``excluded``: the delta)."""
+
+    def prepare_latency(self, db: pw.Database, upsert: str, columns: Sequence[str]) -> None:
+        """Derive this backend's form of the lens_latency upsert (``columns`` its parameters' order)."""
+        self._latency_upsert = upsert
+
+    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]]) -> None:
+        """Merge latency deltas (``store._latency.COLUMNS`` order) into their hourly rows."""
+        raise NotImplementedError
+
     # -- retention ---------------------------------------------------------------------------------
 
     def try_sweep_lock(self, location: Location, locked: Locked, where: str) -> bool:

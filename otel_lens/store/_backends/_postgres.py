@@ -22,6 +22,7 @@ from otel_lens._redact_urls import database_label, hide_url_secrets, url_secrets
 from otel_lens.store import _postgres
 from otel_lens.store._backends._base import Backend, Locked, Space, Statements, TableRows, TraceDeltas
 from otel_lens.store._backends._postgres_space import PostgresSpace
+from otel_lens.store._histogram import merge_stored
 from otel_lens.store.errors import ConnectionLost, StoreError, first_line, one_line
 from otel_lens.store.rows import SPAN_SPAN_ID, SPAN_STATUS, STATUS_ERROR, TABLE_TRACE_ROW, USAGE_KEY_COLUMNS, SpanRow
 from otel_lens.store.schema import models_for
@@ -174,6 +175,38 @@ class PostgresBackend(Backend):
     def insert_logs(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> int:
         _bulk(cursor, self._insert_logs, rows, self._log_types)
         return int(cursor.rowcount)
+
+    latency_histogram_merge = "l.histogram"  # merged in Python, from the row the upsert locks and returns
+
+    def prepare_latency(self, db: pw.Database, upsert: str, columns: Sequence[str]) -> None:
+        self._latency_types = _postgres.column_types(models_for(db).latency, columns)
+        self._latency_key = 4  # bucket, service, name, kind: the primary key, also the lock order
+        self._latency_upsert = (
+            _postgres.unnest_form(upsert, self._latency_types)
+            + f" RETURNING {', '.join(columns[: self._latency_key])}, histogram, (xmax = 0)"
+        )
+
+    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]]) -> None:
+        if not deltas:
+            return
+        key = self._latency_key
+        ordered = sorted(deltas, key=lambda delta: tuple(delta[:key]))  # one lock order for concurrent writers
+        cursor.execute(self._latency_upsert, _postgres.as_columns(ordered, self._latency_types))
+        # Rows that existed kept their histogram (and are locked now): add the delta to it. The keys come
+        # back as stored (NULs in text replaced, as as_columns sent them).
+        sent = {(d[0], _postgres.clean_text(d[1]), _postgres.clean_text(d[2]), d[3]): d[-1] for d in ordered}
+        merged = [
+            (merge_stored(bytes(stored), sent[(bucket, service, name, kind)]), bucket, service, name, kind)
+            for bucket, service, name, kind, stored, inserted in cursor.fetchall()
+            if not inserted
+        ]
+        if merged:  # one statement, however many rows existed
+            cursor.execute(
+                "UPDATE lens_latency AS l SET histogram = v.histogram FROM unnest(%b::bytea[], %b::bigint[], "
+                "%b::text[], %b::text[], %b::smallint[]) AS v(histogram, bucket_ns, service, name, kind) "
+                "WHERE l.bucket_ns = v.bucket_ns AND l.service = v.service AND l.name = v.name AND l.kind = v.kind",
+                [list(column) for column in zip(*merged, strict=True)],
+            )
 
     def upsert_usage(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
         _bulk(cursor, self._upsert_usage, rows, self._usage_types, key=USAGE_KEY_COLUMNS)

@@ -31,6 +31,7 @@ from otel_lens.store._backends._sqlite_files import (
     prepare_sqlite_file,
 )
 from otel_lens.store._backends._sqlite_space import SqliteSpace
+from otel_lens.store._histogram import merge_stored
 from otel_lens.store.errors import (
     DatabaseNotReady,
     EmptySqliteDatabase,
@@ -236,6 +237,15 @@ class SqliteBackend(Backend):
 
     def upsert_usage(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
         cursor.executemany(self._statements.upsert_usage, rows)
+
+    latency_histogram_merge = "lens_histogram_add(l.histogram, excluded.histogram)"
+
+    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]]) -> None:
+        if not deltas:
+            return
+        # ~3 µs, per batch: the connection may have been replaced since the last one (e.g. after a fork).
+        cursor.connection.create_function("lens_histogram_add", 2, merge_stored, deterministic=True)
+        cursor.executemany(self._latency_upsert, deltas)
 
     # -- retention ---------------------------------------------------------------------------------
 
