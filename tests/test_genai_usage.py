@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otel_lens import open_store
-from otel_lens.export.genai import USAGE_KEYS, genai_usage
+from otel_lens._genai_usage import USAGE_KEYS, genai_usage
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.query.results import UsageRow
 from otel_lens.settings import Settings

@@ -13,10 +13,10 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from otel_lens._genai_usage import USAGE_KEYS, genai_usage
 from otel_lens._redact import Redactor
 from otel_lens.export._model import EventData, LinkData, LogData, ResourceLike, ScopeLike, SpanData
 from otel_lens.export.bodies import extract_bodies, has_bodies
-from otel_lens.export.genai import USAGE_KEYS, genai_usage
 from otel_lens.store.codec import dumps, truncate_text
 from otel_lens.store.rows import BodyRow, EncodedBatch, GenAIUsage, LogRow, ResourceRow, ScopeRow, SpanRow
 

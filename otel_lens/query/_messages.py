@@ -25,7 +25,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from otel_lens.export.genai import genai_usage
+from otel_lens._genai_usage import genai_usage
 from otel_lens.query._message_flat import openinference, openllmetry
 from otel_lens.query._message_model import (
     TOOL_CALL,

@@ -250,7 +250,7 @@ SCOPE_COLUMNS = tuple(f.name for f in dataclasses.fields(ScopeRow))
 
 @dataclasses.dataclass(frozen=True)
 class GenAIUsage:
-    """Token counts of one GenAI span (see :mod:`otel_lens.export.genai` for the attribute names read)."""
+    """Token counts of one GenAI span (see :mod:`otel_lens._genai_usage` for the attribute names read)."""
 
     provider: str
     model: str

@@ -9,6 +9,9 @@ conventions on one span is counted once.
 
 Meaning of the counts (as the GenAI conventions and OpenAI report them): input tokens include the
 cache-read and cache-creation tokens, output tokens include the reasoning tokens.
+
+A shared leaf module: the row builder reads usage from spans it stores, the read side (GenAI
+transcripts) from spans it reads, by the same rules.
 """
 
 from __future__ import annotations
