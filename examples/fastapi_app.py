@@ -1,11 +1,15 @@
 """A FastAPI app traced by otel-lens: server spans, named route spans, function spans and logs.
 
+Needs FastAPI and uvicorn (``pip install fastapi uvicorn``; the test extra ``.[dev]`` has both).
 Run it: ``uvicorn examples.fastapi_app:app`` (or ``python examples/fastapi_app.py``), then
 ``curl 'localhost:8000/grep?q=fox'``, ``curl localhost:8000/docs/0`` and ``curl localhost:8000/docs/1``,
 and ``otel-lens traces`` / ``otel-lens stats``: the server spans are named by route template
 (``GET /docs/{doc_id}`` with ``http.route``, one stats row for both ids). Running it under
 ``opentelemetry-instrument`` with the FastAPI instrumentation installed as well still gives one server
 span per request: ``instrument_asgi`` then only adds redaction and body capture inside OpenTelemetry's.
+Under ``opentelemetry-instrument`` the SDK's providers exist before this module runs, so they name the
+service: set ``OTEL_SERVICE_NAME=fastapi-example`` there (``configure(service_name=…)`` never renames a
+service the application's providers already named, and says so once).
 """
 
 from __future__ import annotations
