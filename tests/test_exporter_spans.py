@@ -147,6 +147,34 @@ def test_export_twice_is_stored_once(span_exporter: LensSpanExporter) -> None:
     assert (rollup["span_count"], rollup["error_count"], rollup["root_name"]) == (4, 0, "root")
 
 
+def test_large_overlapping_batches_are_stored_and_counted_once(span_exporter: LensSpanExporter) -> None:
+    """Batches larger than one multi-row INSERT (SQLite inserts spans 64 rows a statement, the rest row by
+    row), re-exported overlapping and with spans repeated inside one statement, store each span once and
+    count it once in the trace and latency rollups."""
+
+    def build(tracer: trace.Tracer) -> None:
+        for index in range(30):
+            with tracer.start_as_current_span(f"root {index}"):
+                for _ in range(4):
+                    with tracer.start_as_current_span("child"):
+                        pass
+
+    spans = _recorded_spans(build)  # 150 spans: two whole chunks of 64 and a remainder
+    assert span_exporter.export(spans[:64]) is SpanExportResult.SUCCESS
+    assert span_exporter.export(spans) is SpanExportResult.SUCCESS  # its first statement all stored, the rest new
+    # Old and new mixed: a first statement holding 32 spans twice, then spans already stored, then new ones.
+    again = spans[:32] + spans[:32] + spans[90:] + spans[:90]
+    assert span_exporter.export(again) is SpanExportResult.SUCCESS
+    assert span_exporter.export(spans[::-1]) is SpanExportResult.SUCCESS  # every span stored already
+    assert count(span_exporter.store, "span") == 150
+    rollups = traces(span_exporter.store)
+    assert len(rollups) == 30
+    assert {row["span_count"] for row in rollups.values()} == {5}
+    assert sorted(row["root_name"] for row in rollups.values()) == sorted(f"root {i}" for i in range(30))
+    latency = models(span_exporter.store).latency
+    assert sum(row.span_count for row in latency.select()) == 150
+
+
 def test_rollup_is_exact_when_children_arrive_before_the_root(span_exporter: LensSpanExporter) -> None:
     """Batches in any order, split anywhere, with overlaps, give the same rollup as one batch."""
 

@@ -199,3 +199,43 @@ def test_no_version_and_unspecified_severity_are_stored_one_way() -> None:
     spans = encode_spans([span])
     assert [(scope.name, scope.version) for scope in spans.scopes] == [("tests.unversioned", None)]
     provider.shutdown()
+
+
+class _LoudStatus(Status):
+    """A Status subclass whose properties differ from its fields: the adapter must ask the properties."""
+
+    @property
+    def description(self) -> str | None:
+        return "from the property"
+
+
+class _ShiftedContext(trace.SpanContext):
+    """A SpanContext subclass whose span id property differs from its tuple item: read through the property."""
+
+    @property
+    def span_id(self) -> int:
+        return 0x1234
+
+
+def test_contexts_and_statuses_read_in_c_match_their_properties(
+    finished_spans: list[ReadableSpan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The adapter unpacks the SDK's SpanContext tuples and Status fields directly; the rows are the same as
+    when every value comes through the public properties, and subclasses overriding them are read through
+    them (ids, the remote-parent flag bits, trace flags, status code and description)."""
+    from otel_lens.export import encode
+
+    fast = encode_spans(finished_spans).rows
+    monkeypatch.setattr(encode, "_CONTEXT_IS_TUPLE", False)
+    assert encode_spans(finished_spans).rows == fast
+    monkeypatch.undo()
+    remote = next(span for span in finished_spans if span.name == "from remote parent")
+    parent = remote.parent
+    assert parent is not None
+    odd = _copy(remote, ReadableSpan)
+    odd._status = _LoudStatus(StatusCode.ERROR)
+    odd._parent = _ShiftedContext(parent.trace_id, parent.span_id, True, parent.trace_flags)
+    (row,) = encode_spans([odd]).rows
+    assert row[2] == (0x1234).to_bytes(8, "big")
+    assert row[5] & 0x300 == 0x300  # has-is-remote and is-remote
+    assert (row[8], row[9]) == (StatusCode.ERROR.value, "from the property")

@@ -16,7 +16,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import SpanContext, TraceState
+from opentelemetry.trace import SpanContext, Status, TraceFlags, TraceState
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from otel_lens._redact import Redactor
@@ -52,11 +52,11 @@ _SPAN_FIELDS = (
     "resource",
     "instrumentation_scope",
 )
-# SpanContext is a tuple whose trace_state property returns item 4: read it in C when that holds.
+# SpanContext is a tuple (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid) behind its
+# properties: unpacked in C when that holds, instead of five Python-level property calls per span.
 _probe = TraceState([("k", "v")])
-_CONTEXT_IS_TUPLE = isinstance(SpanContext(1, 1, False, trace_state=_probe), tuple) and (
-    SpanContext(1, 1, False, trace_state=_probe)[4] is _probe
-)
+_probe_context = SpanContext(7, 9, True, trace_flags=TraceFlags(1), trace_state=_probe)
+_CONTEXT_IS_TUPLE = isinstance(_probe_context, tuple) and tuple(_probe_context) == (7, 9, True, 1, _probe, True)
 _public_fields = operator.attrgetter(*_SPAN_FIELDS)
 _private_fields = operator.attrgetter(*(f"_{name}" for name in _SPAN_FIELDS))
 _reads_private: dict[type, bool] = {}
@@ -156,22 +156,37 @@ def sdk_spans(spans: Sequence[ReadableSpan]) -> Iterator[SpanData]:
         else:
             dropped_attributes, dropped_events, dropped_links = _public_dropped(span)
             attributes = plain_mapping(attributes)
-        trace_state = context[4] if _CONTEXT_IS_TUPLE else context.trace_state
-        flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
-        if parent is not None and parent.is_remote:
-            flags |= FLAG_IS_REMOTE
+        if _CONTEXT_IS_TUPLE and type(context) is SpanContext:
+            trace_id, span_id, _, trace_flags, trace_state, _ = context
+            flags = trace_flags | FLAG_HAS_IS_REMOTE  # TraceFlags is an int: the result is a plain one
+        else:
+            trace_id, span_id, trace_state = context.trace_id, context.span_id, context.trace_state
+            flags = int(context.trace_flags) | FLAG_HAS_IS_REMOTE
+        parent_id = None
+        if parent is not None:
+            if _CONTEXT_IS_TUPLE and type(parent) is SpanContext:
+                parent_span, parent_remote = parent[1], parent[2]
+            else:
+                parent_span, parent_remote = parent.span_id, parent.is_remote
+            parent_id = parent_span.to_bytes(8, "big")
+            if parent_remote:
+                flags |= FLAG_IS_REMOTE
+        if type(status) is Status:  # the SDK's own: its fields, not two property calls
+            status_code, description = status._status_code, status._description
+        else:
+            status_code, description = status.status_code, status.description
         start = start or 0
         yield (
-            context.trace_id.to_bytes(16, "big"),
-            context.span_id.to_bytes(8, "big"),
-            parent.span_id.to_bytes(8, "big") if parent is not None else None,
+            trace_id.to_bytes(16, "big"),
+            span_id.to_bytes(8, "big"),
+            parent_id,
             name,
             kind._value_,
             flags,
             start,
             end or start,
-            status.status_code._value_,
-            status.description,
+            status_code._value_,
+            description,
             attributes,
             _events(events) if events else (),
             _links(links) if links else (),

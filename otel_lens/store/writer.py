@@ -1,4 +1,4 @@
-"""The hot write path: one transaction per batch, one prepared INSERT run with ``executemany``.
+"""The hot write path: one transaction per batch, one prepared span INSERT per batch (the backend's batch form).
 
 Peewee owns the schema and the queries; the per-row insert goes straight through the DB-API
 cursor, because building SQL per row costs several times the insert itself. The trace rollup and
