@@ -16,7 +16,7 @@ with ``{`` or ``[`` costs one check; and the work is bounded: text longer than
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -41,10 +41,19 @@ MAX_DEPTH = 32
 PARSE_LIMIT = 256 * 1024
 """JSON text longer than this many characters is scrubbed by pattern only: parsing and walking it would cost
 milliseconds per value on the export thread."""
-_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
+_LITERAL = re.compile(r'"([^"\\]*+(?:\\.[^"\\]*+)*+)(?:"(\s*:\s*)?|\\?$)')
+"""A JSON string literal (the unterminated one a cut text ends in too) and, when it is a key, its colon. Matched
+one after another from the text's start, the literals stay in step with the text's strings, so every key is
+found at any depth, whatever the strings before it hold."""
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[\[{]|[^,}\]\s\[{"][^,}\]\s]*)')
+"""A ``"key": value`` pair anywhere, for text that is not in step with its strings (prose). A value that opens an
+array or object is only its bracket, so the pairs inside are matched next, never swallowed with it."""
+_VALUE = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?$)|[\[{]|[^,}\]\s]*')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?$)')
 """A JSON string literal, or the unterminated one a cut text ends in."""
 _OPENERS = ("{", "[")
+_LONG_NUMBER = re.compile(r"\d(?:\.?\d){15}")
+"""Sixteen digits or more (one decimal point among them): a number a double may not hold exactly."""
 
 
 def looks_like_json(text: str) -> bool:
@@ -120,10 +129,29 @@ def _parsed_and_scrubbed(text: str, secret: Secret, depth: int) -> str | None:
     scrubbed = _scrub_decoded(decoded, secret, depth)
     if scrubbed is decoded:
         return text
+    if _LONG_NUMBER.search(text) is not None:
+        kept = _pattern_if_complete(text, secret, depth)
+        if kept is not None:
+            return kept
     try:  # decoded JSON encodes again (an integer past 64 bits was read as a float); the export never raises
         return orjson.dumps(scrubbed).decode()
     except (TypeError, ValueError):
         return None
+
+
+def _pattern_if_complete(text: str, secret: Secret, depth: int) -> str | None:
+    """The pattern scrub of JSON text whose numbers re-encoding would change, when it left no secret; else None.
+
+    orjson reads an integer past 64 bits, or a decimal with more digits than a double holds, as a float, so
+    encoding the scrubbed value would store another number. The pattern scrub keeps every byte but the
+    secrets'; parsing its result again proves it found them all (a key spelt with ``\\u`` escapes it does not).
+    """
+    kept = json_pattern(text, secret, depth)
+    try:
+        decoded = orjson.loads(kept)
+    except orjson.JSONDecodeError:
+        return None
+    return kept if _scrub_decoded(decoded, secret, depth) is decoded else None
 
 
 def parses_and_scrubbed(text: str, secret: Secret) -> str | None:
@@ -206,25 +234,47 @@ def _closing_bracket(text: str, start: int) -> int:
 def json_pattern(text: str, secret: Secret, depth: int = 0) -> str:
     """Scrub JSON-like text that is not parsed (cut, or too long): each secret key's value is replaced, a
     nested array or object whole (to its closing bracket, or to the end of the cut text); then each string
-    literal holding JSON text (escaped quotes) is decoded and scrubbed the same way, at any depth."""
-    out: list[str] = []
-    position = 0
-    for match in _JSON_PAIR.finditer(text):
-        if match.start() < position or not secret((match.group(1),)):
-            continue
-        end = match.end()
-        if match.group(3)[:1] in _OPENERS:
-            end = _closing_bracket(text, match.start(3))
-        out.append(text[position : match.start()])
-        out.append(f'"{match.group(1)}"{match.group(2)}"{REDACTED}"')
-        position = end
-    if out:
-        out.append(text[position:])
-        text = "".join(out)
+    literal holding JSON text (escaped quotes) is decoded and scrubbed the same way, at any depth.
+
+    JSON text (it starts with a bracket) is read key by key in step with its strings, which is exact however it
+    was cut; other text (prose, a ``text/plain`` body) is searched for ``"key": value`` pairs anywhere.
+    """
+    if looks_like_json(text):
+        keys: Iterable[tuple[str, int, int]] = _keys_in_step(text)
+    else:
+        keys = ((match.group(1), match.start(), match.start(3)) for match in _JSON_PAIR.finditer(text))
+    text = _scrub_pairs(text, secret, keys)
     if '\\"' not in text or depth >= MAX_DEPTH:
         return text
     scrubbed = _STRING.sub(lambda match: _scrubbed_literal(match.group(0), secret, depth + 1), text)
     return text if scrubbed == text else scrubbed
+
+
+def _keys_in_step(text: str) -> Iterator[tuple[str, int, int]]:
+    """Each key of JSON text (cut or whole) at any depth: its content, where it starts, where its value starts."""
+    for match in _LITERAL.finditer(text):
+        if match.start(2) >= 0:
+            yield match.group(1), match.start(), match.end()
+
+
+def _scrub_pairs(text: str, secret: Secret, keys: Iterable[tuple[str, int, int]]) -> str:
+    """``text`` with the value of each secret key among ``keys`` (content, start, value's start) replaced."""
+    out: list[str] = []
+    position = 0
+    for key, start, value_start in keys:
+        if start < position or not secret((key,)):
+            continue
+        value = _VALUE.match(text, value_start)
+        end = value.end() if value is not None else value_start
+        if text[value_start : value_start + 1] in _OPENERS:
+            end = _closing_bracket(text, value_start)
+        out.append(text[position:value_start])
+        out.append(f'"{REDACTED}"')
+        position = end
+    if not out:
+        return text
+    out.append(text[position:])
+    return "".join(out)
 
 
 def _scrubbed_literal(literal: str, secret: Secret, depth: int) -> str:
