@@ -130,7 +130,8 @@ def _postgres_error(exc: BaseException, timeout: float) -> SqlError:
         return SqlTimeout(f"the query ran past its {timeout:g}s budget and was stopped (raise --timeout, or narrow it)")
     if (
         sqlstate == "25006" or "read-only transaction" in message or "data-modifying" in message
-    ):  # read_only_sql_transaction
+        or "read-write mode" in message
+    ):  # read_only_sql_transaction, or an attempt to turn the transaction read-write
         return SqlRefused(f"refused: {message} — otel-lens sql only reads")
     if sqlstate == "42601" and "multiple commands" in message:
         return SqlRefused("refused: more than one statement — otel-lens sql runs one SELECT")
