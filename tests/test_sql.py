@@ -317,3 +317,40 @@ def test_postgres_budget_holds_when_the_query_lifts_its_statement_timeout(
     assert main(["sql", "SELECT 1 AS one", "--database", postgres_url, "--csv"]) == 0
     out, err = capsys.readouterr()
     assert out == "one\n1\n" and "superuser" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT length(printf('%.*c', 2000000000, 'x'))",
+        "SELECT length(format('%!.2000000000c', 'x'))",
+        "SELECT length(printf('%d%.*c', 1, 2000000000, 'x'))",
+        "SELECT length(printf('%.*c', '2000000000', 'x'))",
+    ],
+)
+def test_sqlite_printf_cannot_loop_past_the_budget(db_path: Path, query: str) -> None:
+    """printf()/format() with a width or precision past the value limit (one call SQLite would loop in for
+    half a minute, out of the progress handler's reach) is refused; ordinary printf keeps working."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    with open_store(db_path) as store:
+        with pytest.raises(SqlRefused, match=r"^refused: printf\(\): "):
+            run_sql(store, query, timeout=1)
+        ordinary = "SELECT printf('%.2f|%5d|%%|%s', 3.14159, 42, 'a'), format('%q', 'it''s'), printf(NULL)"
+        assert run_sql(store, ordinary).rows == [("3.14|   42|%|a", "it''s", None)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT length(zeroblob(100000000))",
+        "SELECT length(randomblob(100000000))",
+        "SELECT length(replace(hex(zeroblob(8000000)), '0', 'aaaa'))",
+        "SELECT length(group_concat(hex(zeroblob(1000000)))) FROM (WITH RECURSIVE c(x) AS "
+        "(SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100) SELECT x FROM c)",
+    ],
+)
+def test_sqlite_values_are_capped_by_the_length_limit(db_path: Path, query: str) -> None:
+    """zeroblob, randomblob, replace and group_concat cannot build a value past the 16 MiB length limit."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    with open_store(db_path) as store, pytest.raises(SqlError, match=r"^SQLite: string or blob too big$"):
+        run_sql(store, query, timeout=30)

@@ -129,7 +129,9 @@ def _postgres_error(exc: BaseException, timeout: float) -> SqlError:
     if sqlstate == "57014":  # query_canceled: the statement_timeout or the watchdog fired
         return SqlTimeout(f"the query ran past its {timeout:g}s budget and was stopped (raise --timeout, or narrow it)")
     if (
-        sqlstate == "25006" or "read-only transaction" in message or "data-modifying" in message
+        sqlstate == "25006"
+        or "read-only transaction" in message
+        or "data-modifying" in message
         or "read-write mode" in message
     ):  # read_only_sql_transaction, or an attempt to turn the transaction read-write
         return SqlRefused(f"refused: {message} — otel-lens sql only reads")
