@@ -34,7 +34,9 @@ class BoundedPrintf:
             self._check(fmt, args)
         if self._side is None:
             self._side = sqlite3.connect(":memory:", check_same_thread=False)
-            self._side.setlimit(0, self.max_width)  # SQLITE_LIMIT_LENGTH, as on the runner's connection
+            setlimit = getattr(self._side, "setlimit", None)  # Python 3.11+
+            if setlimit is not None:
+                setlimit(0, self.max_width)  # SQLITE_LIMIT_LENGTH, as on the runner's connection
         placeholders = ",".join("?" * (1 + len(args)))
         return self._side.execute(f"SELECT printf({placeholders})", (fmt, *args)).fetchone()[0]
 
