@@ -242,9 +242,115 @@ def test_postgres_refuses_writes_in_a_read_only_transaction_and_times_out(postgr
                 run_sql(store, query)
             failures.append(str(caught.value))
             assert "\n" not in str(caught.value)
-        assert all(isinstance(e, str) and ("refused" in e or "PostgreSQL:" in e) for e in failures), failures
+        # Each a refusal, never a syntax error or another failure that merely looks like one.
+        assert all(e.startswith("refused: ") and "syntax error" not in e for e in failures), failures
         with pytest.raises(SqlTimeout):
             run_sql(store, "SELECT pg_sleep(30)", timeout=0.5)
         with pytest.raises(SqlError, match=r"PostgreSQL: .*syntax error"):
             run_sql(store, "SELECT FROM WHERE")
         assert run_sql(store, count).rows == before
+
+
+@pytest.mark.postgres
+def test_postgres_bracket_escape_and_copy_to_program_are_refused_and_change_nothing(postgres_url: str) -> None:
+    """A query that closes the cursor's bracket and runs ``COMMIT; BEGIN READ WRITE; CREATE …`` (or a
+    COPY … TO PROGRAM) is refused as more than one statement; the table list and the row counts stay."""
+    import psycopg
+
+    settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
+    build_sample(settings)
+    tables = "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'"
+    count = "SELECT (SELECT count(*) FROM lens_spans), (SELECT count(*) FROM lens_meta)"
+    escapes = [
+        "SELECT 1) AS x; COMMIT; BEGIN READ WRITE; CREATE TABLE pwned2(a int); COMMIT; SELECT * FROM (SELECT 1",
+        "SELECT 1) AS x; COMMIT; COPY (SELECT 1) TO PROGRAM 'touch /tmp/otel_lens_pwned'; SELECT * FROM (SELECT 1",
+        "SELECT 1) AS x; ROLLBACK; DELETE FROM lens_spans; SELECT * FROM (SELECT 1",
+    ]
+    with open_store(postgres_url) as store:
+        before = (run_sql(store, tables).rows, run_sql(store, count).rows)
+        for query in escapes:
+            with pytest.raises(SqlRefused, match=r"^refused: more than one statement"):
+                run_sql(store, query)
+        assert (run_sql(store, tables).rows, run_sql(store, count).rows) == before
+    with psycopg.connect(postgres_url) as other:
+        assert other.execute("SELECT to_regclass('pwned2')").fetchone() == (None,)
+
+
+@pytest.mark.postgres
+def test_postgres_advisory_locks_and_session_settings_do_not_outlive_the_query(postgres_url: str) -> None:
+    """``pg_advisory_lock`` (the sweep lock's key) taken by a query is released when it ends, so another
+    session can take it; a session-level ``set_config`` leaves the session as it was (still read-only)."""
+    import psycopg
+
+    settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
+    build_sample(settings)
+    with open_store(postgres_url) as store:
+        run_sql(store, "SELECT pg_advisory_lock(1280656980), pg_advisory_lock_shared(7)")
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            assert other.execute("SELECT pg_try_advisory_lock(1280656980), pg_try_advisory_lock(7)").fetchone() == (
+                True, True)  # fmt: skip
+        run_sql(store, "SELECT set_config('search_path', 'nowhere', false), set_config('work_mem', '64kB', false)")
+        assert run_sql(store, "SELECT current_setting('search_path'), current_setting('work_mem')").rows != [
+            ("nowhere", "64kB")]  # fmt: skip
+        assert run_sql(store, "SELECT current_setting('default_transaction_read_only')").rows == [("on",)]
+        assert run_sql(store, "SELECT count(*) FROM spans").rows == [(7,)]
+
+
+@pytest.mark.postgres
+def test_postgres_budget_holds_when_the_query_lifts_its_statement_timeout(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A query that sets ``statement_timeout`` to 0 is still stopped at the budget (the client-side watchdog);
+    when the budget runs out while counting the rest, the fetched rows come back with ``more_exact=False``;
+    the CLI warns once on stderr (never stdout) that the role is a superuser."""
+    settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
+    build_sample(settings)
+    with open_store(postgres_url) as store:
+        with pytest.raises(SqlTimeout):
+            run_sql(store, "SELECT pg_sleep(30), set_config('statement_timeout', '0', true)", timeout=1)
+        lifted = "SELECT set_config('statement_timeout', '0', true) AS a UNION ALL SELECT pg_sleep(30)::text"
+        result = run_sql(store, lifted, timeout=1, limit=1)
+        assert result.rows == [("0",)] and not result.more_exact
+        assert result.more_notice() is not None and "ran out of time" in result.more_notice()  # type: ignore[operator]
+        assert run_sql(store, "SELECT count(*) FROM spans").rows == [(7,)]
+    capsys.readouterr()
+    assert main(["sql", "SELECT 1 AS one", "--database", postgres_url, "--csv"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "one\n1\n" and "superuser" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT length(printf('%.*c', 2000000000, 'x'))",
+        "SELECT length(format('%!.2000000000c', 'x'))",
+        "SELECT length(printf('%d%.*c', 1, 2000000000, 'x'))",
+        "SELECT length(printf('%.*c', '2000000000', 'x'))",
+    ],
+)
+def test_sqlite_printf_cannot_loop_past_the_budget(db_path: Path, query: str) -> None:
+    """printf()/format() with a width or precision past the value limit (one call SQLite would loop in for
+    half a minute, out of the progress handler's reach) is refused; ordinary printf keeps working."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    with open_store(db_path) as store:
+        with pytest.raises(SqlRefused, match=r"^refused: printf\(\): "):
+            run_sql(store, query, timeout=1)
+        ordinary = "SELECT printf('%.2f|%5d|%%|%s', 3.14159, 42, 'a'), format('%q', 'it''s'), printf(NULL)"
+        assert run_sql(store, ordinary).rows == [("3.14|   42|%|a", "it''s", None)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT length(zeroblob(100000000))",
+        "SELECT length(randomblob(100000000))",
+        "SELECT length(replace(hex(zeroblob(8000000)), '0', 'aaaa'))",
+        "SELECT length(group_concat(hex(zeroblob(1000000)))) FROM (WITH RECURSIVE c(x) AS "
+        "(SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 100) SELECT x FROM c)",
+    ],
+)
+def test_sqlite_values_are_capped_by_the_length_limit(db_path: Path, query: str) -> None:
+    """zeroblob, randomblob, replace and group_concat cannot build a value past the 16 MiB length limit."""
+    build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
+    with open_store(db_path) as store, pytest.raises(SqlError, match=r"^SQLite: string or blob too big$"):
+        run_sql(store, query, timeout=30)

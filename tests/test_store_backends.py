@@ -348,6 +348,7 @@ _BACKEND_MODULES = (
     # `otel-lens sql`'s runners: read-only SQL is made safe by each dialect's own means (an authorizer,
     # a read-only transaction); query/_sql.py picks one by the backend's kind.
     "otel_lens/query/_sql_sqlite.py",
+    "otel_lens/query/_sql_printf.py",  # the SQLite runner's bounded printf(), on a side sqlite3 connection
     "otel_lens/query/_sql_postgres.py",
     # otel_lens.testing's PostgreSQL server for tests: it is about that one dialect by purpose.
     "otel_lens/testing/_postgres.py",

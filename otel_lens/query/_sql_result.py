@@ -32,6 +32,8 @@ class SqlResult:
     def more_notice(self) -> str | None:
         """``"12 more rows (…)"`` when rows were cut, else None."""
         if not self.more:
+            if not self.more_exact:  # the budget ran out before a single further row was counted
+                return "more rows may exist (counting them ran out of time; raise the timeout or add LIMIT/WHERE)"
             return None
         count = f"{self.more}" if self.more_exact else f"at least {self.more}"
         return f"{count} more row{'s' if self.more != 1 else ''} not shown (raise the limit or add LIMIT/WHERE)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from otel_lens.query._sql_printf import BoundedPrintf
 from otel_lens.query._sql_result import SqlError, SqlRefused, SqlResult, SqlTimeout, plain
 from otel_lens.query._sql_views import VIEW_NAMES, sqlite_create_statements
 
@@ -49,6 +50,7 @@ class _Guard:
         self.deadline = time.monotonic() + timeout
         self.timed_out = False
         self.refusals: list[tuple[str, str | None]] = []  # (what, table) of each denied step
+        self.printf: BoundedPrintf | None = None  # says why it refused a call, if it did
 
     @property
     def refused(self) -> str | None:
@@ -97,11 +99,15 @@ class _Guard:
         return 0
 
 
-def _ensure_views(connection: sqlite3.Connection) -> None:
+def _ensure_views(connection: sqlite3.Connection) -> BoundedPrintf:
+    """The TEMP views (made on the connection's first query) and this query's bounded printf()/format()."""
+    printf = BoundedPrintf(_MAX_VALUE_BYTES)  # registered anew each query: it remembers why it refused
+    for name in ("printf", "format"):  # format() is SQLite's other name for printf()
+        connection.create_function(name, -1, printf, deterministic=True)
     names = ",".join(f"'{n}'" for n in VIEW_NAMES)
     present = connection.execute(f"SELECT count(*) FROM sqlite_temp_master WHERE name IN ({names})").fetchone()[0]
     if present == len(VIEW_NAMES):
-        return
+        return printf
     # query_only also guards the TEMP schema; the connection itself is read-only (mode=ro/immutable), so
     # lifting it for the moment of creating in-memory views cannot let anything reach the file.
     connection.execute("PRAGMA query_only = 0")
@@ -110,11 +116,13 @@ def _ensure_views(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
     finally:
         connection.execute("PRAGMA query_only = 1")
+    return printf
 
 
 def run_sqlite(connection: sqlite3.Connection, query: str, timeout: float, limit: int) -> SqlResult:
-    _ensure_views(connection)
+    printf = _ensure_views(connection)
     guard = _Guard(timeout)
+    guard.printf = printf
     connection.set_authorizer(guard.authorize)
     connection.set_progress_handler(guard.progress, _PROGRESS_STEPS)
     setlimit = getattr(connection, "setlimit", None)  # Python 3.11+
@@ -146,6 +154,8 @@ def _sqlite_error(exc: BaseException, guard: _Guard, timeout: float) -> SqlError
     message = " ".join(str(exc).split()) or type(exc).__name__
     if guard.refused is not None:
         return SqlRefused(f"refused: {guard.refused} — otel-lens sql only reads (SELECT, WITH, EXPLAIN)")
+    if guard.printf is not None and guard.printf.refused is not None:
+        return SqlRefused(f"refused: {guard.printf.refused}")
     if guard.timed_out:
         return SqlTimeout(f"the query ran past its {timeout:g}s budget and was stopped (raise --timeout, or narrow it)")
     if "one statement at a time" in message:

@@ -27,7 +27,9 @@ class _Dialect:
 
 SQLITE = _Dialect(
     hex="CASE WHEN {0} IS NULL THEN NULL ELSE lower(hex({0})) END",
-    time="(strftime('%Y-%m-%dT%H:%M:%S', {0} / 1000000000, 'unixepoch') || printf('.%06dZ', ({0} / 1000) % 1000000))",
+    # substr, not printf: the SQL runner replaces printf()/format() with a bounded one (see _sql_printf.py).
+    time="(strftime('%Y-%m-%dT%H:%M:%S', {0} / 1000000000, 'unixepoch') || '.' || "
+    "substr('00000' || (({0} / 1000) % 1000000), -6) || 'Z')",
     json="{0}",
     json_text="CASE WHEN json_valid({0}) AND json_type({0}) = 'text' THEN json_extract({0}, '$') ELSE {0} END",
     ms="({0} / 1e6)",

@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_database(parser)
     add_json(parser, help="print the rows as a JSON array of objects")
-    parser.add_argument("query", metavar="QUERY", help="one SELECT (or WITH …, EXPLAIN, a reading PRAGMA)")
+    parser.add_argument(
+        "query", metavar="QUERY", help="one SELECT (or WITH …; on SQLite also EXPLAIN or a reading PRAGMA)"
+    )
     parser.add_argument("--csv", action="store_true", help="print CSV (the default when stdout is not a terminal)")
     parser.add_argument(
         "--timeout",
