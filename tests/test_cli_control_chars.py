@@ -102,3 +102,16 @@ def test_error_line_and_helper() -> None:
     finally:
         sys.stderr = old
     assert "\x1b" not in stream.getvalue()
+
+
+def test_a_name_with_a_newline_stays_one_row(tmp_path: Path) -> None:
+    """A span name holding a newline is one row of ``traces`` and one line of the waterfall, with ␤ for it."""
+    database = tmp_path / "nl.db"
+    demo = Demo(str(database))
+    start = time.time_ns() - 10_000_000_000
+    span = demo.span("svc", "first\nsecond", start, start + 1_000_000)
+    demo.close()
+    traces = _cli("traces", "--database", str(database))
+    assert "first␤second" in traces and "second" not in traces.replace("first␤second", "")
+    shown = _cli("show", format(span.get_span_context().trace_id, "032x"), "--database", str(database))
+    assert "first␤second" in shown
