@@ -266,7 +266,7 @@ def _bulk(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[
     cursor.execute(sql, _postgres.as_columns(ordered, types))
 
 
-def open_postgres(location: Location) -> pw.Database:
+def open_postgres(location: Location) -> _PostgresqlDatabase:
     """A Peewee PostgreSQL database for ``location`` on psycopg 3 (the ``postgres`` extra); opened lazily.
 
     The URL goes to libpq as given, so its query options (``sslmode``, ``options``, …) apply.
