@@ -34,8 +34,13 @@ class SafeConsole(Console):
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         # The one place every printed piece of text passes: the text of a plain segment is data (a
         # control segment is rich's own cursor movement; colours are added from the style afterwards).
-        cleaned = (
-            segment if segment.control else Segment(safe_text(segment.text), segment.style, segment.control)
-            for segment in buffer
-        )
-        return super()._render_buffer(cleaned)
+        return super()._render_buffer(_cleaned(buffer))
+
+
+def _cleaned(buffer: Iterable[Segment]) -> Iterable[Segment]:
+    for segment in buffer:
+        text = segment.text
+        if segment.control or text.isprintable() or text == "\n":  # the common case: nothing to map
+            yield segment
+        else:
+            yield Segment(safe_text(text), segment.style, segment.control)
