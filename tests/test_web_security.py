@@ -5,6 +5,7 @@ script, read-only methods, and a store whose bytes no request changes."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests._web import Viewer, build_demo, serve
@@ -201,3 +203,29 @@ def test_without_the_web_extra_serve_says_how_to_install_it(database: Path) -> N
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr == "otel-lens: error: otel-lens serve needs the web extra: pip install 'otel-lens[web]'\n"
+
+
+def test_a_token_with_plus_slash_equals_works_from_the_printed_url(database: Path) -> None:
+    """``--token 'abc+def/x='``: the printed URL percent-encodes it (a raw "+" reads as a space) and opening it works."""
+    token = "abc+def/x="
+    with serve(database, "--token", token) as running:
+        assert "?token=abc%2Bdef%2Fx%3D" in running.printed, running.printed
+        with httpx.Client(timeout=30, follow_redirects=True) as client:
+            page = client.get(running.printed)
+            assert page.status_code == 200, page.text
+            assert client.get(running.url + "/api/traces").status_code == 200  # the cookie holds the exact token
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "///evil.example/x", "/\\evil.example/"])
+def test_the_token_swap_never_redirects_to_another_host(token_viewer: Viewer, path: str) -> None:
+    """``GET //evil.example/?token=T`` redirects to a path on this viewer, never a scheme-relative ``//host`` URL."""
+    connection = http.client.HTTPConnection("127.0.0.1", _port(token_viewer), timeout=30)
+    try:
+        connection.request("GET", f"{path}?token={TOKEN}")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 303
+    location = response.getheader("location") or ""
+    assert location.startswith("/") and not location.startswith(("//", "/\\")), location

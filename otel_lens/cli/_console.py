@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from otel_lens.cli._safe_text import SafeConsole
+
 _DEFAULT_WIDTH = 120
 PIPED_WIDTH = 1_000_000
 """Off a terminal nothing is cut or wrapped to a width: one line per row, whole values, for grep and scripts."""
@@ -31,11 +33,11 @@ def stdout_console(stream: TextIO | None = None) -> Console:
     """The console for what the user asked to see: colour and fitting to the width only on a terminal."""
     stream = stream if stream is not None else sys.stdout
     width = None if stream.isatty() else PIPED_WIDTH
-    return Console(file=stream, width=width, highlight=False, emoji=False, soft_wrap=False)
+    return SafeConsole(file=stream, width=width, highlight=False, emoji=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, width=_width(sys.stderr), highlight=False, emoji=False, stderr=True)
+    return SafeConsole(file=sys.stderr, width=_width(sys.stderr), highlight=False, emoji=False, stderr=True)
 
 
 def print_json(value: Any, stream: TextIO | None = None, lines: bool = False) -> None:

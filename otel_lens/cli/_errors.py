@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from otel_lens.cli._safe_text import safe_text
+
 PREFIX = "otel-lens: error: "
 
 
@@ -25,4 +27,4 @@ def error_text(exc: BaseException) -> str:
 
 def write_error(message: str) -> None:
     """Print ``message`` as the one ``otel-lens: error: …`` line on stderr."""
-    sys.stderr.write(f"{PREFIX}{one_line(message)}\n")
+    sys.stderr.write(f"{PREFIX}{safe_text(one_line(message), one_line=True)}\n")  # it may quote stored text

@@ -18,6 +18,7 @@ from otel_lens.cli import _span_details as details
 from otel_lens.cli._bodies import body_lines
 from otel_lens.cli._events import log_message
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time
+from otel_lens.cli._safe_text import safe_text
 from otel_lens.cli._transcript import transcript_lines, without_message_records
 from otel_lens.query import LogRecord, SpanRecord, TraceDetail
 
@@ -179,7 +180,7 @@ def _timing(span: SpanRecord, start: int, total: int, cells: int) -> Text:
 def _label(span: SpanRecord, parent: SpanRecord | None) -> Text:
     """Name, kind, and the service where it changes: at a root and where a call crosses into another service."""
     failed = span.status_code == "ERROR"
-    line = Text(span.name, "bold red" if failed else "bold")
+    line = Text(safe_text(span.name, one_line=True), "bold red" if failed else "bold")  # a waterfall row is one line
     if span.kind != "INTERNAL":
         line.append(f"  {span.kind.lower()}", "dim")
     if span.service and (parent is None or parent.service != span.service):

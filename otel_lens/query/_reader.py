@@ -93,6 +93,20 @@ class Reader:
         except StoreError:
             raise
         except Exception as exc:
+            if not self._backend.is_driver_error(exc):
+                raise
+            failure = exc
+        # The server may have dropped the connection (a restart, an idle timeout, pg_terminate_backend):
+        # a long-running reader (the viewer, the MCP server) would fail every later read on it. Reads
+        # change nothing, so on a fresh connection the read is simply done once more.
+        if not self._backend.reconnect_if_lost(db, str(self.location)):
+            raise self._backend.read_error(failure, str(self.location)) from None
+        _logger.info("otel-lens: reconnected to database %s", self.location)
+        try:
+            return work(models_for(db))
+        except StoreError:
+            raise
+        except Exception as exc:
             if self._backend.is_driver_error(exc):
                 raise self._backend.read_error(exc, str(self.location)) from None
             raise

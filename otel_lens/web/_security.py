@@ -126,7 +126,8 @@ class Guard:
     async def _swap_for_cookie(self, send: Send, path: str, query: dict[str, list[str]], token: str) -> None:
         """``?token=`` in a browser: set the HttpOnly cookie and send it to the same URL without the token."""
         rest = urllib.parse.urlencode([(k, v) for k, values in query.items() if k != "token" for v in values])
-        location = path + (f"?{rest}" if rest else "")
+        # One leading slash: "//evil.example/" (or "/\\evil.example/") as a Location is another host to a browser.
+        location = "/" + path.lstrip("/\\") + (f"?{rest}" if rest else "")
         cookie = f"{self.cookie}={token}; HttpOnly; SameSite=Strict; Path=/"
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", location.encode()), (b"set-cookie", cookie.encode()),

@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import sys
+import urllib.parse
 import webbrowser
 
 from otel_lens.cli._options import add_database
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(database, host=host, port=port, token=token)
     shown_host = f"[{host.strip('[]')}]" if ":" in host else host
     shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "[::]") else shown_host
-    url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
+    # Percent-encoded: in a query string "+" reads as a space, so the printed link would be refused.
+    url = f"http://{shown_host}:{port}/" + (f"?token={urllib.parse.quote(token, safe='')}" if token else "")
     sys.stderr.write(f"otel-lens: viewer at {url} (reading {database}; Ctrl+C stops it)\n")
     sys.stderr.flush()
     if args.open:

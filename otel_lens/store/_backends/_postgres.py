@@ -70,10 +70,11 @@ class PostgresBackend(Backend):
 
     def open_for_reading(self, location: Location) -> pw.Database | None:
         db = open_postgres(location)
+        # Belt and braces: the server itself refuses writes on this session, and on every session a
+        # reconnect (reconnect_if_lost) opens in its place.
+        db.read_only_sessions = True
         try:
             db.connect()
-            # Belt and braces: the server itself refuses writes on this session.
-            db.execute_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         except Exception as exc:
             raise StoreError(f"cannot connect to database {location}: {first_line(exc)}") from None
         try:
@@ -265,7 +266,7 @@ def _bulk(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], types: Sequence[
     cursor.execute(sql, _postgres.as_columns(ordered, types))
 
 
-def open_postgres(location: Location) -> pw.Database:
+def open_postgres(location: Location) -> _PostgresqlDatabase:
     """A Peewee PostgreSQL database for ``location`` on psycopg 3 (the ``postgres`` extra); opened lazily.
 
     The URL goes to libpq as given, so its query options (``sslmode``, ``options``, …) apply.
@@ -304,6 +305,14 @@ class _PostgresqlDatabase(pw.PostgresqlDatabase):
     """
 
     url_secrets: tuple[str, ...] = ()
+    read_only_sessions = False  # a reader's connection: every session it opens refuses writes
+
+    def _initialize_connection(self, conn: Any) -> None:
+        # Peewee calls this on each connect, so a reconnected reader is as read-only as the first session.
+        if self.read_only_sessions:
+            with conn.cursor() as cursor:
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            conn.commit()
 
     def _connect(self) -> Any:
         try:
