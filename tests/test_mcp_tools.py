@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind
 
 from otel_lens.mcp import _tools
@@ -74,3 +76,27 @@ def test_lists_are_bounded_and_long_values_cut() -> None:
     assert value["s"] == "x" * MAX_TEXT + "…[+50 chars cut]"
     assert value["l"][-1] == "…10 more" and len(value["l"]) == 21
     assert value["m"]["…"] == "10 more keys"
+
+
+def test_counting_past_the_limit_is_bounded_and_never_a_wrong_number(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """list_traces and search_logs read at most COUNTED matches past the limit to count them: up to that the
+    number is exact (limit 2 of 7 → "5 more"), past it the answer says "more than COUNTED", not a wrong count."""
+    with recorder(settings) as rec:
+        for i in range(7):
+            span = rec.span("svc", "GET /x", i * 10, i * 10 + 5)
+            rec.log("svc", span, i * 10 + 1, SeverityNumber.INFO, f"line {i}")
+            rec.end(span)
+    with open_store(settings.database) as store:
+        assert _tools.list_traces(store, None, None, False, None, None, 2)["more"].startswith("5 more traces")
+        assert _tools.search_logs(store, None, None, None, None, 2)["more"].startswith("5 more logs")
+        assert "more" not in _tools.search_logs(store, "line 6", None, None, None, 2)
+        monkeypatch.setattr(_tools, "_COUNTED_TRACES", 4)
+        monkeypatch.setattr(_tools, "_COUNTED_LOGS", 3)
+        assert _tools.list_traces(store, None, None, False, None, None, 3)["more"].startswith("4 more traces")
+        assert _tools.list_traces(store, None, None, False, None, None, 2)["more"].startswith(
+            "more than 4 more traces not shown; raise limit"
+        )
+        assert _tools.search_logs(store, None, None, None, None, 2)["more"].startswith("more than 3 more logs")
+        assert len(_tools.search_logs(store, None, None, None, None, 2)["logs"]) == 2

@@ -35,9 +35,19 @@ def compact(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def bounded(items: list[Any], limit: int, what: str, hint: str) -> dict[str, Any]:
-    """``{what: items[:limit]}`` plus ``more`` saying how to see the rest when there were more."""
+def bounded(
+    items: list[Any], limit: int, what: str, hint: str, found: int | None = None, counted: int | None = None
+) -> dict[str, Any]:
+    """``{what: items[:limit]}`` plus ``more`` saying how many were left out and how to see them.
+
+    ``found`` is how many matches there were (``len(items)`` when omitted). With ``counted``, the matches were
+    read only up to ``limit + counted + 1`` (counting is bounded work): a read that came back full says "more
+    than ``counted``", never a number that would be wrong.
+    """
     out: dict[str, Any] = {what: items[:limit]}
-    if len(items) > limit:
-        out["more"] = f"{len(items) - limit} more {what} not shown; {hint}"
+    rest = (len(items) if found is None else found) - limit
+    if counted is not None and rest > counted:
+        out["more"] = f"more than {counted} more {what} not shown; {hint}"
+    elif rest > 0:
+        out["more"] = f"{rest} more {what} not shown; {hint}"
     return out

@@ -20,6 +20,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from otel_lens.mcp import _tools
+from otel_lens.mcp._arguments import StrictServer
 from otel_lens.query import DatabaseNotReady, Store, open_store
 from otel_lens.store.errors import StoreError
 
@@ -67,7 +68,9 @@ def _one_line(exc: BaseException) -> str:
 def build_server(database: str | None = None) -> tuple[MCPServer[Any], Callable[[], None]]:
     """The server and a function closing its store; ``database`` as ``open_store`` takes it."""
     stores = _Stores(database)
-    server: MCPServer[Any] = MCPServer("otel-lens", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING")
+    server: MCPServer[Any] = StrictServer(
+        "otel-lens", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING"
+    )
 
     def call(work: Callable[[Store], _T]) -> _T:
         try:
