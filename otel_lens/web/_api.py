@@ -33,8 +33,8 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def error(status: int, message: str) -> Response:
-    return json_response({"error": " ".join(message.split())}, status)
+def error(status: int, message: str, **extra: Any) -> Response:
+    return json_response({"error": " ".join(message.split()), **extra}, status)
 
 
 def text(request: Request, name: str) -> str | None:
@@ -65,11 +65,13 @@ def flag(request: Request, name: str) -> bool:
     raise BadParameter(f"{name}={value!r} is not valid; use 1 or 0")
 
 
-def failure(request: Request, exc: Exception) -> Response:
-    """The answer to a read that raised ``exc``."""
-    if isinstance(exc, (TraceNotFound, DatabaseNotReady)):
-        status = 404 if isinstance(exc, TraceNotFound) else 503
-        return error(status, str(exc.args[0]) if exc.args else str(exc))
+def failure(request: Request, exc: Exception, database: str | None = None) -> Response:
+    """The answer to a read that raised ``exc``; a 503 for a store not created yet names ``database``
+    (``"not_ready": true``), so the viewer can say where it waits for data and keep retrying."""
+    if isinstance(exc, TraceNotFound):
+        return error(404, str(exc.args[0]) if exc.args else str(exc))
+    if isinstance(exc, DatabaseNotReady):
+        return error(503, str(exc.args[0]) if exc.args else str(exc), not_ready=True, database=database)
     if isinstance(exc, (ValueError, AmbiguousTraceId)):
         return error(400, str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc))
     if isinstance(exc, StoreError):
@@ -90,7 +92,7 @@ def answering(reads: Reads, read: Callable[[Request], Callable[[Store], Any]]) -
             work = read(request)
             return json_response(await reads(work))
         except Exception as exc:
-            return failure(request, exc)
+            return failure(request, exc, reads.database)
 
     return endpoint
 

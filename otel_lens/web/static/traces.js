@@ -1,5 +1,5 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
-import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS } from "./common.js";
+import { api, app, dataArrived, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, retryDelay, plural } from "./common.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
 const state = params();
@@ -7,6 +7,8 @@ let rows = [];
 let next = null;
 let source = null;
 let missed = 0;
+let waitTimer = 0;
+let waitAttempt = 0;
 
 const form = h("form", { class: "filters", role: "search" },
   h("label", {}, "Search ", h("input", { name: "q", type: "search", placeholder: "root name or service", value: state.q || "" })),
@@ -60,15 +62,20 @@ function query(withCursor = true) {
 
 async function load(push = false) {
   setParams(query(), push);
+  clearTimeout(waitTimer);
   try {
     const page = await api("/api/traces", query());
     rows = page.traces;
     next = page.next;
     missed = 0;
+    waitAttempt = 0;
+    dataArrived();
     render();
     setStatus("");
   } catch (error) {
-    showError(error);
+    // No database yet: say where we wait, and look again (backing off) until the first trace is stored.
+    if (waitingForData(error)) waitTimer = setTimeout(() => load(), retryDelay(waitAttempt++));
+    else showError(error);
   }
   updateLive();
 }
@@ -101,12 +108,25 @@ function onTrace(trace) {
   render();
 }
 
+/** The live feed's state: while it is down the button says so; reopened (e.g. the store now exists), the list reloads what it missed. */
+function onFeed(feedState) {
+  liveButton.classList.toggle("down", feedState === "reconnecting");
+  if (feedState === "reconnecting") {
+    if (!document.getElementById("not-ready")) setStatus("live feed reconnecting…", "warn");
+    if (state.live !== "0") liveButton.textContent = "Live: reconnecting…";
+    return;
+  }
+  if (!document.getElementById("not-ready") && document.getElementById("status").textContent.startsWith("live feed")) setStatus("");
+  if (feedState === "reopened") load();
+  else updateLive();
+}
+
 function updateLive() {
   const paused = state.live === "0";
   liveButton.setAttribute("aria-pressed", paused ? "false" : "true");
   if (!paused || !missed) liveButton.textContent = paused ? "Resume live" : "Pause live";
   if (!source) {
-    source = follow({ logs: 0 }, { trace: onTrace }, (s) => setStatus(s === "live" ? "" : `live feed ${s}…`, s === "live" ? "" : "warn"));
+    source = follow({ logs: 0 }, { trace: onTrace }, onFeed);
   }
 }
 

@@ -1,0 +1,60 @@
+"""The viewer's pages in a real browser, for what a new user hit: a viewer started before anything is stored,
+exact nanosecond timestamps in "copy subtree", an invalid filter shown at its field, GenAI transcripts, and the
+wording/marks of the list, stats, usage and trace pages. Reuses the browser fixtures of test_web_browser.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests._web import Demo, serve
+from tests.test_web_browser import Page, browser, page, site  # noqa: F401  (pytest fixtures)
+
+__all__ = ["browser", "page", "site"]
+
+
+def test_a_viewer_started_before_the_database_shows_the_rows_once_they_are_stored(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Served before the store exists: the page says "Nothing stored yet at <path>" in its body, keeps retrying
+    (list and live feed), and shows the traces a separate writer process stores, without a reload."""
+    database = tmp_path / "later.db"
+    with serve(database) as viewer:
+        opened = Page(browser, viewer)
+        try:
+            p = opened.go("/")
+            notice = p.locator("#not-ready")
+            notice.wait_for()
+            assert "Nothing stored yet at" in str(notice.text_content())
+            assert str(database) in str(notice.text_content())
+            p.evaluate("() => { window.__sameDocument = true; }")
+            writer = (
+                "import sys, time\n"
+                "from tests._web import Demo\n"
+                "demo = Demo(sys.argv[1])\n"
+                "print(demo.request(time.time_ns(), user=1))\n"
+                "demo.close()\n"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", writer, str(database)], capture_output=True, text=True, timeout=120,
+                cwd=Path(__file__).parent.parent, check=True,
+            )  # fmt: skip
+            first = done.stdout.strip()
+            p.locator(f'tr[data-trace-id="{first}"]').wait_for(timeout=60_000)
+            assert p.locator("#not-ready").count() == 0
+            # The live feed is open again too: a later trace arrives with no reload.
+            p.wait_for_function("() => !document.querySelector('button.live').classList.contains('down')", timeout=60_000)
+            demo = Demo(str(database))
+            try:
+                second = demo.request(time.time_ns(), user=2)
+            finally:
+                demo.close()
+            p.locator(f'tr[data-trace-id="{second}"]').wait_for(timeout=60_000)
+            assert p.evaluate("() => window.__sameDocument") is True
+        finally:
+            opened.context.close()
+        # 503 answers of the API (and the closed live feed) log console errors; nothing else may.
+        assert [e for e in opened.errors if "503" not in e] == []
