@@ -58,3 +58,37 @@ def test_a_viewer_started_before_the_database_shows_the_rows_once_they_are_store
             opened.context.close()
         # 503 answers of the API (and the closed live feed) log console errors; nothing else may.
         assert [e for e in opened.errors if "503" not in e] == []
+
+
+def test_copy_subtree_keeps_nanosecond_timestamps_exact(page: Page, site: Any) -> None:  # noqa: F811
+    """"Copy subtree as JSON" copies ns ints exactly (JS numbers would round 1796125553452700759 to …700700):
+    every start/end/event time in the clipboard equals ``otel-lens show --json``'s."""
+    database = site[2]
+    demo = Demo(str(database))
+    try:
+        trace_id = demo.request(time.time_ns() // 1000 * 1000 + 759, user=9, fail=True)
+    finally:
+        demo.close()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=page.viewer.url)
+    p = page.go(f"/traces/{trace_id}")
+    p.wait_for_function("() => document.querySelectorAll('.wf-row').length === 4")
+    p.locator(".wf-row").first.click()
+    p.locator(".detail button.copy").click()
+    p.wait_for_function("() => document.getElementById('status').textContent.startsWith('copied 4 spans')")
+    copied = json.loads(p.evaluate("() => navigator.clipboard.readText()"))
+    assert json.loads(p.locator(".copy-out").input_value()) == copied
+    shown = subprocess.run(
+        [sys.executable, "-m", "otel_lens", "show", trace_id, "--json", "--database", str(database)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    expected = json.loads(shown.stdout)
+
+    def times(spans: list[dict[str, Any]]) -> dict[str, list[int]]:
+        return {
+            s["span_id"]: [s["start_time_unix_nano"], s["end_time_unix_nano"]] + [e["time_unix_nano"] for e in s["events"]]
+            for s in spans
+        }
+
+    assert times(copied["spans"]) == times(expected["spans"])
+    assert any(t % 1000 == 759 for ts in times(copied["spans"]).values() for t in ts)
+    assert len(copied["logs"]) == 2
