@@ -92,3 +92,22 @@ def test_copy_subtree_keeps_nanosecond_timestamps_exact(page: Page, site: Any) -
     assert times(copied["spans"]) == times(expected["spans"])
     assert any(t % 1000 == 759 for ts in times(copied["spans"]).values() for t in ts)
     assert len(copied["logs"]) == 2
+
+
+def test_an_invalid_filter_is_marked_at_its_field_and_the_list_is_not_filtered(page: Page, site: Any) -> None:  # noqa: F811
+    """Min duration "5" (no unit) marks that field (aria-invalid, its message beside it), empties the list and
+    says it is not filtered; correcting it to "5ms" clears the mark and lists the traces again."""
+    p = page.go("/")
+    p.wait_for_selector("tr[data-trace-id]")
+    p.fill('input[name="min_duration"]', "5")
+    field = p.locator('input[name="min_duration"]')
+    p.wait_for_function("() => document.querySelector('input[name=min_duration]').getAttribute('aria-invalid') === 'true'")
+    assert "has no unit" in str(p.locator(".filters .field-error").text_content())
+    assert p.locator("tr[data-trace-id]").count() == 0
+    assert "Not filtered" in str(p.locator("tbody").text_content())
+    field.fill("5ms")
+    p.wait_for_selector("tr[data-trace-id]")
+    assert field.get_attribute("aria-invalid") is None
+    assert p.locator(".field-error").count() == 0
+    # The browser logs the 400 answer itself as a console error; nothing else may be logged.
+    page.errors[:] = [e for e in page.errors if "status of 400" not in e]

@@ -7,6 +7,7 @@ there is no database yet; a bug is a 500 with one line, never a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ _logger = logging.getLogger(__name__)
 MAX_PAGE = 1000  # a list page holds at most this many rows: the viewer never loads a store unbounded
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
+_NAMED = re.compile(r"([a-z_]+)=")
 
 
 class BadParameter(ValueError):
@@ -73,7 +75,12 @@ def failure(request: Request, exc: Exception, database: str | None = None) -> Re
     if isinstance(exc, DatabaseNotReady):
         return error(503, str(exc.args[0]) if exc.args else str(exc), not_ready=True, database=database)
     if isinstance(exc, (ValueError, AmbiguousTraceId)):
-        return error(400, str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc))
+        message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
+        # "min_duration='5' has no unit…": name the parameter, so the page marks that field.
+        named = _NAMED.match(message)
+        if named and named.group(1) in request.query_params:
+            return error(400, message, parameter=named.group(1))
+        return error(400, message)
     if isinstance(exc, StoreError):
         return error(503, str(exc))
     # A bug: one line to the client, the traceback to the server log.

@@ -35,6 +35,7 @@ export async function api(path, params) {
     failure.status = response.status;
     failure.notReady = Boolean(data && data.not_ready);
     failure.database = data && data.database;
+    failure.parameter = data && data.parameter;
     throw failure;
   }
   return data;
@@ -78,6 +79,27 @@ export function waitingForData(error) {
       "This page keeps checking and shows the data as soon as it is stored."));
   setStatus("waiting for the first data…", "warn");
   return true;
+}
+
+/**
+ * For a 400 naming a parameter that is a field of `form`: mark that field invalid (aria-invalid, red outline,
+ * the message next to it) and return true; the page then shows its list as not filtered, not as "no match".
+ */
+export function markInvalid(form, error) {
+  clearInvalid(form);
+  const field = error && error.parameter ? form.elements.namedItem(error.parameter) : null;
+  if (!field || !field.setAttribute) return false;
+  const id = `invalid-${error.parameter}`;
+  field.setAttribute("aria-invalid", "true");
+  field.setAttribute("aria-describedby", id);
+  field.closest("label").after(h("span", { id, class: "field-error", role: "alert" }, error.message));
+  setStatus("");
+  return true;
+}
+
+export function clearInvalid(form) {
+  for (const field of form.querySelectorAll("[aria-invalid]")) { field.removeAttribute("aria-invalid"); field.removeAttribute("aria-describedby"); }
+  for (const note of form.querySelectorAll(".field-error")) note.remove();
 }
 
 /** Remove the "nothing stored yet" notice once data could be read. */

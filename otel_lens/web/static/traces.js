@@ -1,5 +1,5 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
-import { api, app, dataArrived, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, retryDelay, plural } from "./common.js";
+import { api, app, dataArrived, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, retryDelay, plural, markInvalid, clearInvalid } from "./common.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
 const state = params();
@@ -8,6 +8,7 @@ let next = null;
 let source = null;
 let missed = 0;
 let waitTimer = 0;
+let invalid = false; // a filter does not parse: the list is empty and says it is not filtered
 let waitAttempt = 0;
 
 const form = h("form", { class: "filters", role: "search" },
@@ -46,7 +47,8 @@ function row(trace) {
 function render() {
   const body = table.tBodies[0];
   body.replaceChildren(...rows.map(row));
-  if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No traces match. Run your app with otel-lens configured, or widen the filters.")));
+  if (invalid) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty invalid" }, "Not filtered: fix the marked filter above.")));
+  else if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No traces match. Run your app with otel-lens configured, or widen the filters.")));
   more.replaceChildren(
     state.before ? h("a", { href: "?" + new URLSearchParams(query(false)), class: "button", onclick: (e) => { e.preventDefault(); state.before = ""; load(true); } }, "← Newest") : "",
     next ? h("button", { type: "button", class: "older", onclick: () => { state.before = next; load(true); } }, "Older →") : "");
@@ -70,11 +72,14 @@ async function load(push = false) {
     missed = 0;
     waitAttempt = 0;
     dataArrived();
+    clearInvalid(form);
+    invalid = false;
     render();
     setStatus("");
   } catch (error) {
     // No database yet: say where we wait, and look again (backing off) until the first trace is stored.
     if (waitingForData(error)) waitTimer = setTimeout(() => load(), retryDelay(waitAttempt++));
+    else if (markInvalid(form, error)) { invalid = true; rows = []; next = null; render(); }
     else showError(error);
   }
   updateLive();
@@ -93,7 +98,7 @@ function matches(trace) {
 }
 
 function onTrace(trace) {
-  if (!matches(trace)) return;
+  if (invalid || !matches(trace)) return;
   if (state.live === "0") {
     missed += 1;
     liveButton.textContent = `Resume live (${missed} new)`;
