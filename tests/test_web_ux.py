@@ -111,3 +111,47 @@ def test_an_invalid_filter_is_marked_at_its_field_and_the_list_is_not_filtered(p
     assert p.locator(".field-error").count() == 0
     # The browser logs the 400 answer itself as a console error; nothing else may be logged.
     page.errors[:] = [e for e in page.errors if "status of 400" not in e]
+
+
+def test_a_genai_span_shows_its_conversation_as_text(page: Page, site: Any) -> None:  # noqa: F811
+    """A GenAI span's detail renders its transcript (system, user, the assistant's tool call with arguments, the
+    tool result, finish reason, tokens with cache and reasoning), hostile content as literal text; a span with
+    no content stored shows the hint saying what to set; attribute keys get break chances only at dots."""
+    hostile = "<img src=x onerror=\"window.__pwned=3\">"
+    inputs = [
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris? " + hostile}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "result": {"temp_c": 21}}]},
+    ]  # fmt: skip
+    outputs = [{"role": "assistant", "parts": [{"type": "text", "content": "It is 21 °C."}], "finish_reason": "stop"}]
+    start = time.time_ns()
+    demo = Demo(str(site[2]))
+    try:
+        span = demo.span("agent", "chat gpt-4o", start, start + 500 * 10**6, attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "You are terse."}]),
+            "gen_ai.input.messages": json.dumps(inputs), "gen_ai.output.messages": json.dumps(outputs),
+            "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 30,
+            "gen_ai.usage.cache_read.input_tokens": 1000, "gen_ai.usage.reasoning.output_tokens": 7,
+        })  # fmt: skip
+        trace_id = f"{span.get_span_context().trace_id:032x}"
+        bare = demo.chat(start, "gpt-4o-mini", 100)
+    finally:
+        demo.close()
+    p = page.go(f"/traces/{trace_id}")
+    conversation = p.locator(".detail .transcript")
+    conversation.wait_for()
+    text = str(conversation.text_content())
+    for expected in ("You are terse.", "Weather in Paris? " + hostile, "get_weather", '"city": "Paris"', "call_1",
+                     '"temp_c": 21', "It is 21 °C.", "stop", "input 1,200", "cache read 1,000", "reasoning 7"):  # fmt: skip
+        assert expected in text, expected
+    roles = conversation.locator(".msg-head b").all_text_contents()
+    assert roles[:2] == ["system", "user"] and "tool" in roles and roles[-1] == "assistant"
+    assert p.locator(".detail img").count() == 0
+    assert p.evaluate("() => typeof window.__pwned") == "undefined"
+    # Keys break only after a dot: every text piece of a key cell ends with "." except the last.
+    key = p.locator(".detail table.kv th", has_text="gen_ai.usage.input_tokens").first
+    assert key.locator("wbr").count() == 2
+    p = page.go(f"/traces/{bare}")
+    p.locator(".detail .transcript .no-content").wait_for()
+    assert "OTEL_" in str(p.locator(".detail .transcript .no-content").text_content())

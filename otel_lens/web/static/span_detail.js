@@ -2,13 +2,21 @@
 // resource, scope, the span's logs, and "copy subtree as JSON".
 import { apiText, asText, fmtMs, fmtTime, h, plural, setStatus, showError } from "./common.js";
 
+import { transcript } from "./transcript.js";
+
 const BODY_PREFIX = "lens.body.";
 
 function table(object) {
   const entries = Object.entries(object || {}).sort(([a], [b]) => (a < b ? -1 : 1));
   if (!entries.length) return h("p", { class: "hint" }, "none");
   return h("table", { class: "kv" }, h("tbody", {}, entries.map(([key, value]) =>
-    h("tr", {}, h("th", {}, key), h("td", {}, asText(value))))));
+    h("tr", {}, h("th", { title: key }, breakable(key)), h("td", {}, asText(value))))));
+}
+
+/** A dotted key with line-break chances after its dots (gen_ai.usage.input_tokens wraps at a dot, not mid-word). */
+function breakable(key) {
+  const pieces = String(key).split(".");
+  return pieces.flatMap((piece, i) => (i < pieces.length - 1 ? [piece + ".", h("wbr")] : [piece]));
 }
 
 function section(title, ...content) {
@@ -65,6 +73,7 @@ export function spanDetail(span, context) {
       h("button", { type: "button", class: "copy", onclick: () => copySubtree(span, context, output) }, "Copy subtree as JSON"),
       h("a", { class: "button", href: `?span=${span.span_id}` }, "Link to this span")),
     output,
+    transcript(span),
     section("Attributes", table(attributes)),
     bodies.length ? section("Captured bodies", ...bodies.map(([key, value]) => h("div", { class: "body" }, h("h4", {}, key.slice(BODY_PREFIX.length)), h("pre", {}, asText(value))))) : "",
     section(`Events (${(span.events || []).length})`, ...(span.events || []).map((event) => eventView(event, span))),
