@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opentelemetry._logs import SeverityNumber
+
 from tests._web import Demo, serve
 from tests.test_web_browser import Page, browser, page, site  # noqa: F401  (pytest fixtures)
 
@@ -155,3 +157,65 @@ def test_a_genai_span_shows_its_conversation_as_text(page: Page, site: Any) -> N
     p = page.go(f"/traces/{bare}")
     p.locator(".detail .transcript .no-content").wait_for()
     assert "OTEL_" in str(p.locator(".detail .transcript .no-content").text_content())
+
+
+def test_wording_marks_and_colours_agree(page: Page, site: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Singular wording ("1 span", "1 log"); an exception on a span that did not fail is marked apart from errors
+    and counted as such; two services get clearly different hues; an unknown trace shows one message and no
+    empty panes; the usage page says "no GenAI spans" once; stats labels name kind and service."""
+    start = time.time_ns()
+    demo = Demo(str(site[2]))
+    try:
+        lone = demo.span("solo", "lonely", start, start + 10**6)
+        lone_id = f"{lone.get_span_context().trace_id:032x}"
+        demo.log("solo", lone, start + 1000, SeverityNumber.INFO, "one line")
+        tracer = demo.tracer("worker")
+        caught = tracer.start_span("retry job", start_time=start)
+        caught.add_event("exception", {"exception.type": "Timeout", "exception.message": "retried"}, timestamp=start + 1000)
+        caught.end(end_time=start + 2 * 10**6)
+        caught_id = f"{caught.get_span_context().trace_id:032x}"
+    finally:
+        demo.close()
+    p = page.go(f"/traces/{lone_id}")
+    meta = p.locator(".trace-head .meta")
+    meta.wait_for()
+    p.wait_for_function("() => document.querySelector('.trace-head .meta').textContent.includes('1 span ')")
+    assert "1 log" in str(meta.text_content()) and "1 logs" not in str(meta.text_content())
+    p = page.go(f"/traces/{caught_id}")
+    p.locator(".wf-row").first.wait_for()
+    assert p.locator(".wf-row.failed").count() == 0 and p.locator(".wf-row .err-mark").count() == 0
+    assert p.locator(".wf-event.exception.handled").count() == 1
+    assert "status is not ERROR" in str(p.locator(".wf-row .exc-mark").get_attribute("title"))
+    assert "1 handled exception" in str(p.locator(".trace-head .exc-badge").text_content())
+    hues = p.evaluate(
+        "async () => { const c = await import('/static/common.js'); return [c.serviceHue('shop'), c.serviceHue('payments'), c.serviceHue('batch')]; }"
+    )
+    gaps = [min(abs(a - b), 360 - abs(a - b)) for i, a in enumerate(hues) for b in hues[i + 1 :]]
+    assert min(gaps) >= 40, hues
+    p = page.go("/traces/0123456789abcdef0123456789abcdef")
+    p.locator(".trace-head h1").wait_for()
+    p.wait_for_function("() => !document.getElementById('status').textContent")
+    assert p.locator(".error-text").count() == 1 and p.locator(".wf-scroll").count() == 0
+    p = page.go("/stats")
+    p.wait_for_selector(".chart svg .label")
+    labels = p.locator(".chart svg text.label").all_text_contents()
+    assert any("CLIENT" in label and "payments" in label for label in labels), labels
+    figure, svg = p.locator(".chart").bounding_box(), p.locator(".chart svg").bounding_box()
+    assert svg["width"] >= 0.95 * figure["width"]
+    p = page.go("/usage?since=1h")
+    p.wait_for_selector(".chart svg rect")
+    ends = p.locator(".chart svg text.axis").all_text_contents()[3:]
+    assert ends and "UTC" in ends[0] and len(set(ends)) == len(ends), ends  # not the same label at both ends
+    # A store with no GenAI span: the usage page says so once.
+    plain = tmp_path / "plain.db"
+    demo = Demo(str(plain))
+    try:
+        demo.span("solo", "lonely", start, start + 10**6)
+    finally:
+        demo.close()
+    with serve(plain) as other:
+        q = page.context.new_page()
+        q.goto(other.url + "/usage")
+        q.wait_for_selector("table.usage td.empty")
+        assert str(q.locator("main").text_content()).count("No GenAI") == 1
+    page.errors[:] = [e for e in page.errors if "status of 404" not in e]

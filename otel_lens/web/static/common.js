@@ -168,11 +168,33 @@ export function plural(n, singular, pluralForm) {
   return `${fmtCount(n)} ${Number(n) === 1 ? singular : pluralForm || singular + "s"}`;
 }
 
-/** A stable colour per service name (the same service has the same colour on every page). */
-export function serviceHue(name) {
+const HUES_KEY = "otel-lens:service-index";
+const GOLDEN_ANGLE = 137.508;
+let hueIndex = null;
+
+function hashOf(name) {
   let hash = 2166136261;
   for (const char of String(name || "")) hash = Math.imul(hash ^ char.codePointAt(0), 16777619);
-  return Math.abs(hash) % 360;
+  return Math.abs(hash);
+}
+
+/**
+ * A stable colour per service name (the same service has the same colour on every page). A hash of the name
+ * put two services at hue 232 and 240; instead each name seen gets the next index (kept in localStorage, so
+ * it stays the same across pages and reloads) and hues step by the golden angle: any two are far apart.
+ */
+export function serviceHue(name) {
+  const key = String(name || "");
+  if (hueIndex === null) {
+    try { hueIndex = JSON.parse(localStorage.getItem(HUES_KEY) || "{}"); } catch { hueIndex = {}; }
+    if (typeof hueIndex !== "object" || hueIndex === null) hueIndex = {};
+  }
+  if (!(key in hueIndex)) {
+    hueIndex[key] = Object.keys(hueIndex).length;
+    try { localStorage.setItem(HUES_KEY, JSON.stringify(hueIndex)); } catch { /* no storage: stable for this page */ }
+  }
+  const index = Number(hueIndex[key]);
+  return Number.isFinite(index) ? Math.round((index * GOLDEN_ANGLE + 210) % 360) : hashOf(key) % 360;
 }
 
 export function serviceColor(name) {

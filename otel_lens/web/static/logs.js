@@ -27,7 +27,7 @@ function row(record) {
   return h("tr", { class: `sev sev-${level}`, "data-log-id": record.id },
     h("td", { class: "time" }, fmtTime(record.timestamp)),
     h("td", {}, h("span", { class: "level" }, record.severity_text || "")),
-    h("td", {}, dot, record.service || ""),
+    h("td", { class: "service", title: record.service || "" }, dot, record.service || ""),
     h("td", { class: "message" }, message, record.event_name && record.body !== null ? h("span", { class: "event-name" }, ` ${record.event_name}`) : ""),
     h("td", {}, record.trace_id ? h("a", { href: `/traces/${record.trace_id}${record.span_id ? "?span=" + record.span_id : ""}` }, record.trace_id.slice(0, 8)) : ""));
 }

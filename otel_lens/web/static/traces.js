@@ -38,7 +38,7 @@ function row(trace) {
   return h("tr", { "data-trace-id": trace.trace_id, class: trace.error_count ? "failed" : "", onclick: (e) => { if (!e.target.closest("a")) location.href = href; } },
     h("td", { class: "time" }, fmtTime(trace.start_time)),
     h("td", { class: "name" }, h("a", { href }, trace.root_name || "(no root yet)")),
-    h("td", {}, dot, trace.service || ""),
+    h("td", { class: "service", title: trace.service || "" }, dot, trace.service || ""),
     h("td", { class: "num" }, fmtMs(trace.duration_ms)),
     h("td", { class: "num" }, fmtCount(trace.span_count)),
     h("td", { class: "num" }, trace.error_count ? h("span", { class: "err-badge" }, fmtCount(trace.error_count)) : ""));
