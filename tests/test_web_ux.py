@@ -15,12 +15,12 @@ from typing import Any
 from opentelemetry._logs import SeverityNumber
 
 from tests._web import Demo, serve
-from tests.test_web_browser import Page, browser, page, site  # noqa: F401  (pytest fixtures)
+from tests.test_web_browser import Page, browser, page, site
 
 __all__ = ["browser", "page", "site"]
 
 
-def test_a_viewer_started_before_the_database_shows_the_rows_once_they_are_stored(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_a_viewer_started_before_the_database_shows_the_rows_once_they_are_stored(browser: Any, tmp_path: Path) -> None:
     """Served before the store exists: the page says "Nothing stored yet at <path>" in its body, keeps retrying
     (list and live feed), and shows the traces a separate writer process stores, without a reload."""
     database = tmp_path / "later.db"
@@ -48,7 +48,9 @@ def test_a_viewer_started_before_the_database_shows_the_rows_once_they_are_store
             p.locator(f'tr[data-trace-id="{first}"]').wait_for(timeout=60_000)
             assert p.locator("#not-ready").count() == 0
             # The live feed is open again too: a later trace arrives with no reload.
-            p.wait_for_function("() => !document.querySelector('button.live').classList.contains('down')", timeout=60_000)
+            p.wait_for_function(
+                "() => !document.querySelector('button.live').classList.contains('down')", timeout=60_000
+            )
             demo = Demo(str(database))
             try:
                 second = demo.request(time.time_ns(), user=2)
@@ -62,8 +64,8 @@ def test_a_viewer_started_before_the_database_shows_the_rows_once_they_are_store
         assert [e for e in opened.errors if "503" not in e] == []
 
 
-def test_copy_subtree_keeps_nanosecond_timestamps_exact(page: Page, site: Any) -> None:  # noqa: F811
-    """"Copy subtree as JSON" copies ns ints exactly (JS numbers would round 1796125553452700759 to …700700):
+def test_copy_subtree_keeps_nanosecond_timestamps_exact(page: Page, site: Any) -> None:
+    """ "Copy subtree as JSON" copies ns ints exactly (JS numbers would round 1796125553452700759 to …700700):
     every start/end/event time in the clipboard equals ``otel-lens show --json``'s."""
     database = site[2]
     demo = Demo(str(database))
@@ -87,7 +89,8 @@ def test_copy_subtree_keeps_nanosecond_timestamps_exact(page: Page, site: Any) -
 
     def times(spans: list[dict[str, Any]]) -> dict[str, list[int]]:
         return {
-            s["span_id"]: [s["start_time_unix_nano"], s["end_time_unix_nano"]] + [e["time_unix_nano"] for e in s["events"]]
+            s["span_id"]: [s["start_time_unix_nano"], s["end_time_unix_nano"]]
+            + [e["time_unix_nano"] for e in s["events"]]
             for s in spans
         }
 
@@ -96,14 +99,16 @@ def test_copy_subtree_keeps_nanosecond_timestamps_exact(page: Page, site: Any) -
     assert len(copied["logs"]) == 2
 
 
-def test_an_invalid_filter_is_marked_at_its_field_and_the_list_is_not_filtered(page: Page, site: Any) -> None:  # noqa: F811
+def test_an_invalid_filter_is_marked_at_its_field_and_the_list_is_not_filtered(page: Page, site: Any) -> None:
     """Min duration "5" (no unit) marks that field (aria-invalid, its message beside it), empties the list and
     says it is not filtered; correcting it to "5ms" clears the mark and lists the traces again."""
     p = page.go("/")
     p.wait_for_selector("tr[data-trace-id]")
     p.fill('input[name="min_duration"]', "5")
     field = p.locator('input[name="min_duration"]')
-    p.wait_for_function("() => document.querySelector('input[name=min_duration]').getAttribute('aria-invalid') === 'true'")
+    p.wait_for_function(
+        "() => document.querySelector('input[name=min_duration]').getAttribute('aria-invalid') === 'true'"
+    )
     assert "has no unit" in str(p.locator(".filters .field-error").text_content())
     assert p.locator("tr[data-trace-id]").count() == 0
     assert "Not filtered" in str(p.locator("tbody").text_content())
@@ -115,11 +120,11 @@ def test_an_invalid_filter_is_marked_at_its_field_and_the_list_is_not_filtered(p
     page.errors[:] = [e for e in page.errors if "status of 400" not in e]
 
 
-def test_a_genai_span_shows_its_conversation_as_text(page: Page, site: Any) -> None:  # noqa: F811
+def test_a_genai_span_shows_its_conversation_as_text(page: Page, site: Any) -> None:
     """A GenAI span's detail renders its transcript (system, user, the assistant's tool call with arguments, the
     tool result, finish reason, tokens with cache and reasoning), hostile content as literal text; a span with
     no content stored shows the hint saying what to set; attribute keys get break chances only at dots."""
-    hostile = "<img src=x onerror=\"window.__pwned=3\">"
+    hostile = '<img src=x onerror="window.__pwned=3">'
     inputs = [
         {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris? " + hostile}]},
         {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]},
@@ -159,7 +164,7 @@ def test_a_genai_span_shows_its_conversation_as_text(page: Page, site: Any) -> N
     assert "OTEL_" in str(p.locator(".detail .transcript .no-content").text_content())
 
 
-def test_wording_marks_and_colours_agree(page: Page, site: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_wording_marks_and_colours_agree(page: Page, site: Any, tmp_path: Path) -> None:
     """Singular wording ("1 span", "1 log"); an exception on a span that did not fail is marked apart from errors
     and counted as such; two services get clearly different hues; an unknown trace shows one message and no
     empty panes; the usage page says "no GenAI spans" once; stats labels name kind and service."""
@@ -171,7 +176,9 @@ def test_wording_marks_and_colours_agree(page: Page, site: Any, tmp_path: Path) 
         demo.log("solo", lone, start + 1000, SeverityNumber.INFO, "one line")
         tracer = demo.tracer("worker")
         caught = tracer.start_span("retry job", start_time=start)
-        caught.add_event("exception", {"exception.type": "Timeout", "exception.message": "retried"}, timestamp=start + 1000)
+        caught.add_event(
+            "exception", {"exception.type": "Timeout", "exception.message": "retried"}, timestamp=start + 1000
+        )
         caught.end(end_time=start + 2 * 10**6)
         caught_id = f"{caught.get_span_context().trace_id:032x}"
     finally:
