@@ -198,3 +198,35 @@ def test_no_database_yet_is_503_then_found(tmp_path: Path) -> None:
         assert "no otel-lens database" in waiting.json()["error"]
         build_demo(str(database))
         assert len(client.get("/api/traces").json()["traces"]) == 19
+
+
+def test_subtree_parameter_and_named_bad_parameters(viewer: Viewer, demo: tuple[Path, dict[str, str]]) -> None:
+    """``?subtree=<span>`` gives that span and all below it with their logs, ns ints exact; an unknown span is
+    a one-line 400; a filter that does not parse names its parameter (so the page marks the field)."""
+    trace_id = demo[1]["failed"]
+    with viewer.client() as client:
+        full = client.get(f"/api/traces/{trace_id}").json()
+        root = next(s for s in full["spans"] if not s.get("parent_span_id"))
+        cut = client.get(f"/api/traces/{trace_id}", params={"subtree": root["span_id"]}).json()
+        assert set(cut) == {"trace_id", "spans", "logs"}
+        assert [s["span_id"] for s in cut["spans"]] == [
+            s["span_id"] for s in sorted(full["spans"], key=lambda s: s["start_time_unix_nano"])
+        ]
+        assert cut["spans"][0]["start_time_unix_nano"] == root["start_time_unix_nano"]  # an int, not a float
+        leaf = next(s for s in full["spans"] if s["name"] == "charge card")
+        one = client.get(f"/api/traces/{trace_id}", params={"subtree": leaf["span_id"]}).json()
+        assert [s["name"] for s in one["spans"]] == ["charge card"] and len(one["logs"]) == 1
+        bad = client.get(f"/api/traces/{trace_id}", params={"subtree": "0" * 16})
+        assert bad.status_code == 400 and "subtree=" in bad.json()["error"]
+        invalid = client.get("/api/traces", params={"min_duration": "5"})
+        assert invalid.status_code == 400 and invalid.json()["parameter"] == "min_duration"
+
+
+def test_no_database_yet_is_a_503_naming_the_path(tmp_path: Path) -> None:
+    """Before anything is stored the list and the live feed answer 503 with ``not_ready`` and the database path."""
+    database = tmp_path / "none-yet.db"
+    with serve(database) as running, running.client() as client:
+        for path in ("/api/traces", "/api/live"):
+            answer = client.get(path)
+            assert answer.status_code == 503
+            assert answer.json()["not_ready"] is True and answer.json()["database"] == str(database)

@@ -200,6 +200,7 @@ def test_span_detail_shows_the_exception_logs_and_copies_the_subtree(page: Page,
     assert "payments" in str(detail.text_content())
     p.locator(".wf-row").first.click()
     detail.locator("button.copy").click()
+    p.wait_for_function("() => document.querySelector('.copy-out').value !== ''")  # fetched from the server
     copied = json.loads(p.locator(".copy-out").input_value())
     assert copied["trace_id"] == ids["failed"] and len(copied["spans"]) == 4 and len(copied["logs"]) == 2
 

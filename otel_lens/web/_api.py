@@ -7,6 +7,7 @@ there is no database yet; a bug is a 500 with one line, never a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ _logger = logging.getLogger(__name__)
 MAX_PAGE = 1000  # a list page holds at most this many rows: the viewer never loads a store unbounded
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
+_NAMED = re.compile(r"([a-z_]+)=")
 
 
 class BadParameter(ValueError):
@@ -33,8 +35,8 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def error(status: int, message: str) -> Response:
-    return json_response({"error": " ".join(message.split())}, status)
+def error(status: int, message: str, **extra: Any) -> Response:
+    return json_response({"error": " ".join(message.split()), **extra}, status)
 
 
 def text(request: Request, name: str) -> str | None:
@@ -65,13 +67,20 @@ def flag(request: Request, name: str) -> bool:
     raise BadParameter(f"{name}={value!r} is not valid; use 1 or 0")
 
 
-def failure(request: Request, exc: Exception) -> Response:
-    """The answer to a read that raised ``exc``."""
-    if isinstance(exc, (TraceNotFound, DatabaseNotReady)):
-        status = 404 if isinstance(exc, TraceNotFound) else 503
-        return error(status, str(exc.args[0]) if exc.args else str(exc))
+def failure(request: Request, exc: Exception, database: str | None = None) -> Response:
+    """The answer to a read that raised ``exc``; a 503 for a store not created yet names ``database``
+    (``"not_ready": true``), so the viewer can say where it waits for data and keep retrying."""
+    if isinstance(exc, TraceNotFound):
+        return error(404, str(exc.args[0]) if exc.args else str(exc))
+    if isinstance(exc, DatabaseNotReady):
+        return error(503, str(exc.args[0]) if exc.args else str(exc), not_ready=True, database=database)
     if isinstance(exc, (ValueError, AmbiguousTraceId)):
-        return error(400, str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc))
+        message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
+        # "min_duration='5' has no unit…": name the parameter, so the page marks that field.
+        named = _NAMED.match(message)
+        if named and named.group(1) in request.query_params:
+            return error(400, message, parameter=named.group(1))
+        return error(400, message)
     if isinstance(exc, StoreError):
         return error(503, str(exc))
     # A bug: one line to the client, the traceback to the server log.
@@ -90,7 +99,7 @@ def answering(reads: Reads, read: Callable[[Request], Callable[[Store], Any]]) -
             work = read(request)
             return json_response(await reads(work))
         except Exception as exc:
-            return failure(request, exc)
+            return failure(request, exc, reads.database)
 
     return endpoint
 
@@ -114,12 +123,40 @@ def _traces(request: Request) -> Callable[[Store], Any]:
 
 def _trace(request: Request) -> Callable[[Store], Any]:
     trace_id = request.path_params["trace_id"]
+    subtree = text(request, "subtree")
 
     def work(store: Store) -> Any:
         detail = store.trace(trace_id)
-        return detail.as_dict() | {"summary": detail.summary.as_dict()}
+        data = detail.as_dict()
+        if subtree is not None:
+            return cut_subtree(data, subtree)
+        return data | {"summary": detail.summary.as_dict()}
 
     return work
+
+
+def cut_subtree(trace: dict[str, Any], span_id: str) -> dict[str, Any]:
+    """``{"trace_id", "spans", "logs"}`` of the span ``span_id`` and all below it (spans by start time).
+
+    Cut here, not in the browser: a JS number rounds nanosecond timestamps (2**53 < 1.8e18), so the page copies
+    this JSON text as it is and the ns values equal ``otel-lens show --json``'s.
+    """
+    spans = trace["spans"]
+    if not any(span["span_id"] == span_id for span in spans):
+        raise BadParameter(f"subtree={span_id!r}: no such span in trace {trace['trace_id']}")
+    below: dict[str, list[dict[str, Any]]] = {}
+    for span in spans:
+        below.setdefault(span.get("parent_span_id") or "", []).append(span)
+    kept: list[dict[str, Any]] = []
+    stack = [span for span in spans if span["span_id"] == span_id]
+    while stack:
+        span = stack.pop()
+        kept.append(span)
+        stack.extend(below.get(span["span_id"], []))
+    ids = {span["span_id"] for span in kept}
+    kept.sort(key=lambda span: span["start_time_unix_nano"])
+    logs = [log for log in trace.get("logs", []) if log.get("span_id") in ids]
+    return {"trace_id": trace["trace_id"], "spans": kept, "logs": logs}
 
 
 def _logs(request: Request) -> Callable[[Store], Any]:

@@ -30,8 +30,82 @@ export async function api(path, params) {
   } catch {
     throw new Error(`${path}: HTTP ${response.status}`);
   }
-  if (!response.ok) throw new Error(data && data.error ? data.error : `HTTP ${response.status}`);
+  if (!response.ok) {
+    const failure = new Error(data && data.error ? data.error : `HTTP ${response.status}`);
+    failure.status = response.status;
+    failure.notReady = Boolean(data && data.not_ready);
+    failure.database = data && data.database;
+    failure.parameter = data && data.parameter;
+    throw failure;
+  }
   return data;
+}
+
+/** GET a JSON API route as its text (ns timestamps beyond 2**53 survive only as text: JS numbers round them). */
+export async function apiText(path, params) {
+  const query = params ? "?" + new URLSearchParams(clean(params)).toString() : "";
+  const response = await fetch(path + (query === "?" ? "" : query), { headers: { accept: "application/json" } });
+  const body = await response.text();
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try { message = JSON.parse(body).error || message; } catch { /* not JSON: the status says it */ }
+    throw new Error(message);
+  }
+  return body;
+}
+
+const RETRY_MS = [1000, 2000, 4000, 8000];
+
+/** The delay before retry number `attempt` (0-based): backs off to 8 s, never gives up. */
+export function retryDelay(attempt) {
+  return RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)];
+}
+
+/**
+ * For an error of `api()`: when the store does not exist yet, say so prominently at the top of the page (not
+ * only in the status corner) and return true, so the page retries; any other error returns false.
+ */
+export function waitingForData(error) {
+  if (!error || !error.notReady) return false;
+  let notice = document.getElementById("not-ready");
+  if (!notice) {
+    notice = h("div", { id: "not-ready", class: "notice", role: "status" });
+    app().prepend(notice);
+  }
+  notice.replaceChildren(
+    h("h2", {}, "Nothing stored yet"),
+    h("p", {}, "Nothing stored yet at ", h("code", {}, error.database || "the database"),
+      " — run your app with otel-lens configured (for example `opentelemetry-instrument python app.py`, or `configure()` in your code). ",
+      "This page keeps checking and shows the data as soon as it is stored."));
+  setStatus("waiting for the first data…", "warn");
+  return true;
+}
+
+/**
+ * For a 400 naming a parameter that is a field of `form`: mark that field invalid (aria-invalid, red outline,
+ * the message next to it) and return true; the page then shows its list as not filtered, not as "no match".
+ */
+export function markInvalid(form, error) {
+  clearInvalid(form);
+  const field = error && error.parameter ? form.elements.namedItem(error.parameter) : null;
+  if (!field || !field.setAttribute) return false;
+  const id = `invalid-${error.parameter}`;
+  field.setAttribute("aria-invalid", "true");
+  field.setAttribute("aria-describedby", id);
+  field.closest("label").after(h("span", { id, class: "field-error", role: "alert" }, error.message));
+  setStatus("");
+  return true;
+}
+
+export function clearInvalid(form) {
+  for (const field of form.querySelectorAll("[aria-invalid]")) { field.removeAttribute("aria-invalid"); field.removeAttribute("aria-describedby"); }
+  for (const note of form.querySelectorAll(".field-error")) note.remove();
+}
+
+/** Remove the "nothing stored yet" notice once data could be read. */
+export function dataArrived() {
+  const notice = document.getElementById("not-ready");
+  if (notice) notice.remove();
 }
 
 /** The parameters without empty values. */
@@ -89,11 +163,38 @@ export function fmtCount(n) {
   return n === null || n === undefined ? "" : Number(n).toLocaleString("en-US");
 }
 
-/** A stable colour per service name (the same service has the same colour on every page). */
-export function serviceHue(name) {
+/** "1 span", "2 spans", "1 match", "3 matches": a count with its noun in the right number. */
+export function plural(n, singular, pluralForm) {
+  return `${fmtCount(n)} ${Number(n) === 1 ? singular : pluralForm || singular + "s"}`;
+}
+
+const HUES_KEY = "otel-lens:service-index";
+const GOLDEN_ANGLE = 137.508;
+let hueIndex = null;
+
+function hashOf(name) {
   let hash = 2166136261;
   for (const char of String(name || "")) hash = Math.imul(hash ^ char.codePointAt(0), 16777619);
-  return Math.abs(hash) % 360;
+  return Math.abs(hash);
+}
+
+/**
+ * A stable colour per service name (the same service has the same colour on every page). A hash of the name
+ * put two services at hue 232 and 240; instead each name seen gets the next index (kept in localStorage, so
+ * it stays the same across pages and reloads) and hues step by the golden angle: any two are far apart.
+ */
+export function serviceHue(name) {
+  const key = String(name || "");
+  if (hueIndex === null) {
+    try { hueIndex = JSON.parse(localStorage.getItem(HUES_KEY) || "{}"); } catch { hueIndex = {}; }
+    if (typeof hueIndex !== "object" || hueIndex === null) hueIndex = {};
+  }
+  if (!(key in hueIndex)) {
+    hueIndex[key] = Object.keys(hueIndex).length;
+    try { localStorage.setItem(HUES_KEY, JSON.stringify(hueIndex)); } catch { /* no storage: stable for this page */ }
+  }
+  const index = Number(hueIndex[key]);
+  return Number.isFinite(index) ? Math.round((index * GOLDEN_ANGLE + 210) % 360) : hashOf(key) % 360;
 }
 
 export function serviceColor(name) {
@@ -106,15 +207,38 @@ export function asText(value) {
   return JSON.stringify(value);
 }
 
-/** A /api/live subscription: `handlers` maps event names ("trace", "log") to callbacks of the parsed data. */
+/**
+ * A /api/live subscription: `handlers` maps event names ("trace", "log") to callbacks of the parsed data.
+ * A browser never reconnects an EventSource that got a non-200 answer (a 503 while nothing is stored yet, a
+ * restarted server), so a closed feed is opened again here, backing off to 8 s; `onState` hears "live",
+ * "reconnecting" and, on each (re)open after a closed feed, "reopened" (the page reloads what it missed).
+ * Returns an object with `close()`.
+ */
 export function follow(query, handlers, onState) {
-  const source = new EventSource("/api/live?" + new URLSearchParams(clean(query)).toString());
-  for (const [name, handle] of Object.entries(handlers)) {
-    source.addEventListener(name, (event) => handle(JSON.parse(event.data)));
-  }
-  source.addEventListener("open", () => onState && onState("live"));
-  source.addEventListener("error", () => onState && onState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
-  return source;
+  const url = "/api/live?" + new URLSearchParams(clean(query)).toString();
+  const feed = { source: null, closed: false, timer: 0, attempt: 0, close() { this.closed = true; clearTimeout(this.timer); if (this.source) this.source.close(); } };
+  const open = () => {
+    if (feed.closed) return;
+    const source = new EventSource(url);
+    feed.source = source;
+    for (const [name, handle] of Object.entries(handlers)) {
+      source.addEventListener(name, (event) => handle(JSON.parse(event.data)));
+    }
+    source.addEventListener("open", () => {
+      const reopened = feed.attempt > 0;
+      feed.attempt = 0;
+      if (onState) onState(reopened ? "reopened" : "live");
+    });
+    source.addEventListener("error", () => {
+      if (onState) onState("reconnecting");
+      if (source.readyState !== EventSource.CLOSED || feed.closed) return; // the browser retries by itself
+      source.close();
+      feed.timer = setTimeout(open, retryDelay(feed.attempt));
+      feed.attempt += 1;
+    });
+  };
+  open();
+  return feed;
 }
 
 export function debounce(fn, ms) {

@@ -1,5 +1,5 @@
 // The log list: filters (text, level, trace, window), newest first, cursor paging, live with pause.
-import { api, app, asText, debounce, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS } from "./common.js";
+import { api, app, asText, debounce, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, dataArrived, retryDelay } from "./common.js";
 
 const FILTERS = ["q", "level", "trace", "since"];
 const LEVELS = [["", "any level"], ["debug", "debug+"], ["info", "info+"], ["warn", "warn+"], ["error", "error+"], ["fatal", "fatal"]];
@@ -27,7 +27,7 @@ function row(record) {
   return h("tr", { class: `sev sev-${level}`, "data-log-id": record.id },
     h("td", { class: "time" }, fmtTime(record.timestamp)),
     h("td", {}, h("span", { class: "level" }, record.severity_text || "")),
-    h("td", {}, dot, record.service || ""),
+    h("td", { class: "service", title: record.service || "" }, dot, record.service || ""),
     h("td", { class: "message" }, message, record.event_name && record.body !== null ? h("span", { class: "event-name" }, ` ${record.event_name}`) : ""),
     h("td", {}, record.trace_id ? h("a", { href: `/traces/${record.trace_id}${record.span_id ? "?span=" + record.span_id : ""}` }, record.trace_id.slice(0, 8)) : ""));
 }
@@ -47,17 +47,24 @@ function query() {
   return q;
 }
 
+let waitTimer = 0;
+let waitAttempt = 0;
+
 async function load(push = false) {
   setParams(query(), push);
+  clearTimeout(waitTimer);
   try {
     const page = await api("/api/logs", query());
     records = page.logs;
     next = page.next;
     missed = 0;
+    waitAttempt = 0;
+    dataArrived();
     render();
     setStatus("");
   } catch (error) {
-    showError(error);
+    if (waitingForData(error)) waitTimer = setTimeout(() => load(), retryDelay(waitAttempt++));
+    else showError(error);
   }
   restartLive();
 }
@@ -77,7 +84,11 @@ function restartLive() {
   const wanted = JSON.stringify({ traces: 0, q: state.q, level: state.level, trace: state.trace });
   if (source && source.wanted === wanted) return;
   if (source) source.close();
-  source = follow(JSON.parse(wanted), { log: onLog }, (s) => setStatus(s === "live" ? "" : `live feed ${s}…`, s === "live" ? "" : "warn"));
+  source = follow(JSON.parse(wanted), { log: onLog }, (s) => {
+    if (s === "reopened") { load(); return; } // e.g. the store now exists: what was stored meanwhile
+    if (document.getElementById("not-ready")) return; // the notice says it already
+    setStatus(s === "live" ? "" : `live feed ${s}…`, s === "live" ? "" : "warn");
+  });
   source.wanted = wanted;
 }
 

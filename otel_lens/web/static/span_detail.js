@@ -1,6 +1,8 @@
 // The span detail panel: status, attributes, captured bodies, events (exception stack traces), links,
 // resource, scope, the span's logs, and "copy subtree as JSON".
-import { asText, fmtMs, fmtTime, h, setStatus } from "./common.js";
+import { apiText, asText, fmtMs, fmtTime, h, plural, setStatus, showError } from "./common.js";
+
+import { transcript } from "./transcript.js";
 
 const BODY_PREFIX = "lens.body.";
 
@@ -8,33 +10,42 @@ function table(object) {
   const entries = Object.entries(object || {}).sort(([a], [b]) => (a < b ? -1 : 1));
   if (!entries.length) return h("p", { class: "hint" }, "none");
   return h("table", { class: "kv" }, h("tbody", {}, entries.map(([key, value]) =>
-    h("tr", {}, h("th", {}, key), h("td", {}, asText(value))))));
+    h("tr", {}, h("th", { title: key }, breakable(key)), h("td", {}, asText(value))))));
+}
+
+/** A dotted key with line-break chances after its dots (gen_ai.usage.input_tokens wraps at a dot, not mid-word). */
+function breakable(key) {
+  const pieces = String(key).split(".");
+  return pieces.flatMap((piece, i) => (i < pieces.length - 1 ? [piece + ".", h("wbr")] : [piece]));
 }
 
 function section(title, ...content) {
   return h("details", { class: "section", open: true }, h("summary", {}, title), ...content);
 }
 
-function subtree(span, children) {
-  const out = [];
+function countBelow(span, children) {
+  let n = 0;
   const stack = [span];
-  while (stack.length) {
-    const s = stack.pop();
-    out.push(s);
-    for (const kid of children.get(s.span_id) || []) stack.push(kid);
-  }
-  return out.sort((a, b) => a.start_time_unix_nano - b.start_time_unix_nano);
+  while (stack.length) { n += 1; stack.push(...(children.get(stack.pop().span_id) || [])); }
+  return n;
 }
 
 async function copySubtree(span, context, output) {
-  const spans = subtree(span, context.children);
-  const ids = new Set(spans.map((s) => s.span_id));
-  const text = JSON.stringify({ trace_id: context.trace.trace_id, spans, logs: context.trace.logs.filter((l) => ids.has(l.span_id)) }, null, 2);
+  // The server cuts the subtree and its JSON text is copied as it is: parsed here, ns timestamps
+  // (beyond 2**53) would be rounded by JS numbers.
+  let text;
+  try {
+    text = await apiText(`/api/traces/${encodeURIComponent(context.trace.trace_id)}`, { subtree: span.span_id });
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  const count = countBelow(span, context.children);
   output.value = text;
   output.hidden = false;
   try {
     await navigator.clipboard.writeText(text);
-    setStatus(`copied ${spans.length} span${spans.length === 1 ? "" : "s"} as JSON`);
+    setStatus(`copied ${plural(count, "span")} as JSON`);
   } catch {
     output.select(); // no clipboard permission: the JSON is selected in the box for Ctrl+C
     setStatus("select-all and copy the JSON below", "warn");
@@ -62,6 +73,7 @@ export function spanDetail(span, context) {
       h("button", { type: "button", class: "copy", onclick: () => copySubtree(span, context, output) }, "Copy subtree as JSON"),
       h("a", { class: "button", href: `?span=${span.span_id}` }, "Link to this span")),
     output,
+    transcript(span),
     section("Attributes", table(attributes)),
     bodies.length ? section("Captured bodies", ...bodies.map(([key, value]) => h("div", { class: "body" }, h("h4", {}, key.slice(BODY_PREFIX.length)), h("pre", {}, asText(value))))) : "",
     section(`Events (${(span.events || []).length})`, ...(span.events || []).map((event) => eventView(event, span))),

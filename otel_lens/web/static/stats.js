@@ -1,5 +1,5 @@
 // Stats: count, error rate and p50/p95/p99 per span name or service, with a latency chart (inline SVG).
-import { api, app, fmtCount, fmtMs, h, params, select, setParams, setStatus, showError } from "./common.js";
+import { api, app, fmtCount, fmtMs, h, params, select, setParams, setStatus, showError, waitingForData, dataArrived, retryDelay } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = Object.assign({ since: "24h", by: "name" }, params());
@@ -19,7 +19,8 @@ function svg(tag, attrs, text) {
 function drawChart(rows) {
   const shown = rows.slice(0, 15);
   if (!shown.length) { chart.replaceChildren(); return; }
-  const width = 760, left = 230, right = 20, rowH = 22, top = 24;
+  // As wide as the page (viewBox in CSS px of the figure), so the chart fills it rather than 60 % of it.
+  const width = Math.max(chart.clientWidth || 760, 620), left = Math.min(Math.max(width * 0.42, 260), 460), right = 20, rowH = 22, top = 24;
   const height = top + shown.length * rowH + 24;
   const max = Math.max(...shown.map((r) => r.p99_ms), 0.001);
   const min = Math.max(Math.min(...shown.map((r) => r.p50_ms).filter((v) => v > 0), max / 1000), 0.001);
@@ -31,8 +32,14 @@ function drawChart(rows) {
   }
   shown.forEach((row, i) => {
     const y = top + i * rowH + rowH / 2;
-    const label = row[state.by] || "(none)";
-    root.append(svg("text", { x: left - 8, y: y + 4, class: "label", "text-anchor": "end" }, label.length > 32 ? label.slice(0, 31) + "…" : label));
+    // The same span name can come with several kinds or services: the label says which row it is.
+    const name = row[state.by] || "(none)";
+    const short = name.length > 30 ? name.slice(0, 29) + "…" : name;
+    const extra = state.by === "name" ? [row.kind, row.service].filter(Boolean).join(" · ") : "";
+    const text = svg("text", { x: left - 8, y: y + 4, class: "label", "text-anchor": "end" }, short);
+    if (extra) text.append(svg("tspan", { class: "sub" }, `  ${extra.length > 28 ? extra.slice(0, 27) + "…" : extra}`));
+    text.append(svg("title", {}, [name, extra].filter(Boolean).join(" · ")));
+    root.append(text);
     root.append(svg("line", { x1: x(row.p50_ms), x2: x(row.p99_ms), y1: y, y2: y, class: "range" + (row.error_count ? " failed" : "") }));
     root.append(svg("rect", { x: x(row.p50_ms), y: y - 6, width: Math.max(x(row.p95_ms) - x(row.p50_ms), 4), height: 12, class: "box" }));
     root.append(svg("circle", { cx: x(row.p99_ms), cy: y, r: 3.5, class: "p99" }));
@@ -53,16 +60,23 @@ function drawTable(rows) {
       h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No spans in this window."))));
 }
 
+let waitTimer = 0;
+let waitAttempt = 0;
+
 async function load() {
+  clearTimeout(waitTimer);
   setParams({ since: state.since === "24h" ? "" : state.since, by: state.by === "name" ? "" : state.by });
   setStatus("loading…");
   try {
     const data = await api("/api/stats", { since: state.since, by: state.by });
     drawChart(data.stats);
     drawTable(data.stats);
+    waitAttempt = 0;
+    dataArrived();
     setStatus("");
   } catch (error) {
-    showError(error);
+    if (waitingForData(error)) waitTimer = setTimeout(load, retryDelay(waitAttempt++));
+    else showError(error);
   }
 }
 

@@ -1,7 +1,7 @@
 // One trace: a virtualized waterfall (only the rows in view are in the DOM, so 10,000 spans open at once)
 // with a time axis, collapse/expand, keyboard navigation, search inside the trace (name, attribute key or
 // value; matches highlighted, the path to them kept open, the query in the URL) and the span detail.
-import { api, app, asText, debounce, fmtMs, fmtTime, h, params, serviceColor, setParams, setStatus, showError } from "./common.js";
+import { api, app, asText, debounce, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
 import { spanDetail } from "./span_detail.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
@@ -88,7 +88,7 @@ function runSearch(jump) {
   }
   flatten();
   matchOrder = visible.filter(([s]) => matchSet.has(s.span_id)).map(([s]) => s.span_id);
-  counter.textContent = q ? `${matchOrder.length} match${matchOrder.length === 1 ? "" : "es"}` : "";
+  counter.textContent = q ? plural(matchOrder.length, "match", "matches") : "";
   if (jump && matchOrder.length && !matchSet.has(selected)) select(matchOrder[0], true);
   draw();
 }
@@ -116,6 +116,7 @@ function drawRow(span, depth, top) {
     h("span", { class: "wf-name", title: span.name }, ...highlighted(span.name, match === true ? q : "")),
     kids && collapsed.has(span.span_id) ? h("span", { class: "hidden-count" }, `+${countBelow(span)}`) : "",
     failed ? h("span", { class: "err-mark", title: (span.status && span.status.message) || "error" }, "!") : "",
+    !failed && raised(span) ? h("span", { class: "exc-mark", title: "recorded an exception; status is not ERROR, so it is no error" }, "⚠") : "",
     Array.isArray(match) ? h("span", { class: "attr-match" }, ...highlighted(match[0], q), "=", ...highlighted(asText(match[1]).slice(0, 120), q)) : "");
   label.style.paddingLeft = `${depth * 14 + 4}px`;
   const bar = h("div", { class: "wf-bar" + (failed ? " failed" : "") });
@@ -127,7 +128,9 @@ function drawRow(span, depth, top) {
   if (start + width > 80) { time.style.right = `${Math.max(100 - start - width, 0)}%`; time.classList.add("inside"); }
   else time.style.left = `${start + width}%`;
   const marks = (span.events || []).map((event) => {
-    const mark = h("span", { class: "wf-event" + (event.name === "exception" ? " exception" : ""), title: event.name });
+    // An exception on a span whose status is not ERROR (caught, retried) is marked apart from errors.
+    const kind = event.name !== "exception" ? "" : failed ? " exception" : " exception handled";
+    const mark = h("span", { class: "wf-event" + kind, title: event.name === "exception" && !failed ? "exception (status not ERROR)" : event.name });
     mark.style.left = `${((event.time_unix_nano - t0) / total) * 100}%`;
     return mark;
   });
@@ -138,6 +141,10 @@ function drawRow(span, depth, top) {
   }, label, h("div", { class: "wf-track" }, bar, ...marks, time));
   row.style.top = `${top}px`;
   return row;
+}
+
+function raised(span) {
+  return (span.events || []).some((event) => event.name === "exception");
 }
 
 function countBelow(span) {
@@ -233,23 +240,27 @@ search.addEventListener("keydown", (event) => {
 window.addEventListener("resize", draw);
 
 async function main() {
-  app().append(header, h("div", { class: "trace-tools" }, search, counter), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
+  app().append(header);
   setStatus("loading…");
   try {
     trace = await api(`/api/traces/${encodeURIComponent(traceId)}`);
   } catch (error) {
+    // One message, in the page (not repeated in the status corner), and no empty panes.
     header.append(h("h1", {}, "Trace not shown"), h("p", { class: "error-text" }, error.message), h("p", {}, h("a", { href: "/" }, "← all traces")));
-    showError(error);
+    setStatus("");
     return;
   }
+  app().append(h("div", { class: "trace-tools" }, search, counter), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
   spans = trace.spans;
   const summary = trace.summary;
+  const exceptions = spans.filter((s) => !(s.status && s.status.code === "ERROR") && raised(s)).length;
   document.title = `${summary.root_name} · otel-lens`;
   header.append(
     h("h1", {}, summary.root_name || "(no root span)"),
     h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", fmtMs(summary.duration_ms),
-      " · ", `${summary.span_count} spans`, summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
-      h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, trace.trace_id)), " · ", h("a", { href: `/logs?trace=${trace.trace_id}` }, `${trace.logs.length} logs`)));
+      " · ", plural(summary.span_count, "span"), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
+      exceptions ? h("span", { class: "exc-badge", title: "spans that recorded an exception event but whose status is not ERROR (not counted as errors)" }, plural(exceptions, "handled exception")) : "",
+      h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, trace.trace_id)), " · ", h("a", { href: `/logs?trace=${trace.trace_id}` }, plural(trace.logs.length, "log"))));
   if (!spans.length) { setStatus(""); return; }
   index();
   drawAxis();

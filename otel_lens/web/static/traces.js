@@ -1,5 +1,5 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
-import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS } from "./common.js";
+import { api, app, dataArrived, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, retryDelay, plural, markInvalid, clearInvalid } from "./common.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
 const state = params();
@@ -7,6 +7,9 @@ let rows = [];
 let next = null;
 let source = null;
 let missed = 0;
+let waitTimer = 0;
+let invalid = false; // a filter does not parse: the list is empty and says it is not filtered
+let waitAttempt = 0;
 
 const form = h("form", { class: "filters", role: "search" },
   h("label", {}, "Search ", h("input", { name: "q", type: "search", placeholder: "root name or service", value: state.q || "" })),
@@ -35,7 +38,7 @@ function row(trace) {
   return h("tr", { "data-trace-id": trace.trace_id, class: trace.error_count ? "failed" : "", onclick: (e) => { if (!e.target.closest("a")) location.href = href; } },
     h("td", { class: "time" }, fmtTime(trace.start_time)),
     h("td", { class: "name" }, h("a", { href }, trace.root_name || "(no root yet)")),
-    h("td", {}, dot, trace.service || ""),
+    h("td", { class: "service", title: trace.service || "" }, dot, trace.service || ""),
     h("td", { class: "num" }, fmtMs(trace.duration_ms)),
     h("td", { class: "num" }, fmtCount(trace.span_count)),
     h("td", { class: "num" }, trace.error_count ? h("span", { class: "err-badge" }, fmtCount(trace.error_count)) : ""));
@@ -44,7 +47,8 @@ function row(trace) {
 function render() {
   const body = table.tBodies[0];
   body.replaceChildren(...rows.map(row));
-  if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No traces match. Run your app with otel-lens configured, or widen the filters.")));
+  if (invalid) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty invalid" }, "Not filtered: fix the marked filter above.")));
+  else if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No traces match. Run your app with otel-lens configured, or widen the filters.")));
   more.replaceChildren(
     state.before ? h("a", { href: "?" + new URLSearchParams(query(false)), class: "button", onclick: (e) => { e.preventDefault(); state.before = ""; load(true); } }, "← Newest") : "",
     next ? h("button", { type: "button", class: "older", onclick: () => { state.before = next; load(true); } }, "Older →") : "");
@@ -60,15 +64,23 @@ function query(withCursor = true) {
 
 async function load(push = false) {
   setParams(query(), push);
+  clearTimeout(waitTimer);
   try {
     const page = await api("/api/traces", query());
     rows = page.traces;
     next = page.next;
     missed = 0;
+    waitAttempt = 0;
+    dataArrived();
+    clearInvalid(form);
+    invalid = false;
     render();
     setStatus("");
   } catch (error) {
-    showError(error);
+    // No database yet: say where we wait, and look again (backing off) until the first trace is stored.
+    if (waitingForData(error)) waitTimer = setTimeout(() => load(), retryDelay(waitAttempt++));
+    else if (markInvalid(form, error)) { invalid = true; rows = []; next = null; render(); }
+    else showError(error);
   }
   updateLive();
 }
@@ -86,7 +98,7 @@ function matches(trace) {
 }
 
 function onTrace(trace) {
-  if (!matches(trace)) return;
+  if (invalid || !matches(trace)) return;
   if (state.live === "0") {
     missed += 1;
     liveButton.textContent = `Resume live (${missed} new)`;
@@ -101,12 +113,25 @@ function onTrace(trace) {
   render();
 }
 
+/** The live feed's state: while it is down the button says so; reopened (e.g. the store now exists), the list reloads what it missed. */
+function onFeed(feedState) {
+  liveButton.classList.toggle("down", feedState === "reconnecting");
+  if (feedState === "reconnecting") {
+    if (!document.getElementById("not-ready")) setStatus("live feed reconnecting…", "warn");
+    if (state.live !== "0") liveButton.textContent = "Live: reconnecting…";
+    return;
+  }
+  if (!document.getElementById("not-ready") && document.getElementById("status").textContent.startsWith("live feed")) setStatus("");
+  if (feedState === "reopened") load();
+  else updateLive();
+}
+
 function updateLive() {
   const paused = state.live === "0";
   liveButton.setAttribute("aria-pressed", paused ? "false" : "true");
   if (!paused || !missed) liveButton.textContent = paused ? "Resume live" : "Pause live";
   if (!source) {
-    source = follow({ logs: 0 }, { trace: onTrace }, (s) => setStatus(s === "live" ? "" : `live feed ${s}…`, s === "live" ? "" : "warn"));
+    source = follow({ logs: 0 }, { trace: onTrace }, onFeed);
   }
 }
 

@@ -1,5 +1,5 @@
 // Usage: GenAI tokens and cost per model, provider or service, and a chart of tokens per hour.
-import { api, app, fmtCount, h, params, select, serviceColor, setParams, setStatus, showError } from "./common.js";
+import { api, app, fmtCount, h, params, select, serviceColor, setParams, setStatus, showError, waitingForData, dataArrived, retryDelay } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = Object.assign({ since: "24h", by: "model" }, params());
@@ -17,13 +17,13 @@ function svg(tag, attrs, text) {
 }
 
 function drawChart(series) {
-  if (!series.length) { chart.replaceChildren(h("figcaption", {}, "No GenAI usage in this window.")); return; }
+  if (!series.length) { chart.replaceChildren(); return; } // the table says "No GenAI spans in this window." once
   const hours = [...new Set(series.map((p) => p.time))].sort();
   const groups = [...new Set(series.map((p) => p[state.by]))];
   const totals = new Map(hours.map((t) => [t, 0]));
   for (const p of series) totals.set(p.time, totals.get(p.time) + p.total_tokens);
   const max = Math.max(...totals.values(), 1);
-  const width = 760, height = 220, left = 60, bottom = 24, top = 10;
+  const width = Math.max(chart.clientWidth || 760, 620), height = 220, left = 60, bottom = 24, top = 10;
   const step = (width - left - 10) / hours.length;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "tokens per hour, stacked by " + state.by });
   for (const f of [0, 0.5, 1]) {
@@ -41,8 +41,16 @@ function drawChart(series) {
     root.append(bar);
     stacked.set(p.time, base + p.total_tokens);
   }
-  const label = (t) => t.slice(5, 13).replace("T", " ") + "h";
-  root.append(svg("text", { x: left, y: height - 6, class: "axis" }, label(hours[0])), svg("text", { x: width - 10, y: height - 6, class: "axis", "text-anchor": "end" }, label(hours[hours.length - 1])));
+  // Each bar is one hour: the axis names the hours the chart spans, start of the first to end of the last
+  // (one hour shows one "MM-DD HH:00–HH+1:00", not the same label at both ends).
+  const hourOf = (t) => new Date(t.length <= 13 ? t + ":00:00Z" : t);
+  const end = new Date(hourOf(hours[hours.length - 1]).getTime() + 3600e3);
+  const iso = (d) => (Number.isNaN(d.getTime()) ? "" : d.toISOString());
+  const from = iso(hourOf(hours[0])), to = iso(end);
+  const day = (s) => s.slice(5, 10), hm = (s) => s.slice(11, 16);
+  const range = !from || !to ? hours[0] : day(from) === day(to) ? `${day(from)} ${hm(from)}–${hm(to)}` : `${day(from)} ${hm(from)} – ${day(to)} ${hm(to)}`;
+  root.append(svg("text", { x: left, y: height - 6, class: "axis" }, range + " UTC"));
+  if (hours.length > 1) root.append(svg("text", { x: width - 10, y: height - 6, class: "axis", "text-anchor": "end" }, `${hours.length} hours`));
   const legend = h("div", { class: "legend" }, groups.map((g) => { const d = h("span", { class: "dot" }); d.style.background = serviceColor(g); return h("span", {}, d, g); }));
   chart.replaceChildren(h("figcaption", {}, `Tokens per hour (UTC) by ${state.by}`), root, legend);
 }
@@ -59,16 +67,23 @@ function drawTable(rows) {
       h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No GenAI spans in this window."))));
 }
 
+let waitTimer = 0;
+let waitAttempt = 0;
+
 async function load() {
+  clearTimeout(waitTimer);
   setParams({ since: state.since === "24h" ? "" : state.since, by: state.by === "model" ? "" : state.by });
   setStatus("loading…");
   try {
     const data = await api("/api/usage", { since: state.since, by: state.by, series: 1 });
     drawChart(data.series);
     drawTable(data.usage);
+    waitAttempt = 0;
+    dataArrived();
     setStatus("");
   } catch (error) {
-    showError(error);
+    if (waitingForData(error)) waitTimer = setTimeout(load, retryDelay(waitAttempt++));
+    else showError(error);
   }
 }
 
