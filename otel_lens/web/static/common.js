@@ -108,6 +108,25 @@ export function dataArrived() {
   if (notice) notice.remove();
 }
 
+/**
+ * A page's retry while the store does not exist yet, shared by every page: `cancel()` before each load,
+ * `succeeded()` once data came (the notice goes, the backoff restarts), `failed(error)` after an error: true
+ * when it was "nothing stored yet" and `retry` is scheduled with backoff, false for any other error.
+ */
+export function retrier(retry) {
+  let timer = 0;
+  let attempt = 0;
+  return {
+    cancel() { clearTimeout(timer); },
+    succeeded() { attempt = 0; dataArrived(); },
+    failed(error) {
+      if (!waitingForData(error)) return false;
+      timer = setTimeout(retry, retryDelay(attempt++));
+      return true;
+    },
+  };
+}
+
 /** The parameters without empty values. */
 export function clean(params) {
   const out = {};

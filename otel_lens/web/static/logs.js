@@ -1,5 +1,5 @@
 // The log list: filters (text, level, trace, window), newest first, cursor paging, live with pause.
-import { api, app, asText, debounce, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, dataArrived, retryDelay } from "./common.js";
+import { api, app, asText, debounce, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier } from "./common.js";
 
 const FILTERS = ["q", "level", "trace", "since"];
 const LEVELS = [["", "any level"], ["debug", "debug+"], ["info", "info+"], ["warn", "warn+"], ["error", "error+"], ["fatal", "fatal"]];
@@ -47,24 +47,22 @@ function query() {
   return q;
 }
 
-let waitTimer = 0;
-let waitAttempt = 0;
+
+const wait = retrier(() => load());
 
 async function load(push = false) {
   setParams(query(), push);
-  clearTimeout(waitTimer);
+  wait.cancel();
   try {
     const page = await api("/api/logs", query());
     records = page.logs;
     next = page.next;
     missed = 0;
-    waitAttempt = 0;
-    dataArrived();
+    wait.succeeded();
     render();
     setStatus("");
   } catch (error) {
-    if (waitingForData(error)) waitTimer = setTimeout(() => load(), retryDelay(waitAttempt++));
-    else showError(error);
+    if (!wait.failed(error)) showError(error);
   }
   restartLive();
 }

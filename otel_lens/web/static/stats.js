@@ -1,5 +1,5 @@
 // Stats: count, error rate and p50/p95/p99 per span name or service, with a latency chart (inline SVG).
-import { api, app, fmtCount, fmtMs, h, params, select, setParams, setStatus, showError, waitingForData, dataArrived, retryDelay } from "./common.js";
+import { api, app, fmtCount, fmtMs, h, params, select, setParams, setStatus, showError, retrier } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = Object.assign({ since: "24h", by: "name" }, params());
@@ -60,23 +60,21 @@ function drawTable(rows) {
       h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No spans in this window."))));
 }
 
-let waitTimer = 0;
-let waitAttempt = 0;
+
+const wait = retrier(load);
 
 async function load() {
-  clearTimeout(waitTimer);
+  wait.cancel();
   setParams({ since: state.since === "24h" ? "" : state.since, by: state.by === "name" ? "" : state.by });
   setStatus("loading…");
   try {
     const data = await api("/api/stats", { since: state.since, by: state.by });
     drawChart(data.stats);
     drawTable(data.stats);
-    waitAttempt = 0;
-    dataArrived();
+    wait.succeeded();
     setStatus("");
   } catch (error) {
-    if (waitingForData(error)) waitTimer = setTimeout(load, retryDelay(waitAttempt++));
-    else showError(error);
+    if (!wait.failed(error)) showError(error);
   }
 }
 

@@ -1,5 +1,5 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
-import { api, app, dataArrived, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, waitingForData, retryDelay, plural, markInvalid, clearInvalid } from "./common.js";
+import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier, plural, markInvalid, clearInvalid } from "./common.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
 const state = params();
@@ -7,9 +7,7 @@ let rows = [];
 let next = null;
 let source = null;
 let missed = 0;
-let waitTimer = 0;
 let invalid = false; // a filter does not parse: the list is empty and says it is not filtered
-let waitAttempt = 0;
 
 const form = h("form", { class: "filters", role: "search" },
   h("label", {}, "Search ", h("input", { name: "q", type: "search", placeholder: "root name or service", value: state.q || "" })),
@@ -62,23 +60,24 @@ function query(withCursor = true) {
   return q;
 }
 
+const wait = retrier(() => load());
+
 async function load(push = false) {
   setParams(query(), push);
-  clearTimeout(waitTimer);
+  wait.cancel();
   try {
     const page = await api("/api/traces", query());
     rows = page.traces;
     next = page.next;
     missed = 0;
-    waitAttempt = 0;
-    dataArrived();
+    wait.succeeded();
     clearInvalid(form);
     invalid = false;
     render();
     setStatus("");
   } catch (error) {
-    // No database yet: say where we wait, and look again (backing off) until the first trace is stored.
-    if (waitingForData(error)) waitTimer = setTimeout(() => load(), retryDelay(waitAttempt++));
+    // No database yet: `wait` says where we wait and looks again (backing off) until the first trace is stored.
+    if (wait.failed(error)) { /* retrying */ }
     else if (markInvalid(form, error)) { invalid = true; rows = []; next = null; render(); }
     else showError(error);
   }

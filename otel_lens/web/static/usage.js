@@ -1,5 +1,5 @@
 // Usage: GenAI tokens and cost per model, provider or service, and a chart of tokens per hour.
-import { api, app, fmtCount, h, params, select, serviceColor, setParams, setStatus, showError, waitingForData, dataArrived, retryDelay } from "./common.js";
+import { api, app, fmtCount, h, params, select, serviceColor, setParams, setStatus, showError, retrier } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const state = Object.assign({ since: "24h", by: "model" }, params());
@@ -67,23 +67,21 @@ function drawTable(rows) {
       h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No GenAI spans in this window."))));
 }
 
-let waitTimer = 0;
-let waitAttempt = 0;
+
+const wait = retrier(load);
 
 async function load() {
-  clearTimeout(waitTimer);
+  wait.cancel();
   setParams({ since: state.since === "24h" ? "" : state.since, by: state.by === "model" ? "" : state.by });
   setStatus("loading…");
   try {
     const data = await api("/api/usage", { since: state.since, by: state.by, series: 1 });
     drawChart(data.series);
     drawTable(data.usage);
-    waitAttempt = 0;
-    dataArrived();
+    wait.succeeded();
     setStatus("");
   } catch (error) {
-    if (waitingForData(error)) waitTimer = setTimeout(load, retryDelay(waitAttempt++));
-    else showError(error);
+    if (!wait.failed(error)) showError(error);
   }
 }
 
