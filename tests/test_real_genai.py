@@ -10,6 +10,7 @@ Responses API); OpenInference sets ``llm.token_count.*`` with the cache-read and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -95,12 +96,11 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """The fake server's base URL (a free port on 127.0.0.1) and the requests it received."""
+@contextlib.contextmanager
+def serving(handler: type[_FakeOpenAI]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A fake server with ``handler`` on a free port of 127.0.0.1: its base URL and the requests it received."""
     calls: list[dict[str, Any]] = []
-    handler = type("Handler", (_FakeOpenAI,), {"calls": calls})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (handler,), {"calls": calls}))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -109,6 +109,13 @@ def fake_openai() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The fake server's base URL (a free port on 127.0.0.1) and the requests it received."""
+    with serving(_FakeOpenAI) as served:
+        yield served
 
 
 def _chat_twice(base_url: str) -> None:

@@ -16,10 +16,8 @@ import io
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ from otel_lens._redact import REDACTED
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
-from tests.test_real_genai import MODEL, RESPONSE_MODEL, TOOL_ANSWER, USAGE, _FakeOpenAI
+from tests.test_real_genai import MODEL, RESPONSE_MODEL, TOOL_ANSWER, USAGE, _FakeOpenAI, serving
 
 ARGUMENT_SECRETS = {"api_key": "sk-argsecret-41", "password": "pw-argsecret-42"}
 RESULT_SECRETS = {"api_key": "sk-resultsecret-43", "password": "pw-resultsecret-44"}
@@ -79,16 +77,8 @@ class _FakeOpenAIWithTools(_FakeOpenAI):
 @pytest.fixture
 def fake_openai_tools() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """The tool-calling fake server's base URL (a free port on 127.0.0.1) and the requests it received."""
-    calls: list[dict[str, Any]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_FakeOpenAIWithTools,), {"calls": calls}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1", calls
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(_FakeOpenAIWithTools) as served:
+        yield served
 
 
 def _tool_round_trip(base_url: str) -> None:
