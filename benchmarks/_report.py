@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+# Where benchmarks cache the stores they build: set OTEL_LENS_BENCH_CACHE to keep several checkouts with
+# different schemas from sharing (and rebuilding) one cache.
+CACHE_ROOT = Path(os.environ.get("OTEL_LENS_BENCH_CACHE", "/tmp"))
 
 
 def median(values: Sequence[float]) -> float:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _report import CACHE_ROOT
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -44,7 +45,7 @@ from otel_lens.store.rows import EncodedBatch, GenAIUsage
 from otel_lens.store.shared import acquire, release
 
 VERSION = 4  # bump when the generated shape changes: the cache key, with the schema version
-CACHE = Path("/tmp") / f"otel-lens-bench-query-v{VERSION}-schema{latest_version()}"
+CACHE = CACHE_ROOT / f"otel-lens-bench-query-v{VERSION}-schema{latest_version()}"
 SPANS_PER_TRACE = 5
 WEEK_NS = 7 * 86400 * 10**9
 SERVICES = ["api", "billing", "search", "worker", "agent"]

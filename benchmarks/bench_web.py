@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import psutil
-from _report import Table
+from _report import CACHE_ROOT, Table
 from bench_query import ensure_store
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -39,7 +39,7 @@ from otel_lens import open_store
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.settings import Settings
 
-CACHE = Path("/tmp") / "otel-lens-bench-web-v1"
+CACHE = CACHE_ROOT / "otel-lens-bench-web-v1"
 BIG_SPANS = 10_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
