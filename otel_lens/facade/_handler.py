@@ -3,7 +3,9 @@
 It emits through the global LoggerProvider at emit time, so it works whether it was created before
 or after :func:`configure`, with the trace and span ids of the current span. Records raised while
 this handler is already emitting on the thread, or by otel-lens' own work, are dropped: a logging
-call inside the pipeline must never loop back into it.
+call inside the pipeline must never loop back into it. Records of otel-lens's own loggers (``otel_lens.*``:
+configure()'s warnings and the like) are dropped too: they are diagnostics for the person at the terminal,
+printed on stderr as before, not the application's logs.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
 
 
+_OWN = "otel_lens"
+
+
+def _is_own(name: str) -> bool:
+    """Whether ``name`` is one of otel-lens's own loggers (``otel_lens`` or below it; not ``otel_lens_app``)."""
+    return name.startswith(_OWN) and (len(name) == len(_OWN) or name[len(_OWN)] == ".")
+
+
 class StoreHandler(logging.Handler):
     """Sends stdlib log records to the global OTel LoggerProvider, with the current span's ids."""
 
@@ -64,7 +74,7 @@ class StoreHandler(logging.Handler):
         self._loggers: dict[tuple[int, str], Any] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(self._busy, "on", False) or is_internal():
+        if getattr(self._busy, "on", False) or is_internal() or _is_own(record.name):
             return
         self._busy.on = True
         try:
