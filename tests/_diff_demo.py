@@ -40,6 +40,7 @@ def build(database: str, now: int) -> dict[str, str]:
             "a": report(demo, now - 60_000 * MS, 10, "v1"),
             "b": report(demo, now - 50_000 * MS, 60, "v2"),
             "c": report(demo, now - 40_000 * MS, 10, "v1", retry=True, fail=True),
+            "d": report(demo, now - 35_000 * MS, 60, "v2", retry=True),  # the screenshot's: every kind of mark
             "hostile_a": hostile(demo, now - 30_000 * MS, "plain"),
             "hostile_b": hostile(demo, now - 20_000 * MS, HOSTILE_VALUE),
         }

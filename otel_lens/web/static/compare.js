@@ -30,9 +30,9 @@ function pair() {
 
 /** The "Compare selected" link of the trace list: enabled once two traces are ticked. */
 export function compareSelected() {
-  const link = h("a", { class: "button compare-selected", "aria-disabled": "true", title: "tick two traces to compare them" }, "Compare 0/2");
+  const link = h("a", { class: "button compare-selected", "aria-disabled": "true", title: "tick two traces to compare them" }, "");
   const update = () => {
-    link.textContent = picked.length === 2 ? "Compare the 2 ticked" : `Compare ${picked.length}/2`;
+    link.textContent = picked.length === 2 ? "Compare the 2 ticked" : picked.length === 1 ? "Compare: tick one more" : "Compare: tick two traces";
     if (picked.length === 2) {
       const [a, b] = pair();
       link.setAttribute("href", `/diff?${new URLSearchParams({ a, b })}`);

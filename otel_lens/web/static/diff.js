@@ -157,8 +157,8 @@ function changeTable(changes) {
   for (const [key, value] of Object.entries(changes.added || {})) rows.push(["added", "+", key, "", asText(value)]);
   for (const [key, value] of Object.entries(changes.removed || {})) rows.push(["removed", "−", key, asText(value), ""]);
   return h("table", { class: "kv attr-diff" },
-    h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, "attribute"), h("th", {}, "A"), h("th", {}, "B"))),
-    h("tbody", {}, rows.map(([kind, mark, key, a, b]) => h("tr", { class: kind }, h("td", { class: "mark" }, mark), h("th", { title: key }, key), h("td", {}, a), h("td", {}, b)))));
+    h("thead", {}, h("tr", {}, h("th", { class: "mark" }, ""), h("th", { class: "key" }, "attribute"), h("th", {}, "A"), h("th", {}, "B"))),
+    h("tbody", {}, rows.map(([kind, mark, key, a, b]) => h("tr", { class: kind }, h("td", { class: "mark" }, mark), h("th", { class: "key", title: key }, key), h("td", {}, a), h("td", {}, b)))));
 }
 
 function showDetail() {
