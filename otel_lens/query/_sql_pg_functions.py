@@ -56,7 +56,7 @@ def refuse_admin_functions(query: str) -> None:
 
 
 def _is_ident_start(char: str) -> bool:
-    return char.isascii() and (char.isalpha() or char == "_") or not char.isascii()
+    return not char.isascii() or char.isalpha() or char == "_"
 
 
 def _is_ident_char(char: str) -> bool:
