@@ -20,6 +20,7 @@ from opentelemetry import _logs, context
 from opentelemetry._logs import LogRecord, SeverityNumber
 
 from otel_lens._guard import is_internal
+from otel_lens._own_logs import is_own_logger
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _SEVERITY_TEXT = {"WARNING": "WARN", "CRITICAL": "FATAL"}
@@ -57,14 +58,6 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
 
 
-_OWN = "otel_lens"
-
-
-def _is_own(name: str) -> bool:
-    """Whether ``name`` is one of otel-lens's own loggers (``otel_lens`` or below it; not ``otel_lens_app``)."""
-    return name.startswith(_OWN) and (len(name) == len(_OWN) or name[len(_OWN)] == ".")
-
-
 class StoreHandler(logging.Handler):
     """Sends stdlib log records to the global OTel LoggerProvider, with the current span's ids."""
 
@@ -74,7 +67,7 @@ class StoreHandler(logging.Handler):
         self._loggers: dict[tuple[int, str], Any] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(self._busy, "on", False) or is_internal() or _is_own(record.name):
+        if getattr(self._busy, "on", False) or is_internal() or is_own_logger(record.name):
             return
         self._busy.on = True
         try:
