@@ -32,7 +32,7 @@ function pair() {
 export function compareSelected() {
   const link = h("a", { class: "button compare-selected", "aria-disabled": "true", title: "tick two traces to compare them" }, "");
   const update = () => {
-    link.textContent = picked.length === 2 ? "Compare the 2 ticked" : picked.length === 1 ? "Compare: tick one more" : "Compare: tick two traces";
+    link.textContent = picked.length === 2 ? "Compare the 2 ticked" : picked.length === 1 ? "Tick 1 more to compare" : "Tick 2 to compare";
     if (picked.length === 2) {
       const [a, b] = pair();
       link.setAttribute("href", `/diff?${new URLSearchParams({ a, b })}`);
