@@ -77,6 +77,12 @@ def test_diff_marks_the_slower_span_and_the_changed_attribute(page: Page, site: 
     p.reload()
     p.locator(".diff-detail table.attr-diff").wait_for()
     assert p.locator("tr.diff-row.selected .diff-name").text_content() == "render"
+    p.keyboard.press("k")  # keys move the selection, and the detail with it
+    assert p.locator("tr.diff-row.selected .diff-name").text_content() == "load rows"
+    assert p.locator(".diff-detail h2").text_content() == "load rows"
+    assert "the same in A and B" in str(p.locator(".diff-detail").text_content())
+    p.keyboard.press("j")
+    assert p.locator("tr.diff-row.selected .diff-name").text_content() == "render"
 
 
 def test_added_span_and_status_change_are_marked(page: Page, site: Any) -> None:

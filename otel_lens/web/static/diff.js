@@ -224,7 +224,7 @@ function swap() {
 }
 
 function onKey(event) {
-  if (event.target.closest("input, select, textarea") || event.ctrlKey || event.metaKey || event.altKey || !shown.length) return;
+  if (event.target.closest("input:not([type=checkbox]), select, textarea") || event.ctrlKey || event.metaKey || event.altKey || !shown.length) return;
   const at = shown.findIndex(([, n]) => n === selected);
   if (event.key === "j" || event.key === "ArrowDown") select(shown[Math.min(at + 1, Math.min(shown.length, MAX_ROWS) - 1)][1], true);
   else if (event.key === "k" || event.key === "ArrowUp") select(shown[Math.max(at - 1, 0)][1], true);
