@@ -44,6 +44,7 @@ BYPASSES = [
 ]
 ORDINARY = [
     ("SELECT count(*) AS pg_terminate_backend_count FROM spans", [(7,)]),
+    ("SELECT count(DISTINCT http_route) FROM spans WHERE http_route IS NOT NULL", [(2,)]),
     ("SELECT 'pg_terminate_backend(1)' AS text", [("pg_terminate_backend(1)",)]),
     ("SELECT $$set_config('a', 'b', false)$$ AS text", [("set_config('a', 'b', false)",)]),
     ("SELECT E'it''s \\' pg_cancel_backend(1)' AS text", [("it's ' pg_cancel_backend(1)",)]),

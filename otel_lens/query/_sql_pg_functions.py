@@ -31,12 +31,15 @@ DENIED = frozenset({
     "ts_stat", "ts_rewrite", "brin_summarize_new_values", "brin_summarize_range", "brin_desummarize_range",
     "gin_clean_pending_list", "pg_stat_statements_reset", "pg_prewarm", "pg_drop_replication_slot",
     "pg_replication_slot_advance",
+    # Extensions that reach outside the database: pgsql-http's requests.
+    "http", "http_get", "http_post", "http_put", "http_patch", "http_delete", "http_head",
 })  # fmt: skip
 # Families by prefix: advisory locks, replication slots/origins, logical decoding, stats resets, WAL replay
-# control, backend signals and logging, file access (adminpack, pg_ls_*dir), large objects, dblink.
+# control, backend signals and logging, file access (adminpack, pg_ls_*dir), large objects, dblink, pg_background.
 DENIED_PREFIXES = (
     "pg_advisory_", "pg_try_advisory_", "pg_create_", "pg_copy_", "pg_replication_origin_", "pg_logical_",
     "pg_stat_reset", "pg_wal_replay_", "pg_signal_", "pg_log_", "pg_file_", "pg_ls_", "lo_", "dblink",
+    "pg_background_",  # pg_background runs a query string in a worker, outside this read-only transaction
 )  # fmt: skip
 
 
