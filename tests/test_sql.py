@@ -276,7 +276,17 @@ def test_postgres_bracket_escape_and_copy_to_program_are_refused_and_change_noth
         assert other.execute("SELECT to_regclass('pwned2')").fetchone() == (None,)
 
 
+@pytest.fixture
+def without_function_denylist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin-function refusal off (tests/test_sql_admin.py covers it), to test the layer behind it: should the
+    denylist miss a function, the session reset and the watchdog still hold."""
+    import otel_lens.query._sql_postgres as runner
+
+    monkeypatch.setattr(runner, "refuse_admin_functions", lambda query: None)
+
+
 @pytest.mark.postgres
+@pytest.mark.usefixtures("without_function_denylist")
 def test_postgres_advisory_locks_and_session_settings_do_not_outlive_the_query(postgres_url: str) -> None:
     """``pg_advisory_lock`` (the sweep lock's key) taken by a query is released when it ends, so another
     session can take it; a session-level ``set_config`` leaves the session as it was (still read-only)."""
@@ -297,6 +307,7 @@ def test_postgres_advisory_locks_and_session_settings_do_not_outlive_the_query(p
 
 
 @pytest.mark.postgres
+@pytest.mark.usefixtures("without_function_denylist")
 def test_postgres_budget_holds_when_the_query_lifts_its_statement_timeout(
     postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

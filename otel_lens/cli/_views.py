@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Sequence
 
 from rich import box
@@ -46,21 +48,23 @@ def render_traces(traces: Sequence[TraceSummary], console: Console) -> None:
         }
         for trace in traces
     ]
-    widths = _fit_trace_columns(rows, console.width, time_title) if console.is_terminal else None
-    titles = list(rows[0]) if widths is None else list(widths)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    layout = _fit_trace_columns(rows, console.width, time_title) if console.is_terminal else None
+    titles = list(rows[0]) if layout is None else list(layout.widths)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold",
+                  padding=(0, 1) if layout is None or layout.gap == _GAP else (0, 1, 0, 0))  # fmt: skip
     for title in titles:
-        width = None if widths is None else widths[title]
+        width = None if layout is None else layout.widths[title]
         justify = "right" if title in ("duration", "spans", "errors") else "left"
-        table.add_column(title, justify=justify, no_wrap=True, overflow="ellipsis", max_width=width)  # type: ignore[arg-type]
+        header = layout.time_header if layout is not None and title == time_title else title
+        table.add_column(header, justify=justify, no_wrap=True, overflow="ellipsis", max_width=width)  # type: ignore[arg-type]
     styles = {"trace": "cyan"}
     for trace, row in zip(traces, rows, strict=True):
         failed = trace.error_count > 0
         styles["root span"] = "bold red" if failed else ""
         styles["errors"] = "bold red" if failed else "dim"
         cells = {title: row[title] for title in titles}
-        if time_title in cells and widths is not None and widths[time_title] < len(cells[time_title]):
-            cells[time_title] = cells[time_title][5:19]  # MM-DD HH:MM:SS
+        if layout is not None and layout.time_slice is not None:
+            cells[time_title] = cells[time_title][layout.time_slice]
         table.add_row(*(Text(value, styles.get(title, "")) for title, value in cells.items()))
     console.print(table)
 
@@ -73,42 +77,62 @@ def short_id_length(trace_ids: Sequence[str], shortest: int = 12) -> int:
     return length
 
 
-_GAP = 3  # the space a SIMPLE_HEAD table puts between columns
-_TIME_SHORT = 14  # "MM-DD HH:MM:SS"
-_MIN_ROOT, _MIN_SERVICE = 20, 12
+_GAP, _GAP_NARROW = 3, 2  # the space a SIMPLE_HEAD table puts between columns; 2 without the left padding
+_MIN_ROOT, _MIN_SERVICE = 16, 8
+_MIN_NAME = 8  # below this the trace id goes: a name cut to a few letters says nothing
+_DAY, _CLOCK = slice(5, 19), slice(11, 19)  # "MM-DD HH:MM:SS", "HH:MM:SS" of "YYYY-MM-DD HH:MM:SS.mmm"
 
 
-def _fit_trace_columns(rows: list[dict[str, str]], width: int, time_title: str) -> dict[str, int]:
-    """Column widths that fit ``width``, keeping the root span and service visible above all else.
+@dataclasses.dataclass
+class _Layout:
+    widths: dict[str, int]  # the columns shown, by title, in order
+    gap: int
+    time_slice: slice | None  # what of the local time is shown (None: all of it)
+    time_header: str
 
-    The time loses its year and milliseconds, then the span count, the time and the error count go
-    (in that order) before the root span and service are cut with "…".
+
+def _fit_trace_columns(rows: list[dict[str, str]], width: int, time_title: str) -> _Layout:
+    """Columns that fit ``width``, keeping time, root span, duration, spans and errors (and the trace id
+    ``show`` needs) on every width a terminal has.
+
+    In turn, until the row fits: the time loses its year and milliseconds (and its date too when every
+    listed trace started today), the columns move closer, the service narrows (a third of the room for
+    names) and then goes, and the root span is cut with "…"; when the name would still have fewer than 8
+    columns, the date goes from the time, then (below ~50 columns) the trace id.
     """
     natural = {title: max(len(title), *(len(row[title]) for row in rows)) for title in rows[0]}
-    needs = {"root span": min(natural["root span"], _MIN_ROOT), "service": min(natural["service"], _MIN_SERVICE)}
-    stages: list[tuple[str, int | None]] = [
-        ("", None),
-        (time_title, _TIME_SHORT),
-        ("spans", 0),
-        (time_title, 0),
-        ("errors", 0),
-    ]
     columns = dict(natural)
-    for title, new_width in stages:
-        if title:
-            if new_width:
-                columns[title] = new_width
-            else:
-                columns.pop(title)
-        fixed = sum(w for t, w in columns.items() if t not in needs) + _GAP * (len(columns) - 1)
-        if fixed + sum(needs.values()) <= width:
-            break
-    room = max(width - fixed, 2)
-    if natural["root span"] + natural["service"] > room:
-        service = min(natural["service"], max(needs["service"], room * 2 // 5))
-        columns["service"] = service
-        columns["root span"] = max(room - service, 1)
-    return columns
+    layout = _Layout(columns, _GAP, None, time_title)
+
+    def fixed() -> int:  # the width of everything but the names, gaps included
+        return sum(w for t, w in columns.items() if t not in ("root span", "service")) + layout.gap * (len(columns) - 1)
+
+    def fits() -> bool:
+        return fixed() + sum(w for t, w in columns.items() if t in ("root span", "service")) <= width
+
+    if not fits():
+        today = local_time(time.time_ns())[:10]
+        all_today = {row[time_title][:10] for row in rows} == {today}
+        layout.time_slice = _CLOCK if all_today else _DAY
+        layout.time_header = "time"
+        columns[time_title] = max(len("time"), layout.time_slice.stop - layout.time_slice.start)
+    if not fits():
+        layout.gap = _GAP_NARROW
+    if not fits():
+        room = width - fixed()
+        if room >= _MIN_ROOT + _MIN_SERVICE:
+            service = min(natural["service"], max(_MIN_SERVICE, room // 3))
+            columns["root span"] = min(natural["root span"], room - service)
+            columns["service"] = min(natural["service"], room - columns["root span"])
+        else:
+            columns.pop("service")
+            if width - fixed() < _MIN_NAME and layout.time_slice == _DAY:
+                layout.time_slice = _CLOCK  # the date goes before the id
+                columns[time_title] = _CLOCK.stop - _CLOCK.start
+            if width - fixed() < _MIN_NAME:
+                columns.pop("trace")
+            columns["root span"] = max(min(natural["root span"], width - fixed()), 1)
+    return layout
 
 
 _TERMINAL_MESSAGE = 500

@@ -3,7 +3,9 @@
 It emits through the global LoggerProvider at emit time, so it works whether it was created before
 or after :func:`configure`, with the trace and span ids of the current span. Records raised while
 this handler is already emitting on the thread, or by otel-lens' own work, are dropped: a logging
-call inside the pipeline must never loop back into it.
+call inside the pipeline must never loop back into it. Records of otel-lens's own loggers (``otel_lens.*``:
+configure()'s warnings and the like) are dropped too: they are diagnostics for the person at the terminal,
+printed on stderr as before, not the application's logs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from opentelemetry import _logs, context
 from opentelemetry._logs import LogRecord, SeverityNumber
 
 from otel_lens._guard import is_internal
+from otel_lens._own_logs import is_own_logger
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _SEVERITY_TEXT = {"WARNING": "WARN", "CRITICAL": "FATAL"}
@@ -64,7 +67,7 @@ class StoreHandler(logging.Handler):
         self._loggers: dict[tuple[int, str], Any] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(self._busy, "on", False) or is_internal():
+        if getattr(self._busy, "on", False) or is_internal() or is_own_logger(record.name):
             return
         self._busy.on = True
         try:

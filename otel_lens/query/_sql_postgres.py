@@ -5,9 +5,11 @@ view, and one would write the catalog of the store's database), and the query is
 cursor (``DECLARE`` accepts only a SELECT/VALUES), so the rows past the cap are counted, not fetched.
 The ``DECLARE`` goes through the extended protocol (``prepare=True``), which takes exactly one statement:
 through the simple protocol, ``SELECT 1) AS x; COMMIT; CREATE …`` would have closed the bracket and run on.
-A SELECT can still change the *session* (``pg_advisory_lock``, ``set_config(…, false)``, the latter undone by
-the ROLLBACK anyway), so each query ends by releasing every advisory lock and resetting the settings, and
-it can lift its own ``statement_timeout``, so a client-side watchdog cancels it at the budget as well.
+A SELECT can still call server-admin functions (``pg_terminate_backend``, ``pg_reload_conf``, ``set_config``,
+``pg_advisory_lock``, ``query_to_xml``…): those are refused before it runs (``_sql_pg_functions``). Should one
+be missing from that list, the session is still protected: each query ends by releasing every advisory lock
+and resetting the settings, and a client-side watchdog cancels it at the budget even if it lifted its own
+``statement_timeout``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 import weakref
 from typing import Any
 
+from otel_lens.query._sql_pg_functions import refuse_admin_functions
 from otel_lens.query._sql_result import SqlError, SqlRefused, SqlResult, SqlTimeout, plain
 from otel_lens.query._sql_views import postgres_with_clause
 
@@ -86,6 +89,7 @@ def run_postgres(connection: Any, query: str, timeout: float, limit: int) -> Sql
         # The query becomes a subquery of a cursor, where only a SELECT parses; say why, not "syntax error".
         raise SqlRefused(f"refused: {word.upper() or 'this statement'} — on PostgreSQL otel-lens sql runs one "
                          "SELECT (or WITH … SELECT, VALUES, TABLE)")  # fmt: skip
+    refuse_admin_functions(query)  # pg_terminate_backend & co. run even in a read-only transaction
     with connection.cursor() as cursor:
         _warn_if_superuser(connection, cursor)
         cursor.execute("BEGIN TRANSACTION READ ONLY")

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from otel_lens.web._api import api_routes, error
+from otel_lens.web._diff_api import diff_routes
 from otel_lens.web._live import live_route
 from otel_lens.web._pages import not_found, page_routes
 from otel_lens.web._reads import Reads
@@ -45,6 +46,7 @@ def create_app(database: str, host: str = "127.0.0.1", port: int = 7318, token: 
 
     routes = [
         live_route(reads),
+        *diff_routes(reads),  # before api_routes: its last route answers every other /api/ path with a 404
         *api_routes(reads),
         *page_routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -23,7 +23,7 @@ _NAV = (
 
 def shell(title: str, page: str, data: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
     """The page ``page`` (its module is ``/static/<page>.js``); ``data`` become ``data-*`` attributes of <main>."""
-    current = "traces" if page == "trace" else page
+    current = "traces" if page in ("trace", "diff") else page
     links = "".join(f'<a href="{href}"{_CURRENT if key == current else ""}>{label}</a>' for href, label, key in _NAV)
     attributes = "".join(f' data-{key}="{html.escape(value, quote=True)}"' for key, value in (data or {}).items())
     body = f"""<!doctype html>
@@ -55,6 +55,11 @@ async def _trace(request: Request) -> Response:
     return shell("Trace", "trace", {"trace-id": request.path_params["trace_id"]})
 
 
+async def _diff(request: Request) -> Response:
+    # The trace ids (?a=&b= or ?previous=) are read by diff.js from the URL: its state, like every page's.
+    return shell("Compare traces", "diff")
+
+
 async def _logs(request: Request) -> Response:
     return shell("Logs", "logs")
 
@@ -75,6 +80,7 @@ def page_routes() -> list[Route]:
     return [
         Route("/", _traces, methods=["GET"]),
         Route("/traces/{trace_id}", _trace, methods=["GET"]),
+        Route("/diff", _diff, methods=["GET"]),
         Route("/logs", _logs, methods=["GET"]),
         Route("/stats", _stats, methods=["GET"]),
         Route("/usage", _usage, methods=["GET"]),

@@ -2,6 +2,7 @@
 // with a time axis, collapse/expand, keyboard navigation, search inside the trace (name, attribute key or
 // value; matches highlighted, the path to them kept open, the query in the URL) and the span detail.
 import { api, app, asText, debounce, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
+import { compareControl } from "./compare.js";
 import { spanDetail } from "./span_detail.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
@@ -250,7 +251,7 @@ async function main() {
     setStatus("");
     return;
   }
-  app().append(h("div", { class: "trace-tools" }, search, counter), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
+  app().append(h("div", { class: "trace-tools" }, search, counter, compareControl(trace.trace_id)), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
   spans = trace.spans;
   const summary = trace.summary;
   const exceptions = spans.filter((s) => !(s.status && s.status.code === "ERROR") && raised(s)).length;

@@ -1,4 +1,5 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
+import { compareSelected, pickBox } from "./compare.js";
 import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier, plural, markInvalid, clearInvalid } from "./common.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
@@ -33,8 +34,8 @@ function row(trace) {
   const href = `/traces/${encodeURIComponent(trace.trace_id)}`;
   const dot = h("span", { class: "dot" });
   dot.style.background = serviceColor(trace.service);
-  return h("tr", { "data-trace-id": trace.trace_id, class: trace.error_count ? "failed" : "", onclick: (e) => { if (!e.target.closest("a")) location.href = href; } },
-    h("td", { class: "time" }, fmtTime(trace.start_time)),
+  return h("tr", { "data-trace-id": trace.trace_id, class: trace.error_count ? "failed" : "", onclick: (e) => { if (!e.target.closest("a, input")) location.href = href; } },
+    h("td", { class: "time" }, pickBox(trace.trace_id, trace.start_time), fmtTime(trace.start_time)),
     h("td", { class: "name" }, h("a", { href }, trace.root_name || "(no root yet)")),
     h("td", { class: "service", title: trace.service || "" }, dot, trace.service || ""),
     h("td", { class: "num" }, fmtMs(trace.duration_ms)),
@@ -145,5 +146,5 @@ form.addEventListener("change", () => { read(); state.before = ""; load(); });
 form.addEventListener("input", debounce(() => { read(); state.before = ""; load(); }, 300));
 window.addEventListener("popstate", () => { Object.assign(state, Object.fromEntries(FILTERS.map((k) => [k, ""])), { before: "" }, params()); load(); });
 
-app().append(h("div", { class: "toolbar" }, h("h1", {}, "Traces"), liveButton), form, h("div", { class: "scroll-x" }, table), more);
+app().append(h("div", { class: "toolbar" }, h("h1", {}, "Traces"), compareSelected(), liveButton), form, h("div", { class: "scroll-x" }, table), more);
 load();
