@@ -1,0 +1,352 @@
+"""The sessions rollup kept in the export transaction: which traces belong to which session or conversation,
+and each one's totals (traces, time span, errors, GenAI tokens).
+
+A trace belongs to a session when any of its spans carries one of :data:`SESSION_KEYS` (OTel's
+``session.id``, also what OpenInference and Langfuse set; Langfuse's own ``langfuse.session.id``;
+OpenLLMetry's ``traceloop.association.properties.session_id``), and to a conversation when one carries
+``gen_ai.conversation.id``; one trace can be in a session and in several conversations.
+
+Membership rows (``lens_session_traces``) are inserted once, so a re-exported span never counts its
+trace twice. Per batch, from the spans actually inserted:
+
+- a trace joining a session adds its whole rollup so far (``lens_traces`` already holds this batch) and
+  its GenAI tokens (this batch's when all its spans are in it, else read once from its stored spans);
+- a trace already in a session adds this batch's spans only (errors, tokens; the time bounds widen).
+
+So totals are exact whatever order a trace's spans arrive in. A retention sweep deletes the members of
+swept traces and recomputes their sessions from the members left (:func:`forget_traces`); migration 5
+fills both tables from the stored spans in bounded chunks (:func:`backfill`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import peewee as pw
+
+from otel_lens._genai_usage import USAGE_KEYS, genai_usage
+from otel_lens.store.codec import loads
+from otel_lens.store.rows import (
+    ID_CHUNK,
+    SPAN_COLUMNS,
+    SPAN_DURATION,
+    SPAN_START,
+    SPAN_STATUS,
+    SPAN_TRACE_ID,
+    STATUS_ERROR,
+    GenAIUsage,
+)
+from otel_lens.store.schema import Models
+
+SESSION_KEYS: Mapping[str, str] = {
+    "session.id": "session",
+    "langfuse.session.id": "session",
+    "traceloop.association.properties.session_id": "session",
+    "gen_ai.conversation.id": "conversation",
+}
+"""Span attribute → the kind of grouping it names."""
+MAX_ID = 1024
+"""Longer ids are not grouped (a hostile or accidental value must not make unbounded keys)."""
+_COUNTS = ("genai_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+           "reasoning_tokens")  # fmt: skip
+_BACKFILL_CHUNK = 20_000  # spans read per statement while migrating
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes")
+
+Tokens = list[int]
+"""A trace's GenAI counts in :data:`_COUNTS` order."""
+
+
+def _zero() -> Tokens:
+    return [0, 0, 0, 0, 0, 0]
+
+
+def _add(total: Tokens, usage: GenAIUsage) -> None:
+    total[0] += 1
+    total[1] += usage.input_tokens
+    total[2] += usage.output_tokens
+    total[3] += usage.cache_read_tokens
+    total[4] += usage.cache_creation_tokens
+    total[5] += usage.reasoning_tokens
+
+
+def session_keys(attributes: str | None) -> list[tuple[str, str]]:
+    """The (kind, id) pairs one span's stored attribute text names; cheap for the spans that name none."""
+    # A substring test first: nearly every span has no session key, and ``in`` on the text costs far less
+    # than decoding it. The decode then checks the key really is a top-level attribute.
+    if not attributes or ("session" not in attributes and "conversation.id" not in attributes):
+        return []
+    decoded = loads(attributes)
+    if not isinstance(decoded, dict):
+        return []
+    found = []
+    for key, kind in SESSION_KEYS.items():
+        value = decoded.get(key)
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            continue  # lists, maps, floats and null name no session
+        text = str(value).strip()
+        if text and len(text) <= MAX_ID:
+            found.append((kind, text))
+    return found
+
+
+class _TraceDelta:
+    """What this batch's spans add to one trace: time bounds, errors, spans, tokens."""
+
+    __slots__ = ("end", "errors", "spans", "start", "tokens")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end, self.errors, self.spans, self.tokens = start, end, 0, 0, _zero()
+
+
+def apply(
+    cursor: Any,
+    db: pw.Database,
+    rows: Sequence[Sequence[Any]],
+    genai: Mapping[int, GenAIUsage],
+    services: Sequence[str | None],
+) -> None:
+    """Merge the spans ``rows`` (just inserted, in this transaction) into the sessions rollup.
+
+    ``genai`` maps an index of ``rows`` to that span's usage; ``services`` are the batch's service names
+    by resource index.
+    """
+    del services  # a session's service is its earliest trace's root service, read from lens_traces
+    p = db.param
+    joined: dict[tuple[str, str], set[bytes]] = {}
+    batch_traces: set[bytes] = set()
+    for row in rows:
+        trace_id = row[SPAN_TRACE_ID]
+        batch_traces.add(trace_id)
+        attributes = row[_ATTRIBUTES]
+        if attributes and ("session" in attributes or "conversation.id" in attributes):
+            for key in session_keys(attributes):
+                joined.setdefault(key, set()).add(bytes(trace_id))
+    members: dict[bytes, set[int]] = {}
+    cursor.execute("SELECT 1 FROM lens_session_traces LIMIT 1")
+    if cursor.fetchone() is not None:  # an empty table (most stores) needs no lookup per batch
+        trace_ids = sorted(bytes(t) for t in batch_traces)
+        for start in range(0, len(trace_ids), ID_CHUNK):
+            chunk = trace_ids[start : start + ID_CHUNK]
+            cursor.execute(
+                f"SELECT trace_id, session_row FROM lens_session_traces WHERE trace_id IN ({', '.join([p] * len(chunk))})",
+                chunk,
+            )
+            for trace_id, session_row in cursor.fetchall():
+                members.setdefault(bytes(trace_id), set()).add(int(session_row))
+    if not joined and not members:
+        return
+    deltas = _deltas(rows, genai, set(members) | {t for traces in joined.values() for t in traces})
+    for trace_id, session_rows in members.items():  # traces already in a session: this batch's spans only
+        delta = deltas[trace_id]
+        for session_row in session_rows:
+            _add_delta(cursor, p, session_row, trace_id, delta)
+    for (kind, session_id), traces in sorted(joined.items()):
+        session_row = _session_row(cursor, p, kind, session_id)
+        for trace_id in sorted(traces):
+            if session_row in members.get(trace_id, ()):
+                continue  # already a member: counted above
+            _join(cursor, p, session_row, trace_id, deltas[trace_id])
+
+
+def _deltas(
+    rows: Sequence[Sequence[Any]], genai: Mapping[int, GenAIUsage], wanted: set[bytes]
+) -> dict[bytes, _TraceDelta]:
+    found: dict[bytes, _TraceDelta] = {}
+    for index, row in enumerate(rows):
+        trace_id = bytes(row[SPAN_TRACE_ID])
+        if trace_id not in wanted:
+            continue
+        start = row[SPAN_START]
+        end = start + row[SPAN_DURATION]
+        delta = found.get(trace_id)
+        if delta is None:
+            delta = found[trace_id] = _TraceDelta(start, end)
+        delta.start, delta.end = min(delta.start, start), max(delta.end, end)
+        delta.spans += 1
+        if row[SPAN_STATUS] == STATUS_ERROR:
+            delta.errors += 1
+        usage = genai.get(index)
+        if usage is not None:
+            _add(delta.tokens, usage)
+    return found
+
+
+def _session_row(cursor: Any, p: str, kind: str, session_id: str) -> int:
+    """The lens_sessions row id of (kind, id), created empty when new."""
+    cursor.execute(
+        "INSERT INTO lens_sessions (kind, session_id, service, trace_count, start_ns, end_ns, error_count, "
+        f"{', '.join(_COUNTS)}) VALUES ({p}, {p}, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) "
+        "ON CONFLICT (kind, session_id) DO NOTHING",
+        (kind, session_id),
+    )
+    cursor.execute(f"SELECT id FROM lens_sessions WHERE kind = {p} AND session_id = {p}", (kind, session_id))
+    return int(cursor.fetchone()[0])
+
+
+def _add_delta(cursor: Any, p: str, session_row: int, trace_id: bytes, delta: _TraceDelta) -> None:
+    tokens = delta.tokens
+    if any(tokens):
+        cursor.execute(
+            f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} "
+            f"WHERE session_row = {p} AND trace_id = {p}",
+            (*tokens, session_row, trace_id),
+        )
+    cursor.execute(
+        f"UPDATE lens_sessions SET start_ns = CASE WHEN {p} < start_ns THEN {p} ELSE start_ns END, "
+        f"end_ns = CASE WHEN {p} > end_ns THEN {p} ELSE end_ns END, error_count = error_count + {p}, "
+        f"{', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE id = {p}",
+        (delta.start, delta.start, delta.end, delta.end, delta.errors, *tokens, session_row),
+    )
+
+
+def _join(cursor: Any, p: str, session_row: int, trace_id: bytes, delta: _TraceDelta) -> None:
+    """``trace_id`` joins the session: its membership once, and its whole rollup so far into the totals."""
+    cursor.execute(
+        f"SELECT id, service, start_ns, end_ns, error_count, span_count FROM lens_traces WHERE trace_id = {p}",
+        (trace_id,),
+    )
+    trace_row, service, start, end, errors, span_count = cursor.fetchone()
+    # All the trace's spans in this batch: its tokens are the batch's. Otherwise read its stored spans once.
+    tokens = delta.tokens if int(span_count) == delta.spans else _stored_tokens(cursor, p, int(trace_row))
+    cursor.execute(
+        f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
+        f"VALUES ({p}, {p}, {', '.join([p] * len(_COUNTS))}) ON CONFLICT (session_row, trace_id) DO NOTHING",
+        (session_row, trace_id, *tokens),
+    )
+    if cursor.rowcount == 0:  # another writer made it a member meanwhile: add only this batch
+        _add_delta(cursor, p, session_row, trace_id, delta)
+        return
+    cursor.execute(
+        f"UPDATE lens_sessions SET trace_count = trace_count + 1, "
+        f"service = CASE WHEN trace_count = 0 OR {p} < start_ns THEN {p} ELSE service END, "
+        f"start_ns = CASE WHEN trace_count = 0 OR {p} < start_ns THEN {p} ELSE start_ns END, "
+        f"end_ns = CASE WHEN trace_count = 0 OR {p} > end_ns THEN {p} ELSE end_ns END, "
+        f"error_count = error_count + {p}, {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE id = {p}",
+        (start, service, start, start, end, end, errors, *tokens, session_row),
+    )
+
+
+def _stored_tokens(cursor: Any, p: str, trace_row: int) -> Tokens:
+    """A trace's GenAI counts from its stored spans (those whose attributes could hold usage, decoded)."""
+    total = _zero()
+    cursor.execute(
+        f"SELECT attributes FROM lens_spans WHERE trace_row = {p} AND attributes LIKE {p}", (trace_row, "%token%")
+    )
+    for (text,) in cursor.fetchall():
+        usage = _usage_of(text)
+        if usage is not None:
+            _add(total, usage)
+    return total
+
+
+def _usage_of(text: str | None) -> GenAIUsage | None:
+    """A stored span's GenAI usage by the row builder's rule (the same keys, the same reader)."""
+    attributes = loads(text)
+    if not isinstance(attributes, dict) or attributes.keys().isdisjoint(USAGE_KEYS):
+        return None
+    return genai_usage(attributes)
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+_RECOMPUTE = (
+    "UPDATE lens_sessions SET "
+    "trace_count = (SELECT count(*) FROM lens_session_traces m WHERE m.session_row = lens_sessions.id), "
+    "start_ns = COALESCE((SELECT min(t.start_ns) FROM lens_session_traces m JOIN lens_traces t "
+    "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id), 0), "
+    "end_ns = COALESCE((SELECT max(t.end_ns) FROM lens_session_traces m JOIN lens_traces t "
+    "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id), 0), "
+    "error_count = COALESCE((SELECT sum(t.error_count) FROM lens_session_traces m JOIN lens_traces t "
+    "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id), 0), "
+    + ", ".join(
+        f"{c} = COALESCE((SELECT sum(m.{c}) FROM lens_session_traces m WHERE m.session_row = lens_sessions.id), 0)"
+        for c in _COUNTS
+    )
+)
+
+
+def _recompute(cursor: Any, p: str, session_rows: Sequence[int]) -> None:
+    """Totals of ``session_rows`` again from their members; a session left with none is deleted."""
+    for start in range(0, len(session_rows), ID_CHUNK):
+        chunk = list(session_rows[start : start + ID_CHUNK])
+        marks = ", ".join([p] * len(chunk))
+        cursor.execute(f"{_RECOMPUTE} WHERE id IN ({marks})", chunk)
+        cursor.execute(f"DELETE FROM lens_sessions WHERE id IN ({marks}) AND trace_count = 0", chunk)
+
+
+def forget_traces(cursor: Any, p: str, trace_ids: Sequence[bytes]) -> None:
+    """The sweeper deleted ``trace_ids`` (in this transaction): drop their memberships and recompute their
+    sessions from the members left (bounded by those sessions' sizes)."""
+    if not trace_ids:
+        return
+    marks = ", ".join([p] * len(trace_ids))
+    ids = list(trace_ids)
+    cursor.execute(f"SELECT DISTINCT session_row FROM lens_session_traces WHERE trace_id IN ({marks})", ids)
+    affected = sorted(int(row[0]) for row in cursor.fetchall())
+    if not affected:
+        return
+    cursor.execute(f"DELETE FROM lens_session_traces WHERE trace_id IN ({marks})", ids)
+    _recompute(cursor, p, affected)
+
+
+# -- migration ------------------------------------------------------------------------------------
+
+
+def backfill(db: pw.Database, models: Models) -> None:
+    """Schema 5: create the tables (when missing) and fill them from the stored spans, chunk by chunk.
+
+    Two passes over the spans in id order, memory bounded by a chunk: memberships first (a session key
+    may be on any span, after or before the spans with tokens), then each member trace's tokens; the
+    totals are then computed from the members, as a sweep recomputes them. Runs inside the migration's
+    transaction, so a store is either fully migrated or untouched.
+    """
+    db.create_tables([models.session, models.sessiontrace], safe=True)
+    p = db.param
+    cursor = db.cursor()
+    after = 0
+    while True:  # pass 1: memberships
+        cursor.execute(
+            f"SELECT s.id, t.trace_id, s.attributes FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
+            f"WHERE s.id > {p} AND (s.attributes LIKE {p} OR s.attributes LIKE {p}) ORDER BY s.id LIMIT {p}",
+            (after, "%session%", "%conversation.id%", _BACKFILL_CHUNK),
+        )
+        chunk = cursor.fetchall()
+        if not chunk:
+            break
+        after = int(chunk[-1][0])
+        for _id, trace_id, attributes in chunk:
+            for kind, session_id in session_keys(attributes):
+                session_row = _session_row(cursor, p, kind, session_id)
+                cursor.execute(
+                    f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
+                    f"VALUES ({p}, {p}, 0, 0, 0, 0, 0, 0) ON CONFLICT (session_row, trace_id) DO NOTHING",
+                    (session_row, bytes(trace_id)),
+                )
+    after = 0
+    while True:  # pass 2: the tokens of member traces
+        cursor.execute(
+            f"SELECT s.id, t.trace_id, s.attributes FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
+            f"WHERE s.id > {p} AND s.attributes LIKE {p} ORDER BY s.id LIMIT {p}",
+            (after, "%token%", _BACKFILL_CHUNK),
+        )
+        chunk = cursor.fetchall()
+        if not chunk:
+            break
+        after = int(chunk[-1][0])
+        per_trace: dict[bytes, Tokens] = {}
+        for _id, trace_id, attributes in chunk:
+            usage = _usage_of(attributes)
+            if usage is not None:
+                _add(per_trace.setdefault(bytes(trace_id), _zero()), usage)
+        for trace_id, tokens in per_trace.items():
+            cursor.execute(
+                f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE trace_id = {p}",
+                (*tokens, trace_id),
+            )
+    cursor.execute("SELECT id FROM lens_sessions ORDER BY id")
+    _recompute(cursor, p, [int(row[0]) for row in cursor.fetchall()])
+    cursor.execute(  # the service of the first trace, as a live writer sets it
+        "UPDATE lens_sessions SET service = (SELECT t.service FROM lens_session_traces m JOIN lens_traces t "
+        "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id ORDER BY t.start_ns, t.id LIMIT 1)"
+    )
