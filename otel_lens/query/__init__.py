@@ -22,7 +22,6 @@ from otel_lens.query._live import LiveBatch, LiveFeed
 from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
 from otel_lens.query._messages import MESSAGE_EVENTS, log_event_name, transcript_of
 from otel_lens.query._pages import LogPage, TracePage, log_dict
-from otel_lens.query._session_scan import scan_sessions
 from otel_lens.query._session_turns import SessionDetail, Turn
 from otel_lens.query._sessions import SessionPage, SessionSummary
 from otel_lens.query._sql import DEFAULT_ROW_LIMIT as SQL_ROW_LIMIT
@@ -114,7 +113,6 @@ __all__ = [
     "previous_trace",
     "resolve_database",
     "run_sql",
-    "scan_sessions",
     "trace_id_prefix",
     "transcript_of",
 ]

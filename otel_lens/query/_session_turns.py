@@ -54,6 +54,7 @@ class Turn:
     reasoning_tokens: int
     cost: float | None = None  # None: no model call, or one without a known price
     models: tuple[str, ...] = ()
+    by_model: tuple[tuple[str, int, int], ...] = ()  # (model, input, output) of the model calls read
     sessions: tuple[str, ...] = ()
     conversations: tuple[str, ...] = ()
     user_message: str | None = None
@@ -68,6 +69,7 @@ class Turn:
             error=self.error_count > 0,
             total_tokens=self.input_tokens + self.output_tokens,
             models=list(self.models),
+            by_model=[{"model": m, "input_tokens": i, "output_tokens": o} for m, i, o in self.by_model],
             sessions=list(self.sessions),
             conversations=list(self.conversations),
         )
@@ -125,7 +127,7 @@ def session_detail(
             trace.error_count,
             member.genai_count,
             *(getattr(member, name) for name in _TOKENS),
-        )  # fmt: skip
+        )
         .join(trace, on=(trace.trace_id == member.trace_id))
         .where(member.session_row == summary.row)
         .order_by(trace.start_ns, trace.trace_id)
@@ -228,12 +230,20 @@ def _with_messages(
                 cost = None
                 break
             cost += one
-    names = tuple(dict.fromkeys(usage.model for _, usage in used if usage.model))
+    per_model: dict[str, list[int]] = {}
+    for _span, usage in used:
+        entry = per_model.setdefault(usage.model or "unknown", [0, 0])
+        entry[0] += usage.input_tokens
+        entry[1] += usage.output_tokens
+    names = tuple(model for model in per_model if model != "unknown")
     question = answer = None
     if messages and transcripts:
         question = _last_text([m for m in transcripts[0].messages if m.role == "user" and not m.output])
         answer = _last_text([m for m in transcripts[-1].messages if m.output or m.role == "assistant"])
-    return dataclasses.replace(turn, cost=cost, models=names, user_message=question, assistant_message=answer)
+    by_model = tuple((model, i, o) for model, (i, o) in per_model.items())
+    return dataclasses.replace(
+        turn, cost=cost, models=names, by_model=by_model, user_message=question, assistant_message=answer
+    )
 
 
 def _last_text(found: Sequence[Message]) -> str | None:

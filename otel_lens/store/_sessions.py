@@ -2,9 +2,10 @@
 and each one's totals (traces, time span, errors, GenAI tokens).
 
 A trace belongs to a session when any of its spans carries one of :data:`SESSION_KEYS` (OTel's
-``session.id``, also what OpenInference and Langfuse set; Langfuse's own ``langfuse.session.id``;
-OpenLLMetry's ``traceloop.association.properties.session_id``), and to a conversation when one carries
-``gen_ai.conversation.id``; one trace can be in a session and in several conversations.
+``session.id``, also what OpenInference and Langfuse set; Langfuse's own ``langfuse.session.id``), and to
+a conversation when one carries ``gen_ai.conversation.id``; one trace can be in a session and in several
+conversations. (OpenLLMetry's ``traceloop.association.properties.session_id`` ends in ``session_id``, a
+secret key by the redaction rule: its value is stored as ``[REDACTED]``, so it cannot group anything.)
 
 Membership rows (``lens_session_traces``) are inserted once, so a re-exported span never counts its
 trace twice. Per batch, from the spans actually inserted:
@@ -42,7 +43,6 @@ from otel_lens.store.schema import Models
 SESSION_KEYS: Mapping[str, str] = {
     "session.id": "session",
     "langfuse.session.id": "session",
-    "traceloop.association.properties.session_id": "session",
     "gen_ai.conversation.id": "conversation",
 }
 """Span attribute → the kind of grouping it names."""
