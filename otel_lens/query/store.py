@@ -79,6 +79,14 @@ def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) ->
     return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
 
 
+def _until(until: Since) -> int | None:
+    """The end of a window as Unix nanoseconds; its error names ``until`` (the parser's says ``since``)."""
+    try:
+        return _filters.cutoff_ns(until)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("since=", "until=", 1)) from None
+
+
 class Store:
     """Queries over one database. Use :func:`open_store`; close it (or use ``with``) when done."""
 
@@ -424,7 +432,7 @@ class Store:
             "kind": None if kind is None else _filters.choose(kind, _sessions.KINDS, "kind"),
             "service": service,
             "since": _filters.cutoff_ns(since),
-            "until": _filters.cutoff_ns(until),
+            "until": _until(until),
             "search": search or None,
             "before": _sessions.parse_cursor(before),
             "limit": checked,
