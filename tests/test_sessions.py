@@ -126,6 +126,19 @@ def test_totals_do_not_depend_on_the_order_spans_arrive_in(settings: Settings, t
         assert _rows(other) == in_order, name
 
 
+def test_a_key_on_every_span_joins_the_trace_once(settings: Settings, tmp_path: Path) -> None:
+    """OpenInference and Langfuse put session.id on every span: a trace whose spans arrive one batch each joins
+    its session once (its later spans only add their own tokens), the same rows as one whole batch."""
+    factory = SpanFactory("agents")
+    key = {"session.id": "everywhere"}
+    traces = [turn(factory, key, ((10, 1), (20, 2)), llm_attributes=key) for _ in range(3)]
+    export(settings, *[[span] for trace in traces for span in trace])
+    whole = Settings.load(environ={}, database=str(tmp_path / "whole.db"), sweep_interval=0)
+    export(whole, [span for trace in traces for span in trace])
+    assert _rows(settings) == _rows(whole)
+    assert _listed(settings) == [("session", "everywhere", 3, 0, 90, 9)]
+
+
 def test_one_id_only_falls_back_to_what_is_there(settings: Settings) -> None:
     """Only session.id: a session with no conversations; only gen_ai.conversation.id (on the model call, not
     the root): a conversation in no session; OpenInference's session.id and Langfuse's langfuse.session.id
