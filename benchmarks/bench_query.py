@@ -44,7 +44,7 @@ from otel_lens.store.migrations import latest_version
 from otel_lens.store.rows import EncodedBatch, GenAIUsage
 from otel_lens.store.shared import acquire, release
 
-VERSION = 5  # bump when the generated shape changes: the cache key, with the schema version
+VERSION = 6  # bump when the generated shape changes: the cache key, with the schema version
 CACHE = CACHE_ROOT / f"otel-lens-bench-query-v{VERSION}-schema{latest_version()}"
 SPANS_PER_TRACE = 5
 WEEK_NS = 7 * 86400 * 10**9

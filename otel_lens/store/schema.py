@@ -200,9 +200,12 @@ class Session(_Base):
 
     class Meta:
         table_name = "lens_sessions"
+        # Newest activity first, also within one kind or one service: each list reads its index in order.
         indexes = (
             (("kind", "session_id"), True),
             (("end_ns", "id"), False),
+            (("kind", "end_ns", "id"), False),
+            (("service", "end_ns", "id"), False),
         )
 
 
