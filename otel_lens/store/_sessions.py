@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 import peewee as pw
 
 from otel_lens._genai_usage import USAGE_KEYS, genai_usage
@@ -52,6 +53,8 @@ _COUNTS = ("genai_count", "input_tokens", "output_tokens", "cache_read_tokens", 
            "reasoning_tokens")  # fmt: skip
 _BACKFILL_CHUNK = 20_000  # spans read per statement while migrating
 _ATTRIBUTES = SPAN_COLUMNS.index("attributes")
+_ROWS_PER_STATEMENT = 100  # rows of one multi-row INSERT (8 parameters each: far under any parameter limit)
+_MAX_NS = 2**63 - 1
 
 Tokens = list[int]
 """A trace's GenAI counts in :data:`_COUNTS` order."""
@@ -76,7 +79,10 @@ def session_keys(attributes: str | None) -> list[tuple[str, str]]:
     # than decoding it. The decode then checks the key really is a top-level attribute.
     if not attributes or ("session" not in attributes and "conversation.id" not in attributes):
         return []
-    decoded = loads(attributes)
+    try:
+        decoded = orjson.loads(attributes)  # not codec.loads: a tagged value is a map, which names no session
+    except orjson.JSONDecodeError:
+        return []
     if not isinstance(decoded, dict):
         return []
     found = []
@@ -109,7 +115,8 @@ def apply(
     """Merge the spans ``rows`` (just inserted, in this transaction) into the sessions rollup.
 
     ``genai`` maps an index of ``rows`` to that span's usage; ``services`` are the batch's service names
-    by resource index.
+    by resource index. A handful of statements per batch, not per trace: the memberships found by one
+    lookup, the new ones inserted by one statement per chunk, one UPDATE per session touched.
     """
     del services  # a session's service is its earliest trace's root service, read from lens_traces
     p = db.param
@@ -122,31 +129,85 @@ def apply(
         if attributes and ("session" in attributes or "conversation.id" in attributes):
             for key in session_keys(attributes):
                 joined.setdefault(key, set()).add(bytes(trace_id))
-    members: dict[bytes, set[int]] = {}
-    cursor.execute("SELECT 1 FROM lens_session_traces LIMIT 1")
-    if cursor.fetchone() is not None:  # an empty table (most stores) needs no lookup per batch
-        trace_ids = sorted(bytes(t) for t in batch_traces)
-        for start in range(0, len(trace_ids), ID_CHUNK):
-            chunk = trace_ids[start : start + ID_CHUNK]
-            cursor.execute(
-                f"SELECT trace_id, session_row FROM lens_session_traces WHERE trace_id IN ({', '.join([p] * len(chunk))})",
-                chunk,
-            )
-            for trace_id, session_row in cursor.fetchall():
-                members.setdefault(bytes(trace_id), set()).add(int(session_row))
+    members = _members(cursor, p, batch_traces)
     if not joined and not members:
         return
     deltas = _deltas(rows, genai, set(members) | {t for traces in joined.values() for t in traces})
+    totals: dict[int, _Totals] = {}
+    token_updates: list[tuple[Any, ...]] = []
     for trace_id, session_rows in members.items():  # traces already in a session: this batch's spans only
-        delta = deltas[trace_id]
         for session_row in session_rows:
-            _add_delta(cursor, p, session_row, trace_id, delta)
-    for (kind, session_id), traces in sorted(joined.items()):
-        session_row = _session_row(cursor, p, kind, session_id)
-        for trace_id in sorted(traces):
-            if session_row in members.get(trace_id, ()):
-                continue  # already a member: counted above
-            _join(cursor, p, session_row, trace_id, deltas[trace_id])
+            _merge_delta(totals, token_updates, session_row, trace_id, deltas[trace_id])
+    candidates = [
+        (session_row, trace_id)
+        for key, session_row in _session_rows(cursor, p, sorted(joined)).items()
+        for trace_id in sorted(joined[key])
+        if session_row not in members.get(trace_id, ())
+    ]
+    if candidates:
+        _join(cursor, p, candidates, deltas, totals, token_updates)
+    if token_updates:
+        cursor.executemany(
+            f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} "
+            f"WHERE session_row = {p} AND trace_id = {p}",
+            token_updates,
+        )
+    for session_row in sorted(totals):  # in row order: concurrent writers lock sessions in one order
+        t = totals[session_row]
+        cursor.execute(
+            f"UPDATE lens_sessions SET "
+            f"service = CASE WHEN {p} = 1 AND (trace_count = 0 OR {p} < start_ns) THEN {p} ELSE service END, "
+            f"start_ns = CASE WHEN trace_count = 0 OR {p} < start_ns THEN {p} ELSE start_ns END, "
+            f"end_ns = CASE WHEN trace_count = 0 OR {p} > end_ns THEN {p} ELSE end_ns END, "
+            f"trace_count = trace_count + {p}, error_count = error_count + {p}, "
+            f"{', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE id = {p}",
+            (1 if t.traces else 0, t.first_start, t.service, t.start, t.start, t.end, t.end, t.traces, t.errors,
+             *t.tokens, session_row),
+        )  # fmt: skip
+
+
+class _Totals:
+    """What one batch adds to one session: traces joined, time bounds, errors, tokens; the earliest joined
+    trace's service and start (the session's service is its earliest trace's)."""
+
+    __slots__ = ("end", "errors", "first_start", "service", "start", "tokens", "traces")
+
+    def __init__(self) -> None:
+        self.traces, self.start, self.end, self.errors, self.tokens = 0, _MAX_NS, -1, 0, _zero()
+        self.first_start, self.service = _MAX_NS, None
+
+    def widen(self, start: int, end: int, errors: int, tokens: Tokens) -> None:
+        self.start, self.end = min(self.start, start), max(self.end, end)
+        self.errors += errors
+        for index, count in enumerate(tokens):
+            self.tokens[index] += count
+
+
+def _members(cursor: Any, p: str, trace_ids: set[bytes]) -> dict[bytes, set[int]]:
+    """The sessions (row ids) the batch's traces already belong to."""
+    members: dict[bytes, set[int]] = {}
+    cursor.execute("SELECT 1 FROM lens_session_traces LIMIT 1")
+    if cursor.fetchone() is None:  # an empty table (most stores) needs no lookup per batch
+        return members
+    wanted = sorted(bytes(t) for t in trace_ids)
+    for start in range(0, len(wanted), ID_CHUNK):
+        chunk = wanted[start : start + ID_CHUNK]
+        cursor.execute(
+            f"SELECT trace_id, session_row FROM lens_session_traces WHERE trace_id IN ({', '.join([p] * len(chunk))})",
+            chunk,
+        )
+        for trace_id, session_row in cursor.fetchall():
+            members.setdefault(bytes(trace_id), set()).add(int(session_row))
+    return members
+
+
+def _merge_delta(
+    totals: dict[int, _Totals], token_updates: list[tuple[Any, ...]], session_row: int, trace_id: bytes,
+    delta: _TraceDelta,
+) -> None:  # fmt: skip
+    totals.setdefault(session_row, _Totals()).widen(delta.start, delta.end, delta.errors, delta.tokens)
+    if any(delta.tokens):
+        token_updates.append((*delta.tokens, session_row, trace_id))
 
 
 def _deltas(
@@ -154,7 +215,7 @@ def _deltas(
 ) -> dict[bytes, _TraceDelta]:
     found: dict[bytes, _TraceDelta] = {}
     for index, row in enumerate(rows):
-        trace_id = bytes(row[SPAN_TRACE_ID])
+        trace_id = row[SPAN_TRACE_ID]
         if trace_id not in wanted:
             continue
         start = row[SPAN_START]
@@ -162,69 +223,88 @@ def _deltas(
         delta = found.get(trace_id)
         if delta is None:
             delta = found[trace_id] = _TraceDelta(start, end)
-        delta.start, delta.end = min(delta.start, start), max(delta.end, end)
+        elif start < delta.start:
+            delta.start = start
+        if end > delta.end:
+            delta.end = end
         delta.spans += 1
         if row[SPAN_STATUS] == STATUS_ERROR:
             delta.errors += 1
-        usage = genai.get(index)
-        if usage is not None:
-            _add(delta.tokens, usage)
+        if index in genai:
+            _add(delta.tokens, genai[index])
     return found
 
 
-def _session_row(cursor: Any, p: str, kind: str, session_id: str) -> int:
-    """The lens_sessions row id of (kind, id), created empty when new."""
-    cursor.execute(
-        "INSERT INTO lens_sessions (kind, session_id, service, trace_count, start_ns, end_ns, error_count, "
-        f"{', '.join(_COUNTS)}) VALUES ({p}, {p}, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) "
-        "ON CONFLICT (kind, session_id) DO NOTHING",
-        (kind, session_id),
-    )
-    cursor.execute(f"SELECT id FROM lens_sessions WHERE kind = {p} AND session_id = {p}", (kind, session_id))
-    return int(cursor.fetchone()[0])
-
-
-def _add_delta(cursor: Any, p: str, session_row: int, trace_id: bytes, delta: _TraceDelta) -> None:
-    tokens = delta.tokens
-    if any(tokens):
+def _session_rows(cursor: Any, p: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The lens_sessions row ids of ``keys`` (kind, id), the missing ones created empty."""
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(keys), _ROWS_PER_STATEMENT):
+        chunk = keys[start : start + _ROWS_PER_STATEMENT]
+        empty = f"({p}, {p}, NULL, 0, 0, 0, 0, {', '.join(['0'] * len(_COUNTS))})"
         cursor.execute(
-            f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} "
-            f"WHERE session_row = {p} AND trace_id = {p}",
-            (*tokens, session_row, trace_id),
+            f"INSERT INTO lens_sessions (kind, session_id, service, trace_count, start_ns, end_ns, error_count, "
+            f"{', '.join(_COUNTS)}) VALUES {', '.join([empty] * len(chunk))} ON CONFLICT (kind, session_id) DO NOTHING",
+            [value for key in chunk for value in key],
         )
-    cursor.execute(
-        f"UPDATE lens_sessions SET start_ns = CASE WHEN {p} < start_ns THEN {p} ELSE start_ns END, "
-        f"end_ns = CASE WHEN {p} > end_ns THEN {p} ELSE end_ns END, error_count = error_count + {p}, "
-        f"{', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE id = {p}",
-        (delta.start, delta.start, delta.end, delta.end, delta.errors, *tokens, session_row),
-    )
+        cursor.execute(
+            # Both kinds named, so the (kind, session_id) index finds them (session_id alone has none).
+            f"SELECT id, kind, session_id FROM lens_sessions WHERE kind IN ('session', 'conversation') "
+            f"AND session_id IN ({', '.join([p] * len(chunk))})",
+            [session_id for _kind, session_id in chunk],
+        )
+        wanted = set(chunk)
+        for row_id, kind, session_id in cursor.fetchall():
+            if (kind, session_id) in wanted:
+                found[(kind, session_id)] = int(row_id)
+    return found
 
 
-def _join(cursor: Any, p: str, session_row: int, trace_id: bytes, delta: _TraceDelta) -> None:
-    """``trace_id`` joins the session: its membership once, and its whole rollup so far into the totals."""
-    cursor.execute(
-        f"SELECT id, service, start_ns, end_ns, error_count, span_count FROM lens_traces WHERE trace_id = {p}",
-        (trace_id,),
-    )
-    trace_row, service, start, end, errors, span_count = cursor.fetchone()
-    # All the trace's spans in this batch: its tokens are the batch's. Otherwise read its stored spans once.
-    tokens = delta.tokens if int(span_count) == delta.spans else _stored_tokens(cursor, p, int(trace_row))
-    cursor.execute(
-        f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
-        f"VALUES ({p}, {p}, {', '.join([p] * len(_COUNTS))}) ON CONFLICT (session_row, trace_id) DO NOTHING",
-        (session_row, trace_id, *tokens),
-    )
-    if cursor.rowcount == 0:  # another writer made it a member meanwhile: add only this batch
-        _add_delta(cursor, p, session_row, trace_id, delta)
-        return
-    cursor.execute(
-        f"UPDATE lens_sessions SET trace_count = trace_count + 1, "
-        f"service = CASE WHEN trace_count = 0 OR {p} < start_ns THEN {p} ELSE service END, "
-        f"start_ns = CASE WHEN trace_count = 0 OR {p} < start_ns THEN {p} ELSE start_ns END, "
-        f"end_ns = CASE WHEN trace_count = 0 OR {p} > end_ns THEN {p} ELSE end_ns END, "
-        f"error_count = error_count + {p}, {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE id = {p}",
-        (start, service, start, start, end, end, errors, *tokens, session_row),
-    )
+def _join(
+    cursor: Any,
+    p: str,
+    candidates: Sequence[tuple[int, bytes]],
+    deltas: Mapping[bytes, _TraceDelta],
+    totals: dict[int, _Totals],
+    token_updates: list[tuple[Any, ...]],
+) -> None:
+    """Traces joining sessions: each membership once, and the trace's whole rollup so far into the totals."""
+    traces: dict[bytes, tuple[Any, ...]] = {}
+    wanted = sorted({trace_id for _row, trace_id in candidates})
+    for start in range(0, len(wanted), ID_CHUNK):
+        chunk = wanted[start : start + ID_CHUNK]
+        cursor.execute(
+            "SELECT trace_id, id, service, start_ns, end_ns, error_count, span_count FROM lens_traces "
+            f"WHERE trace_id IN ({', '.join([p] * len(chunk))})",
+            chunk,
+        )
+        traces.update((bytes(row[0]), tuple(row[1:])) for row in cursor.fetchall())
+    tokens: dict[bytes, Tokens] = {}
+    for trace_id in wanted:
+        trace_row, _service, _start, _end, _errors, span_count = traces[trace_id]
+        delta = deltas[trace_id]
+        # All the trace's spans in this batch: its tokens are the batch's. Otherwise read its stored spans once.
+        tokens[trace_id] = delta.tokens if int(span_count) == delta.spans else _stored_tokens(cursor, p, int(trace_row))
+    inserted: set[tuple[int, bytes]] = set()
+    marks = f"({', '.join([p] * (2 + len(_COUNTS)))})"
+    for start in range(0, len(candidates), _ROWS_PER_STATEMENT):
+        part = candidates[start : start + _ROWS_PER_STATEMENT]
+        cursor.execute(
+            f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
+            f"VALUES {', '.join([marks] * len(part))} ON CONFLICT (session_row, trace_id) DO NOTHING "
+            "RETURNING session_row, trace_id",
+            [value for row, trace_id in part for value in (row, trace_id, *tokens[trace_id])],
+        )
+        inserted.update((int(row), bytes(trace_id)) for row, trace_id in cursor.fetchall())
+    for session_row, trace_id in candidates:
+        if (session_row, trace_id) not in inserted:  # another writer made it a member meanwhile: this batch only
+            _merge_delta(totals, token_updates, session_row, trace_id, deltas[trace_id])
+            continue
+        _trace_row, service, start_ns, end_ns, errors, _spans = traces[trace_id]
+        total = totals.setdefault(session_row, _Totals())
+        total.traces += 1
+        total.widen(int(start_ns), int(end_ns), int(errors), tokens[trace_id])
+        if int(start_ns) < total.first_start:
+            total.first_start, total.service = int(start_ns), service
 
 
 def _stored_tokens(cursor: Any, p: str, trace_row: int) -> Tokens:
@@ -317,7 +397,7 @@ def backfill(db: pw.Database, models: Models) -> None:
         after = int(chunk[-1][0])
         for _id, trace_id, attributes in chunk:
             for kind, session_id in session_keys(attributes):
-                session_row = _session_row(cursor, p, kind, session_id)
+                session_row = _session_rows(cursor, p, [(kind, session_id)])[(kind, session_id)]
                 cursor.execute(
                     f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
                     f"VALUES ({p}, {p}, 0, 0, 0, 0, 0, 0) ON CONFLICT (session_row, trace_id) DO NOTHING",
