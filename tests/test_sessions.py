@@ -280,12 +280,12 @@ def test_migration_fills_the_rollup_as_live_writes_do(settings: Settings, tmp_pa
         assert store.sessions().sessions == []
         with pytest.raises(SessionNotFound, match="predates sessions"):
             store.session("s-1")
-    from otel_lens.store import _sessions
+    from otel_lens.store import _sessions_upkeep
 
-    old_chunk, _sessions._BACKFILL_CHUNK = _sessions._BACKFILL_CHUNK, 2  # many chunks
+    old_chunk, _sessions_upkeep._BACKFILL_CHUNK = _sessions_upkeep._BACKFILL_CHUNK, 2  # many chunks
     try:
         release(acquire(settings))  # the first writer migrates
     finally:
-        _sessions._BACKFILL_CHUNK = old_chunk
+        _sessions_upkeep._BACKFILL_CHUNK = old_chunk
     assert _rows(settings) == _rows(fresh)
     assert len(_rows(settings)[0]) == 5

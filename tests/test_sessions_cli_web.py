@@ -122,7 +122,9 @@ def test_api_sessions_pages_and_details(viewer: Viewer) -> None:
         hostile = client.get("/api/sessions/" + quote(HOSTILE, safe=""))
         assert hostile.status_code == 200 and hostile.json()["session_id"] == HOSTILE
         conversation = client.get("/api/sessions/conv-a", params={"kind": "conversation"}).json()
-        assert conversation["kind"] == "conversation" and [s["session_id"] for s in conversation["sessions"]] == ["sess-1"]
+        assert conversation["kind"] == "conversation" and [s["session_id"] for s in conversation["sessions"]] == [
+            "sess-1"
+        ]
         assert [s["session_id"] for s in client.get("/api/sessions", params={"q": "conv"}).json()["sessions"]] == [
             "conv-a", "conv-b"]  # fmt: skip
         for path, module in (("/sessions", "sessions"), ("/sessions/" + quote(HOSTILE, safe=""), "session")):
@@ -177,7 +179,9 @@ def test_openai_v2_calls_in_a_session_of_two_conversations(
             for question, conversation in (("hi", "c-main"), ("tell me more", "c-side"), ("bye", "c-main")):
                 attributes = {"session.id": "user-42", "gen_ai.conversation.id": conversation}
                 with tracer.start_as_current_span("chat turn", attributes=attributes):
-                    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+                    client.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
+                    )
             client.close()
     finally:
         instrumentor.uninstrument()

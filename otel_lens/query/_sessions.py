@@ -25,9 +25,9 @@ KINDS = ("session", "conversation")
 _CURSOR = re.compile(r"^(-?\d{1,19})\.(\d{1,19})$")
 _MAX_INT = 2**63 - 1
 _SHOWN_MATCHES = 3
-_COUNTS = ("genai_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+COUNTS = ("genai_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
            "reasoning_tokens")  # fmt: skip
-_FIELDS = ("id", "kind", "session_id", "service", "trace_count", "start_ns", "end_ns", "error_count", *_COUNTS)
+_FIELDS = ("id", "kind", "session_id", "service", "trace_count", "start_ns", "end_ns", "error_count", *COUNTS)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,8 +15,8 @@ trace twice. Per batch, from the spans actually inserted:
 - a trace already in a session adds this batch's spans only (errors, tokens; the time bounds widen).
 
 So totals are exact whatever order a trace's spans arrive in. A retention sweep deletes the members of
-swept traces and recomputes their sessions from the members left (:func:`forget_traces`); migration 5
-fills both tables from the stored spans in bounded chunks (:func:`backfill`).
+swept traces and recomputes their sessions from the members left, and migration 5 fills both tables from
+the stored spans in bounded chunks (both in :mod:`otel_lens.store._sessions_upkeep`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from otel_lens.store.rows import (
     STATUS_ERROR,
     GenAIUsage,
 )
-from otel_lens.store.schema import Models
 
 SESSION_KEYS: Mapping[str, str] = {
     "session.id": "session",
@@ -49,22 +48,21 @@ SESSION_KEYS: Mapping[str, str] = {
 """Span attribute → the kind of grouping it names."""
 MAX_ID = 1024
 """Longer ids are not grouped (a hostile or accidental value must not make unbounded keys)."""
-_COUNTS = ("genai_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+COUNTS = ("genai_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
            "reasoning_tokens")  # fmt: skip
-_BACKFILL_CHUNK = 20_000  # spans read per statement while migrating
 _ATTRIBUTES = SPAN_COLUMNS.index("attributes")
 _ROWS_PER_STATEMENT = 100  # rows of one multi-row INSERT (8 parameters each: far under any parameter limit)
 _MAX_NS = 2**63 - 1
 
 Tokens = list[int]
-"""A trace's GenAI counts in :data:`_COUNTS` order."""
+"""A trace's GenAI counts in :data:`COUNTS` order."""
 
 
-def _zero() -> Tokens:
+def zero() -> Tokens:
     return [0, 0, 0, 0, 0, 0]
 
 
-def _add(total: Tokens, usage: GenAIUsage) -> None:
+def add_usage(total: Tokens, usage: GenAIUsage) -> None:
     total[0] += 1
     total[1] += usage.input_tokens
     total[2] += usage.output_tokens
@@ -102,7 +100,7 @@ class _TraceDelta:
     __slots__ = ("end", "errors", "spans", "start", "tokens")
 
     def __init__(self, start: int, end: int) -> None:
-        self.start, self.end, self.errors, self.spans, self.tokens = start, end, 0, 0, _zero()
+        self.start, self.end, self.errors, self.spans, self.tokens = start, end, 0, 0, zero()
 
 
 def apply(
@@ -140,7 +138,7 @@ def apply(
             _merge_delta(totals, token_updates, session_row, trace_id, deltas[trace_id])
     candidates = [
         (session_row, trace_id)
-        for key, session_row in _session_rows(cursor, p, sorted(joined)).items()
+        for key, session_row in session_row_ids(cursor, p, sorted(joined)).items()
         for trace_id in sorted(joined[key])
         if session_row not in members.get(trace_id, ())
     ]
@@ -148,7 +146,7 @@ def apply(
         _join(cursor, p, candidates, deltas, totals, token_updates)
     if token_updates:
         cursor.executemany(
-            f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} "
+            f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in COUNTS)} "
             f"WHERE session_row = {p} AND trace_id = {p}",
             token_updates,
         )
@@ -160,7 +158,7 @@ def apply(
             f"start_ns = CASE WHEN trace_count = 0 OR {p} < start_ns THEN {p} ELSE start_ns END, "
             f"end_ns = CASE WHEN trace_count = 0 OR {p} > end_ns THEN {p} ELSE end_ns END, "
             f"trace_count = trace_count + {p}, error_count = error_count + {p}, "
-            f"{', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE id = {p}",
+            f"{', '.join(f'{c} = {c} + {p}' for c in COUNTS)} WHERE id = {p}",
             (1 if t.traces else 0, t.first_start, t.service, t.start, t.start, t.end, t.end, t.traces, t.errors,
              *t.tokens, session_row),
         )  # fmt: skip
@@ -173,7 +171,7 @@ class _Totals:
     __slots__ = ("end", "errors", "first_start", "service", "start", "tokens", "traces")
 
     def __init__(self) -> None:
-        self.traces, self.start, self.end, self.errors, self.tokens = 0, _MAX_NS, -1, 0, _zero()
+        self.traces, self.start, self.end, self.errors, self.tokens = 0, _MAX_NS, -1, 0, zero()
         self.first_start, self.service = _MAX_NS, None
 
     def widen(self, start: int, end: int, errors: int, tokens: Tokens) -> None:
@@ -231,19 +229,19 @@ def _deltas(
         if row[SPAN_STATUS] == STATUS_ERROR:
             delta.errors += 1
         if index in genai:
-            _add(delta.tokens, genai[index])
+            add_usage(delta.tokens, genai[index])
     return found
 
 
-def _session_rows(cursor: Any, p: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+def session_row_ids(cursor: Any, p: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """The lens_sessions row ids of ``keys`` (kind, id), the missing ones created empty."""
     found: dict[tuple[str, str], int] = {}
     for start in range(0, len(keys), _ROWS_PER_STATEMENT):
         chunk = keys[start : start + _ROWS_PER_STATEMENT]
-        empty = f"({p}, {p}, NULL, 0, 0, 0, 0, {', '.join(['0'] * len(_COUNTS))})"
+        empty = f"({p}, {p}, NULL, 0, 0, 0, 0, {', '.join(['0'] * len(COUNTS))})"
         cursor.execute(
             f"INSERT INTO lens_sessions (kind, session_id, service, trace_count, start_ns, end_ns, error_count, "
-            f"{', '.join(_COUNTS)}) VALUES {', '.join([empty] * len(chunk))} ON CONFLICT (kind, session_id) DO NOTHING",
+            f"{', '.join(COUNTS)}) VALUES {', '.join([empty] * len(chunk))} ON CONFLICT (kind, session_id) DO NOTHING",
             [value for key in chunk for value in key],
         )
         cursor.execute(
@@ -285,11 +283,11 @@ def _join(
         # All the trace's spans in this batch: its tokens are the batch's. Otherwise read its stored spans once.
         tokens[trace_id] = delta.tokens if int(span_count) == delta.spans else _stored_tokens(cursor, p, int(trace_row))
     inserted: set[tuple[int, bytes]] = set()
-    marks = f"({', '.join([p] * (2 + len(_COUNTS)))})"
+    marks = f"({', '.join([p] * (2 + len(COUNTS)))})"
     for start in range(0, len(candidates), _ROWS_PER_STATEMENT):
         part = candidates[start : start + _ROWS_PER_STATEMENT]
         cursor.execute(
-            f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
+            f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(COUNTS)}) "
             f"VALUES {', '.join([marks] * len(part))} ON CONFLICT (session_row, trace_id) DO NOTHING "
             "RETURNING session_row, trace_id",
             [value for row, trace_id in part for value in (row, trace_id, *tokens[trace_id])],
@@ -309,124 +307,20 @@ def _join(
 
 def _stored_tokens(cursor: Any, p: str, trace_row: int) -> Tokens:
     """A trace's GenAI counts from its stored spans (those whose attributes could hold usage, decoded)."""
-    total = _zero()
+    total = zero()
     cursor.execute(
         f"SELECT attributes FROM lens_spans WHERE trace_row = {p} AND attributes LIKE {p}", (trace_row, "%token%")
     )
     for (text,) in cursor.fetchall():
-        usage = _usage_of(text)
+        usage = usage_of(text)
         if usage is not None:
-            _add(total, usage)
+            add_usage(total, usage)
     return total
 
 
-def _usage_of(text: str | None) -> GenAIUsage | None:
+def usage_of(text: str | None) -> GenAIUsage | None:
     """A stored span's GenAI usage by the row builder's rule (the same keys, the same reader)."""
     attributes = loads(text)
     if not isinstance(attributes, dict) or attributes.keys().isdisjoint(USAGE_KEYS):
         return None
     return genai_usage(attributes)
-
-
-# -- retention ----------------------------------------------------------------------------------
-
-_RECOMPUTE = (
-    "UPDATE lens_sessions SET "
-    "trace_count = (SELECT count(*) FROM lens_session_traces m WHERE m.session_row = lens_sessions.id), "
-    "start_ns = COALESCE((SELECT min(t.start_ns) FROM lens_session_traces m JOIN lens_traces t "
-    "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id), 0), "
-    "end_ns = COALESCE((SELECT max(t.end_ns) FROM lens_session_traces m JOIN lens_traces t "
-    "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id), 0), "
-    "error_count = COALESCE((SELECT sum(t.error_count) FROM lens_session_traces m JOIN lens_traces t "
-    "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id), 0), "
-    + ", ".join(
-        f"{c} = COALESCE((SELECT sum(m.{c}) FROM lens_session_traces m WHERE m.session_row = lens_sessions.id), 0)"
-        for c in _COUNTS
-    )
-)
-
-
-def _recompute(cursor: Any, p: str, session_rows: Sequence[int]) -> None:
-    """Totals of ``session_rows`` again from their members; a session left with none is deleted."""
-    for start in range(0, len(session_rows), ID_CHUNK):
-        chunk = list(session_rows[start : start + ID_CHUNK])
-        marks = ", ".join([p] * len(chunk))
-        cursor.execute(f"{_RECOMPUTE} WHERE id IN ({marks})", chunk)
-        cursor.execute(f"DELETE FROM lens_sessions WHERE id IN ({marks}) AND trace_count = 0", chunk)
-
-
-def forget_traces(cursor: Any, p: str, trace_ids: Sequence[bytes]) -> None:
-    """The sweeper deleted ``trace_ids`` (in this transaction): drop their memberships and recompute their
-    sessions from the members left (bounded by those sessions' sizes)."""
-    if not trace_ids:
-        return
-    marks = ", ".join([p] * len(trace_ids))
-    ids = list(trace_ids)
-    cursor.execute(f"SELECT DISTINCT session_row FROM lens_session_traces WHERE trace_id IN ({marks})", ids)
-    affected = sorted(int(row[0]) for row in cursor.fetchall())
-    if not affected:
-        return
-    cursor.execute(f"DELETE FROM lens_session_traces WHERE trace_id IN ({marks})", ids)
-    _recompute(cursor, p, affected)
-
-
-# -- migration ------------------------------------------------------------------------------------
-
-
-def backfill(db: pw.Database, models: Models) -> None:
-    """Schema 5: create the tables (when missing) and fill them from the stored spans, chunk by chunk.
-
-    Two passes over the spans in id order, memory bounded by a chunk: memberships first (a session key
-    may be on any span, after or before the spans with tokens), then each member trace's tokens; the
-    totals are then computed from the members, as a sweep recomputes them. Runs inside the migration's
-    transaction, so a store is either fully migrated or untouched.
-    """
-    db.create_tables([models.session, models.sessiontrace], safe=True)
-    p = db.param
-    cursor = db.cursor()
-    after = 0
-    while True:  # pass 1: memberships
-        cursor.execute(
-            f"SELECT s.id, t.trace_id, s.attributes FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
-            f"WHERE s.id > {p} AND (s.attributes LIKE {p} OR s.attributes LIKE {p}) ORDER BY s.id LIMIT {p}",
-            (after, "%session%", "%conversation.id%", _BACKFILL_CHUNK),
-        )
-        chunk = cursor.fetchall()
-        if not chunk:
-            break
-        after = int(chunk[-1][0])
-        for _id, trace_id, attributes in chunk:
-            for kind, session_id in session_keys(attributes):
-                session_row = _session_rows(cursor, p, [(kind, session_id)])[(kind, session_id)]
-                cursor.execute(
-                    f"INSERT INTO lens_session_traces (session_row, trace_id, {', '.join(_COUNTS)}) "
-                    f"VALUES ({p}, {p}, 0, 0, 0, 0, 0, 0) ON CONFLICT (session_row, trace_id) DO NOTHING",
-                    (session_row, bytes(trace_id)),
-                )
-    after = 0
-    while True:  # pass 2: the tokens of member traces
-        cursor.execute(
-            f"SELECT s.id, t.trace_id, s.attributes FROM lens_spans s JOIN lens_traces t ON t.id = s.trace_row "
-            f"WHERE s.id > {p} AND s.attributes LIKE {p} ORDER BY s.id LIMIT {p}",
-            (after, "%token%", _BACKFILL_CHUNK),
-        )
-        chunk = cursor.fetchall()
-        if not chunk:
-            break
-        after = int(chunk[-1][0])
-        per_trace: dict[bytes, Tokens] = {}
-        for _id, trace_id, attributes in chunk:
-            usage = _usage_of(attributes)
-            if usage is not None:
-                _add(per_trace.setdefault(bytes(trace_id), _zero()), usage)
-        for trace_id, tokens in per_trace.items():
-            cursor.execute(
-                f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in _COUNTS)} WHERE trace_id = {p}",
-                (*tokens, trace_id),
-            )
-    cursor.execute("SELECT id FROM lens_sessions ORDER BY id")
-    _recompute(cursor, p, [int(row[0]) for row in cursor.fetchall()])
-    cursor.execute(  # the service of the first trace, as a live writer sets it
-        "UPDATE lens_sessions SET service = (SELECT t.service FROM lens_session_traces m JOIN lens_traces t "
-        "ON t.trace_id = m.trace_id WHERE m.session_row = lens_sessions.id ORDER BY t.start_ns, t.id LIMIT 1)"
-    )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from otel_lens.store import _latency, _sessions
+from otel_lens.store import _latency, _sessions_upkeep
 from otel_lens.store._backends import backend_of
 from otel_lens.store.errors import SchemaTooNew
 from otel_lens.store.rows import SCHEMA_3_COLUMNS
@@ -68,7 +68,7 @@ def _add_latency_rollup(db: pw.Database, models: Models) -> None:
 def _add_sessions_rollup(db: pw.Database, models: Models) -> None:
     """Schema 5: lens_sessions and lens_session_traces, the sessions and conversations ``sessions`` lists,
     filled from the stored spans (a store created at this version has no spans yet: nothing to fill)."""
-    _sessions.backfill(db, models)
+    _sessions_upkeep.backfill(db, models)
 
 
 def table_columns(db: pw.Database, table: str) -> set[str]:
