@@ -68,3 +68,17 @@ def export(settings: Settings, *batches: Sequence[ReadableSpan]) -> None:
             exporter.export(list(batch))
     finally:
         exporter.shutdown()
+
+
+def traces_split_between_writers(factory: SpanFactory, half: int) -> list[list[ReadableSpan]]:
+    """40 traces in 4 sessions (fixed times, so two processes make the very same spans with an incremental id
+    generator); ``half`` 0 keeps each trace's first model call, 1 the rest and the root (with session.id):
+    batches of 2 traces each."""
+    base = 1_700_000_000 * 10**9
+    kept = []
+    for number in range(40):
+        spans = turn(
+            factory, {"session.id": f"sess-{number % 4}"}, ((100, 10), (200, 20)), start_ns=base + number * 10**6
+        )
+        kept.append(spans[:1] if half == 0 else spans[1:])
+    return [kept[i] + kept[i + 1] for i in range(0, 40, 2)]

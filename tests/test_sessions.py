@@ -4,7 +4,10 @@ turns; swept with its traces; filled by migration 5 from an older store exactly 
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,8 +20,8 @@ from otel_lens.query import AmbiguousSessionId, SessionNotFound
 from otel_lens.settings import Settings
 from otel_lens.store.migrations import MIGRATIONS
 from otel_lens.store.shared import acquire, release
-from otel_lens.testing import SpanFactory
-from tests._sessions_helpers import export, turn
+from otel_lens.testing import IncrementalIdGenerator, SpanFactory
+from tests._sessions_helpers import export, traces_split_between_writers, turn
 from tests._store_helpers import models
 
 STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_add_sessions_rollup")
@@ -289,3 +292,43 @@ def test_migration_fills_the_rollup_as_live_writes_do(settings: Settings, tmp_pa
         _sessions_upkeep._BACKFILL_CHUNK = old_chunk
     assert _rows(settings) == _rows(fresh)
     assert len(_rows(settings)[0]) == 5
+
+
+_WRITER = """
+import os, sys, time
+sys.path.insert(0, os.getcwd())
+from otel_lens.settings import Settings
+from otel_lens.testing import IncrementalIdGenerator, SpanFactory
+from tests._sessions_helpers import export, traces_split_between_writers
+url, go, half = sys.argv[1:4]
+batches = traces_split_between_writers(SpanFactory("agents", id_generator=IncrementalIdGenerator()), int(half))
+while not os.path.exists(go):
+    time.sleep(0.005)
+export(Settings.load(environ={}, database=url, sweep_interval=0), *batches)
+print(len(batches))
+"""
+
+
+@pytest.mark.postgres
+def test_concurrent_postgres_writers_split_traces_exactly(postgres_url: str, tmp_path: Path) -> None:
+    """Two processes at once on PostgreSQL, each storing half the spans of the same 40 traces (one has the roots
+    with session.id, the model calls are split): the session rows and memberships equal one writer's."""
+    settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
+    release(acquire(settings))  # schema in place before the race
+    go = tmp_path / "go"
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, postgres_url, str(go), half], cwd=repo, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for half in ("0", "1")
+    ]  # fmt: skip
+    go.touch()
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    single = Settings.load(environ={}, database=str(tmp_path / "single.db"), sweep_interval=0)
+    both = [traces_split_between_writers(SpanFactory("agents", id_generator=IncrementalIdGenerator()), half)
+            for half in (0, 1)]  # fmt: skip
+    export(single, *both[0], *both[1])
+    assert _rows(settings) == _rows(single)
+    assert sorted(_listed(settings))[0] == ("session", "sess-0", 10, 0, 10 * 300, 10 * 30)
