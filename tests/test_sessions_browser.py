@@ -109,3 +109,25 @@ def test_an_unknown_session_says_so(page: Page, site: tuple[Viewer, list[str]], 
     p.locator("h1", has_text="Not found").wait_for()
     assert "no session or conversation 'nope'" in str(p.locator(".notice").text_content())
     page.errors.clear()  # the 404 of the API call is logged by Chromium as a failed resource: expected here
+
+
+def test_a_session_page_shows_new_turns_live(page: Page, site: tuple[Viewer, list[str]], tmp_path: Path) -> None:
+    """With the session page open, a trace of that session stored by another process's exporter appears as a new
+    turn without a reload (the page follows /api/live), and the list shows the new count."""
+    p = page.go("/sessions/live-1")
+    p.locator("h1", has_text="Not found").wait_for()  # nothing of it stored yet
+    page.errors.clear()
+    database = site[0].process.args[site[0].process.args.index("--database") + 1]
+    settings = Settings.load(environ={}, database=str(database), sweep_interval=0)
+    export(settings, turn(SpanFactory("agents"), {"session.id": "live-1"}))
+    p = page.go("/sessions/live-1")
+    p.wait_for_function("() => document.querySelectorAll('.turn').length === 1")
+    export(settings, turn(SpanFactory("agents"), {"session.id": "live-1"}, ((7, 7),)))
+    p.wait_for_function("() => document.querySelectorAll('.turn').length === 2", timeout=60_000)
+    lst = page.go("/sessions")
+    lst.wait_for_function("() => document.querySelector('tr[data-session-id=\"live-1\"]') !== null")
+    export(settings, turn(SpanFactory("agents"), {"session.id": "live-1"}))
+    lst.wait_for_function(
+        "() => document.querySelector('tr[data-session-id=\"live-1\"] td:nth-child(5)').textContent === '3'",
+        timeout=60_000,
+    )

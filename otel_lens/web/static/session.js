@@ -1,7 +1,8 @@
 // One session or conversation as a chat-like list of turns (one per trace, oldest first): what was asked and
 // answered, tokens, cost, latency and errors per turn and in total, the conversations of a session (or the
-// sessions of a conversation), each turn linking to its trace.
-import { api, app, fmtCount, fmtMs, fmtTime, h, params, plural, retrier, setStatus, showError } from "./common.js";
+// sessions of a conversation), each turn linking to its trace. Live: a stored trace reloads it (debounced), so
+// an agent run can be watched turn by turn.
+import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, plural, retrier, setStatus, showError } from "./common.js";
 
 const root = app();
 const sessionId = root.dataset.sessionId || "";
@@ -65,6 +66,7 @@ function render(data) {
 }
 
 const wait = retrier(load);
+let feed = null;
 
 async function load() {
   wait.cancel();
@@ -74,6 +76,7 @@ async function load() {
     render(data);
     wait.succeeded();
     setStatus("");
+    if (!feed) feed = follow({ logs: 0 }, { trace: debounce(load, 1000) }, (state) => { if (state === "reopened") load(); });
   } catch (error) {
     if (wait.failed(error)) return;
     if (error.status === 404) root.replaceChildren(h("p", {}, h("a", { href: "/sessions" }, "← Sessions")), h("h1", {}, "Not found"), h("p", { class: "notice" }, error.message));

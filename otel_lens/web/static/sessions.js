@@ -1,6 +1,7 @@
 // Sessions: sessions (session.id) and GenAI conversations (gen_ai.conversation.id), latest activity first,
-// filtered and paged by cursor; the filters and the page live in the URL.
-import { api, app, clearInvalid, debounce, fmtCount, fmtMs, fmtTime, h, markInvalid, params, retrier, select, setParams, setStatus, showError, SINCE_OPTIONS } from "./common.js";
+// filtered and paged by cursor; the filters and the page live in the URL. Live on the first page: a stored
+// trace reloads it (debounced).
+import { api, app, clearInvalid, debounce, fmtCount, fmtMs, fmtTime, follow, h, markInvalid, params, retrier, select, setParams, setStatus, showError, SINCE_OPTIONS } from "./common.js";
 
 const FILTERS = ["q", "kind", "service", "since"];
 const state = params();
@@ -74,6 +75,7 @@ function changed() {
   for (const key of FILTERS) state[key] = data.get(key) || "";
   state.before = "";
   load();
+follow({ logs: 0 }, { trace: debounce(() => { if (!state.before && !invalid) load(); }, 1000) });
 }
 
 form.addEventListener("change", changed);
@@ -82,3 +84,4 @@ form.addEventListener("submit", (e) => { e.preventDefault(); changed(); });
 window.addEventListener("popstate", () => { Object.assign(state, { q: "", kind: "", service: "", since: "", before: "" }, params()); load(); });
 app().append(h("div", { class: "toolbar" }, h("h1", {}, "Sessions")), form, h("div", { class: "scroll-x" }, table), more);
 load();
+follow({ logs: 0 }, { trace: debounce(() => { if (!state.before && !invalid) load(); }, 1000) });
