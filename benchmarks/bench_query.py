@@ -44,7 +44,7 @@ from otel_lens.store.migrations import latest_version
 from otel_lens.store.rows import EncodedBatch, GenAIUsage
 from otel_lens.store.shared import acquire, release
 
-VERSION = 4  # bump when the generated shape changes: the cache key, with the schema version
+VERSION = 6  # bump when the generated shape changes: the cache key, with the schema version
 CACHE = CACHE_ROOT / f"otel-lens-bench-query-v{VERSION}-schema{latest_version()}"
 SPANS_PER_TRACE = 5
 WEEK_NS = 7 * 86400 * 10**9
@@ -101,13 +101,17 @@ def build(path: Path, total_spans: int, end_ns: int) -> dict[str, Any]:
             failed = rng.random() < 0.02
             name = NAMES[rng.randrange(10)] if s == 0 else NAMES[rng.randrange(len(NAMES))]
             attributes: dict[str, Any] = {"http.route": name, "bench.serial": serial}
+            if s == 0 and t % 2 == 0:  # half the traces are turns of a session (10 traces each)
+                attributes["session.id"] = f"sess-{t // 20}"
+                facts["session"] = f"sess-{t // 20}"
             is_genai = rng.random() < 0.05
             if is_genai:
                 provider, model = MODELS[rng.randrange(len(MODELS))]
                 usage = GenAIUsage(provider, model, rng.randrange(10, 4000), rng.randrange(1, 800), 0, 0)
                 attributes.update({"gen_ai.provider.name": provider, "gen_ai.request.model": model,
                                    "gen_ai.usage.input_tokens": usage.input_tokens,
-                                   "gen_ai.usage.output_tokens": usage.output_tokens})  # fmt: skip
+                                   "gen_ai.usage.output_tokens": usage.output_tokens,
+                                   "gen_ai.conversation.id": f"conv-{t // 5}"})  # fmt: skip
                 genai[len(spans)] = usage
             spans.append([trace_id, span_id, parent, name, 1 if s == 0 else 0, 0x101, start + offset, duration,
                           2 if failed else 0, "boom" if failed else None, dumps(attributes), None, None,
@@ -163,6 +167,10 @@ def queries(path: Path, facts: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "usage --since 24h": lambda: store.usage(since=since),
         "stats --since 24h": lambda: store.stats(since=since),
         "stats --since 24h --by service": lambda: store.stats(since=since, by="service"),
+        "sessions --limit 50": lambda: store.sessions(limit=50),
+        "sessions --kind conversation --limit 50": lambda: store.sessions(kind="conversation", limit=50),
+        "sessions --since 24h --limit 50": lambda: store.sessions(since=since, limit=50),
+        "session <10-trace session>": lambda: store.session(facts["session"]),
     }
 
 

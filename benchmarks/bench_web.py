@@ -95,6 +95,7 @@ def median_ms(fn: Callable[[], Any], rounds: int) -> float:
 
 def endpoints(facts: dict[str, Any], client: httpx.Client) -> dict[str, Callable[[], Any]]:
     cursor = client.get("/api/traces", params={"limit": 1000}).json()["next"]
+    sessions_cursor = client.get("/api/sessions", params={"limit": 100}).json()["next"]
 
     def get(path: str, **params: Any) -> Callable[[], Any]:
         def call() -> Any:
@@ -115,6 +116,10 @@ def endpoints(facts: dict[str, Any], client: httpx.Client) -> dict[str, Callable
         "/api/logs?trace=<that trace>": get("/api/logs", trace=facts["big_trace"]),
         "/api/stats?since=24h": get("/api/stats", since="24h"),
         "/api/usage?since=24h": get("/api/usage", since="24h"),
+        "/api/sessions?limit=50": get("/api/sessions", limit=50),
+        "/api/sessions?kind=conversation": get("/api/sessions", kind="conversation", limit=50),
+        "/api/sessions?before=<page 2 of 100>": get("/api/sessions", before=sessions_cursor, limit=50),
+        "/api/sessions/<10-trace session>": get(f"/api/sessions/{facts['session']}"),
     }
 
 

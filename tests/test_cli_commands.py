@@ -32,7 +32,7 @@ def test_every_command_module_is_registered_and_complete() -> None:
     (sub,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
     assert list(sub.choices) == names
     for command in commands.COMMANDS:
-        positional = {"show": ["abc"], "sql": ["SELECT 1"], "diff": ["abc", "abd"]}  # their required arguments
+        positional = {"show": ["abc"], "session": ["s-1"], "sql": ["SELECT 1"], "diff": ["abc", "abd"]}  # required ones
         args = [command.NAME, *positional.get(command.NAME, [])]
         assert parser.parse_args(args).run is command.run
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from otel_lens.mcp._compact import bounded, compact, cut_text
-from otel_lens.query import LogRecord, SpanRecord, Store, cutoff_ns, diff_traces, previous_trace, run_sql, scan_sessions
+from otel_lens.query import LogRecord, SpanRecord, Store, cutoff_ns, diff_traces, previous_trace, run_sql
 
 _ERROR = 17  # the OTel severity number of ERROR
 _TRACE_HINT = "raise limit, or narrow with since/service/name/errors_only"
@@ -153,37 +153,33 @@ def token_usage(store: Store, since: str, by: str, session_id: str | None) -> di
         return {"since": since, "input_tokens": total_in, "output_tokens": total_out,
                 "total_tokens": total_in + total_out, "cost": cost} | bounded(
             [r.as_dict() for r in rows], 50, "usage", "narrow since")  # fmt: skip
-    scan = scan_sessions(store, since=since, session_id=session_id)
-    if not scan.sessions:
-        raise LookupError(
-            f"no session or conversation {session_id!r} in the last {since} (spans with session.id or "
-            "gen_ai.conversation.id); try a longer since, or list_sessions"
-        )
-    out: dict[str, Any] = {"session_id": session_id, "since": since}
-    total_in = sum(s.input_tokens for s in scan.sessions)
-    total_out = sum(s.output_tokens for s in scan.sessions)
+    detail = store.session(session_id, messages=False)  # SessionNotFound: a one-line tool error
     by_model: dict[str, list[int]] = {}
-    for session in scan.sessions:
-        for model, (inp, outp) in session.tokens_by_model.items():
+    for turn in detail.turns:
+        for model, inp, outp in turn.by_model:
             entry = by_model.setdefault(model, [0, 0])
             entry[0] += inp
             entry[1] += outp
-    out |= {
-        "input_tokens": total_in, "output_tokens": total_out, "total_tokens": total_in + total_out,
+    summary = detail.summary
+    out: dict[str, Any] = {
+        "session_id": summary.session_id, "kind": summary.kind,
+        "note": "a session's totals cover all its stored traces (since does not narrow them)",
+        "input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens,
+        "total_tokens": summary.input_tokens + summary.output_tokens, "cost": detail.cost,
         "by_model": [{"model": m, "input_tokens": i, "output_tokens": o} for m, (i, o) in sorted(by_model.items())],
-        "traces": [t.as_dict() for s in scan.sessions for t in s.traces][:20],
     }  # fmt: skip
-    if not scan.complete:
-        out["note"] = "the scan stopped early (too many matching spans); narrow since for exact totals"
-    return out
+    turns = [{key: turn.as_dict()[key] for key in _TURN_KEYS} for turn in detail.turns]
+    return out | bounded(turns, 20, "traces", "see otel-lens session ID for every turn")
+
+
+_TURN_KEYS = ("trace_id", "root_name", "start_time", "duration_ms", "error_count", "input_tokens", "output_tokens")
+_SESSIONS_COUNTED = 200
 
 
 def list_sessions(store: Store, since: str, limit: int) -> dict[str, Any]:
-    scan = scan_sessions(store, since=since)
-    out = bounded([s.as_dict() for s in scan.sessions], limit, "sessions", "raise limit or narrow since")
-    if not scan.complete:
-        out["note"] = "the scan stopped early (too many matching spans); narrow since to see every session"
-    return out
+    page = store.sessions(since=since, limit=limit + _SESSIONS_COUNTED + 1)
+    rows = [session.as_dict() for session in page.sessions]
+    return bounded(rows, limit, "sessions", "raise limit or narrow since", counted=_SESSIONS_COUNTED)
 
 
 def sql(store: Store, query: str, limit: int, timeout_s: float) -> dict[str, Any]:

@@ -22,12 +22,19 @@ from otel_lens.query._live import LiveBatch, LiveFeed
 from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
 from otel_lens.query._messages import MESSAGE_EVENTS, log_event_name, transcript_of
 from otel_lens.query._pages import LogPage, TracePage, log_dict
-from otel_lens.query._session_scan import scan_sessions
+from otel_lens.query._session_turns import SessionDetail, Turn
+from otel_lens.query._sessions import SessionPage, SessionSummary
 from otel_lens.query._sql import DEFAULT_ROW_LIMIT as SQL_ROW_LIMIT
 from otel_lens.query._sql import DEFAULT_TIMEOUT_S as SQL_TIMEOUT_S
 from otel_lens.query._sql import SqlError, SqlRefused, SqlResult, SqlTimeout, run_sql
 from otel_lens.query._usage_series import UsagePoint
-from otel_lens.query.errors import AmbiguousTraceId, DatabaseNotReady, TraceNotFound
+from otel_lens.query.errors import (
+    AmbiguousSessionId,
+    AmbiguousTraceId,
+    DatabaseNotReady,
+    SessionNotFound,
+    TraceNotFound,
+)
 from otel_lens.query.otlp import export_logs_request, export_request
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import (
@@ -56,6 +63,7 @@ __all__ = [
     "SQL_TIMEOUT_S",
     "STATS_GROUPS",
     "USAGE_GROUPS",
+    "AmbiguousSessionId",
     "AmbiguousTraceId",
     "DatabaseNotReady",
     "LiveBatch",
@@ -67,6 +75,10 @@ __all__ = [
     "PriceTable",
     "PruneSummary",
     "ScopeInfo",
+    "SessionDetail",
+    "SessionNotFound",
+    "SessionPage",
+    "SessionSummary",
     "SpanDiff",
     "SpanEvent",
     "SpanLink",
@@ -85,6 +97,7 @@ __all__ = [
     "TracePage",
     "TraceSummary",
     "Transcript",
+    "Turn",
     "UsagePoint",
     "UsageRow",
     "bundled_prices",
@@ -100,7 +113,6 @@ __all__ = [
     "previous_trace",
     "resolve_database",
     "run_sql",
-    "scan_sessions",
     "trace_id_prefix",
     "transcript_of",
 ]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from otel_lens.store.errors import DatabaseNotReady, EmptySqliteDatabase
 
-__all__ = ["AmbiguousTraceId", "DatabaseNotReady", "EmptySqliteDatabase", "TraceNotFound"]
+__all__ = [
+    "AmbiguousSessionId",
+    "AmbiguousTraceId",
+    "DatabaseNotReady",
+    "EmptySqliteDatabase",
+    "SessionNotFound",
+    "TraceNotFound",
+]
 
 
 class TraceNotFound(LookupError):
@@ -13,3 +20,12 @@ class TraceNotFound(LookupError):
 
 class AmbiguousTraceId(LookupError):
     """Several stored traces start with the given id prefix."""
+
+
+class SessionNotFound(TraceNotFound):
+    """No stored session or conversation has the given id (or starts with it); a kind of :class:`TraceNotFound`,
+    so every reader that answers an unknown trace (404, one line) answers an unknown session the same way."""
+
+
+class AmbiguousSessionId(AmbiguousTraceId):
+    """Several stored sessions or conversations start with the given id prefix."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from otel_lens._guard import internal
 from otel_lens._units import parse_duration
-from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _pages, _traces, _usage
+from otel_lens.query import _aggregates, _bundled_prices, _filters, _logs, _pages, _sessions, _traces, _usage
 from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups
 from otel_lens.query._filters import Since
@@ -22,6 +22,8 @@ from otel_lens.query._live import LiveFeed
 from otel_lens.query._messages import with_transcripts
 from otel_lens.query._pages import LogPage, TracePage
 from otel_lens.query._reader import Reader
+from otel_lens.query._session_turns import SessionDetail, session_detail
+from otel_lens.query._sessions import SessionPage
 from otel_lens.query._usage_series import UsagePoint, usage_series
 from otel_lens.query.prices import PriceTable
 from otel_lens.query.results import LogRecord, SpanRecord, StatRow, TraceDetail, TraceSummary, UsageRow
@@ -75,6 +77,14 @@ class _OwnReader(Reader):
 
 def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
     return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
+
+
+def _until(until: Since) -> int | None:
+    """The end of a window as Unix nanoseconds; its error names ``until`` (the parser's says ``since``)."""
+    try:
+        return _filters.cutoff_ns(until)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("since=", "until=", 1)) from None
 
 
 class Store:
@@ -392,6 +402,70 @@ class Store:
         group = _filters.choose(by, _filters.USAGE_GROUPS, "by")
         cutoff = _filters.cutoff_ns(since)
         return self._reader.run(lambda m: usage_series(m, group, cutoff))
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def sessions(
+        self,
+        kind: str | None = None,
+        service: str | None = None,
+        since: Since = None,
+        until: Since = None,
+        search: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> SessionPage:
+        """Sessions and conversations, latest activity first, one page (``before``: a previous page's ``next``).
+
+        Args:
+            kind: ``"session"`` or ``"conversation"`` only.
+            service: only those whose first trace's root service is this.
+            since / until: only those active after / before (a duration ago, or a datetime).
+            search: only those whose id contains this text.
+
+        Raises:
+            ValueError: a filter or the cursor does not parse.
+        """
+        checked = _filters.check_limit(limit)
+        assert checked is not None
+        arguments: dict[str, Any] = {
+            "kind": None if kind is None else _filters.choose(kind, _sessions.KINDS, "kind"),
+            "service": service,
+            "since": _filters.cutoff_ns(since),
+            "until": _until(until),
+            "search": search or None,
+            "before": _sessions.parse_cursor(before),
+            "limit": checked,
+        }
+        return self._reader.run(lambda m: _sessions.list_sessions(m, **arguments))
+
+    def session(
+        self,
+        session_id: str,
+        kind: str | None = None,
+        prices: PriceTable | str | os.PathLike[str] | None = None,
+        bundled_prices: bool = True,
+        messages: bool = True,
+    ) -> SessionDetail:
+        """One session or conversation (its id, or a unique start of it) with its traces as turns, oldest first.
+
+        Each turn has its tokens, cost (priced like :meth:`usage`), latency, errors and, unless ``messages``
+        is False, the question and answer its model calls carried.
+
+        Raises:
+            SessionNotFound: no session or conversation has this id (nor starts with it).
+            AmbiguousSessionId: several start with it.
+            ValueError: ``kind`` or the price table does not parse.
+        """
+        wanted_kind = None if kind is None else _filters.choose(kind, _sessions.KINDS, "kind")
+        table = prices if isinstance(prices, PriceTable) or prices is None else PriceTable.load(prices)
+        bundled = _bundled_prices.bundled_prices() if bundled_prices else None
+
+        def work(models: Any) -> SessionDetail:
+            summary = _sessions.resolve_session(models, session_id, wanted_kind)
+            return session_detail(models, self._lookups, summary, table, bundled, messages)
+
+        return self._reader.run(work)
 
     # -- retention ------------------------------------------------------------------------------
 

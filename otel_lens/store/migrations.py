@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from otel_lens.store import _latency
+from otel_lens.store import _latency, _sessions_upkeep
 from otel_lens.store._backends import backend_of
 from otel_lens.store.errors import SchemaTooNew
 from otel_lens.store.rows import SCHEMA_3_COLUMNS
@@ -65,6 +65,12 @@ def _add_latency_rollup(db: pw.Database, models: Models) -> None:
     _latency.backfill(db, models, backend_of(db))
 
 
+def _add_sessions_rollup(db: pw.Database, models: Models) -> None:
+    """Schema 5: lens_sessions and lens_session_traces, the sessions and conversations ``sessions`` lists,
+    filled from the stored spans (a store created at this version has no spans yet: nothing to fill)."""
+    _sessions_upkeep.backfill(db, models)
+
+
 def table_columns(db: pw.Database, table: str) -> set[str]:
     """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
     return backend_of(db).table_columns(db, table)
@@ -75,6 +81,7 @@ MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
     2: _add_reasoning_tokens,
     3: _add_lossless_export_columns,
     4: _add_latency_rollup,
+    5: _add_sessions_rollup,
 }
 """Version → the step that brings a store from version - 1 to it."""
 

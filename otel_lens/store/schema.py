@@ -176,6 +176,61 @@ class Latency(_Base):
         primary_key = pw.CompositeKey("bucket_ns", "service", "name", "kind")
 
 
+class Session(_Base):
+    """One session (``session.id``) or conversation (``gen_ai.conversation.id``): totals over its traces (schema 5).
+
+    Kept in the export transaction by :mod:`otel_lens.store._sessions`; ``end_ns`` (the last activity)
+    is indexed with ``id`` so the newest-first list is a keyset page whatever the store's size.
+    """
+
+    id = pw.BigAutoField()
+    kind = pw.TextField()  # "session" or "conversation"
+    session_id = pw.TextField()
+    service = pw.TextField(null=True)  # the root service of the first trace seen in it
+    trace_count = pw.BigIntegerField()
+    start_ns = pw.BigIntegerField()
+    end_ns = pw.BigIntegerField()
+    error_count = pw.BigIntegerField()
+    genai_count = pw.BigIntegerField()
+    input_tokens = pw.BigIntegerField()
+    output_tokens = pw.BigIntegerField()
+    cache_read_tokens = pw.BigIntegerField()
+    cache_creation_tokens = pw.BigIntegerField()
+    reasoning_tokens = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "lens_sessions"
+        # Newest activity first, also within one kind or one service: each list reads its index in order.
+        indexes = (
+            (("kind", "session_id"), True),
+            (("end_ns", "id"), False),
+            (("kind", "end_ns", "id"), False),
+            (("service", "end_ns", "id"), False),
+        )
+
+
+class SessionTrace(_Base):
+    """A trace's membership in a session (schema 5); inserted once, so a re-export counts the trace once.
+
+    The token columns are the trace's own GenAI totals, so a sweep can recompute its sessions' totals
+    from the members left.
+    """
+
+    session_row = pw.BigIntegerField()  # lens_sessions.id
+    trace_id = pw.BlobField()
+    genai_count = pw.BigIntegerField()
+    input_tokens = pw.BigIntegerField()
+    output_tokens = pw.BigIntegerField()
+    cache_read_tokens = pw.BigIntegerField()
+    cache_creation_tokens = pw.BigIntegerField()
+    reasoning_tokens = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "lens_session_traces"
+        primary_key = pw.CompositeKey("session_row", "trace_id")
+        indexes = ((("trace_id",), False),)
+
+
 class Body(_Base):
     """A captured HTTP or function body, content-addressed by sha256 and stored once."""
 
@@ -200,7 +255,9 @@ class Meta(_Base):
         table_name = "lens_meta"
 
 
-ALL_MODELS: tuple[type[_Base], ...] = (Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency)
+ALL_MODELS: tuple[type[_Base], ...] = (
+    Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency, Session, SessionTrace
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +273,8 @@ class Models:
     body: type[Body]
     meta: type[Meta]
     latency: type[Latency]
+    session: type[Session]
+    sessiontrace: type[SessionTrace]
 
     def all(self) -> list[type[pw.Model]]:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
+from otel_lens.store import _sessions_upkeep
 from otel_lens.store._backends import Backend
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ class Sweeper:
             summary.spans_deleted += max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM lens_traces WHERE id IN ({marks})", ids)
             summary.traces_deleted += max(cursor.rowcount, 0)
+            _sessions_upkeep.forget_traces(cursor, p, [bytes(row[1]) for row in found])  # their sessions shrink
             return len(ids)
 
         return self._timed(work, limit) > 0

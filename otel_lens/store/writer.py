@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import _latency, rollups
+from otel_lens.store import _latency, _sessions, rollups
 from otel_lens.store._backends import Backend, Statements, backend_of
 from otel_lens.store.errors import StoreError
 from otel_lens.store.rows import (
@@ -28,6 +28,7 @@ from otel_lens.store.rows import (
     TRACE_DELTA_COLUMNS,
     USAGE_DELTA_COLUMNS,
     EncodedBatch,
+    GenAIUsage,
     ResourceRow,
     ScopeRow,
     SpanRow,
@@ -37,6 +38,13 @@ from otel_lens.store.rows import (
 
 _RowIds = tuple[list[int], list[int]]
 """The row ids of a batch's resources and of its scopes, by batch index."""
+
+
+def _inserted_genai(genai: dict[int, GenAIUsage], indexes: list[int] | None) -> dict[int, GenAIUsage]:
+    """The usage of the inserted spans, by their index among the inserted rows."""
+    if indexes is None or not genai:
+        return genai
+    return {new: genai[old] for new, old in enumerate(indexes) if old in genai}
 
 
 class Writer:
@@ -120,6 +128,7 @@ class Writer:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:
                     self._backend.upsert_usage(cursor, rollups.usage_rows(rows, wanted, services))
+            _sessions.apply(cursor, self._db, inserted, _inserted_genai(batch.genai, indexes), services)
             if batch.bodies:
                 cursor.executemany(rollups.upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
         self._known.update(pending)

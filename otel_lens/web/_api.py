@@ -189,6 +189,25 @@ def _usage(request: Request) -> Callable[[Store], Any]:
     return work
 
 
+def _sessions(request: Request) -> Callable[[Store], Any]:
+    arguments: dict[str, Any] = {
+        "kind": text(request, "kind"),
+        "service": text(request, "service"),
+        "since": text(request, "since"),
+        "until": text(request, "until"),
+        "search": text(request, "q"),
+        "before": text(request, "before"),
+        "limit": limit(request, 50),
+    }
+    return lambda store: store.sessions(**arguments).as_dict()
+
+
+def _session(request: Request) -> Callable[[Store], Any]:
+    session_id = request.path_params["session_id"]
+    kind = text(request, "kind")
+    return lambda store: store.session(session_id, kind=kind).as_dict()
+
+
 async def _unknown(request: Request) -> Response:
     return error(404, f"no API route {request.url.path}")
 
@@ -200,5 +219,7 @@ def api_routes(reads: Reads) -> list[Route]:
         Route("/api/logs", answering(reads, _logs), methods=["GET"]),
         Route("/api/stats", answering(reads, _stats), methods=["GET"]),
         Route("/api/usage", answering(reads, _usage), methods=["GET"]),
+        Route("/api/sessions", answering(reads, _sessions), methods=["GET"]),
+        Route("/api/sessions/{session_id:path}", answering(reads, _session), methods=["GET"]),
         Route("/api/{rest:path}", _unknown, methods=["GET"]),
     ]

@@ -18,12 +18,13 @@ _NAV = (
     ("/logs", "Logs", "logs"),
     ("/stats", "Stats", "stats"),
     ("/usage", "Usage", "usage"),
+    ("/sessions", "Sessions", "sessions"),
 )
 
 
 def shell(title: str, page: str, data: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
     """The page ``page`` (its module is ``/static/<page>.js``); ``data`` become ``data-*`` attributes of <main>."""
-    current = "traces" if page in ("trace", "diff") else page
+    current = {"trace": "traces", "diff": "traces", "session": "sessions"}.get(page, page)
     links = "".join(f'<a href="{href}"{_CURRENT if key == current else ""}>{label}</a>' for href, label, key in _NAV)
     attributes = "".join(f' data-{key}="{html.escape(value, quote=True)}"' for key, value in (data or {}).items())
     body = f"""<!doctype html>
@@ -72,6 +73,14 @@ async def _usage(request: Request) -> Response:
     return shell("Usage", "usage")
 
 
+async def _sessions(request: Request) -> Response:
+    return shell("Sessions", "sessions")
+
+
+async def _session(request: Request) -> Response:
+    return shell("Session", "session", {"session-id": request.path_params["session_id"]})
+
+
 async def not_found(request: Request) -> Response:
     return shell("Not found", "notfound", {"path": request.url.path}, status=404)
 
@@ -84,4 +93,6 @@ def page_routes() -> list[Route]:
         Route("/logs", _logs, methods=["GET"]),
         Route("/stats", _stats, methods=["GET"]),
         Route("/usage", _usage, methods=["GET"]),
+        Route("/sessions", _sessions, methods=["GET"]),
+        Route("/sessions/{session_id:path}", _session, methods=["GET"]),
     ]

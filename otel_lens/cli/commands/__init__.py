@@ -11,7 +11,21 @@ from __future__ import annotations
 import argparse
 from typing import Protocol
 
-from otel_lens.cli.commands import diff, export, logs, mcp, prune, serve, show, sql, stats, traces, usage
+from otel_lens.cli.commands import (
+    diff,
+    export,
+    logs,
+    mcp,
+    prune,
+    serve,
+    session,
+    sessions,
+    show,
+    sql,
+    stats,
+    traces,
+    usage,
+)
 
 
 class Command(Protocol):
@@ -25,6 +39,20 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (traces, show, logs, stats, usage, prune, export, sql, diff, mcp, serve)
+COMMANDS: tuple[Command, ...] = (
+    traces,
+    show,
+    logs,
+    stats,
+    usage,
+    sessions,
+    session,
+    prune,
+    export,
+    sql,
+    diff,
+    mcp,
+    serve,
+)
 
 __all__ = ["COMMANDS", "Command"]
