@@ -126,11 +126,10 @@ def _trace(request: Request) -> Callable[[Store], Any]:
     subtree = text(request, "subtree")
 
     def work(store: Store) -> Any:
-        detail = store.trace(trace_id)
-        data = detail.as_dict()
+        data = store.trace_dict(trace_id)
         if subtree is not None:
             return cut_subtree(data, subtree)
-        return data | {"summary": detail.summary.as_dict()}
+        return data
 
     return work
 
