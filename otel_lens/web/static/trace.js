@@ -64,6 +64,7 @@ function flatten() {
     if (kids && !collapsed.has(span.span_id)) for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1]);
   }
   spacer.style.height = `${visible.length * ROW}px`;
+  changed();
 }
 
 /** The first attribute whose key or value holds the query, as [key, value], or true for a name match. */
@@ -156,12 +157,47 @@ function countBelow(span) {
   return n;
 }
 
+/** Rows drawn since the last change of what a row shows: scrolling keeps the rows still in view and draws
+ * only those coming into it (a full redraw of every row per frame made long tasks on 10,000 spans). */
+let drawnRows = new Map(); // span id → { node, top }
+let drawnVersion = -1;
+let version = 0; // bumped by every change of the tree, the selection or the search
+
+function changed() {
+  version += 1;
+}
+
 function draw() {
   const first = Math.max(Math.floor(scroller.scrollTop / ROW) - OVERSCAN, 0);
   const last = Math.min(Math.ceil((scroller.scrollTop + scroller.clientHeight) / ROW) + OVERSCAN, visible.length);
-  const nodes = [];
-  for (let i = first; i < last; i++) nodes.push(drawRow(visible[i][0], visible[i][1], i * ROW));
-  spacer.replaceChildren(...nodes);
+  const old = drawnVersion === version ? drawnRows : new Map();
+  const kept = new Map();
+  const before = [];
+  const after = [];
+  for (let i = first; i < last; i++) {
+    const [span, depth] = visible[i];
+    const top = i * ROW;
+    const row = old.get(span.span_id);
+    if (row && row.top === top) { kept.set(span.span_id, row); continue; }
+    const node = drawRow(span, depth, top);
+    kept.set(span.span_id, { node, top });
+    (kept.size === 1 + before.length && after.length === 0 ? before : after).push(node);
+  }
+  if (old.size === 0 || kept.size === before.length + after.length) spacer.replaceChildren(...before, ...after);
+  else {
+    for (const [id, row] of old) if (kept.get(id) !== row) row.node.remove();
+    spacer.prepend(...before); // in row order, as the keyboard and screen readers meet them
+    spacer.append(...after);
+  }
+  drawnRows = kept;
+  drawnVersion = version;
+}
+
+let drawPending = false;
+function drawSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => { drawPending = false; draw(); });
 }
 
 function drawAxis() {
@@ -180,6 +216,7 @@ function save() {
 function select(spanId, scroll) {
   if (!byId.has(spanId)) return;
   selected = spanId;
+  changed();
   const at = visible.findIndex(([s]) => s.span_id === spanId);
   if (scroll && at >= 0) {
     const top = at * ROW;
@@ -228,7 +265,7 @@ function onKey(event) {
   event.preventDefault();
 }
 
-scroller.addEventListener("scroll", () => requestAnimationFrame(draw), { passive: true });
+scroller.addEventListener("scroll", drawSoon, { passive: true });
 scroller.addEventListener("click", (event) => {
   const toggle = event.target.closest("[data-toggle]");
   if (toggle) { setCollapsed(toggle.dataset.toggle, !collapsed.has(toggle.dataset.toggle)); return; }
@@ -244,7 +281,7 @@ search.addEventListener("keydown", (event) => {
     select(matchOrder[(matchOrder.indexOf(selected) + 1) % matchOrder.length], true);
   } else if (event.key === "Escape") scroller.focus();
 });
-window.addEventListener("resize", draw);
+window.addEventListener("resize", drawSoon);
 
 /** Span objects with what the rows draw, from the outline's parallel arrays (the detail waits for the full trace). */
 function fromOutline(outline) {
