@@ -234,7 +234,7 @@ def test_api_and_show_json_serve_the_record_paths_json(
     assert both.status_code == 400
     assert outline["trace_id"] == trace_id
     assert outline["summary"] == record.summary.as_dict()
-    assert outline["log_count"] == len(record.logs) == 1
+    assert outline["log_count"] == len(record.logs) == 2
     columns = outline["spans"]
     assert all(len(values) == len(spans) for values in columns.values())
     for i, span in enumerate(spans):
