@@ -3,6 +3,8 @@
 // value; matches highlighted, the path to them kept open, the query in the URL) and the span detail.
 import { api, app, asText, debounce, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
 import { spanDetail } from "./span_detail.js";
+import { fromOutline } from "./trace_outline.js";
+import { RowCache } from "./waterfall_rows.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
 const OVERSCAN = 12;
@@ -157,40 +159,16 @@ function countBelow(span) {
   return n;
 }
 
-/** Rows drawn since the last change of what a row shows: scrolling keeps the rows still in view and draws
- * only those coming into it (a full redraw of every row per frame made long tasks on 10,000 spans). */
-let drawnRows = new Map(); // span id → { node, top }
-let drawnVersion = -1;
-let version = 0; // bumped by every change of the tree, the selection or the search
+const rows = new RowCache(spacer);
 
 function changed() {
-  version += 1;
+  rows.invalidate();
 }
 
 function draw() {
   const first = Math.max(Math.floor(scroller.scrollTop / ROW) - OVERSCAN, 0);
   const last = Math.min(Math.ceil((scroller.scrollTop + scroller.clientHeight) / ROW) + OVERSCAN, visible.length);
-  const old = drawnVersion === version ? drawnRows : new Map();
-  const kept = new Map();
-  const before = [];
-  const after = [];
-  for (let i = first; i < last; i++) {
-    const [span, depth] = visible[i];
-    const top = i * ROW;
-    const row = old.get(span.span_id);
-    if (row && row.top === top) { kept.set(span.span_id, row); continue; }
-    const node = drawRow(span, depth, top);
-    kept.set(span.span_id, { node, top });
-    (kept.size === 1 + before.length && after.length === 0 ? before : after).push(node);
-  }
-  if (old.size === 0 || kept.size === before.length + after.length) spacer.replaceChildren(...before, ...after);
-  else {
-    for (const [id, row] of old) if (kept.get(id) !== row) row.node.remove();
-    spacer.prepend(...before); // in row order, as the keyboard and screen readers meet them
-    spacer.append(...after);
-  }
-  drawnRows = kept;
-  drawnVersion = version;
+  rows.draw(visible, first, last, ROW, drawRow);
 }
 
 let drawPending = false;
@@ -282,24 +260,6 @@ search.addEventListener("keydown", (event) => {
   } else if (event.key === "Escape") scroller.focus();
 });
 window.addEventListener("resize", drawSoon);
-
-/** Span objects with what the rows draw, from the outline's parallel arrays (the detail waits for the full trace). */
-function fromOutline(outline) {
-  const o = outline.spans;
-  const made = new Array(o.span_id.length);
-  for (let i = 0; i < made.length; i++) {
-    const service = outline.services[o.service[i]];
-    made[i] = {
-      span_id: o.span_id[i], parent_span_id: o.parent_span_id[i], name: o.name[i],
-      start_time_unix_nano: o.start_time_unix_nano[i], end_time_unix_nano: o.end_time_unix_nano[i],
-      duration_ms: (o.end_time_unix_nano[i] - o.start_time_unix_nano[i]) / 1e6,
-      status: { code: o.status[i], message: o.status_message[i] },
-      resource: service == null ? {} : { "service.name": service },
-      events: o.events[i].map(([name, time]) => ({ name, time_unix_nano: time })),
-    };
-  }
-  return made;
-}
 
 function drawHeader(outline, exceptions) {
   const summary = outline.summary;
