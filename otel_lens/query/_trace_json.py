@@ -3,9 +3,9 @@
 The record path (``span_record`` → :class:`SpanRecord` → ``as_dict()``) decodes every attribute map into
 Python values, restores tagged values, then converts them back with ``jsonable``: pure-Python work per
 value that took ~80 % of the time of a 10,000-span trace. Here the stored JSON text is parsed by orjson
-(in C) and put into the shape as it is, because for plain text (no tagged value, no integer beyond 64
-bits, no overflowing float, no key longer than ``jsonable`` keeps) that parse *is* what the record path
-would produce. Any span for which this is not known to hold (a tagged value, a captured body to resolve,
+(in C) and put into the shape as it is, because for a plain value (no tag object, no integer beyond
+64 bits, no key longer than ``jsonable`` keeps: one cheap walk, :func:`_plain`) that parse *is* what the
+record path would produce. Any span for which this is not known to hold (a tagged value, a captured body to resolve,
 a GenAI span with a transcript, a malformed column) goes through the record path itself, so both paths
 give the same JSON byte for byte (``tests/test_web_bigtrace.py`` compares them).
 """
@@ -27,14 +27,8 @@ from otel_lens.store.codec import jsonable
 from otel_lens.store.schema import Models
 
 _KEY_LIMIT = 256  # jsonable() cuts longer keys (codec._clean): such a map takes the record path
-_INT64_MAX = 2**63 - 1
-# Text that may decode to something jsonable() changes: a tag object ({"$bytes": …}), digits that may be
-# an integer beyond 64 bits, an exponent that may overflow to ±inf. One search finds any of them (rare:
-# event times have 19 digits, so events are looked at closer by _plain_text).
-_SUSPECT = re.compile(r'\{\s*"\$|\d[eE]\+?\d{3}|\d{19}')
-_TAG = re.compile(r'\{\s*"\$')
-_LONG_DIGITS = re.compile(r"\d{19,}")
-_BIG_EXPONENT = re.compile(r"\d[eE]\+?\d{3}")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TAGS = frozenset(("$bytes", "$float", "$int"))  # codec's tag keys: a map of one of them may be restored
 # Attribute keys that make the record path add something (a resolved body, a transcript).
 _SPECIAL = re.compile(r'"(?:lens\.body\.|gen_ai\.|llm\.|openinference\.span\.kind")')
 
@@ -43,35 +37,31 @@ class _NotPlain(Exception):
     """A column whose parse may differ from the record path's value: that span takes the record path."""
 
 
-def _plain_text(text: str) -> bool:
-    if _SUSPECT.search(text) is None:
+def _plain(value: Any) -> bool:
+    """``jsonable(codec.loads(text))`` is ``orjson.loads(text)`` for this parsed value: no tag object, no
+    integer beyond 64 bits (orjson parses up to 2**64-1 as int; jsonable tags those above 2**63-1), no key
+    jsonable would cut. (Text orjson cannot parse, or parses as ±inf, fails in both paths alike.)"""
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or value is None:
         return True
-    if _TAG.search(text) or _BIG_EXPONENT.search(text):
-        return False
-    return not any(int(digits) > _INT64_MAX for digits in _LONG_DIGITS.findall(text))
+    if kind is int:
+        return bool(_INT64_MIN <= value <= _INT64_MAX)
+    if kind is list:
+        return all(map(_plain, value))
+    if kind is dict:
+        if len(value) == 1 and next(iter(value)) in _TAGS:
+            return False
+        return all(len(key) <= _KEY_LIMIT for key in value) and all(map(_plain, value.values()))
+    return False
 
 
-def _short_keys(value: Any) -> bool:
-    """No mapping inside ``value`` has a key ``jsonable`` would cut."""
-    if isinstance(value, dict):
-        return all(len(key) <= _KEY_LIMIT and _short_keys(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(_short_keys(item) for item in value if isinstance(item, (dict, list)))
-    return True
-
-
-def _parsed(text: str | None, empty: Any) -> Any:
-    """The value of a plain JSON column, ``empty`` for NULL; raises :class:`_NotPlain` otherwise."""
-    if text is None:
-        return empty
-    if not _plain_text(text):
-        raise _NotPlain
+def _parsed(text: str) -> Any:
+    """The value of a plain JSON column; raises :class:`_NotPlain` otherwise."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise _NotPlain from None
-    # A key jsonable() would cut is longer than _KEY_LIMIT, so shorter text needs no look at the keys.
-    if len(text) > _KEY_LIMIT and not _short_keys(value):
+    if not _plain(value):
         raise _NotPlain
     return value
 
@@ -81,12 +71,12 @@ def _counts(values: list[Any]) -> bool:
 
 
 def _attributes(text: str) -> dict[str, Any]:
-    value = _parsed(text, None)
+    value = _parsed(text)
     return value if isinstance(value, dict) else {}
 
 
 def _events(text: str) -> list[dict[str, Any]]:
-    items = _parsed(text, None) or []
+    items = _parsed(text) or []
     if not isinstance(items, list):
         raise _NotPlain
     events = []
@@ -103,7 +93,7 @@ def _events(text: str) -> list[dict[str, Any]]:
 
 
 def _links(text: str) -> list[dict[str, Any]]:
-    items = _parsed(text, None) or []
+    items = _parsed(text) or []
     if not isinstance(items, list):
         raise _NotPlain
     links = []
@@ -120,19 +110,19 @@ class _Shared:
 
     def __init__(self, lookups: Lookups) -> None:
         self._lookups = lookups
-        self._resources: dict[int, Any] = {}
-        self._scopes: dict[int, Any] = {}
+        self.resources: dict[int, Any] = {}
+        self.scopes: dict[int, Any] = {}
 
     def resource(self, row_id: int) -> Any:
-        found = self._resources.get(row_id)
+        found = self.resources.get(row_id)
         if found is None:
-            found = self._resources[row_id] = jsonable(self._lookups.resource(row_id))
+            found = self.resources[row_id] = jsonable(self._lookups.resource(int(row_id)))
         return found
 
     def scope(self, row_id: int) -> Any:
-        found = self._scopes.get(row_id)
+        found = self.scopes.get(row_id)
         if found is None:
-            found = self._scopes[row_id] = self._lookups.scope(row_id).as_dict()
+            found = self.scopes[row_id] = self._lookups.scope(int(row_id)).as_dict()
         return found
 
 
@@ -152,6 +142,7 @@ def span_dicts(
     out: list[dict[str, Any] | None] = []
     slow: list[tuple[int, tuple[Any, ...]]] = []
     kinds, statuses = SPAN_KINDS, STATUS_CODES
+    resources, scopes = shared.resources, shared.scopes  # looked up inline: a method call per span costs
     for row in rows:
         (trace_id, span_id, parent, name, kind, _flags, start, duration, status, message, attributes, events, links,
          _extras, resource_id, scope_id) = row  # fmt: skip
@@ -176,8 +167,8 @@ def span_dicts(
                 "attributes": {} if attributes is None else _attributes(attributes),
                 "events": [] if events is None else _events(events),
                 "links": [] if links is None else _links(links),
-                "resource": shared.resource(int(resource_id)),
-                "scope": shared.scope(int(scope_id)),
+                "resource": resources.get(resource_id) or shared.resource(resource_id),
+                "scope": scopes.get(scope_id) or shared.scope(scope_id),
             })  # fmt: skip
         except _NotPlain:
             slow.append((len(out), row))
