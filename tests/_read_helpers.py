@@ -73,7 +73,14 @@ class Recorder:
         span.end(end_time=span._lens_end)  # type: ignore[attr-defined]
 
     def log(
-        self, service: str, span: Span | None, at_ms: float, severity: SeverityNumber, body: Any, logger: str = "app"
+        self,
+        service: str,
+        span: Span | None,
+        at_ms: float,
+        severity: SeverityNumber,
+        body: Any,
+        logger: str = "app",
+        attributes: dict[str, Any] | None = None,
     ) -> None:
         provider = self._log_providers.get(service)
         if provider is None:
@@ -87,6 +94,7 @@ class Recorder:
             severity_number=severity,
             severity_text=severity.name,
             body=body,
+            attributes=attributes,
         )
 
     def shutdown(self) -> None:

@@ -116,22 +116,30 @@ def trace_summary(models: Models, trace_id: bytes) -> TraceSummary:
     return _summary(row)
 
 
-def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
-    """Every span of ``trace_ids``, ordered by trace then start time."""
+def span_rows(
+    models: Models, lookups: Lookups, trace_ids: Sequence[bytes], fields: Sequence[str] = SPAN_FIELDS
+) -> list[tuple[Any, ...]]:
+    """The rows (``fields`` order: ``trace_id`` first, ``resource_id`` and ``scope_id`` last) of every span of
+    ``trace_ids``, ordered by trace then start time; their resources and scopes loaded into ``lookups``."""
     span: Any = models.span
     trace: Any = models.trace
     # Spans are keyed by their trace's row id; the trace id comes from the rollup row.
     query = (
-        span.select(trace.trace_id, *columns(span, SPAN_FIELDS[1:]))
+        span.select(trace.trace_id, *columns(span, fields[1:]))
         .join(trace, on=(span.trace_row == trace.id))
         .where(trace.trace_id.in_(list(trace_ids)) if len(trace_ids) > 1 else trace.trace_id == trace_ids[0])
         .order_by(trace.trace_id, span.start_ns, span.span_id)
     )
-    # The driver's rows as they are: span_record converts each value itself, and peewee's per-field
+    # The driver's rows as they are: the callers convert each value themselves, and peewee's per-field
     # conversion of .tuples() was half the cost of reading a 10,000-span trace.
     rows = list(span._meta.database.execute(query))
     lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
-    return [span_record(row, lookups) for row in rows]
+    return rows
+
+
+def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
+    """Every span of ``trace_ids``, ordered by trace then start time."""
+    return [span_record(row, lookups) for row in span_rows(models, lookups, trace_ids)]
 
 
 def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord]:
@@ -141,6 +149,12 @@ def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord
     rows = list(query.tuples())
     lookups.load(models, (r[-2] for r in rows), (r[-1] for r in rows))
     return [log_record(row, lookups) for row in rows]
+
+
+def count_logs(models: Models, trace_id: bytes) -> int:
+    """How many log records belong to one trace."""
+    log: Any = models.log
+    return int(log.select(pw.fn.COUNT(pw.SQL("*"))).where(log.trace_id == trace_id).scalar() or 0)
 
 
 def count_traces(models: Models, cutoff: int | None) -> int:

@@ -124,13 +124,19 @@ def _traces(request: Request) -> Callable[[Store], Any]:
 def _trace(request: Request) -> Callable[[Store], Any]:
     trace_id = request.path_params["trace_id"]
     subtree = text(request, "subtree")
+    view = text(request, "view") or "full"
+    if view not in ("full", "outline"):
+        raise BadParameter(f"view={view!r} is not valid; use full or outline")
+    if view == "outline":
+        if subtree is not None:
+            raise BadParameter("subtree= is not valid with view=outline; it cuts the full view")
+        return lambda store: store.trace_outline(trace_id)
 
     def work(store: Store) -> Any:
-        detail = store.trace(trace_id)
-        data = detail.as_dict()
+        data = store.trace_dict(trace_id)
         if subtree is not None:
             return cut_subtree(data, subtree)
-        return data | {"summary": detail.summary.as_dict()}
+        return data
 
     return work
 

@@ -23,9 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with open_for(args) as store:
-        detail = store.trace(args.trace_id)
-        if args.json:
-            print_json(detail.as_dict())
+        if args.json:  # the JSON straight from the stored rows (Store.trace_dict), without the list row
+            data = store.trace_dict(args.trace_id)
+            del data["summary"]
+            print_json(data)
         else:
-            render_trace(detail, stdout_console(), every_attribute=args.attributes)
+            render_trace(store.trace(args.trace_id), stdout_console(), every_attribute=args.attributes)
     return 0

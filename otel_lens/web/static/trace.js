@@ -4,6 +4,8 @@
 import { api, app, asText, debounce, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
 import { compareControl } from "./compare.js";
 import { spanDetail } from "./span_detail.js";
+import { fromOutline } from "./trace_outline.js";
+import { RowCache } from "./waterfall_rows.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
 const OVERSCAN = 12;
@@ -21,6 +23,8 @@ let matchOrder = [];
 let selected = state.span || "";
 let t0 = 0;
 let total = 1;
+let jumpToMatch = false; // no span in the URL: the search's first match is selected once the whole trace is in
+let touched = false; // the reader selected, scrolled to or searched for something since the page opened
 
 const search = h("input", { type: "search", name: "q", placeholder: "search spans: name, attribute key or value  ( / )", value: state.q || "", "aria-label": "search in this trace" });
 const counter = h("span", { class: "matches", "aria-live": "polite" });
@@ -63,6 +67,7 @@ function flatten() {
     if (kids && !collapsed.has(span.span_id)) for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1]);
   }
   spacer.style.height = `${visible.length * ROW}px`;
+  changed();
 }
 
 /** The first attribute whose key or value holds the query, as [key, value], or true for a name match. */
@@ -155,12 +160,23 @@ function countBelow(span) {
   return n;
 }
 
+const rows = new RowCache(spacer);
+
+function changed() {
+  rows.invalidate();
+}
+
 function draw() {
   const first = Math.max(Math.floor(scroller.scrollTop / ROW) - OVERSCAN, 0);
   const last = Math.min(Math.ceil((scroller.scrollTop + scroller.clientHeight) / ROW) + OVERSCAN, visible.length);
-  const nodes = [];
-  for (let i = first; i < last; i++) nodes.push(drawRow(visible[i][0], visible[i][1], i * ROW));
-  spacer.replaceChildren(...nodes);
+  rows.draw(visible, first, last, ROW, drawRow);
+}
+
+let drawPending = false;
+function drawSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => { drawPending = false; draw(); });
 }
 
 function drawAxis() {
@@ -179,6 +195,7 @@ function save() {
 function select(spanId, scroll) {
   if (!byId.has(spanId)) return;
   selected = spanId;
+  changed();
   const at = visible.findIndex(([s]) => s.span_id === spanId);
   if (scroll && at >= 0) {
     const top = at * ROW;
@@ -191,6 +208,7 @@ function select(spanId, scroll) {
 }
 
 function showDetail() {
+  if (!trace) { detail.replaceChildren(h("p", { class: "hint" }, "loading the span's attributes, events and logs…")); return; }
   const span = byId.get(selected);
   detail.replaceChildren(...(span ? spanDetail(span, { trace, children, byId, t0 }) : [h("p", { class: "hint" }, "Select a span (click, or j/k) to see its attributes, events, logs and more.")]));
 }
@@ -210,6 +228,8 @@ function onKey(event) {
   if (event.key === "/") { event.preventDefault(); search.focus(); return; }
   if (event.key === "j" || event.key === "ArrowDown") select(visible[Math.min(at + 1, visible.length - 1)][0].span_id, true);
   else if (event.key === "k" || event.key === "ArrowUp") select(visible[Math.max(at - 1, 0)][0].span_id, true);
+  else if (event.key === "Home" && visible.length) select(visible[0][0].span_id, true);
+  else if (event.key === "End" && visible.length) select(visible[visible.length - 1][0].span_id, true);
   else if ((event.key === "h" || event.key === "ArrowLeft") && span) {
     if (children.has(span.span_id) && !collapsed.has(span.span_id)) setCollapsed(span.span_id, true);
     else if (byId.has(span.parent_span_id)) select(span.parent_span_id, true);
@@ -220,58 +240,91 @@ function onKey(event) {
   else if (event.key === "n" && matchOrder.length) select(matchOrder[(matchOrder.indexOf(selected) + 1) % matchOrder.length], true);
   else if (event.key === "N" && matchOrder.length) select(matchOrder[(matchOrder.indexOf(selected) - 1 + matchOrder.length) % matchOrder.length], true);
   else return;
+  touched = true;
   event.preventDefault();
 }
 
-scroller.addEventListener("scroll", () => requestAnimationFrame(draw), { passive: true });
+scroller.addEventListener("scroll", drawSoon, { passive: true });
 scroller.addEventListener("click", (event) => {
   const toggle = event.target.closest("[data-toggle]");
   if (toggle) { setCollapsed(toggle.dataset.toggle, !collapsed.has(toggle.dataset.toggle)); return; }
   const row = event.target.closest(".wf-row");
+  touched = true;
   if (row) select(row.dataset.spanId, false);
 });
 document.addEventListener("keydown", onKey);
-search.addEventListener("input", debounce(() => { state.q = search.value; save(); runSearch(true); }, 150));
+search.addEventListener("input", debounce(() => { touched = true; state.q = search.value; save(); runSearch(true); }, 150));
 search.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && matchOrder.length) {
     event.preventDefault();
     select(matchOrder[(matchOrder.indexOf(selected) + 1) % matchOrder.length], true);
   } else if (event.key === "Escape") scroller.focus();
 });
-window.addEventListener("resize", draw);
+window.addEventListener("resize", drawSoon);
 
-async function main() {
-  app().append(header);
-  setStatus("loading…");
-  try {
-    trace = await api(`/api/traces/${encodeURIComponent(traceId)}`);
-  } catch (error) {
-    // One message, in the page (not repeated in the status corner), and no empty panes.
-    header.append(h("h1", {}, "Trace not shown"), h("p", { class: "error-text" }, error.message), h("p", {}, h("a", { href: "/" }, "← all traces")));
-    setStatus("");
-    return;
-  }
-  app().append(h("div", { class: "trace-tools" }, search, counter, compareControl(trace.trace_id)), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
-  spans = trace.spans;
-  const summary = trace.summary;
-  const exceptions = spans.filter((s) => !(s.status && s.status.code === "ERROR") && raised(s)).length;
+function drawHeader(outline, exceptions) {
+  const summary = outline.summary;
   document.title = `${summary.root_name} · otel-lens`;
   header.append(
     h("h1", {}, summary.root_name || "(no root span)"),
     h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", fmtMs(summary.duration_ms),
       " · ", plural(summary.span_count, "span"), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
       exceptions ? h("span", { class: "exc-badge", title: "spans that recorded an exception event but whose status is not ERROR (not counted as errors)" }, plural(exceptions, "handled exception")) : "",
-      h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, trace.trace_id)), " · ", h("a", { href: `/logs?trace=${trace.trace_id}` }, plural(trace.logs.length, "log"))));
+      h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, outline.trace_id)), " · ", h("a", { href: `/logs?trace=${outline.trace_id}` }, plural(outline.log_count, "log"))));
+}
+
+function notShown(error) {
+  // One message, in the page (not repeated in the status corner), and no empty panes.
+  header.replaceChildren(h("h1", {}, "Trace not shown"), h("p", { class: "error-text" }, error.message), h("p", {}, h("a", { href: "/" }, "← all traces")));
+  setStatus("");
+}
+
+/** The whole trace (attributes, events, links, resource, scope, logs): the detail pane and the attribute search. */
+async function loadFull() {
+  try {
+    trace = await api(`/api/traces/${encodeURIComponent(traceId)}`);
+  } catch (error) {
+    detail.replaceChildren(h("p", { class: "error-text" }, `span details not loaded: ${error.message}`));
+    setStatus("");
+    return;
+  }
+  spans = trace.spans;
+  index();
+  // Attribute matches exist only now: jump to the first one unless the URL or the reader chose a span meanwhile.
+  runSearch(jumpToMatch && !touched);
+  showDetail();
+  setStatus("");
+  performance.mark("otel-lens:trace-complete");
+}
+
+async function main() {
+  app().append(header);
+  setStatus("loading…");
+  let outline;
+  try {
+    // The outline first (a sixth of the JSON, no attributes): the first rows are drawn from it.
+    outline = await api(`/api/traces/${encodeURIComponent(traceId)}`, { view: "outline" });
+    performance.mark("otel-lens:trace-loaded"); // benchmarks/bench_web.py splits the page's time at these marks
+  } catch (error) {
+    notShown(error);
+    return;
+  }
+  app().append(h("div", { class: "trace-tools" }, search, counter, compareControl(outline.trace_id)), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
+  spans = fromOutline(outline);
+  const exceptions = spans.filter((s) => !(s.status && s.status.code === "ERROR") && raised(s)).length;
+  drawHeader(outline, exceptions);
   if (!spans.length) { setStatus(""); return; }
   index();
+  performance.mark("otel-lens:trace-indexed");
   drawAxis();
   if (!byId.has(selected)) selected = "";
-  runSearch(!selected);
+  jumpToMatch = !selected;
+  runSearch(jumpToMatch);
   if (!selected && visible.length) selected = visible[0][0].span_id;
   select(selected, true);
-  setStatus("");
   scroller.focus({ preventScroll: true });
   performance.mark("otel-lens:waterfall-drawn");
+  await loadFull();
 }
 
 main();
