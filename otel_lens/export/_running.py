@@ -138,7 +138,9 @@ class RunningSpanProcessor(SpanProcessor):
         due = [
             (key, span)
             for key, span in open_spans.items()
-            if key not in written and (span._start_time or 0) <= threshold and span._context.trace_flags.sampled
+            if key not in written
+            and (span._start_time or 0) <= threshold
+            and span.get_span_context().trace_flags.sampled
         ]
         if not due:
             store.beat(self._interval_ns)

@@ -73,8 +73,10 @@ class _OwnReader(Reader):
             return super().run(work)
 
 
-def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
-    return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
+def _spans_with_bodies(
+    models: Any, lookups: Lookups, trace_ids: list[bytes], running: bool = False
+) -> list[SpanRecord]:
+    return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids, running))
 
 
 class Store:
@@ -105,8 +107,9 @@ class Store:
         since: Since = None,
         min_duration: str | float | None = None,
         limit: int | None = 50,
+        running: bool = False,
     ) -> list[TraceSummary]:
-        """Recent traces, newest first.
+        """Recent traces, newest first; each says its ``state`` (running, abandoned or ended).
 
         Args:
             service: only traces whose root span's service is this.
@@ -115,11 +118,13 @@ class Store:
             since: only traces started in this window (``"1h"``, seconds, a timedelta or a datetime).
             min_duration: only traces at least this long (``"100ms"`` or seconds).
             limit: at most this many (``None`` for all).
+            running: only traces with a span running now (stored while open; see ``RunningSpanProcessor``).
 
         Raises:
             ValueError: a filter does not parse (the message names it).
         """
         arguments: dict[str, Any] = {
+            "running": bool(running),
             "service": service,
             "name": name,
             "status": None if status is None else _filters.choose(status, _filters.TRACE_STATUSES, "status"),
@@ -177,7 +182,7 @@ class Store:
         def work(models: Any) -> TraceDetail:
             wanted = _traces.resolve_trace_id(models, prefix)
             summary = _traces.trace_summary(models, wanted)
-            spans = _spans_with_bodies(models, self._lookups, [wanted])
+            spans = _spans_with_bodies(models, self._lookups, [wanted], running=True)
             logs = _traces.logs_of(models, self._lookups, wanted)
             return TraceDetail(summary, with_transcripts(spans, logs), logs)
 
