@@ -144,9 +144,11 @@ class Store:
         search: str | None = None,
         before: str | None = None,
         limit: int = 50,
+        running: bool = False,
     ) -> TracePage:
         """One page of :meth:`traces` (same filters, plus ``search`` in the root name or service), newest
-        first, starting after the cursor ``before`` (a previous page's ``next``).
+        first, starting after the cursor ``before`` (a previous page's ``next``); ``running``: only traces
+        with a span running now.
 
         Raises:
             ValueError: a filter or the cursor does not parse.
@@ -163,6 +165,7 @@ class Store:
             "before": _pages.parse_trace_cursor(before),
             "keyset": True,
             "search": search or None,
+            "running": bool(running),
         }
         found = self._reader.run(lambda m: _traces.list_traces(m, **arguments))
         more = len(found) > checked

@@ -3,6 +3,7 @@
 // value; matches highlighted, the path to them kept open, the query in the URL) and the span detail.
 import { api, app, asText, debounce, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
 import { spanDetail } from "./span_detail.js";
+import { stateMark, watchRunningTrace } from "./running.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
 const OVERSCAN = 12;
@@ -252,11 +253,12 @@ async function main() {
   }
   app().append(h("div", { class: "trace-tools" }, search, counter), h("div", { class: "trace-body" }, h("section", { class: "waterfall" }, axis, scroller), detail));
   spans = trace.spans;
+  watchRunningTrace(trace, scroller, () => { index(); drawAxis(); draw(); }); // running spans: ends "so far", growing
   const summary = trace.summary;
   const exceptions = spans.filter((s) => !(s.status && s.status.code === "ERROR") && raised(s)).length;
   document.title = `${summary.root_name} · otel-lens`;
   header.append(
-    h("h1", {}, summary.root_name || "(no root span)"),
+    h("h1", {}, summary.root_name || "(no root span)", stateMark(summary)),
     h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", fmtMs(summary.duration_ms),
       " · ", plural(summary.span_count, "span"), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
       exceptions ? h("span", { class: "exc-badge", title: "spans that recorded an exception event but whose status is not ERROR (not counted as errors)" }, plural(exceptions, "handled exception")) : "",
