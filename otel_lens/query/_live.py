@@ -29,8 +29,8 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_lens.query._decode import Lookups
-from otel_lens.query._running import mark_traces
 from otel_lens.query._logs import list_logs
+from otel_lens.query._running import mark_traces
 from otel_lens.query._traces import _summary, _summary_columns
 from otel_lens.query.results import LogRecord, TraceSummary
 from otel_lens.store._backends import Backend, backend_of
