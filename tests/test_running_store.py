@@ -15,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.util.types import AnyValue
 
 from otel_lens import RunningSpanProcessor, open_store
 from otel_lens.export import LensSpanExporter, encode_spans
@@ -22,7 +23,7 @@ from otel_lens.settings import Settings
 from otel_lens.store.errors import StoreError
 from otel_lens.testing import IncrementalIdGenerator
 
-USAGE = {
+USAGE: dict[str, AnyValue] = {
     "gen_ai.provider.name": "openai",
     "gen_ai.request.model": "gpt-test",
     "gen_ai.usage.input_tokens": 11,

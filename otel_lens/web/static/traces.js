@@ -123,7 +123,6 @@ function onFeed(feedState) {
   }
   if (!document.getElementById("not-ready") && document.getElementById("status").textContent.startsWith("live feed")) setStatus("");
   if (feedState === "reopened") load();
-watchRunningTraces(() => rows, () => { if (state.live !== "0" && !state.before && !invalid) load(); });
   else updateLive();
 }
 
@@ -140,7 +139,6 @@ liveButton.addEventListener("click", () => {
   const resume = state.live === "0";
   state.live = resume ? "" : "0";
   if (resume && missed) load();
-watchRunningTraces(() => rows, () => { if (state.live !== "0" && !state.before && !invalid) load(); });
   else { setParams(query()); updateLive(); }
 });
 form.addEventListener("submit", (e) => { e.preventDefault(); read(); state.before = ""; load(true); });
