@@ -158,3 +158,28 @@ def test_a_schema_4_store_reads_without_running_tables_and_migrates_to_5(tmp_pat
     LensSpanExporter(Settings.load(environ={}, database=str(database), sweep_interval=0)).shutdown()
     tables = {row[0] for row in sqlite3.connect(database).execute("SELECT name FROM sqlite_master")}
     assert {"lens_running", "lens_writers"} <= tables
+
+
+def test_retention_deletes_running_rows_with_their_trace_and_forgets_idle_writers(
+    provider: TracerProvider, running: RunningSpanProcessor, span_exporter: LensSpanExporter, database_url: str
+) -> None:
+    """A pruned trace takes its running rows along (no orphan rows); a heartbeat row nothing refers to is
+    forgotten, and the still-living writer makes a new one with its next running span."""
+    tracer = provider.get_tracer("t")
+    tracer.start_span("old-run")
+    running.check(everything=True)
+    store = span_exporter.write_store
+    assert store is not None
+
+    def count(table: str) -> int:
+        return int(store.db.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    assert (count("lens_running"), count("lens_writers")) == (1, 1)
+    summary = store.prune(max_age=1e-6)  # everything started more than a microsecond ago
+    assert summary.traces_deleted == 1
+    assert (count("lens_running"), count("lens_writers")) == (0, 0)
+    tracer.start_span("new-run")
+    running.check(everything=True)
+    assert (count("lens_running"), count("lens_writers")) == (1, 1)
+    with open_store(database_url) as reader:
+        assert [(t.root_name, t.state) for t in reader.traces()] == [("new-run", "running")]

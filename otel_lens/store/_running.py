@@ -182,3 +182,21 @@ class RunningRows:
         cursor.execute(f"SELECT id FROM lens_writers WHERE writer = {p}", (me.name,))
         self._writer_id = int(cursor.fetchone()[0])
         return self._writer_id
+
+
+# -- retention (the sweeper's hooks) --------------------------------------------------------------
+
+
+def delete_of_traces(cursor: Any, marks: str, trace_rows: Sequence[int]) -> None:
+    """Delete the running rows of the traces being deleted (``marks``: their placeholders)."""
+    cursor.execute(f"DELETE FROM lens_running WHERE trace_row IN ({marks})", list(trace_rows))
+
+
+def delete_idle_writers(cursor: Any, p: str, cutoff: int) -> None:
+    """Forget heartbeat rows last beaten before ``cutoff`` that no running row refers to any more (a live
+    writer whose row went makes a new one with its next running row)."""
+    cursor.execute(
+        f"DELETE FROM lens_writers WHERE beat_ns < {p} AND NOT EXISTS "
+        "(SELECT 1 FROM lens_running WHERE lens_running.writer_id = lens_writers.id)",
+        (cutoff,),
+    )
