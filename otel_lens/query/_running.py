@@ -49,6 +49,15 @@ def _has_running(models: Models) -> bool:
     return found
 
 
+def _any(models: Models) -> bool:
+    """Whether any span is stored running or abandoned: one cheap statement (~0.1 ms), so reads of a store
+    without any (the usual case) pay next to nothing more."""
+    if not _has_running(models):
+        return False
+    db = models.running._meta.database
+    return db.execute_sql("SELECT 1 FROM lens_running LIMIT 1").fetchone() is not None
+
+
 def _state(now: int, beat: int | None, interval: int | None, stopped: int | None) -> tuple[str, int]:
     """A running row's state and its "so far" end, from its writer's heartbeat row (None: the row is gone)."""
     if beat is None or stopped:
@@ -98,7 +107,7 @@ def _rows(models: Models, trace_ids: Sequence[bytes], fields: Sequence[Any]) -> 
 
 def running_spans(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
     """The running and abandoned spans of ``trace_ids`` (their state and "so far" end set)."""
-    if not trace_ids or not _has_running(models):
+    if not trace_ids or not _any(models):
         return []
     running: Any = models.running
     trace: Any = models.trace
@@ -132,7 +141,7 @@ def with_running(
 
 def mark_traces(models: Models, summaries: list[TraceSummary]) -> list[TraceSummary]:
     """``summaries`` with ``state`` (and a "so far" end) for the traces that have running or abandoned spans."""
-    if not summaries or not _has_running(models):
+    if not summaries or not _any(models):
         return summaries
     trace: Any = models.trace
     rows = _rows(models, [bytes.fromhex(s.trace_id) for s in summaries], [trace.trace_id])
