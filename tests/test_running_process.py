@@ -83,3 +83,20 @@ def test_a_clean_exit_leaves_nothing_running(tmp_path: Path, database_url: str) 
     assert cli(database_url, "traces", "--running") == []
     (span,) = cli(database_url, "show", found[0]["trace_id"])["spans"]
     assert span["state"] == "abandoned" and span["end_time_unix_nano"] is None
+
+
+def test_sigterm_leaves_the_open_span_abandoned_at_once(tmp_path: Path, database_url: str) -> None:
+    """SIGTERM (configure()'s flush-then-die handler) with the long span open: its finished children are
+    stored and the open span reads as abandoned right away, not running until the heartbeat bound."""
+    process, control = start_app(tmp_path, database_url)
+    try:
+        listed = wait_running(database_url, process, control)
+        process.send_signal(signal.SIGTERM)
+        code, _, err = finish(process)
+        assert code == -signal.SIGTERM, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+    (trace,) = cli(database_url, "traces")
+    assert (trace["trace_id"], trace["state"], trace["span_count"]) == (listed["trace_id"], "abandoned", 3)
+    assert cli(database_url, "traces", "--running") == []

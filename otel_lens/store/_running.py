@@ -96,7 +96,9 @@ class RunningRows:
         open_keys = self.open
         if not open_keys:
             return
-        done = [key for key in ((row[SPAN_TRACE_ID], row[SPAN_SPAN_ID]) for row in rows) if key in open_keys]
+        span_ids = {span_id for _, span_id in open_keys}  # few: the long spans open now; no tuple per row
+        candidates = [(row[SPAN_TRACE_ID], row[SPAN_SPAN_ID]) for row in rows if row[SPAN_SPAN_ID] in span_ids]
+        done = [key for key in candidates if key in open_keys]
         if not done:
             return
         p = self._p
