@@ -53,6 +53,9 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
         with serve(database) as viewer:
             listing = open_page(context, viewer.url + "/", errors)
             listing.wait_for_selector(f'tr[data-trace-id="{trace_id}"] .state-mark.running')
+            with viewer.client() as client:  # what the list polls while something runs
+                page = client.get("/api/traces", params={"running": "1"}).json()
+            assert [(t["trace_id"], t["state"]) for t in page["traces"]] == [(trace_id, "running")]
             waterfall = open_page(context, f"{viewer.url}/traces/{trace_id}", errors)
             waterfall.wait_for_selector(".wf-row.running .state-mark.running")
             assert waterfall.locator(".wf-row.running .wf-name").all_text_contents() == ["agent_run"]
