@@ -132,7 +132,7 @@ class RunningRows:
             cursor.execute(
                 f"SELECT 1 FROM lens_spans WHERE trace_row = {p} AND span_id = {p}", (table_row[0], table_row[1])
             )
-            if cursor.fetchone() is None:  # ended meanwhile (and already stored): nothing runs any more
+            if cursor.fetchone() is None:  # not stored ended yet (one that ended meanwhile must not run again)
                 fresh.append(self._backend.clean_row((*table_row, writer_id)))
                 keys.append((row[SPAN_TRACE_ID], row[SPAN_SPAN_ID]))
         if fresh:
