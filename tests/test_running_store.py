@@ -183,3 +183,19 @@ def test_retention_deletes_running_rows_with_their_trace_and_forgets_idle_writer
     assert (count("lens_running"), count("lens_writers")) == (1, 1)
     with open_store(database_url) as reader:
         assert [(t.root_name, t.state) for t in reader.traces()] == [("new-run", "running")]
+
+
+def test_otlp_export_leaves_spans_that_did_not_end_out(
+    provider: TracerProvider, running: RunningSpanProcessor, database_url: str
+) -> None:
+    """OTLP has no open spans: ``iter_trace_spans`` (what ``export`` reads), by window or by trace id, gives
+    the ended spans only, while ``trace()`` shows the running one too."""
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("agent")
+    tracer.start_span("tool", context=trace.set_span_in_context(root)).end()
+    running.check(everything=True)
+    with open_store(database_url) as store:
+        (summary,) = store.traces()
+        assert sorted(s.name for s in store.trace(summary.trace_id).spans) == ["agent", "tool"]
+        assert [[s.name for s in spans] for spans in store.iter_trace_spans()] == [["tool"]]
+        assert [[s.name for s in spans] for spans in store.iter_trace_spans(trace_id=summary.trace_id)] == [["tool"]]

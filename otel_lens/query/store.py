@@ -199,7 +199,7 @@ class Store:
     def iter_trace_spans(self, since: Since = None, trace_id: str | None = None) -> Iterator[list[SpanRecord]]:
         """The spans of each trace in the window, one list per trace, oldest trace first, read in pages."""
         if trace_id is not None:
-            yield self.trace(trace_id).spans
+            yield [span for span in self.trace(trace_id).spans if span.state == "ended"]  # OTLP has no open spans
             return
         cutoff = _filters.cutoff_ns(since)
         after: tuple[int, bytes] | None = None
