@@ -6,6 +6,7 @@ the ``otel-lens`` CLI reads them back.
 
 from __future__ import annotations
 
+from otel_lens.export import RunningSpanProcessor
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.facade import Lens, Logger, configure, instrument_asgi, lens_fn, lens_route
@@ -34,6 +35,7 @@ __all__ = [
     "Logger",
     "NotALensDatabase",
     "PruneSummary",
+    "RunningSpanProcessor",
     "SchemaTooNew",
     "Settings",
     "SettingsError",

@@ -109,6 +109,7 @@ def test_json_output_of_every_reading_command(
         "duration_ms",
         "span_count",
         "error_count",
+        "state",
     }
     shown = json.loads(run(capsys, settings, "show", sample.users_trace[-6:].rjust(32, "0"), "--json"))
     assert set(shown) == {"trace_id", "spans", "logs"} and len(shown["spans"]) == 4 and len(shown["logs"]) == 2

@@ -116,6 +116,7 @@ def test_json_shapes_follow_the_contract(settings: Settings) -> None:
             "duration_ms",
             "span_count",
             "error_count",
+            "state",
         }
         assert HEX32.match(summary["trace_id"]) and RFC3339.match(summary["start_time"])
         assert summary["start_time"] == "2024-01-01T00:00:01.000000Z"
@@ -124,7 +125,7 @@ def test_json_shapes_follow_the_contract(settings: Settings) -> None:
         root, child = shown["spans"]
         assert set(child) == {
             "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano", "end_time_unix_nano",
-            "duration_ms", "status", "attributes", "events", "links", "resource", "scope",
+            "duration_ms", "state", "status", "attributes", "events", "links", "resource", "scope",
         }  # fmt: skip
         assert root["parent_span_id"] is None and child["parent_span_id"] == root["span_id"]
         assert HEX16.match(child["span_id"]) and child["kind"] == "CLIENT" and root["kind"] == "SERVER"

@@ -15,6 +15,7 @@ from otel_lens._units import format_size
 from otel_lens.cli._events import log_message
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time, utc_offset
 from otel_lens.cli._safe_text import safe_text
+from otel_lens.cli._states import trace_suffix
 from otel_lens.query import LogRecord, PruneSummary, StatRow, TraceSummary
 
 
@@ -40,7 +41,7 @@ def render_traces(traces: Sequence[TraceSummary], console: Console) -> None:
         {
             time_title: local_time(trace.start_ns, with_offset=time_title == "time"),
             "trace": trace.trace_id[:id_length],
-            "root span": safe_text(trace.root_name, one_line=True),  # one row per trace, even piped
+            "root span": safe_text(trace.root_name, one_line=True) + trace_suffix(trace),  # one row per trace
             "service": safe_text(trace.service or "-", one_line=True),
             "duration": duration(trace.duration_ms),
             "spans": str(trace.span_count),

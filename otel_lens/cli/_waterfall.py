@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from otel_lens.cli import _span_details as details
+from otel_lens.cli import _states
 from otel_lens.cli._bodies import body_lines
 from otel_lens.cli._events import log_message
 from otel_lens.cli._format import LEVEL_STYLES, duration, level, local_time
@@ -68,6 +69,7 @@ def waterfall_lines(
     header.append(summary.root_name, "bold")
     header.append(f"  service {summary.service or '-'}  started {local_time(summary.start_ns, with_offset=True)}")
     header.append(f"  {duration(summary.duration_ms)}  {summary.span_count} span{'s' * (summary.span_count != 1)}")
+    header.append(_states.open_counts(spans))
     header.append(f"  {errors} error{'s' * (errors != 1)}", "bold red" if errors else "")
     yield from layout.place(Text(), "", "", header, _HEADER_LINES)
     yield Text("")
@@ -172,7 +174,8 @@ def _timing(span: SpanRecord, start: int, total: int, cells: int) -> Text:
     line.append(f"{'+' + duration((span.start_ns - start) / 1e6):>8} ", "dim")
     line.append(f"{duration(span.duration_ms):>8} ", "bold")
     line.append("|")
-    line.append(_bar(span, start, total, cells), "red" if span.status_code == "ERROR" else "cyan")
+    style = _states.bar_style(span) or ("red" if span.status_code == "ERROR" else "cyan")
+    line.append(_bar(span, start, total, cells), style)
     line.append("| ")
     return line
 
@@ -185,7 +188,7 @@ def _label(span: SpanRecord, parent: SpanRecord | None) -> Text:
         line.append(f"  {span.kind.lower()}", "dim")
     if span.service and (parent is None or parent.service != span.service):
         line.append(f"  [{span.service}]", "magenta")
-    return line
+    return line + _states.span_mark(span)
 
 
 def _details(

@@ -13,6 +13,7 @@ from otel_lens.export._otlp import (
     parse_logs_request,
     parse_trace_request,
 )
+from otel_lens.export._running import RunningSpanProcessor
 from otel_lens.export.encode import encode_logs, encode_spans
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
@@ -22,6 +23,7 @@ __all__ = [
     "LensSpanExporter",
     "OtlpBatch",
     "OtlpPayloadError",
+    "RunningSpanProcessor",
     "encode_logs",
     "encode_logs_request",
     "encode_spans",

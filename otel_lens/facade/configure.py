@@ -21,6 +21,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from otel_lens.export import RunningSpanProcessor
 from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.facade import _exit, _state, _threads
@@ -45,9 +46,10 @@ class ConfigureOptions(SettingsKeywords, total=False):
 
     capture_logging: bool
     propagate_threads: bool
+    running_spans: bool
 
 
-_FACADE_KEYWORDS = ("capture_logging", "propagate_threads")  # configure()'s own keywords, not Settings
+_FACADE_KEYWORDS = ("capture_logging", "propagate_threads", "running_spans")  # configure()'s own keywords, not Settings
 
 
 class Lens:
@@ -58,6 +60,7 @@ class Lens:
         self.disabled = disabled
         self.unavailable: str | None = None  # why nothing is stored, when the database could not be opened
         self.span_processor: LensSpanProcessor | None = None
+        self.running_processor: RunningSpanProcessor | None = None  # spans still open, stored as running
         self.log_processor: LensLogProcessor | None = None
         self.tracer_provider: TracerProvider | None = None
         self.logger_provider: LoggerProvider | None = None
@@ -118,7 +121,8 @@ class Lens:
             logging.getLogger().removeHandler(self._handler)
         if self._threads:
             _threads.stop()
-        for processor in (self.span_processor, self.log_processor):
+        # Finished spans first, then the running processor marks what is still open abandoned.
+        for processor in (self.span_processor, self.running_processor, self.log_processor):
             if processor is not None:
                 processor.shutdown()
         for provider in self.owned_providers:
@@ -144,6 +148,8 @@ def configure(**options: Unpack[ConfigureOptions]) -> Lens:
     - ``propagate_threads=`` (default ``True``): turn on OpenTelemetry's threading instrumentation, so
       spans started in ``threading.Thread`` and ``ThreadPoolExecutor`` work nest under the span that
       started or submitted it (left as is when already on; turned off by ``shutdown()`` only if this did it).
+    - ``running_spans=`` (default ``True``): spans open longer than the export interval (at least 1 s) are
+      stored as running, and as abandoned when the process dies (:class:`~otel_lens.RunningSpanProcessor`).
 
     ``OTEL_SDK_DISABLED=true`` makes this a no-op. A database that cannot be opened (its directory cannot
     be created, it is not an otel-lens database, the server is down…) does not stop the application: one
@@ -160,6 +166,7 @@ def configure(**options: Unpack[ConfigureOptions]) -> Lens:
             return _current
         capture_logging = bool(settings.pop("capture_logging", True))
         propagate_threads = bool(settings.pop("propagate_threads", True))
+        running_spans = bool(settings.pop("running_spans", True))
         resolved = Settings.load(**settings)
         if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             lens = Lens(resolved, disabled=True)
@@ -179,7 +186,7 @@ def configure(**options: Unpack[ConfigureOptions]) -> Lens:
             _current = lens
             return lens
         resource = _resource(resolved, "service_name" in settings)
-        _attach_traces(lens, span_exporter, span_options, resource)
+        _attach_traces(lens, span_exporter, span_options, resource, running_spans)
         _attach_logs(lens, log_exporter, log_options, resource)
         if capture_logging:
             lens._handler = route_stdlib_logging()
@@ -249,7 +256,9 @@ def _resource(settings: Settings, service_name_given: bool) -> Resource:
     return existing
 
 
-def _attach_traces(lens: Lens, exporter: LensSpanExporter, options: BatchOptions, resource: Resource) -> None:
+def _attach_traces(
+    lens: Lens, exporter: LensSpanExporter, options: BatchOptions, resource: Resource, running: bool = True
+) -> None:
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         if type(provider) is not trace.ProxyTracerProvider:
@@ -268,6 +277,9 @@ def _attach_traces(lens: Lens, exporter: LensSpanExporter, options: BatchOptions
     lens.tracer_provider = provider
     lens.span_processor = LensSpanProcessor(exporter, options)
     provider.add_span_processor(lens.span_processor)
+    if running:  # after the batch processor: at the provider's shutdown, finished spans are stored first
+        lens.running_processor = RunningSpanProcessor(exporter, max(options.schedule_delay_s, 1.0))
+        provider.add_span_processor(lens.running_processor)
 
 
 def _attach_logs(lens: Lens, exporter: LensLogExporter, options: BatchOptions, resource: Resource) -> None:

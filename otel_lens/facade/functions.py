@@ -5,11 +5,15 @@ the current span. The wrapper keeps the function's signature for type checkers (
 and its kind for frameworks (a coroutine function stays one). Generators are traced from their
 first step to their end; the span's context is attached only while the generator runs, never
 across a ``yield``, so a generator abandoned or garbage-collected anywhere ends its span once,
-with no "Failed to detach context" noise.
+with no "Failed to detach context" noise. Abandoned is not failed: a generator closed early, or an async
+generator that asyncio cancels while it waits at a ``yield`` (its consumer left with ``break`` and the loop
+is shutting down), ends with ``lens.generator.closed`` and no error status; a cancellation while the
+generator itself awaits something is an error, as for any coroutine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -224,6 +228,7 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
         ctx = trace.set_span_in_context(span)
         size, count = 0, 0
         outcome: BaseException | None = None
+        abandoned: BaseException | None = None
         try:
             token = context.attach(ctx)
             try:
@@ -252,10 +257,17 @@ def _async_generator_wrapper(func: Any, name: str, sig: Any, capture: bool) -> A
                         detach(token)
                     raise
                 except BaseException as exc:
+                    if isinstance(exc, asyncio.CancelledError):
+                        # Cancelled while suspended at a yield: asyncio finalising a generator its consumer left
+                        # (``break``), at loop shutdown. Abandonment, like close(): not an error of the generator.
+                        abandoned = exc
+                        span.set_attribute(GENERATOR_CLOSED, True)
                     arg, step = exc, agen.athrow
         except GeneratorExit:
             raise
         except BaseException as exc:
+            if abandoned is not None and isinstance(exc, asyncio.CancelledError):
+                raise
             outcome = exc
             fail(span, exc)
             raise

@@ -30,6 +30,7 @@ from typing import Any
 
 from otel_lens.query._decode import Lookups
 from otel_lens.query._logs import list_logs
+from otel_lens.query._running import mark_traces
 from otel_lens.query._traces import _summary, _summary_columns
 from otel_lens.query.results import LogRecord, TraceSummary
 from otel_lens.store._backends import Backend, backend_of
@@ -210,4 +211,4 @@ def _touched_traces(models: Models, span_ids: list[int]) -> list[TraceSummary]:
         query = trace.select(trace.id, *_summary_columns(models)).where(trace.id.in_(chunk))
         for row in query.tuples():
             found[int(row[0])] = _summary(row[1:])
-    return [found[row] for row in rows if row in found]
+    return mark_traces(models, [found[row] for row in rows if row in found])  # running / abandoned states

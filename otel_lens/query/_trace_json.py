@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from otel_lens.query import _traces
+from otel_lens.query import _running, _traces
 from otel_lens.query._bodies import resolve_bodies
 from otel_lens.query._decode import Lookups, span_record
 from otel_lens.query._messages import with_transcripts
@@ -163,6 +163,7 @@ def span_dicts(
                 "start_time_unix_nano": start_ns,
                 "end_time_unix_nano": end_ns,
                 "duration_ms": (end_ns - start_ns) / 1e6,
+                "state": "ended",
                 "status": {"code": statuses.get(int(status), "UNSET"), "message": message},
                 "attributes": {} if attributes is None else _attributes(attributes),
                 "events": [] if events is None else _events(events),
@@ -192,9 +193,15 @@ def trace_dict(models: Models, lookups: Lookups, prefix: str) -> dict[str, Any]:
         return with_transcripts(resolve_bodies(models, spans), logs)
 
     logged = {log.span_id for log in logs if log.span_id is not None}
+    spans = span_dicts(rows, lookups, logged, by_record)
+    extra = _running.running_spans(models, lookups, [wanted])
+    if extra:  # spans still open or abandoned: the record path's JSON, merged in start order
+        ended = {span["span_id"] for span in spans}
+        spans += [record.as_dict() for record in by_record([s for s in extra if s.span_id not in ended])]
+        spans.sort(key=lambda span: (span["start_time_unix_nano"], span["span_id"]))
     return {
         "trace_id": summary.trace_id,
-        "spans": span_dicts(rows, lookups, logged, by_record),
+        "spans": spans,
         "logs": [log.as_dict() for log in logs],
         "summary": summary.as_dict(),
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from otel_lens.query import _traces
+from otel_lens.query import _running, _traces
 from otel_lens.query._decode import Lookups
 from otel_lens.query.results import STATUS_CODES
 from otel_lens.store.schema import Models
@@ -44,6 +44,10 @@ def trace_outline(models: Models, lookups: Lookups, prefix: str) -> dict[str, An
     wanted = _traces.resolve_trace_id(models, prefix)
     summary = _traces.trace_summary(models, wanted)
     rows = _traces.span_rows(models, lookups, [wanted], _FIELDS)
+    states = ["ended"] * len(rows)
+    extra = _running.running_rows(models, [wanted], _FIELDS)
+    if extra:  # spans still open (or abandoned): drawn to their end so far, merged in start order
+        rows, states = _with_open(models, lookups, rows, extra)
     # Column by column (one comprehension each) rather than row by row: half the time on 10,000 spans.
     _trace, span_ids, parents, names, starts, durations, statuses, messages, marks, resource_ids, _scope = (
         zip(*rows, strict=True) if rows else ((),) * len(_FIELDS)
@@ -70,5 +74,23 @@ def trace_outline(models: Models, lookups: Lookups, prefix: str) -> dict[str, An
             "status": [codes.get(int(status), "UNSET") for status in statuses],
             "status_message": list(messages),
             "events": [[] if text is None else _marks(text) for text in marks],
+            "state": states,
         },
     }
+
+
+def _with_open(
+    models: Models, lookups: Lookups, rows: list[tuple[Any, ...]], extra: list[tuple[tuple[Any, ...], str, int]]
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """``rows`` with the running/abandoned rows of ``extra`` merged (their duration the one so far), by start
+    then span id as the full view orders them; and each row's state."""
+    ended = {bytes(row[1]) for row in rows}
+    merged = [(row, "ended") for row in rows]
+    for row, state, end in extra:
+        if bytes(row[1]) in ended:
+            continue
+        start = int(row[4])
+        merged.append(((*row[:5], max(end, start) - start, *row[6:]), state))
+    lookups.load(models, (row[-2] for row, _ in merged), (row[-1] for row, _ in merged))
+    merged.sort(key=lambda item: (int(item[0][4]), bytes(item[0][1])))
+    return [row for row, _ in merged], [state for _, state in merged]

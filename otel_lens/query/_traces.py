@@ -7,6 +7,7 @@ from typing import Any
 
 import peewee as pw
 
+from otel_lens.query import _running
 from otel_lens.query._decode import LOG_FIELDS, SPAN_FIELDS, Lookups, columns, log_record, span_record
 from otel_lens.query._filters import like_contains, prefix_range
 from otel_lens.query.errors import AmbiguousTraceId, TraceNotFound
@@ -38,12 +39,13 @@ def list_traces(
     before: tuple[int, bytes] | None = None,
     keyset: bool = False,
     search: str | None = None,
+    running: bool = False,
 ) -> list[TraceSummary]:
     """Trace rollups matching every given filter, newest first (each filter a bound parameter).
 
     ``keyset`` orders ties by trace id too, and ``before`` is a (start_ns, trace_id) key: only traces
     after it in that order (keyset paging). ``search`` keeps traces whose root name or service contains
-    the text (case-insensitive, taken literally).
+    the text (case-insensitive, taken literally). ``running`` keeps traces with a span running now.
     """
     trace: Any = models.trace
     query = trace.select(*_summary_columns(models))
@@ -66,6 +68,8 @@ def list_traces(
             return pw.NodeList((pw.fn.LOWER(column), pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '!'")))
 
         query = query.where(contains(trace.root_name) | contains(trace.service))
+    if running:
+        query = query.where(_running.running_condition(models))
     if before is not None:
         start, trace_id = before
         query = query.where((trace.start_ns < start) | ((trace.start_ns == start) & (trace.trace_id < trace_id)))
@@ -75,7 +79,7 @@ def list_traces(
         query = query.order_by(trace.start_ns.desc())
     if limit is not None:
         query = query.limit(limit)
-    return [_summary(row) for row in query.tuples()]
+    return _running.mark_traces(models, [_summary(row) for row in query.tuples()])
 
 
 def resolve_trace_id(models: Models, prefix: str) -> bytes:
@@ -113,7 +117,7 @@ def trace_summary(models: Models, trace_id: bytes) -> TraceSummary:
     row = trace.select(*_summary_columns(models)).where(trace.trace_id == trace_id).tuples().first()
     if row is None:
         raise TraceNotFound(f"no trace {trace_id.hex()} in the store")
-    return _summary(row)
+    return _running.mark_traces(models, [_summary(row)])[0]
 
 
 def span_rows(
@@ -137,9 +141,10 @@ def span_rows(
     return rows
 
 
-def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes]) -> list[SpanRecord]:
-    """Every span of ``trace_ids``, ordered by trace then start time."""
-    return [span_record(row, lookups) for row in span_rows(models, lookups, trace_ids)]
+def spans_of(models: Models, lookups: Lookups, trace_ids: Sequence[bytes], running: bool = False) -> list[SpanRecord]:
+    """Every span of ``trace_ids``, ordered by trace then start time (with ``running``, also those still open)."""
+    spans = [span_record(row, lookups) for row in span_rows(models, lookups, trace_ids)]
+    return _running.with_running(models, lookups, trace_ids, spans) if running else spans
 
 
 def logs_of(models: Models, lookups: Lookups, trace_id: bytes) -> list[LogRecord]:

@@ -52,6 +52,9 @@ class TraceSummary:
     end_ns: int
     span_count: int
     error_count: int
+    # "running" while a span runs, else "abandoned" if one was left open, else "ended"; end_ns is then
+    # "so far" (now, or the abandoning writer's last heartbeat). span_count counts ended spans only.
+    state: str = "ended"
 
     @property
     def duration_ms(self) -> float:
@@ -71,6 +74,7 @@ class TraceSummary:
             "duration_ms": self.duration_ms,
             "span_count": self.span_count,
             "error_count": self.error_count,
+            "state": self.state,
         }
 
 
@@ -148,6 +152,9 @@ class SpanRecord:
     resource_schema_url: str | None = None
     # A GenAI span's conversation, read by Store.trace() from the span and its logs (None on other spans).
     transcript: Transcript | None = None
+    # "ended", or "running"/"abandoned" (see otel_lens.query._running): then end_ns is only "so far" (the read
+    # time, or the abandoning writer's last heartbeat) and the JSON's end_time_unix_nano is null.
+    state: str = "ended"
 
     @property
     def duration_ms(self) -> float:
@@ -171,8 +178,9 @@ class SpanRecord:
             "name": self.name,
             "kind": self.kind,
             "start_time_unix_nano": self.start_ns,
-            "end_time_unix_nano": self.end_ns,
+            "end_time_unix_nano": self.end_ns if self.state == "ended" else None,
             "duration_ms": self.duration_ms,
+            "state": self.state,
             "status": self.status,
             "attributes": jsonable(self.attributes),
             "events": [event.as_dict() for event in self.events],

@@ -86,8 +86,10 @@ class _OwnReader(Reader):
             return super().run(work)
 
 
-def _spans_with_bodies(models: Any, lookups: Lookups, trace_ids: list[bytes]) -> list[SpanRecord]:
-    return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids))
+def _spans_with_bodies(
+    models: Any, lookups: Lookups, trace_ids: list[bytes], running: bool = False
+) -> list[SpanRecord]:
+    return resolve_bodies(models, _traces.spans_of(models, lookups, trace_ids, running))
 
 
 def _until(until: Since) -> int | None:
@@ -126,8 +128,9 @@ class Store:
         since: Since = None,
         min_duration: str | float | None = None,
         limit: int | None = 50,
+        running: bool = False,
     ) -> list[TraceSummary]:
-        """Recent traces, newest first.
+        """Recent traces, newest first; each says its ``state`` (running, abandoned or ended).
 
         Args:
             service: only traces whose root span's service is this.
@@ -136,11 +139,13 @@ class Store:
             since: only traces started in this window (``"1h"``, seconds, a timedelta or a datetime).
             min_duration: only traces at least this long (``"100ms"`` or seconds).
             limit: at most this many (``None`` for all).
+            running: only traces with a span running now (stored while open; see ``RunningSpanProcessor``).
 
         Raises:
             ValueError: a filter does not parse (the message names it).
         """
         arguments: dict[str, Any] = {
+            "running": bool(running),
             "service": service,
             "name": name,
             "status": None if status is None else _filters.choose(status, _filters.TRACE_STATUSES, "status"),
@@ -160,9 +165,11 @@ class Store:
         search: str | None = None,
         before: str | None = None,
         limit: int = 50,
+        running: bool = False,
     ) -> TracePage:
         """One page of :meth:`traces` (same filters, plus ``search`` in the root name or service), newest
-        first, starting after the cursor ``before`` (a previous page's ``next``).
+        first, starting after the cursor ``before`` (a previous page's ``next``); ``running``: only traces
+        with a span running now.
 
         Raises:
             ValueError: a filter or the cursor does not parse.
@@ -179,6 +186,7 @@ class Store:
             "before": _pages.parse_trace_cursor(before),
             "keyset": True,
             "search": search or None,
+            "running": bool(running),
         }
         found = self._reader.run(lambda m: _traces.list_traces(m, **arguments))
         more = len(found) > checked
@@ -198,7 +206,7 @@ class Store:
         def work(models: Any) -> TraceDetail:
             wanted = _traces.resolve_trace_id(models, prefix)
             summary = _traces.trace_summary(models, wanted)
-            spans = _spans_with_bodies(models, self._lookups, [wanted])
+            spans = _spans_with_bodies(models, self._lookups, [wanted], running=True)
             logs = _traces.logs_of(models, self._lookups, wanted)
             return TraceDetail(summary, with_transcripts(spans, logs), logs)
 
@@ -225,7 +233,7 @@ class Store:
     def iter_trace_spans(self, since: Since = None, trace_id: str | None = None) -> Iterator[list[SpanRecord]]:
         """The spans of each trace in the window, one list per trace, oldest trace first, read in pages."""
         if trace_id is not None:
-            yield self.trace(trace_id).spans
+            yield [span for span in self.trace(trace_id).spans if span.state == "ended"]  # OTLP has no open spans
             return
         cutoff = _filters.cutoff_ns(since)
         after: tuple[int, bytes] | None = None

@@ -71,6 +71,15 @@ def _add_sessions_rollup(db: pw.Database, models: Models) -> None:
     _sessions_upkeep.backfill(db, models)
 
 
+def _add_running_spans(db: pw.Database, models: Models) -> None:
+    """Schema 6: lens_running (spans still open) and lens_writers (each writing process's heartbeat).
+
+    Every span stored before is ended (lens_spans only ever held finished spans), so there is nothing
+    to backfill: both tables start empty.
+    """
+    db.create_tables([models.running, models.writerbeat], safe=True)
+
+
 def table_columns(db: pw.Database, table: str) -> set[str]:
     """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
     return backend_of(db).table_columns(db, table)
@@ -82,6 +91,7 @@ MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
     3: _add_lossless_export_columns,
     4: _add_latency_rollup,
     5: _add_sessions_rollup,
+    6: _add_running_spans,
 }
 """Version → the step that brings a store from version - 1 to it."""
 

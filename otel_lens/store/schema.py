@@ -231,6 +231,52 @@ class SessionTrace(_Base):
         indexes = ((("trace_id",), False),)
 
 
+class Running(_Base):
+    """A span still open when its process last looked (schema 6): the span's columns, no end yet, and its writer.
+
+    Kept apart from lens_spans so an ended row is never overwritten and the rollups never see a
+    running span: the finished span goes into lens_spans and deletes this row in the same transaction.
+    """
+
+    trace_row = pw.BigIntegerField()
+    span_id = pw.BlobField()
+    parent_span_id = pw.BlobField(null=True)
+    name = pw.TextField()
+    kind = pw.SmallIntegerField()
+    flags = pw.IntegerField()
+    start_ns = pw.BigIntegerField()
+    duration_ns = pw.BigIntegerField()
+    status_code = pw.SmallIntegerField()
+    status_message = pw.TextField(null=True)
+    attributes = pw.TextField(null=True)
+    events = pw.TextField(null=True)
+    links = pw.TextField(null=True)
+    extras = pw.TextField(null=True)
+    resource_id = pw.IntegerField()
+    scope_id = pw.IntegerField()
+    writer_id = pw.IntegerField()  # lens_writers.id: its heartbeat says running or abandoned
+
+    class Meta:
+        table_name = "lens_running"
+        primary_key = pw.CompositeKey("trace_row", "span_id")
+
+
+class WriterBeat(_Base):
+    """One writing process's heartbeat (schema 6): its running spans read as abandoned once it stops beating."""
+
+    id = pw.AutoField()
+    writer = pw.TextField(unique=True)  # host + pid + start time: unique across hosts sharing a database
+    host = pw.TextField()
+    pid = pw.IntegerField()
+    started_ns = pw.BigIntegerField()
+    beat_ns = pw.BigIntegerField()  # wall clock of the last beat (readers on other hosts compare theirs)
+    interval_ns = pw.BigIntegerField()  # the writer's interval: the staleness bound is derived from it
+    stopped = pw.SmallIntegerField(default=0)  # 1 after a clean shutdown: what it left open is abandoned
+
+    class Meta:
+        table_name = "lens_writers"
+
+
 class Body(_Base):
     """A captured HTTP or function body, content-addressed by sha256 and stored once."""
 
@@ -256,7 +302,7 @@ class Meta(_Base):
 
 
 ALL_MODELS: tuple[type[_Base], ...] = (
-    Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency, Session, SessionTrace
+    Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency, Session, SessionTrace, Running, WriterBeat
 )  # fmt: skip
 
 
@@ -275,6 +321,8 @@ class Models:
     latency: type[Latency]
     session: type[Session]
     sessiontrace: type[SessionTrace]
+    running: type[Running]
+    writerbeat: type[WriterBeat]
 
     def all(self) -> list[type[pw.Model]]:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]

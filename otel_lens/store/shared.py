@@ -164,6 +164,28 @@ class WriteStore:
             self._retention.ensure_running()
         return count
 
+    def write_running(self, batch: EncodedBatch, interval_ns: int, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
+        """Store spans still open as running (see :mod:`otel_lens.store._running`), beating this writer's heart."""
+        deadline = time.monotonic() + timeout
+        with self.locked(timeout):
+            assert self._writer is not None
+            return self._writer.write_running(batch, deadline, interval_ns)
+
+    def beat(self, interval_ns: int, stop: bool = False, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> None:
+        """Keep this process's running spans running (a heartbeat, only while it has some); with ``stop``,
+        mark what it leaves open abandoned (a clean shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self.locked(timeout):
+            writer = self._writer
+            assert writer is not None
+            if not (writer.running.registered if stop else writer.running.open):
+                return  # nothing running (or nothing ever written as running): no write at all
+            with writer.transaction(deadline) as cursor:
+                if stop:
+                    writer.running.stop(cursor)
+                else:
+                    writer.running.beat(cursor, interval_ns)
+
     def write_logs(self, batch: EncodedBatch, timeout: float = _DEFAULT_WRITE_TIMEOUT_S) -> int:
         """Store encoded log records; returns how many were new. Raises :class:`StoreError` subclasses."""
         return self._write("write_logs", batch, timeout)

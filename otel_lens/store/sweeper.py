@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
-from otel_lens.store import _sessions_upkeep
+from otel_lens.store import _running, _sessions_upkeep
 from otel_lens.store._backends import Backend
 
 if TYPE_CHECKING:
@@ -179,6 +179,7 @@ class Sweeper:
             summary.logs_deleted += max(cursor.rowcount, 0)
             cursor.execute(f"DELETE FROM lens_spans WHERE trace_row IN ({marks})", ids)
             summary.spans_deleted += max(cursor.rowcount, 0)
+            _running.delete_of_traces(cursor, marks, ids)  # running and abandoned spans go with their trace
             cursor.execute(f"DELETE FROM lens_traces WHERE id IN ({marks})", ids)
             summary.traces_deleted += max(cursor.rowcount, 0)
             _sessions_upkeep.forget_traces(cursor, p, [bytes(row[1]) for row in found])  # their sessions shrink
@@ -239,6 +240,7 @@ class Sweeper:
         with self._transaction() as cursor:
             cursor.execute(f"DELETE FROM lens_usage WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
             cursor.execute(f"DELETE FROM lens_latency WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
+            _running.delete_idle_writers(cursor, p, cutoff)
 
     def shrink(self) -> None:
         """Give freed space back to the file system (SQLite: incremental vacuum, then an emptied WAL)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import _latency, _sessions, rollups
+from otel_lens.store import _latency, _running, _sessions, rollups
 from otel_lens.store._backends import Backend, Statements, backend_of
 from otel_lens.store.errors import StoreError
 from otel_lens.store.rows import (
@@ -80,6 +80,7 @@ class Writer:
             db, _latency.upsert_sql(db, self._backend.latency_histogram_merge), _latency.COLUMNS
         )
         self._param = p
+        self.running = _running.RunningRows(db, self._backend)  # spans still open: see store/_running.py
 
     # -- transactions ---------------------------------------------------------------------------
 
@@ -123,6 +124,7 @@ class Writer:
                 lambda part, trace_rows: span_table_rows(part, trace_rows, *ids),
             )
             inserted = rows if indexes is None else [rows[i] for i in indexes]
+            self.running.ended(cursor, rows)  # the finished spans replace their running rows
             self._backend.upsert_latency(cursor, _latency.deltas(inserted, services, SPAN_RESOURCE))
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
@@ -133,6 +135,14 @@ class Writer:
                 cursor.executemany(rollups.upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
         self._known.update(pending)
         return len(rows) if indexes is None else len(indexes)
+
+    def write_running(self, batch: EncodedBatch, deadline: float, interval_ns: int) -> int:
+        """Store ``batch`` as running spans (see :mod:`otel_lens.store._running`); returns how many were new."""
+        with self.transaction(deadline) as cursor:
+            pending: dict[tuple[str, bytes], int] = {}
+            count = self.running.write(cursor, batch, self._references(cursor, batch, pending), interval_ns)
+        self._known.update(pending)
+        return count
 
     def write_logs(self, batch: EncodedBatch, deadline: float) -> int:
         """Store the log rows of ``batch`` in one transaction; returns how many were new."""

@@ -117,6 +117,7 @@ def _traces(request: Request) -> Callable[[Store], Any]:
         "search": text(request, "q"),
         "before": text(request, "before"),
         "limit": limit(request, 50),
+        "running": flag(request, "running"),
     }
     return lambda store: store.trace_page(**arguments).as_dict()
 

@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--errors", action="store_true", help="only traces with a failed span")
     add_since(parser, None, "only traces started within this time (e.g. 1h)")
     parser.add_argument("--min-duration", type=duration, help="only traces at least this long (e.g. 100ms)")
+    parser.add_argument(
+        "--running", action="store_true", help="only traces with a span still running (stored while it is open)"
+    )
     add_limit(parser, 50)
 
 
@@ -32,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
             since=args.since,
             min_duration=args.min_duration,
             limit=args.limit,
+            running=args.running,
         )
     if args.json:
         print_json([trace.as_dict() for trace in found])

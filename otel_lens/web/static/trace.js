@@ -6,6 +6,7 @@ import { compareControl } from "./compare.js";
 import { spanDetail } from "./span_detail.js";
 import { fromOutline } from "./trace_outline.js";
 import { RowCache } from "./waterfall_rows.js";
+import { stateMark, watchRunningTrace } from "./running.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
 const OVERSCAN = 12;
@@ -266,7 +267,7 @@ function drawHeader(outline, exceptions) {
   const summary = outline.summary;
   document.title = `${summary.root_name} · otel-lens`;
   header.append(
-    h("h1", {}, summary.root_name || "(no root span)"),
+    h("h1", {}, summary.root_name || "(no root span)", stateMark(summary)),
     h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", fmtMs(summary.duration_ms),
       " · ", plural(summary.span_count, "span"), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
       exceptions ? h("span", { class: "exc-badge", title: "spans that recorded an exception event but whose status is not ERROR (not counted as errors)" }, plural(exceptions, "handled exception")) : "",
@@ -289,6 +290,7 @@ async function loadFull() {
     return;
   }
   spans = trace.spans;
+  watchRunningTrace(trace, scroller, () => { index(); changed(); drawAxis(); draw(); }); // running spans grow
   index();
   // Attribute matches exist only now: jump to the first one unless the URL or the reader chose a span meanwhile.
   runSearch(jumpToMatch && !touched);

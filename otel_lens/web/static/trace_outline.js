@@ -12,6 +12,7 @@ export function fromOutline(outline) {
       start_time_unix_nano: o.start_time_unix_nano[i], end_time_unix_nano: o.end_time_unix_nano[i],
       duration_ms: (o.end_time_unix_nano[i] - o.start_time_unix_nano[i]) / 1e6,
       status: { code: o.status[i], message: o.status_message[i] },
+      state: o.state ? o.state[i] : "ended", // running/abandoned: end_time_unix_nano is the end so far
       resource: service == null ? {} : { "service.name": service },
       events: o.events[i].map(([name, time]) => ({ name, time_unix_nano: time })),
     };

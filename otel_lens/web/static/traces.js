@@ -1,6 +1,7 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
 import { compareSelected, pickBox } from "./compare.js";
 import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier, plural, markInvalid, clearInvalid } from "./common.js";
+import { stateMark, watchRunningTraces } from "./running.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
 const state = params();
@@ -36,7 +37,7 @@ function row(trace) {
   dot.style.background = serviceColor(trace.service);
   return h("tr", { "data-trace-id": trace.trace_id, class: trace.error_count ? "failed" : "", onclick: (e) => { if (!e.target.closest("a, input")) location.href = href; } },
     h("td", { class: "time" }, pickBox(trace.trace_id, trace.start_time), fmtTime(trace.start_time)),
-    h("td", { class: "name" }, h("a", { href }, trace.root_name || "(no root yet)")),
+    h("td", { class: "name" }, h("a", { href }, trace.root_name || "(no root yet)"), stateMark(trace)),
     h("td", { class: "service", title: trace.service || "" }, dot, trace.service || ""),
     h("td", { class: "num" }, fmtMs(trace.duration_ms)),
     h("td", { class: "num" }, fmtCount(trace.span_count)),
@@ -148,3 +149,4 @@ window.addEventListener("popstate", () => { Object.assign(state, Object.fromEntr
 
 app().append(h("div", { class: "toolbar" }, h("h1", {}, "Traces"), compareSelected(), liveButton), form, h("div", { class: "scroll-x" }, table), more);
 load();
+watchRunningTraces(() => rows, () => { if (state.live !== "0" && !state.before && !invalid) load(); });
