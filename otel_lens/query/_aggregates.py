@@ -13,8 +13,6 @@ GenAI usage totals live in :mod:`otel_lens.query._usage`.
 from __future__ import annotations
 
 import collections
-import itertools
-import operator
 from typing import Any
 
 import peewee as pw
@@ -22,7 +20,7 @@ import peewee as pw
 from otel_lens.query.results import SPAN_KINDS, StatRow
 from otel_lens.store import histogram
 from otel_lens.store.migrations import table_columns
-from otel_lens.store.rows import ID_CHUNK, STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.store.rows import ID_CHUNK, LATENCY_LEVELS_NS, STATUS_ERROR, USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
 _PERCENTILES = (50, 95, 99)
@@ -86,26 +84,58 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
         return _rows(by, _scan(models, by, cutoff, None))
     edge_end = None if cutoff is None else -(-cutoff // _BUCKET_NS) * _BUCKET_NS
     tallies = _scan(models, by, cutoff, edge_end) if cutoff is not None and edge_end != cutoff else {}
-    latency: Any = models.latency
-    columns = (latency.name, latency.kind, latency.service) if by == "name" else (latency.service,)
-    window = latency.bucket_ns >= edge_end if edge_end is not None else pw.SQL("1 = 1")
-    # Counts and bounds summed in SQL; the histograms per group in key order, so each group's rows are
-    # decoded and summed by C-level iteration (one Python call per row: the decode).
-    totals = latency.select(
-        *columns, pw.fn.SUM(latency.span_count), pw.fn.SUM(latency.error_count),
-        pw.fn.MIN(latency.min_ns), pw.fn.MAX(latency.max_ns),
-    ).where(window).group_by(*columns)  # fmt: skip
-    for *key, count, errors, low, high in db.execute(totals):
-        tally = tallies.setdefault(_group(by, key), _Tally())
+    levels = bool(table_columns(db, "lens_latency_levels"))  # schema 5
+    for query in _rollup_queries(models, by, edge_end, levels):
+        _add_rows(tallies, by, db.execute(query))
+    return _rows(by, tallies)
+
+
+def _rollup_queries(models: Models, by: str, start: int | None, levels: bool) -> list[Any]:
+    """The rollup rows covering ``[start, ∞)`` (an hour boundary; None: everything), coarsest that fit.
+
+    With the levels: hours up to the next 6-hour boundary, 6-hour rows up to the next midnight (UTC),
+    day rows from there, so a group costs at most 5 + 3 + days rows, however dense the store (each
+    level row is the sum of the hourly rows in its bucket: see store._latency_levels).
+    """
+    hourly: Any = models.latency
+    queries = []
+    if not levels:
+        window = hourly.bucket_ns >= start if start is not None else pw.SQL("1 = 1")
+        return [_select(hourly, by).where(window)]
+    level: Any = models.latencylevel
+    quarter, day = LATENCY_LEVELS_NS
+    if start is None:
+        return [_select(level, by).where(level.level_ns == day)]
+    quarter_start, day_start = -(-start // quarter) * quarter, -(-start // day) * day
+    if quarter_start > start:
+        queries.append(_select(hourly, by).where(hourly.bucket_ns >= start, hourly.bucket_ns < quarter_start))
+    if day_start > quarter_start:
+        queries.append(
+            _select(level, by).where(
+                level.level_ns == quarter, level.bucket_ns >= quarter_start, level.bucket_ns < day_start
+            )
+        )
+    queries.append(_select(level, by).where(level.level_ns == day, level.bucket_ns >= day_start))
+    return queries
+
+
+def _select(table: Any, by: str) -> Any:
+    key = (table.name, table.kind, table.service) if by == "name" else (table.service,)
+    return table.select(*key, table.span_count, table.error_count, table.min_ns, table.max_ns, table.histogram)
+
+
+def _add_rows(tallies: dict[Group, _Tally], by: str, rows: Any) -> None:
+    """Rollup rows (:func:`_select` columns) counted into their groups' tallies (one decode per row)."""
+    decode = histogram.decode
+    for *key, count, errors, low, high, blob in rows:
+        group = _group(by, key)
+        tally = tallies.get(group)
+        if tally is None:
+            tally = tallies[group] = _Tally()
         tally.count += int(count)
         tally.errors += int(errors)
         tally.add_bounds(int(low), int(high))
-    blobs = latency.select(*columns, latency.histogram).where(window).order_by(*columns)
-    width = len(columns)
-    decode, last = histogram.decode, operator.itemgetter(width)
-    for key, rows in itertools.groupby(db.execute(blobs), operator.itemgetter(*range(width))):
-        tallies[_group(by, key if by == "name" else (key,))].packed.append(sum(map(decode, map(last, rows))))
-    return _rows(by, tallies)
+        tally.packed.append(decode(blob))
 
 
 def _group(by: str, key: Any) -> Group:

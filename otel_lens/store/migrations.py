@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from otel_lens.store import _latency
+from otel_lens.store import _latency, _latency_levels
 from otel_lens.store._backends import backend_of
 from otel_lens.store.errors import SchemaTooNew
 from otel_lens.store.rows import SCHEMA_3_COLUMNS
@@ -65,6 +65,11 @@ def _add_latency_rollup(db: pw.Database, models: Models) -> None:
     _latency.backfill(db, models, backend_of(db))
 
 
+def _add_latency_levels(db: pw.Database, models: Models) -> None:
+    """Schema 5: lens_latency_levels, the 6-hour and day sums of the hourly latency rows, built from them."""
+    _latency_levels.backfill(db, models, backend_of(db))
+
+
 def table_columns(db: pw.Database, table: str) -> set[str]:
     """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
     return backend_of(db).table_columns(db, table)
@@ -75,6 +80,7 @@ MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
     2: _add_reasoning_tokens,
     3: _add_lossless_export_columns,
     4: _add_latency_rollup,
+    5: _add_latency_levels,
 }
 """Version → the step that brings a store from version - 1 to it."""
 

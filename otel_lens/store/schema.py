@@ -176,6 +176,30 @@ class Latency(_Base):
         primary_key = pw.CompositeKey("bucket_ns", "service", "name", "kind")
 
 
+class LatencyLevel(_Base):
+    """The :class:`Latency` rows summed over coarser buckets: 6 hours and a day (schema 5).
+
+    ``level_ns`` is the bucket's length; each row is the sum of the hourly rows inside its bucket (kept so
+    by the writer, migration 5 and the sweep), so ``stats`` over a day reads a few rows per group instead
+    of 24 (see ``store._latency_levels``).
+    """
+
+    level_ns = pw.BigIntegerField()
+    bucket_ns = pw.BigIntegerField()
+    service = pw.TextField()
+    name = pw.TextField()
+    kind = pw.SmallIntegerField()
+    span_count = pw.BigIntegerField()
+    error_count = pw.BigIntegerField()
+    min_ns = pw.BigIntegerField()
+    max_ns = pw.BigIntegerField()
+    histogram = pw.BlobField()
+
+    class Meta:
+        table_name = "lens_latency_levels"
+        primary_key = pw.CompositeKey("level_ns", "bucket_ns", "service", "name", "kind")
+
+
 class Body(_Base):
     """A captured HTTP or function body, content-addressed by sha256 and stored once."""
 
@@ -200,7 +224,7 @@ class Meta(_Base):
         table_name = "lens_meta"
 
 
-ALL_MODELS: tuple[type[_Base], ...] = (Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency)
+ALL_MODELS: tuple[type[_Base], ...] = (Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency, LatencyLevel)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +240,7 @@ class Models:
     body: type[Body]
     meta: type[Meta]
     latency: type[Latency]
+    latencylevel: type[LatencyLevel]
 
     def all(self) -> list[type[pw.Model]]:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]

@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import _latency, rollups
+from otel_lens.store import _latency, _latency_levels, rollups
 from otel_lens.store._backends import Backend, Statements, backend_of
 from otel_lens.store.errors import StoreError
 from otel_lens.store.rows import (
@@ -71,6 +71,7 @@ class Writer:
         self._backend.prepare_latency(
             db, _latency.upsert_sql(db, self._backend.latency_histogram_merge), _latency.COLUMNS
         )
+        _latency_levels.prepare(db, self._backend)
         self._param = p
 
     # -- transactions ---------------------------------------------------------------------------
@@ -115,7 +116,9 @@ class Writer:
                 lambda part, trace_rows: span_table_rows(part, trace_rows, *ids),
             )
             inserted = rows if indexes is None else [rows[i] for i in indexes]
-            self._backend.upsert_latency(cursor, _latency.deltas(inserted, services, SPAN_RESOURCE))
+            hourly = _latency.deltas(inserted, services, SPAN_RESOURCE)
+            self._backend.upsert_latency(cursor, _latency_levels.deltas(hourly), _latency_levels.TABLE)  # first
+            self._backend.upsert_latency(cursor, hourly)
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:
