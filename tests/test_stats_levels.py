@@ -148,7 +148,7 @@ def test_a_day_window_reads_a_bounded_number_of_rows_per_group(settings: Setting
         for start_hour in (0, 5, 13, 24, 30, 47):  # midnight, mid-quarter, afternoon, a 6-hour edge…
             start = T0 + start_hour * HOUR_NS
             queries = _aggregates._rollup_queries(m, "name", start, levels=True)
-            rows = [row for query in queries for row in m.latency._meta.database.execute(query)]
+            rows = [row for sql, params in queries for row in m.latency._meta.database.execute_sql(sql, params)]
             days = 3 - -(-start_hour // 24)  # day rows from the first midnight at or after the start
             assert len(rows) <= 3 * (5 + 3 + days), start_hour
             assert len(rows) < 3 * (72 - start_hour), start_hour  # fewer than one row per hour and group

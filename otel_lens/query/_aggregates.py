@@ -15,12 +15,10 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-import peewee as pw
-
 from otel_lens.query.results import SPAN_KINDS, StatRow
 from otel_lens.store import histogram
 from otel_lens.store.migrations import table_columns
-from otel_lens.store.rows import ID_CHUNK, LATENCY_LEVELS_NS, STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.store.rows import ID_CHUNK, LATENCY_LEVELS_NS, LATENCY_SEALED_KEY, STATUS_ERROR, USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
 _PERCENTILES = (50, 95, 99)
@@ -85,47 +83,47 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
     edge_end = None if cutoff is None else -(-cutoff // _BUCKET_NS) * _BUCKET_NS
     tallies = _scan(models, by, cutoff, edge_end) if cutoff is not None and edge_end != cutoff else {}
     levels = bool(table_columns(db, "lens_latency_levels"))  # schema 5
-    for query in _rollup_queries(models, by, edge_end, levels):
-        _add_rows(tallies, by, db.execute(query))
+    for sql, params in _rollup_queries(models, by, edge_end, levels):
+        _add_rows(tallies, by, db.execute_sql(sql, params))
     return _rows(by, tallies)
 
 
-def _rollup_queries(models: Models, by: str, start: int | None, levels: bool) -> list[Any]:
-    """The rollup rows covering ``[start, ∞)`` (an hour boundary; None: everything), coarsest that fit.
+def _rollup_queries(models: Models, by: str, start: int | None, levels: bool) -> list[tuple[str, list[Any]]]:
+    """The SQL and parameters of the rollup rows covering ``[start, ∞)`` (an hour boundary; None: everything).
 
-    With the levels: hours up to the next 6-hour boundary, 6-hour rows up to the next midnight (UTC),
-    day rows from there, so a group costs at most 5 + 3 + days rows, however dense the store (each
-    level row is the sum of the hourly rows in its bucket: see store._latency_levels).
+    With the levels (schema 5): hours up to the next 6-hour boundary, 6-hour rows up to the next midnight
+    (UTC), day rows from there, and the hourly rows of the hours not sealed into the levels yet, so a group
+    costs at most 5 + 3 + days + 2 rows, however dense the store (see store._latency_levels). One statement,
+    so the seal mark and the rows it splits are read from one snapshot.
     """
-    hourly: Any = models.latency
-    queries = []
+    p = models.span._meta.database.param
+    key = "name, kind, service" if by == "name" else "service"
+    columns = f"{key}, span_count, error_count, min_ns, max_ns, histogram"
     if not levels:
-        window = hourly.bucket_ns >= start if start is not None else pw.SQL("1 = 1")
-        return [_select(hourly, by).where(window)]
-    level: Any = models.latencylevel
+        if start is None:
+            return [(f"SELECT {columns} FROM lens_latency", [])]
+        return [(f"SELECT {columns} FROM lens_latency WHERE bucket_ns >= {p}", [start])]
     quarter, day = LATENCY_LEVELS_NS
     if start is None:
-        return [_select(level, by).where(level.level_ns == day)]
-    quarter_start, day_start = -(-start // quarter) * quarter, -(-start // day) * day
-    if quarter_start > start:
-        queries.append(_select(hourly, by).where(hourly.bucket_ns >= start, hourly.bucket_ns < quarter_start))
-    if day_start > quarter_start:
-        queries.append(
-            _select(level, by).where(
-                level.level_ns == quarter, level.bucket_ns >= quarter_start, level.bucket_ns < day_start
-            )
-        )
-    queries.append(_select(level, by).where(level.level_ns == day, level.bucket_ns >= day_start))
-    return queries
-
-
-def _select(table: Any, by: str) -> Any:
-    key = (table.name, table.kind, table.service) if by == "name" else (table.service,)
-    return table.select(*key, table.span_count, table.error_count, table.min_ns, table.max_ns, table.histogram)
+        start = quarter_start = day_start = -(2**62)
+    else:
+        quarter_start, day_start = -(-start // quarter) * quarter, -(-start // day) * day
+    unsealed = (  # the hourly rows from max(mark, first 6-hour edge)
+        f"bucket_ns >= COALESCE((SELECT CASE WHEN CAST(value AS BIGINT) > {p} THEN CAST(value AS BIGINT) "
+        f"ELSE {p} END FROM lens_meta WHERE key = {p}), {p})"
+    )
+    sql = (
+        f"SELECT {columns} FROM lens_latency_levels WHERE level_ns = {p} AND bucket_ns >= {p} AND bucket_ns < {p} "
+        f"UNION ALL SELECT {columns} FROM lens_latency_levels WHERE level_ns = {p} AND bucket_ns >= {p} "
+        f"UNION ALL SELECT {columns} FROM lens_latency WHERE (bucket_ns >= {p} AND bucket_ns < {p}) OR {unsealed}"
+    )
+    params: list[Any] = [quarter, quarter_start, day_start, day, day_start, start, quarter_start]
+    params += [quarter_start, quarter_start, LATENCY_SEALED_KEY, quarter_start]
+    return [(sql, params)]
 
 
 def _add_rows(tallies: dict[Group, _Tally], by: str, rows: Any) -> None:
-    """Rollup rows (:func:`_select` columns) counted into their groups' tallies (one decode per row)."""
+    """Rollup rows (:func:`_rollup_queries` columns) counted into their groups' tallies (one decode per row)."""
     decode = histogram.decode
     for *key, count, errors, low, high, blob in rows:
         group = _group(by, key)

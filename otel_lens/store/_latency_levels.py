@@ -3,24 +3,32 @@
 ``stats --since 24h`` over hourly rows alone reads 24 rows per group, and a dense store fills every
 hour of every group: its cost followed the store's density. With these levels a window starting at
 hour ``H`` reads at most 5 hourly rows (to the next 6-hour boundary), 3 six-hour rows (to the next
-midnight UTC) and the day rows from there: at most 8 + days rows per group, whatever the density.
+midnight UTC), the day rows from there and the hourly rows not sealed yet (the last one or two hours).
 
-Invariant: a level row is the sum of the hourly rows inside its bucket (counts, errors, histogram;
-minimum and maximum over them). The writer adds the same deltas to both, in one transaction (the level
-rows first: the PostgreSQL sweep locks this table, and a writer holding an hourly row lock while
-waiting for it would deadlock with the sweep deleting hourly rows); migration 5 builds the rows from
-the hourly ones; the sweep rebuilds the bucket its cutoff cuts from the hourly rows it keeps.
+Sealed hours: the level rows hold the hours before the instant kept in ``lens_meta`` under
+:data:`SEALED_KEY` (an hour boundary), never a later one. A level row is the sum of the hourly rows of
+the sealed hours inside its bucket (counts, errors, histogram; minimum and maximum over them). Adding a
+batch's deltas to the levels too would cost every batch one more upsert per group and level (measured:
++27 % writer CPU at 100 groups a batch), so a batch's spans go to the hourly rows only, unless they fall
+in a sealed hour (a late span: then to both); about once an hour a writer folds the hours that ended
+more than an hour ago into the levels and moves the mark. Migration 5 builds the levels from the hourly
+rows; the sweep rebuilds the bucket its cutoff cuts from the sealed hourly rows it keeps.
+
+On PostgreSQL the mark's row is the lock: a writer reads it ``FOR SHARE`` before touching either table,
+the folding writer and the sweep ``FOR UPDATE`` (one lock order: no deadlock, no delta lost between
+the mark and the rows).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
 from otel_lens.store import _histogram, _latency
-from otel_lens.store.rows import LATENCY_LEVELS_NS
+from otel_lens.store.rows import LATENCY_LEVELS_NS, LATENCY_SEALED_KEY
 from otel_lens.store.schema import Models
 
 if TYPE_CHECKING:
@@ -28,6 +36,9 @@ if TYPE_CHECKING:
 
 LEVELS = LATENCY_LEVELS_NS  # 6 hours and a day: each divides the next, buckets aligned to the epoch (UTC)
 DAY_NS = LEVELS[-1]
+HOUR_NS = _latency.BUCKET_NS
+SEALED_KEY = LATENCY_SEALED_KEY
+_SEAL_LAG_NS = HOUR_NS  # an hour is sealed once it ended this long ago (late spans still count, at more cost)
 TABLE = "lens_latency_levels"
 COLUMNS = ("level_ns", *_latency.COLUMNS)
 KEY = 5  # level_ns, bucket_ns, service, name, kind
@@ -80,8 +91,61 @@ def _hourly(cursor: Any, p: str, start: int, end: int) -> list[tuple[Any, ...]]:
     return [(*row[:-1], bytes(row[-1])) for row in cursor.fetchall()]
 
 
+def _sealed(cursor: Any, p: str, lock: str) -> int:
+    cursor.execute(f"SELECT value FROM lens_meta WHERE key = {p}{lock}", (SEALED_KEY,))
+    found = cursor.fetchone()
+    return int(found[0]) if found else 0
+
+
+def _set_sealed(cursor: Any, p: str, sealed: int) -> None:
+    cursor.execute(f"UPDATE lens_meta SET value = {p} WHERE key = {p}", (str(sealed), SEALED_KEY))
+
+
+def _fold(cursor: Any, p: str, backend: Backend, start: int, end: int) -> None:
+    """Add the hourly rows of ``[start, end)`` to the levels, a day at a time (bounded memory)."""
+    day = _first_hour(cursor, p, start, end)
+    while day is not None:
+        upto = min(day - day % DAY_NS + DAY_NS, end)
+        backend.upsert_latency(cursor, deltas(_hourly(cursor, p, day, upto)), TABLE)
+        day = _first_hour(cursor, p, upto, end)
+
+
+def _first_hour(cursor: Any, p: str, start: int, end: int) -> int | None:
+    """The first hourly bucket in ``[start, end)`` that has rows (empty days are skipped, not visited)."""
+    cursor.execute(f"SELECT MIN(bucket_ns) FROM lens_latency WHERE bucket_ns >= {p} AND bucket_ns < {p}", (start, end))
+    found = cursor.fetchone()[0]
+    return None if found is None else int(found)
+
+
+def _seal_target(now_ns: int) -> int:
+    return now_ns - now_ns % HOUR_NS - _SEAL_LAG_NS
+
+
+def write(cursor: Any, p: str, backend: Backend, hourly: Sequence[Sequence[Any]], now_ns: int | None = None) -> None:
+    """The writer's latency step, in its transaction: ``hourly`` deltas (``_latency.COLUMNS`` order) into
+    lens_latency, those of sealed hours into the levels too; first, when due, the hours to seal folded in."""
+    if not hourly:  # nothing new (a retried export): sealing waits for the next batch
+        return
+    target = _seal_target(time.time_ns() if now_ns is None else now_ns)
+    shared = backend.row_lock(exclusive=False)
+    sealed = _sealed(cursor, p, "")  # unlocked: is sealing due? (once an hour)
+    if sealed < target:
+        sealed = _sealed(cursor, p, backend.row_lock(exclusive=True))  # waits for writers holding it shared
+        if sealed < target:
+            _fold(cursor, p, backend, sealed, target)
+            _set_sealed(cursor, p, target)
+            sealed = target
+    elif shared:
+        sealed = _sealed(cursor, p, shared)  # held to commit: the mark cannot move under this batch
+    late = [delta for delta in hourly if delta[0] < sealed]
+    if late:
+        backend.upsert_latency(cursor, deltas(late), TABLE)
+    backend.upsert_latency(cursor, hourly)
+
+
 def backfill(db: pw.Database, models: Models, backend: Backend) -> None:
-    """Schema 5: create lens_latency_levels (when missing) and fill it from the hourly rows, a day at a time.
+    """Schema 5: create lens_latency_levels (when missing) and fill it from the hourly rows of the hours that
+    ended more than an hour ago, a day at a time, then set the mark.
 
     Runs inside the migration's transaction (a store is migrated or untouched); memory is bounded by one
     day's hourly rows, whatever the store's size.
@@ -91,29 +155,30 @@ def backfill(db: pw.Database, models: Models, backend: Backend) -> None:
     p = db.param
     cursor = db.cursor()
     cursor.execute(f"DELETE FROM {TABLE}")  # built from the hourly rows alone, whatever a table left holds
-    cursor.execute("SELECT MIN(bucket_ns) FROM lens_latency")
-    (day,) = cursor.fetchone()
-    while day is not None:
-        day -= day % DAY_NS
-        backend.upsert_latency(cursor, deltas(_hourly(cursor, p, day, day + DAY_NS)), TABLE)
-        cursor.execute(f"SELECT MIN(bucket_ns) FROM lens_latency WHERE bucket_ns >= {p}", (day + DAY_NS,))
-        (day,) = cursor.fetchone()
+    target = _seal_target(time.time_ns())
+    _fold(cursor, p, backend, -(2**62), target)
+    cursor.execute(f"DELETE FROM lens_meta WHERE key = {p}", (SEALED_KEY,))
+    cursor.execute(f"INSERT INTO lens_meta (key, value) VALUES ({p}, {p})", (SEALED_KEY, str(target)))
 
 
 def sweep(cursor: Any, p: str, backend: Backend, before: int) -> None:
-    """Delete the hourly rows of hours starting before ``before`` and keep the invariant.
+    """Delete the hourly rows of hours starting before ``before`` and keep the levels their sums.
 
-    Level buckets wholly before it go; the bucket ``before`` falls inside is rebuilt from the hourly rows
-    it keeps (at most 23 per group), so ``stats`` never counts a swept span through a level row. The lock
-    comes first: a writer takes the level rows before the hourly ones.
+    Level buckets wholly before it go; the bucket ``before`` falls inside is rebuilt from the sealed
+    hourly rows it keeps (at most 23 per group), so ``stats`` never counts a swept span through a level
+    row. The mark is locked first, as writers take it before either table.
     """
-    backend.lock_latency_levels(cursor)
+    sealed = _sealed(cursor, p, backend.row_lock(exclusive=True))
     cursor.execute(f"DELETE FROM lens_latency WHERE bucket_ns < {p}", (before,))
     for level in LEVELS:
         cut = before - before % level
         cursor.execute(f"DELETE FROM {TABLE} WHERE level_ns = {p} AND bucket_ns < {p}", (level, cut))
-        if cut == before:
+        if cut == before:  # no bucket is cut
             continue
         cursor.execute(f"DELETE FROM {TABLE} WHERE level_ns = {p} AND bucket_ns = {p}", (level, cut))
-        kept = [row for row in deltas(_hourly(cursor, p, before, cut + level)) if row[0] == level]
-        backend.upsert_latency(cursor, kept, TABLE)
+        if before < sealed:
+            rows = deltas(_hourly(cursor, p, before, min(cut + level, sealed)))
+            backend.upsert_latency(cursor, [row for row in rows if row[0] == level], TABLE)
+    first_kept = -(-before // HOUR_NS) * HOUR_NS
+    if sealed < first_kept:  # nothing before it is left to fold
+        _set_sealed(cursor, p, first_kept)

@@ -117,8 +117,7 @@ class Writer:
             )
             inserted = rows if indexes is None else [rows[i] for i in indexes]
             hourly = _latency.deltas(inserted, services, SPAN_RESOURCE)
-            self._backend.upsert_latency(cursor, _latency_levels.deltas(hourly), _latency_levels.TABLE)  # first
-            self._backend.upsert_latency(cursor, hourly)
+            _latency_levels.write(cursor, self._param, self._backend, hourly)
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:

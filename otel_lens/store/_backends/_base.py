@@ -242,9 +242,10 @@ class Backend:
         """Merge latency deltas (in the order ``prepare_latency`` was given for ``table``) into their rows."""
         raise NotImplementedError
 
-    def lock_latency_levels(self, cursor: Any) -> None:
-        """Keep writers off lens_latency_levels until the transaction ends (the sweep rebuilds rows from the
-        hourly ones in it); a no-op where the write transaction already excludes other writers."""
+    def row_lock(self, exclusive: bool) -> str:
+        """The clause a write transaction's ``SELECT`` ends with to lock the rows it reads until commit, shared
+        or ``exclusive`` (empty where the write transaction already excludes other writers)."""
+        return ""
 
     # -- retention ---------------------------------------------------------------------------------
 

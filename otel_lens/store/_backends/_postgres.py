@@ -213,10 +213,8 @@ class PostgresBackend(Backend):
         if merged:  # one statement, however many rows existed
             cursor.execute(update, [list(column) for column in zip(*merged, strict=True)])
 
-    def lock_latency_levels(self, cursor: Any) -> None:
-        # Writers upsert these rows before their hourly ones (store.writer), so waiting here for the ones
-        # already writing, and making later ones wait, cannot deadlock with their hourly row locks.
-        cursor.execute("LOCK TABLE lens_latency_levels IN SHARE ROW EXCLUSIVE MODE")
+    def row_lock(self, exclusive: bool) -> str:
+        return " FOR UPDATE" if exclusive else " FOR SHARE"
 
     def upsert_usage(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
         _bulk(cursor, self._upsert_usage, rows, self._usage_types, key=USAGE_KEY_COLUMNS)
