@@ -6,9 +6,13 @@ reads a bounded number of rows per group however dense the store."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,7 +23,7 @@ from otel_lens.query import _aggregates
 from otel_lens.settings import Settings
 from otel_lens.store import histogram
 from otel_lens.store.migrations import MIGRATIONS
-from otel_lens.store.rows import LATENCY_LEVELS_NS
+from otel_lens.store.rows import LATENCY_LEVELS_NS, LATENCY_SEALED_KEY
 from otel_lens.store.shared import acquire, release
 from tests._stats_helpers import HOUR_NS, T0, Span, nearest_rank, write
 from tests._store_helpers import models
@@ -27,6 +31,7 @@ from tests.test_stats_histogram import DISTRIBUTIONS
 
 QUARTER_NS, DAY_NS = LATENCY_LEVELS_NS
 STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_add_latency_levels")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _spans(seed: int, days: int = 3, per_name: int = 900) -> list[Span]:
@@ -57,10 +62,31 @@ def _tables(settings: Settings) -> tuple[list[tuple[Any, ...]], list[tuple[Any, 
         release(store)
 
 
-def _expected_levels(hourly: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The level rows the invariant asks for: per level, bucket and group, the sum of its hourly rows."""
+def _sealed(settings: Settings) -> int:
+    store = acquire(settings)
+    try:
+        meta = models(store).meta
+        return int(meta.get(meta.key == LATENCY_SEALED_KEY).value)
+    finally:
+        release(store)
+
+
+def _set_sealed(settings: Settings, sealed: int) -> None:
+    """Move the seal mark back, as a store whose writers last sealed hours ago has it (nothing else changes)."""
+    store = acquire(settings)
+    try:
+        meta = models(store).meta
+        meta.update(value=str(sealed)).where(meta.key == LATENCY_SEALED_KEY).execute()
+    finally:
+        release(store)
+
+
+def _expected_levels(hourly: list[tuple[Any, ...]], sealed: int) -> list[tuple[Any, ...]]:
+    """The level rows the invariant asks for: per level, bucket and group, the sum of its sealed hourly rows."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for bucket, service, name, kind, count, errors, low, high, packed in hourly:
+        if bucket >= sealed:
+            continue
         for level in LATENCY_LEVELS_NS:
             key = (level, bucket - bucket % level, service, name, kind)
             found = sums.setdefault(key, [0, 0, low, high, 0])
@@ -73,7 +99,7 @@ def _expected_levels(hourly: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def _check_invariant(settings: Settings) -> list[tuple[Any, ...]]:
     hourly, levels = _tables(settings)
-    assert levels == _expected_levels(hourly)
+    assert levels == _expected_levels(hourly, _sealed(settings))
     return levels
 
 
@@ -98,6 +124,46 @@ def test_level_rows_are_the_sums_of_their_hours_and_reexports_count_once(setting
     levels = _check_invariant(settings)
     for level in LATENCY_LEVELS_NS:
         assert sum(row[5] for row in levels if row[0] == level) == len(spans)
+
+
+def test_recent_hours_stay_hourly_until_a_writer_seals_them(settings: Settings) -> None:
+    """Spans of the last hour go to the hourly rows only (batches pay no level upsert) and stats count them
+    from there; spans of a sealed hour (a late export) go to both. When the mark is hours behind, stats are
+    the same, and the next batch folds the hours that ended over an hour ago into the levels."""
+    now = time.time_ns()
+    hour = now - now % HOUR_NS
+    recent = [
+        ("svc", "op", 1, hour - 3 * HOUR_NS + i * (HOUR_NS // 100), 1000 + 37 * i, i % 9 == 0) for i in range(300)
+    ]
+    write(settings, recent)  # the 3 hours before this one: the first two are sealed already
+    assert _sealed(settings) == hour - HOUR_NS
+    levels = _check_invariant(settings)
+    assert sum(row[5] for row in levels if row[0] == DAY_NS) == 200  # the last 100 are in hourly rows only
+    cutoff = hour - 150 * 60 * 10**9 + 18 * 10**9  # inside the first hour
+    since = dt.datetime.fromtimestamp(cutoff / 1e9, tz=dt.timezone.utc)
+
+    def read() -> list[dict[str, Any]]:
+        with open_store(settings.database) as store:
+            return [
+                row.as_dict() for window in (None, since) for row in store.stats(since=window) if row.service == "svc"
+            ]
+
+    before = read()
+    assert [row["count"] for row in before] == [300, sum(1 for span in recent if span[3] >= cutoff)]
+    store = acquire(settings)
+    try:  # a store whose writers last sealed 5 hours ago: its levels hold nothing of these hours
+        m = models(store)
+        m.latencylevel.delete().execute()
+        m.meta.update(value=str(hour - 5 * HOUR_NS)).where(m.meta.key == LATENCY_SEALED_KEY).execute()
+    finally:
+        release(store)
+    _check_invariant(settings)
+    assert read() == before
+    write(settings, [("other", "op", 1, now, 5, False)])  # the next batch seals
+    assert _sealed(settings) == hour - HOUR_NS
+    levels = _check_invariant(settings)
+    assert sum(row[5] for row in levels if row[0] == DAY_NS) == 200
+    assert read() == before
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -213,3 +279,41 @@ def test_a_sweep_keeps_the_levels_equal_to_the_hours_left(settings: Settings) ->
         (row,) = store.stats(since=None)
     # Everything left, plus the spans of 09:00-09:30 the kept hourly row still counts (as it did before).
     assert row.count == sum(r[4] for r in hourly) == len(left) + 3
+
+
+_WRITER = """
+import os, sys, time
+sys.path.insert(0, os.getcwd())
+from otel_lens.settings import Settings
+from tests._stats_helpers import T0, write
+url, go, salt = sys.argv[1:4]
+while not os.path.exists(go):
+    time.sleep(0.005)
+spans = [("svc", f"op{i % 3}", 1, T0 + i * 10**9, 1000 + (i * 7919) % 10**7, i % 11 == 0) for i in range(3000)]
+print(write(Settings.load(environ={}, database=url, sweep_interval=0), spans, batch=100, salt=salt.encode()))
+"""
+
+
+@pytest.mark.postgres
+def test_concurrent_postgres_writers_seal_once_and_lose_no_counts(postgres_url: str, tmp_path: Path) -> None:
+    """Two processes writing the same groups at once on PostgreSQL while the seal mark is behind: one folds
+    the hours in, the other waits on the mark's row and does not fold them again; every span is in the
+    hourly rows and in the level rows once."""
+    settings = Settings.load(environ={}, database=postgres_url, sweep_interval=0)
+    _set_sealed(settings, 0)  # (creates the schema) every batch finds sealing due until one has sealed
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, postgres_url, str(go), salt], cwd=REPO, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for salt in ("a", "b")
+    ]  # fmt: skip
+    go.touch()
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert [int(out.strip()) for out, _ in outputs] == [3000, 3000]
+    assert _sealed(settings) > T0
+    levels = _check_invariant(settings)
+    for level in LATENCY_LEVELS_NS:
+        assert sum(row[5] for row in levels if row[0] == level) == 6000
+    assert open_store(postgres_url).stats(since=None, by="service")[0].count == 6000
