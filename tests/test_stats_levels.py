@@ -21,7 +21,7 @@ import pytest
 from otel_lens import open_store
 from otel_lens.query import _aggregates
 from otel_lens.settings import Settings
-from otel_lens.store import histogram
+from otel_lens.store import _latency_levels, histogram
 from otel_lens.store.migrations import MIGRATIONS
 from otel_lens.store.rows import LATENCY_LEVELS_NS, LATENCY_SEALED_KEY
 from otel_lens.store.shared import acquire, release
@@ -127,18 +127,22 @@ def test_level_rows_are_the_sums_of_their_hours_and_reexports_count_once(setting
 
 
 def test_recent_hours_stay_hourly_until_a_writer_seals_them(settings: Settings) -> None:
-    """Spans of the last hour go to the hourly rows only (batches pay no level upsert) and stats count them
+    """Spans of the current hour go to the hourly rows only (batches pay no level upsert) and stats count them
     from there; spans of a sealed hour (a late export) go to both. When the mark is hours behind, stats are
-    the same, and the next batch folds the hours that ended over an hour ago into the levels."""
+    the same, and the next batch folds the hours that ended since into the levels."""
     now = time.time_ns()
     hour = now - now % HOUR_NS
     recent = [
         ("svc", "op", 1, hour - 3 * HOUR_NS + i * (HOUR_NS // 100), 1000 + 37 * i, i % 9 == 0) for i in range(300)
     ]
-    write(settings, recent)  # the 3 hours before this one: the first two are sealed already
-    assert _sealed(settings) == hour - HOUR_NS
+    recent += [("svc", "op", 1, hour + i * ((now - hour) // 50), 99 + i, False) for i in range(50)]  # this hour
+    write(settings, recent)
+    sealed = _sealed(settings)
+    assert sealed in (_latency_levels.seal_target(now), _latency_levels.seal_target(time.time_ns()))
+    assert hour - HOUR_NS <= sealed <= hour
     levels = _check_invariant(settings)
-    assert sum(row[5] for row in levels if row[0] == DAY_NS) == 200  # the last 100 are in hourly rows only
+    in_levels = sum(1 for span in recent if span[3] < sealed)
+    assert in_levels >= 200 and sum(row[5] for row in levels if row[0] == DAY_NS) == in_levels  # the rest: hourly
     cutoff = hour - 150 * 60 * 10**9 + 18 * 10**9  # inside the first hour
     since = dt.datetime.fromtimestamp(cutoff / 1e9, tz=dt.timezone.utc)
 
@@ -149,7 +153,7 @@ def test_recent_hours_stay_hourly_until_a_writer_seals_them(settings: Settings) 
             ]
 
     before = read()
-    assert [row["count"] for row in before] == [300, sum(1 for span in recent if span[3] >= cutoff)]
+    assert [row["count"] for row in before] == [350, sum(1 for span in recent if span[3] >= cutoff)]
     store = acquire(settings)
     try:  # a store whose writers last sealed 5 hours ago: its levels hold nothing of these hours
         m = models(store)
@@ -159,10 +163,11 @@ def test_recent_hours_stay_hourly_until_a_writer_seals_them(settings: Settings) 
         release(store)
     _check_invariant(settings)
     assert read() == before
-    write(settings, [("other", "op", 1, now, 5, False)])  # the next batch seals
-    assert _sealed(settings) == hour - HOUR_NS
+    write(settings, [("other", "op", 1, time.time_ns(), 5, False)])  # the next batch seals
+    sealed = _sealed(settings)
+    assert hour - HOUR_NS <= sealed and sealed >= _latency_levels.seal_target(now)
     levels = _check_invariant(settings)
-    assert sum(row[5] for row in levels if row[0] == DAY_NS) == 200
+    assert sum(row[5] for row in levels if row[0] == DAY_NS) == sum(1 for span in recent if span[3] < sealed) >= 200
     assert read() == before
 
 

@@ -1,8 +1,9 @@
 """Aggregates over a time window: latency percentiles and error rates per kind of span or service.
 
-``stats`` reads the hourly latency histograms the writer keeps (``lens_latency``, schema 4), so its
-cost grows with hours × groups, not with the spans of the window. The partial hour at the window's
-start is read from the spans themselves: counts and error counts are always exact, and a group whose
+``stats`` reads the latency histograms the writer keeps (hourly: ``lens_latency``, schema 4; their 6-hour
+and day sums: ``lens_latency_levels``, schema 5), so its cost grows with groups × (at most 5 + 3 + days
++ 2) rows, not with the spans of the window nor with how densely the hours are filled. The partial
+hour at the window's start is read from the spans themselves: counts and error counts are always exact, and a group whose
 spans all lie in that partial hour (any window up to an hour long just after the hour, e.g. ``--since
 5m``) gets exact percentiles; the others are within ±3.125 % (see :mod:`otel_lens.store._histogram`).
 A store no writer has migrated to schema 4 yet is read the exact way, by scanning its spans.
@@ -123,16 +124,27 @@ def _rollup_queries(models: Models, by: str, start: int | None, levels: bool) ->
 
 
 def _add_rows(tallies: dict[Group, _Tally], by: str, rows: Any) -> None:
-    """Rollup rows (:func:`_rollup_queries` columns) counted into their groups' tallies (one decode per row)."""
+    """Rollup rows (:func:`_rollup_queries` columns) counted into their groups' tallies (one decode per row;
+    this loop runs for every row read, hence no helper calls in it)."""
     decode = histogram.decode
-    for *key, count, errors, low, high, blob in rows:
-        group = _group(by, key)
+    for row in rows:
+        if by == "name":
+            name, kind, service, count, errors, low, high, blob = row
+            group: Group = (name, kind, service)
+        else:
+            service, count, errors, low, high, blob = row
+            group = (service, None, service)
         tally = tallies.get(group)
         if tally is None:
             tally = tallies[group] = _Tally()
-        tally.count += int(count)
-        tally.errors += int(errors)
-        tally.add_bounds(int(low), int(high))
+            tally.low, tally.high = low, high
+        else:
+            if low < tally.low:
+                tally.low = low
+            if high > tally.high:
+                tally.high = high
+        tally.count += count
+        tally.errors += errors
         tally.packed.append(decode(blob))
 
 

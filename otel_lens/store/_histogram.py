@@ -189,8 +189,13 @@ def dense_from_counts(counts: dict[int, int]) -> Dense:
 def add_durations(packed: int, durations: Iterable[int]) -> int:
     """``packed`` with ``durations`` (ns) counted in."""
     counts: dict[int, int] = {}
-    for duration in durations:
-        index = bin_of(duration)
+    exact, sub_bits = _EXACT, SUB_BITS
+    for duration in durations:  # bin_of inlined: ``stats`` runs this for every span of a window's first hour
+        if duration >= exact:
+            shift = duration.bit_length() - 1 - sub_bits
+            index = (shift << sub_bits) + (duration >> shift)
+        else:
+            index = duration if duration > 0 else 0
         counts[index] = counts.get(index, 0) + 1
     return packed + from_counts(counts)
 

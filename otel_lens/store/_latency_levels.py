@@ -3,15 +3,16 @@
 ``stats --since 24h`` over hourly rows alone reads 24 rows per group, and a dense store fills every
 hour of every group: its cost followed the store's density. With these levels a window starting at
 hour ``H`` reads at most 5 hourly rows (to the next 6-hour boundary), 3 six-hour rows (to the next
-midnight UTC), the day rows from there and the hourly rows not sealed yet (the last one or two hours).
+midnight UTC), the day rows from there and the hourly rows not sealed yet (the current hour; the one
+before too in its first 5 minutes).
 
 Sealed hours: the level rows hold the hours before the instant kept in ``lens_meta`` under
 :data:`SEALED_KEY` (an hour boundary), never a later one. A level row is the sum of the hourly rows of
 the sealed hours inside its bucket (counts, errors, histogram; minimum and maximum over them). Adding a
 batch's deltas to the levels too would cost every batch one more upsert per group and level (measured:
 +27 % writer CPU at 100 groups a batch), so a batch's spans go to the hourly rows only, unless they fall
-in a sealed hour (a late span: then to both); about once an hour a writer folds the hours that ended
-more than an hour ago into the levels and moves the mark. Migration 5 builds the levels from the hourly
+in a sealed hour (a late span: then to both); once an hour a writer folds the hour that ended 5 minutes
+ago into the levels and moves the mark. Migration 5 builds the levels from the hourly
 rows; the sweep rebuilds the bucket its cutoff cuts from the sealed hourly rows it keeps.
 
 On PostgreSQL the mark's row is the lock: a writer reads it ``FOR SHARE`` before touching either table,
@@ -38,7 +39,7 @@ LEVELS = LATENCY_LEVELS_NS  # 6 hours and a day: each divides the next, buckets 
 DAY_NS = LEVELS[-1]
 HOUR_NS = _latency.BUCKET_NS
 SEALED_KEY = LATENCY_SEALED_KEY
-_SEAL_LAG_NS = HOUR_NS  # an hour is sealed once it ended this long ago (late spans still count, at more cost)
+_SEAL_LAG_NS = 5 * 60 * 10**9  # an hour is sealed once it ended this long ago (later spans still count, at more cost)
 TABLE = "lens_latency_levels"
 COLUMNS = ("level_ns", *_latency.COLUMNS)
 KEY = 5  # level_ns, bucket_ns, service, name, kind
@@ -117,8 +118,10 @@ def _first_hour(cursor: Any, p: str, start: int, end: int) -> int | None:
     return None if found is None else int(found)
 
 
-def _seal_target(now_ns: int) -> int:
-    return now_ns - now_ns % HOUR_NS - _SEAL_LAG_NS
+def seal_target(now_ns: int) -> int:
+    """Where the mark goes at ``now_ns``: the hours that ended :data:`_SEAL_LAG_NS` ago or more are sealed."""
+    since = now_ns - _SEAL_LAG_NS
+    return since - since % HOUR_NS
 
 
 def write(cursor: Any, p: str, backend: Backend, hourly: Sequence[Sequence[Any]], now_ns: int | None = None) -> None:
@@ -126,7 +129,7 @@ def write(cursor: Any, p: str, backend: Backend, hourly: Sequence[Sequence[Any]]
     lens_latency, those of sealed hours into the levels too; first, when due, the hours to seal folded in."""
     if not hourly:  # nothing new (a retried export): sealing waits for the next batch
         return
-    target = _seal_target(time.time_ns() if now_ns is None else now_ns)
+    target = seal_target(time.time_ns() if now_ns is None else now_ns)
     shared = backend.row_lock(exclusive=False)
     sealed = _sealed(cursor, p, "")  # unlocked: is sealing due? (once an hour)
     if sealed < target:
@@ -145,7 +148,7 @@ def write(cursor: Any, p: str, backend: Backend, hourly: Sequence[Sequence[Any]]
 
 def backfill(db: pw.Database, models: Models, backend: Backend) -> None:
     """Schema 5: create lens_latency_levels (when missing) and fill it from the hourly rows of the hours that
-    ended more than an hour ago, a day at a time, then set the mark.
+    ended 5 minutes ago or more, a day at a time, then set the mark.
 
     Runs inside the migration's transaction (a store is migrated or untouched); memory is bounded by one
     day's hourly rows, whatever the store's size.
@@ -155,7 +158,7 @@ def backfill(db: pw.Database, models: Models, backend: Backend) -> None:
     p = db.param
     cursor = db.cursor()
     cursor.execute(f"DELETE FROM {TABLE}")  # built from the hourly rows alone, whatever a table left holds
-    target = _seal_target(time.time_ns())
+    target = seal_target(time.time_ns())
     _fold(cursor, p, backend, -(2**62), target)
     cursor.execute(f"DELETE FROM lens_meta WHERE key = {p}", (SEALED_KEY,))
     cursor.execute(f"INSERT INTO lens_meta (key, value) VALUES ({p}, {p})", (SEALED_KEY, str(target)))
