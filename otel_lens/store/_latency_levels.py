@@ -23,6 +23,7 @@ the mark and the rows).
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -124,22 +125,26 @@ def seal_target(now_ns: int) -> int:
     return since - since % HOUR_NS
 
 
+_seen: weakref.WeakKeyDictionary[Backend, int] = weakref.WeakKeyDictionary()
+"""The mark each backend (one a store connection) last read: whether the next batch may have to seal."""
+
+
 def write(cursor: Any, p: str, backend: Backend, hourly: Sequence[Sequence[Any]], now_ns: int | None = None) -> None:
     """The writer's latency step, in its transaction: ``hourly`` deltas (``_latency.COLUMNS`` order) into
     lens_latency, those of sealed hours into the levels too; first, when due, the hours to seal folded in."""
     if not hourly:  # nothing new (a retried export): sealing waits for the next batch
         return
     target = seal_target(time.time_ns() if now_ns is None else now_ns)
-    shared = backend.row_lock(exclusive=False)
-    sealed = _sealed(cursor, p, "")  # unlocked: is sealing due? (once an hour)
-    if sealed < target:
-        sealed = _sealed(cursor, p, backend.row_lock(exclusive=True))  # waits for writers holding it shared
-        if sealed < target:
-            _fold(cursor, p, backend, sealed, target)
-            _set_sealed(cursor, p, target)
-            sealed = target
-    elif shared:
-        sealed = _sealed(cursor, p, shared)  # held to commit: the mark cannot move under this batch
+    # One read of the mark a batch: locked shared (held to commit, so the mark cannot move under this
+    # batch) while the last one seen says no sealing is due, else exclusive (waits for the writers holding
+    # it shared; a writer that sealed meanwhile leaves nothing to do).
+    due = _seen.get(backend, -(2**63)) < target
+    sealed = _sealed(cursor, p, backend.row_lock(exclusive=due))
+    if due and sealed < target:
+        _fold(cursor, p, backend, sealed, target)
+        _set_sealed(cursor, p, target)
+        sealed = target
+    _seen[backend] = sealed
     late = [delta for delta in hourly if delta[0] < sealed]
     if late:
         backend.upsert_latency(cursor, deltas(late), TABLE)
