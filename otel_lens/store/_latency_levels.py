@@ -12,8 +12,8 @@ the sealed hours inside its bucket (counts, errors, histogram; minimum and maxim
 batch's deltas to the levels too would cost every batch one more upsert per group and level (measured:
 +27 % writer CPU at 100 groups a batch), so a batch's spans go to the hourly rows only, unless they fall
 in a sealed hour (a late span: then to both); once an hour a writer folds the hour that ended 5 minutes
-ago into the levels and moves the mark. Migration 5 builds the levels from the hourly
-rows; the sweep rebuilds the bucket its cutoff cuts from the sealed hourly rows it keeps.
+ago into the levels and moves the mark. Migration 5 builds the levels from the hourly rows; the sweep
+rebuilds the bucket its cutoff cuts from the sealed hourly rows it keeps.
 
 On PostgreSQL the mark's row is the lock: a writer reads it ``FOR SHARE`` before touching either table,
 the folding writer and the sweep ``FOR UPDATE`` (one lock order: no deadlock, no delta lost between

@@ -179,9 +179,10 @@ class Latency(_Base):
 class LatencyLevel(_Base):
     """The :class:`Latency` rows summed over coarser buckets: 6 hours and a day (schema 5).
 
-    ``level_ns`` is the bucket's length; each row is the sum of the hourly rows inside its bucket (kept so
-    by the writer, migration 5 and the sweep), so ``stats`` over a day reads a few rows per group instead
-    of 24 (see ``store._latency_levels``).
+    ``level_ns`` is the bucket's length; each row is the sum of the hourly rows of the sealed hours inside
+    its bucket (those before the ``latency_levels_sealed_ns`` mark in lens_meta: kept so by the writer,
+    migration 5 and the sweep), so ``stats`` over a day reads a few rows per group instead of 24 (see
+    ``store._latency_levels``).
     """
 
     level_ns = pw.BigIntegerField()
