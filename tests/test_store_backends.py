@@ -230,15 +230,15 @@ def test_prune_by_size_deletes_the_oldest_first(span_exporter: LensSpanExporter)
 def test_size_prune_deletes_about_what_the_budget_needs(span_exporter: LensSpanExporter) -> None:
     """A budget of half the store keeps roughly half the traces: the sweep does not overshoot to empty."""
     store = _store_400_heavy_traces(span_exporter)
-    # The hourly latency rows (one per span name: 400 here, ~1/6 of this small PostgreSQL store) are kept
-    # while their hour has spans: no trace deleted reclaims them, so the budget is half of the rest (as
-    # are the empty running-span tables' pages: no trace deleted reclaims those either).
+    # On PostgreSQL the rollups (the hourly latency rows, one per span name here, and their 6-hour and day
+    # sums once the hour is sealed: about half of this small store) and the other tables are kept while
+    # their hour has spans: no trace deleted reclaims them, so the budget is half of the spans, traces, logs.
     fixed = 0
     if isinstance(_models(store).span._meta.database, pw.PostgresqlDatabase):
-        fixed = int(_models(store).span._meta.database.execute_sql(  # tables empty here, their indexes not
-            "SELECT pg_total_relation_size('lens_latency') + pg_total_relation_size('lens_sessions') "
-            "+ pg_total_relation_size('lens_session_traces') + pg_total_relation_size('lens_running') "
-            "+ pg_total_relation_size('lens_writers')").fetchone()[0])  # fmt: skip
+        fixed = store.size() - int(_models(store).span._meta.database.execute_sql(
+            "SELECT pg_total_relation_size('lens_spans') + pg_total_relation_size('lens_traces') "
+            "+ pg_total_relation_size('lens_logs')"
+        ).fetchone()[0])  # fmt: skip
     summary = store.prune(max_age=0, max_size=(store.size() - fixed) // 2 + fixed)
     kept = _models(store).span.select().count()
     assert 80 <= kept <= 230, f"kept {kept} of 400 traces for a budget of half the store ({summary})"

@@ -1,8 +1,9 @@
 """Aggregates over a time window: latency percentiles and error rates per kind of span or service.
 
-``stats`` reads the hourly latency histograms the writer keeps (``lens_latency``, schema 4), so its
-cost grows with hours × groups, not with the spans of the window. The partial hour at the window's
-start is read from the spans themselves: counts and error counts are always exact, and a group whose
+``stats`` reads the latency histograms the writer keeps (hourly: ``lens_latency``, schema 4; their 6-hour
+and day sums: ``lens_latency_levels``, schema 7), so its cost grows with groups × (at most 5 + 3 + days
++ 2) rows, not with the spans of the window nor with how densely the hours are filled. The partial
+hour at the window's start is read from the spans themselves: counts and error counts are always exact, and a group whose
 spans all lie in that partial hour (any window up to an hour long just after the hour, e.g. ``--since
 5m``) gets exact percentiles; the others are within ±3.125 % (see :mod:`otel_lens.store._histogram`).
 A store no writer has migrated to schema 4 yet is read the exact way, by scanning its spans.
@@ -13,16 +14,12 @@ GenAI usage totals live in :mod:`otel_lens.query._usage`.
 from __future__ import annotations
 
 import collections
-import itertools
-import operator
 from typing import Any
-
-import peewee as pw
 
 from otel_lens.query.results import SPAN_KINDS, StatRow
 from otel_lens.store import histogram
 from otel_lens.store.migrations import table_columns
-from otel_lens.store.rows import ID_CHUNK, STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.store.rows import ID_CHUNK, LATENCY_LEVELS_NS, LATENCY_SEALED_KEY, STATUS_ERROR, USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
 _PERCENTILES = (50, 95, 99)
@@ -86,26 +83,69 @@ def span_stats(models: Models, by: str, cutoff: int | None) -> list[StatRow]:
         return _rows(by, _scan(models, by, cutoff, None))
     edge_end = None if cutoff is None else -(-cutoff // _BUCKET_NS) * _BUCKET_NS
     tallies = _scan(models, by, cutoff, edge_end) if cutoff is not None and edge_end != cutoff else {}
-    latency: Any = models.latency
-    columns = (latency.name, latency.kind, latency.service) if by == "name" else (latency.service,)
-    window = latency.bucket_ns >= edge_end if edge_end is not None else pw.SQL("1 = 1")
-    # Counts and bounds summed in SQL; the histograms per group in key order, so each group's rows are
-    # decoded and summed by C-level iteration (one Python call per row: the decode).
-    totals = latency.select(
-        *columns, pw.fn.SUM(latency.span_count), pw.fn.SUM(latency.error_count),
-        pw.fn.MIN(latency.min_ns), pw.fn.MAX(latency.max_ns),
-    ).where(window).group_by(*columns)  # fmt: skip
-    for *key, count, errors, low, high in db.execute(totals):
-        tally = tallies.setdefault(_group(by, key), _Tally())
-        tally.count += int(count)
-        tally.errors += int(errors)
-        tally.add_bounds(int(low), int(high))
-    blobs = latency.select(*columns, latency.histogram).where(window).order_by(*columns)
-    width = len(columns)
-    decode, last = histogram.decode, operator.itemgetter(width)
-    for key, rows in itertools.groupby(db.execute(blobs), operator.itemgetter(*range(width))):
-        tallies[_group(by, key if by == "name" else (key,))].packed.append(sum(map(decode, map(last, rows))))
+    levels = bool(table_columns(db, "lens_latency_levels"))  # schema 7
+    for sql, params in _rollup_queries(models, by, edge_end, levels):
+        _add_rows(tallies, by, db.execute_sql(sql, params))
     return _rows(by, tallies)
+
+
+def _rollup_queries(models: Models, by: str, start: int | None, levels: bool) -> list[tuple[str, list[Any]]]:
+    """The SQL and parameters of the rollup rows covering ``[start, ∞)`` (an hour boundary; None: everything).
+
+    With the levels (schema 7): hours up to the next 6-hour boundary, 6-hour rows up to the next midnight
+    (UTC), day rows from there, and the hourly rows of the hours not sealed into the levels yet, so a group
+    costs at most 5 + 3 + days + 2 rows, however dense the store (see store._latency_levels). One statement,
+    so the seal mark and the rows it splits are read from one snapshot.
+    """
+    p = models.span._meta.database.param
+    key = "name, kind, service" if by == "name" else "service"
+    columns = f"{key}, span_count, error_count, min_ns, max_ns, histogram"
+    if not levels:
+        if start is None:
+            return [(f"SELECT {columns} FROM lens_latency", [])]
+        return [(f"SELECT {columns} FROM lens_latency WHERE bucket_ns >= {p}", [start])]
+    quarter, day = LATENCY_LEVELS_NS
+    if start is None:
+        start = quarter_start = day_start = -(2**62)
+    else:
+        quarter_start, day_start = -(-start // quarter) * quarter, -(-start // day) * day
+    unsealed = (  # the hourly rows from max(mark, first 6-hour edge)
+        f"bucket_ns >= COALESCE((SELECT CASE WHEN CAST(value AS BIGINT) > {p} THEN CAST(value AS BIGINT) "
+        f"ELSE {p} END FROM lens_meta WHERE key = {p}), {p})"
+    )
+    sql = (
+        f"SELECT {columns} FROM lens_latency_levels WHERE level_ns = {p} AND bucket_ns >= {p} AND bucket_ns < {p} "
+        f"UNION ALL SELECT {columns} FROM lens_latency_levels WHERE level_ns = {p} AND bucket_ns >= {p} "
+        f"UNION ALL SELECT {columns} FROM lens_latency WHERE (bucket_ns >= {p} AND bucket_ns < {p}) OR {unsealed}"
+    )
+    params: list[Any] = [quarter, quarter_start, day_start, day, day_start, start, quarter_start]
+    params += [quarter_start, quarter_start, LATENCY_SEALED_KEY, quarter_start]
+    return [(sql, params)]
+
+
+def _add_rows(tallies: dict[Group, _Tally], by: str, rows: Any) -> None:
+    """Rollup rows (:func:`_rollup_queries` columns) counted into their groups' tallies (one decode per row;
+    this loop runs for every row read, hence no helper calls in it)."""
+    decode = histogram.decode
+    for row in rows:
+        if by == "name":
+            name, kind, service, count, errors, low, high, blob = row
+            group: Group = (name, kind, service)
+        else:
+            service, count, errors, low, high, blob = row
+            group = (service, None, service)
+        tally = tallies.get(group)
+        if tally is None:
+            tally = tallies[group] = _Tally()
+            tally.low, tally.high = low, high
+        else:
+            if low < tally.low:
+                tally.low = low
+            if high > tally.high:
+                tally.high = high
+        tally.count += count
+        tally.errors += errors
+        tally.packed.append(decode(blob))
 
 
 def _group(by: str, key: Any) -> Group:

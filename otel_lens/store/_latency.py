@@ -38,12 +38,15 @@ Delta = tuple[int, str, str, int, int, int, int, int, bytes]
 """One lens_latency delta in ``_COLUMNS`` order."""
 
 
-def upsert_sql(db: pw.Database, histogram: str) -> str:
-    """Merge one delta into its row (9 parameters, :data:`COLUMNS` order); ``histogram`` is the backend's SQL
-    for the merged histogram (``l`` the stored row, ``excluded`` the delta)."""
+def upsert_sql(
+    db: pw.Database, histogram: str, table: str = "lens_latency", columns: Sequence[str] = COLUMNS, key: int = KEY
+) -> str:
+    """Merge one delta into its row (one parameter per column, ``columns`` order, the first ``key`` the primary
+    key); ``histogram`` is the backend's SQL for the merged histogram (``l`` the stored row, ``excluded`` the
+    delta). ``table`` is lens_latency or another table of the same counts (``_latency_levels``)."""
     return (
-        f"INSERT INTO lens_latency AS l ({', '.join(COLUMNS)}) VALUES ({', '.join([db.param] * len(COLUMNS))}) "
-        f"ON CONFLICT ({', '.join(COLUMNS[:KEY])}) DO UPDATE SET "
+        f"INSERT INTO {table} AS l ({', '.join(columns)}) VALUES ({', '.join([db.param] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(columns[:key])}) DO UPDATE SET "
         "span_count = l.span_count + excluded.span_count, error_count = l.error_count + excluded.error_count, "
         "min_ns = CASE WHEN excluded.min_ns < l.min_ns THEN excluded.min_ns ELSE l.min_ns END, "
         "max_ns = CASE WHEN excluded.max_ns > l.max_ns THEN excluded.max_ns ELSE l.max_ns END, "

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from otel_lens.store import _latency, _sessions_upkeep
+from otel_lens.store import _latency, _latency_levels, _sessions_upkeep
 from otel_lens.store._backends import backend_of
 from otel_lens.store.errors import SchemaTooNew
 from otel_lens.store.rows import SCHEMA_3_COLUMNS
@@ -80,6 +80,11 @@ def _add_running_spans(db: pw.Database, models: Models) -> None:
     db.create_tables([models.running, models.writerbeat], safe=True)
 
 
+def _add_latency_levels(db: pw.Database, models: Models) -> None:
+    """Schema 7: lens_latency_levels, the 6-hour and day sums of the hourly latency rows, built from them."""
+    _latency_levels.backfill(db, models, backend_of(db))
+
+
 def table_columns(db: pw.Database, table: str) -> set[str]:
     """The column names of ``table`` (in the connection's current schema on PostgreSQL, as the store uses)."""
     return backend_of(db).table_columns(db, table)
@@ -92,6 +97,7 @@ MIGRATIONS: dict[int, Callable[[pw.Database, Models], None]] = {
     4: _add_latency_rollup,
     5: _add_sessions_rollup,
     6: _add_running_spans,
+    7: _add_latency_levels,
 }
 """Version → the step that brings a store from version - 1 to it."""
 

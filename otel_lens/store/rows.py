@@ -197,6 +197,10 @@ FLAG_IS_REMOTE = 0x200
 STATUS_ERROR = 2  # StatusCode.ERROR, as stored in lens_spans.status_code
 USAGE_BUCKET_NS = 3600 * 10**9
 """lens_usage keeps token totals per hour."""
+LATENCY_LEVELS_NS = (6 * USAGE_BUCKET_NS, 24 * USAGE_BUCKET_NS)
+"""The bucket lengths of lens_latency_levels beside lens_latency's hour, finest first (store._latency_levels)."""
+LATENCY_SEALED_KEY = "latency_levels_sealed_ns"
+"""lens_meta key: the hours before this instant (ns, an hour boundary) are summed in lens_latency_levels."""
 
 
 REFERENCE_PREFIX = "sha256:"

@@ -277,6 +277,31 @@ class WriterBeat(_Base):
         table_name = "lens_writers"
 
 
+class LatencyLevel(_Base):
+    """The :class:`Latency` rows summed over coarser buckets: 6 hours and a day (schema 7).
+
+    ``level_ns`` is the bucket's length; each row is the sum of the hourly rows of the sealed hours inside
+    its bucket (those before the ``latency_levels_sealed_ns`` mark in lens_meta: kept so by the writer,
+    migration 5 and the sweep), so ``stats`` over a day reads a few rows per group instead of 24 (see
+    ``store._latency_levels``).
+    """
+
+    level_ns = pw.BigIntegerField()
+    bucket_ns = pw.BigIntegerField()
+    service = pw.TextField()
+    name = pw.TextField()
+    kind = pw.SmallIntegerField()
+    span_count = pw.BigIntegerField()
+    error_count = pw.BigIntegerField()
+    min_ns = pw.BigIntegerField()
+    max_ns = pw.BigIntegerField()
+    histogram = pw.BlobField()
+
+    class Meta:
+        table_name = "lens_latency_levels"
+        primary_key = pw.CompositeKey("level_ns", "bucket_ns", "service", "name", "kind")
+
+
 class Body(_Base):
     """A captured HTTP or function body, content-addressed by sha256 and stored once."""
 
@@ -302,7 +327,8 @@ class Meta(_Base):
 
 
 ALL_MODELS: tuple[type[_Base], ...] = (
-    Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency, Session, SessionTrace, Running, WriterBeat
+    Resource, Scope, Span, Trace, Log, Usage, Body, Meta, Latency, LatencyLevel, Session, SessionTrace, Running,
+    WriterBeat,
 )  # fmt: skip
 
 
@@ -319,6 +345,7 @@ class Models:
     body: type[Body]
     meta: type[Meta]
     latency: type[Latency]
+    latencylevel: type[LatencyLevel]
     session: type[Session]
     sessiontrace: type[SessionTrace]
     running: type[Running]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
-from otel_lens.store import _running, _sessions_upkeep
+from otel_lens.store import _latency_levels, _running, _sessions_upkeep
 from otel_lens.store._backends import Backend
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class Sweeper:
         # Through lambdas, so the space always goes through this sweeper's current transaction and lock.
         self._space = backend.space(location, lambda: self._locked(), lambda: self._transaction())
         self._p = db.param
+        self._backend = backend
         self._chunk = 200
 
     # -- size -----------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class Sweeper:
             pass
         with self._transaction() as cursor:
             cursor.execute(f"DELETE FROM lens_usage WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
-            cursor.execute(f"DELETE FROM lens_latency WHERE bucket_ns < {p}", (cutoff - 3600 * 10**9,))
+            _latency_levels.sweep(cursor, p, self._backend, cutoff - 3600 * 10**9)  # hourly rows and their levels
             _running.delete_idle_writers(cursor, p, cutoff)
 
     def shrink(self) -> None:

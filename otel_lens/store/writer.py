@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store import _latency, _running, _sessions, rollups
+from otel_lens.store import _latency, _latency_levels, _running, _sessions, rollups
 from otel_lens.store._backends import Backend, Statements, backend_of
 from otel_lens.store.errors import StoreError
 from otel_lens.store.rows import (
@@ -79,6 +79,7 @@ class Writer:
         self._backend.prepare_latency(
             db, _latency.upsert_sql(db, self._backend.latency_histogram_merge), _latency.COLUMNS
         )
+        _latency_levels.prepare(db, self._backend)
         self._param = p
         self.running = _running.RunningRows(db, self._backend)  # spans still open: see store/_running.py
 
@@ -125,7 +126,8 @@ class Writer:
             )
             inserted = rows if indexes is None else [rows[i] for i in indexes]
             self.running.ended(cursor, rows)  # the finished spans replace their running rows
-            self._backend.upsert_latency(cursor, _latency.deltas(inserted, services, SPAN_RESOURCE))
+            hourly = _latency.deltas(inserted, services, SPAN_RESOURCE)
+            _latency_levels.write(cursor, self._param, self._backend, hourly)
             if batch.genai:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:

@@ -230,13 +230,22 @@ class Backend:
     latency_histogram_merge: ClassVar[str]
     """SQL for a lens_latency upsert's merged histogram (``l``: the stored row, ``excluded``: the delta)."""
 
-    def prepare_latency(self, db: pw.Database, upsert: str, columns: Sequence[str]) -> None:
-        """Derive this backend's form of the lens_latency upsert (``columns`` its parameters' order)."""
-        self._latency_upsert = upsert
+    def prepare_latency(
+        self, db: pw.Database, upsert: str, columns: Sequence[str], table: str = "lens_latency", key: int = 4
+    ) -> None:
+        """Derive this backend's form of a latency upsert into ``table`` (lens_latency, or lens_latency_levels:
+        ``columns`` its parameters' order, the first ``key`` of them the primary key)."""
+        self._latency_upserts: dict[str, str] = getattr(self, "_latency_upserts", {})
+        self._latency_upserts[table] = upsert
 
-    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]]) -> None:
-        """Merge latency deltas (``store._latency.COLUMNS`` order) into their hourly rows."""
+    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]], table: str = "lens_latency") -> None:
+        """Merge latency deltas (in the order ``prepare_latency`` was given for ``table``) into their rows."""
         raise NotImplementedError
+
+    def row_lock(self, exclusive: bool) -> str:
+        """The clause a write transaction's ``SELECT`` ends with to lock the rows it reads until commit, shared
+        or ``exclusive`` (empty where the write transaction already excludes other writers)."""
+        return ""
 
     # -- retention ---------------------------------------------------------------------------------
 

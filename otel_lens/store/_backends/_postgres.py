@@ -179,35 +179,42 @@ class PostgresBackend(Backend):
 
     latency_histogram_merge = "l.histogram"  # merged in Python, from the row the upsert locks and returns
 
-    def prepare_latency(self, db: pw.Database, upsert: str, columns: Sequence[str]) -> None:
-        self._latency_types = _postgres.column_types(models_for(db).latency, columns)
-        self._latency_key = 4  # bucket, service, name, kind: the primary key, also the lock order
-        self._latency_upsert = (
-            _postgres.unnest_form(upsert, self._latency_types)
-            + f" RETURNING {', '.join(columns[: self._latency_key])}, histogram, (xmax = 0)"
+    def prepare_latency(
+        self, db: pw.Database, upsert: str, columns: Sequence[str], table: str = "lens_latency", key: int = 4
+    ) -> None:
+        model = next(model for model in models_for(db).all() if model._meta.table_name == table)
+        types = _postgres.column_types(model, columns)
+        keys = ", ".join(columns[:key])  # the primary key, also the lock order
+        self._latency_forms: dict[str, tuple[list[str], int, str, str]] = getattr(self, "_latency_forms", {})
+        self._latency_forms[table] = (
+            types,
+            key,
+            _postgres.unnest_form(upsert, types) + f" RETURNING {keys}, histogram, (xmax = 0)",
+            f"UPDATE {table} AS l SET histogram = v.histogram FROM unnest(%b::bytea[], "
+            + ", ".join(f"%b::{kind}[]" for kind in types[:key])
+            + f") AS v(histogram, {keys}) WHERE "
+            + " AND ".join(f"l.{column} = v.{column}" for column in columns[:key]),
         )
 
-    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]]) -> None:
+    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]], table: str = "lens_latency") -> None:
         if not deltas:
             return
-        key = self._latency_key
+        types, key, upsert, update = self._latency_forms[table]
         ordered = sorted(deltas, key=lambda delta: tuple(delta[:key]))  # one lock order for concurrent writers
-        cursor.execute(self._latency_upsert, _postgres.as_columns(ordered, self._latency_types))
+        cursor.execute(upsert, _postgres.as_columns(ordered, types))
         # Rows that existed kept their histogram (and are locked now): add the delta to it. The keys come
         # back as stored (NULs in text replaced, as as_columns sent them).
-        sent = {(d[0], _postgres.clean_text(d[1]), _postgres.clean_text(d[2]), d[3]): d[-1] for d in ordered}
+        sent = {tuple(_postgres.clean_text(value) for value in d[:key]): d[-1] for d in ordered}
         merged = [
-            (merge_stored(bytes(stored), sent[(bucket, service, name, kind)]), bucket, service, name, kind)
-            for bucket, service, name, kind, stored, inserted in cursor.fetchall()
-            if not inserted
+            (merge_stored(bytes(found[key]), sent[tuple(found[:key])]), *found[:key])
+            for found in cursor.fetchall()
+            if not found[-1]
         ]
         if merged:  # one statement, however many rows existed
-            cursor.execute(
-                "UPDATE lens_latency AS l SET histogram = v.histogram FROM unnest(%b::bytea[], %b::bigint[], "
-                "%b::text[], %b::text[], %b::smallint[]) AS v(histogram, bucket_ns, service, name, kind) "
-                "WHERE l.bucket_ns = v.bucket_ns AND l.service = v.service AND l.name = v.name AND l.kind = v.kind",
-                [list(column) for column in zip(*merged, strict=True)],
-            )
+            cursor.execute(update, [list(column) for column in zip(*merged, strict=True)])
+
+    def row_lock(self, exclusive: bool) -> str:
+        return " FOR UPDATE" if exclusive else " FOR SHARE"
 
     def upsert_usage(self, cursor: Any, rows: Sequence[Sequence[Any]]) -> None:
         _bulk(cursor, self._upsert_usage, rows, self._usage_types, key=USAGE_KEY_COLUMNS)

@@ -257,12 +257,12 @@ class SqliteBackend(Backend):
 
     latency_histogram_merge = "lens_histogram_add(l.histogram, excluded.histogram)"
 
-    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]]) -> None:
+    def upsert_latency(self, cursor: Any, deltas: Sequence[Sequence[Any]], table: str = "lens_latency") -> None:
         if not deltas:
             return
         # ~3 µs, per batch: the connection may have been replaced since the last one (e.g. after a fork).
         cursor.connection.create_function("lens_histogram_add", 2, merge_stored, deterministic=True)
-        cursor.executemany(self._latency_upsert, deltas)
+        cursor.executemany(self._latency_upserts[table], deltas)
 
     # -- retention ---------------------------------------------------------------------------------
 
