@@ -1,0 +1,206 @@
+"""The ingest core: a bounded queue of decoded OTLP requests feeding the one thread that writes them.
+
+Every receiver (OTLP/HTTP here, OTLP/gRPC beside it) hands its decoded request to :meth:`Ingest.submit`
+and answers its client from the :class:`Outcome`. The contract:
+
+- ``submit`` returns ``stored`` only after the rows are committed: a client told "200"/"OK" never loses
+  them, whatever happens to the process afterwards (SIGTERM, kill -9).
+- The queue is bounded by rows *and* bytes (RELIABILITY 26, 27): a request that does not fit is refused
+  at once with ``busy`` and a ``retry_after_s`` (answer 429 / RESOURCE_EXHAUSTED), never queued without
+  limit. A request alone in an empty queue is always admitted, however big (the receiver's body cap
+  bounds it), so nothing is refused forever.
+- A request still *waiting* in the queue when ``timeout_s`` runs out is withdrawn and answered ``busy``:
+  nothing of it is written, so the client's retry stores it once. One already being written is waited
+  for (the store's own write deadline bounds that), so an answer never contradicts what was stored.
+- ``busy`` also covers a store that cannot write for now (another process holds the lock past the
+  deadline, the disk is full, shutting down): answer 503 with Retry-After. ``failed`` is permanent
+  (not an otel-lens database, a schema from a newer otel-lens, a bug): answer 500, the client drops it.
+- :meth:`Ingest.close` stops admitting, writes everything already queued (the SIGTERM path: the HTTP
+  server first stops taking requests and lets the running ones finish), then stops the thread.
+  It does not close the write store: whoever acquired it releases it.
+
+Storing is idempotent on (trace id, span id) and on a log record's uid, so a retried request never
+stores twice. One thread owns the writes: requests are written in the order they were admitted, one
+transaction each (the SQLite write lock admits one writer anyway; see benchmarks/bench_receiver.py).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import math
+import threading
+import time
+from typing import Literal
+
+from otel_lens.export import OtlpBatch
+from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, one_line
+from otel_lens.store.shared import WriteStore
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "Ingest", "Kind", "Outcome"]
+
+_logger = logging.getLogger(__name__)
+
+Kind = Literal["traces", "logs"]
+DEFAULT_MAX_ROWS = 100_000
+"""Rows queued at most (about 20 requests of the SDK's 512-span batches, per client, for 10 clients)."""
+DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+"""Request bytes queued at most (decompressed payload sizes: a proxy for the rows' memory, which is ~2× that)."""
+_DEFAULT_WRITE_TIMEOUT_S = 10.0
+_MIN_RETRY_S, _MAX_RETRY_S = 1.0, 30.0
+_PERMANENT = (NotALensDatabase, SchemaTooNew)  # StoreErrors that retrying cannot cure
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What became of one submitted request."""
+
+    status: Literal["stored", "busy", "failed"]
+    stored: int = 0
+    """Rows that were new to the store (a retried request stores 0: it was there already)."""
+    retry_after_s: float = 0.0
+    """For ``busy``: when to try again (whole seconds, for a Retry-After header)."""
+    message: str | None = None
+    """For ``busy`` and ``failed``: one line saying why."""
+    queue_full: bool = False
+    """For ``busy``: True when the queue had no room (HTTP 429), False when the store could not write (503)."""
+
+
+class _Item:
+    __slots__ = ("batch", "done", "kind", "nbytes", "outcome", "rows", "writing")
+
+    def __init__(self, kind: Kind, batch: OtlpBatch, nbytes: int) -> None:
+        self.kind = kind
+        self.batch = batch
+        self.rows = len(batch.batch.rows)
+        self.nbytes = nbytes
+        self.writing = False
+        self.outcome: Outcome | None = None
+        self.done = threading.Event()
+
+
+class Ingest:
+    """A bounded queue plus the writer thread that drains it into ``write_store`` (see the module docstring).
+
+    Args:
+        write_store: the store to write to; the caller acquires and later releases it.
+        max_rows: rows queued at most (0 or less: one request at a time).
+        max_bytes: request bytes queued at most (``nbytes`` as given to :meth:`submit`).
+        write_timeout_s: how long one write may wait for the database's write lock.
+    """
+
+    def __init__(
+        self,
+        write_store: WriteStore,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        write_timeout_s: float = _DEFAULT_WRITE_TIMEOUT_S,
+    ) -> None:
+        self._store = write_store
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self._write_timeout_s = write_timeout_s
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._rows = 0
+        self._bytes = 0
+        self._closing = False
+        self._rate = 20_000.0  # rows/s written lately (a moving average), for Retry-After
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="otel-lens-ingest", daemon=True)
+        self._thread.start()
+
+    @property
+    def queued(self) -> tuple[int, int]:
+        """Rows and bytes waiting now (the one being written included)."""
+        with self._cond:
+            return self._rows, self._bytes
+
+    def submit(self, kind: Kind, parsed: OtlpBatch, timeout_s: float, nbytes: int | None = None) -> Outcome:
+        """Queue ``parsed`` and wait until it is committed, refused or withdrawn; never raises for store trouble.
+
+        ``nbytes`` is what the request weighs (its decompressed payload size); by default 512 bytes a row.
+        """
+        rows = len(parsed.batch.rows)
+        if rows == 0:
+            return Outcome("stored")  # nothing to store (all rejected, or an empty request): no queue trip
+        item = _Item(kind, parsed, rows * 512 if nbytes is None else nbytes)
+        with self._cond:
+            if self._closing:
+                return Outcome("busy", retry_after_s=_MIN_RETRY_S, message="the receiver is shutting down")
+            if self._queue and (self._rows + rows > self.max_rows or self._bytes + item.nbytes > self.max_bytes):
+                return Outcome(
+                    "busy",
+                    retry_after_s=self._retry_after(),
+                    message=f"the write queue is full ({self._rows} rows, {self._bytes} bytes waiting)",
+                    queue_full=True,
+                )
+            self._queue.append(item)
+            self._rows += rows
+            self._bytes += item.nbytes
+            self._cond.notify_all()
+        if item.done.wait(max(timeout_s, 0.0)):
+            assert item.outcome is not None
+            return item.outcome
+        with self._cond:
+            if not item.writing and item.outcome is None:
+                self._queue.remove(item)
+                self._rows -= item.rows
+                self._bytes -= item.nbytes
+                return Outcome(
+                    "busy",
+                    retry_after_s=self._retry_after(),
+                    message=f"not written within {timeout_s:g}s (the store is slow); nothing of it was stored",
+                )
+        item.done.wait()  # being written: bounded by the store's write deadline
+        assert item.outcome is not None
+        return item.outcome
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Stop admitting, write what is queued, stop the thread; True when everything queued was written."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(max(timeout_s, 0.0))
+        if self._thread.is_alive():
+            _logger.warning("otel-lens: the OTLP receiver's queue was not written within %.0fs", timeout_s)
+            return False
+        return True
+
+    # -- the writer thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return  # closing and drained
+                item = self._queue[0]
+                item.writing = True
+            started = time.monotonic()
+            item.outcome = self._write(item)
+            elapsed = time.monotonic() - started
+            with self._cond:
+                self._queue.popleft()
+                self._rows -= item.rows
+                self._bytes -= item.nbytes
+                if item.outcome.status == "stored" and elapsed > 0:
+                    self._rate = 0.8 * self._rate + 0.2 * (item.rows / elapsed)
+            item.done.set()
+
+    def _write(self, item: _Item) -> Outcome:
+        write = self._store.write_spans if item.kind == "traces" else self._store.write_logs
+        try:
+            return Outcome("stored", stored=write(item.batch.batch, self._write_timeout_s))
+        except _PERMANENT as exc:
+            return Outcome("failed", message=one_line(exc))
+        except StoreError as exc:  # busy past the deadline, disk full, closed, connection lost: try later
+            return Outcome("busy", retry_after_s=self._retry_after(), message=one_line(exc))
+        except Exception as exc:  # a bug: say so, keep the thread (and every later request) alive
+            _logger.warning("otel-lens: OTLP %s not stored: unexpected %s: %s", item.kind, type(exc).__name__, exc)
+            return Outcome("failed", message=f"unexpected {type(exc).__name__}: {one_line(exc)}")
+
+    def _retry_after(self) -> float:
+        """Seconds until the queue has likely drained (caller holds the lock), whole, 1-30."""
+        return float(min(max(math.ceil(self._rows / max(self._rate, 1.0)), _MIN_RETRY_S), _MAX_RETRY_S))
