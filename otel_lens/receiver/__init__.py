@@ -6,6 +6,18 @@ goes through :class:`Ingest`, the bounded queue and its one writer thread, which
 
 from __future__ import annotations
 
-from otel_lens.receiver._ingest import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, Ingest, Kind, Outcome
+from otel_lens.receiver._http import OTLP_PATHS, OtlpHttpApp
+from otel_lens.receiver._ingest import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, Ingest, Kind, Outcome, Ticket
+from otel_lens.receiver._receiver import Receiver
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "Ingest", "Kind", "Outcome"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_ROWS",
+    "OTLP_PATHS",
+    "Ingest",
+    "Kind",
+    "OtlpHttpApp",
+    "Outcome",
+    "Receiver",
+    "Ticket",
+]

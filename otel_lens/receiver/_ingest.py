@@ -1,7 +1,9 @@
 """The ingest core: a bounded queue of decoded OTLP requests feeding the one thread that writes them.
 
 Every receiver (OTLP/HTTP here, OTLP/gRPC beside it) hands its decoded request to :meth:`Ingest.submit`
-and answers its client from the :class:`Outcome`. The contract:
+(blocking: for a server that runs handlers in threads) or :meth:`Ingest.admit` (a :class:`Ticket` with a
+completion callback: for an event loop, which must not block) and answers its client from the
+:class:`Outcome`. The contract:
 
 - ``submit`` returns ``stored`` only after the rows are committed: a client told "200"/"OK" never loses
   them, whatever happens to the process afterwards (SIGTERM, kill -9).
@@ -32,13 +34,14 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from otel_lens.export import OtlpBatch
 from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, one_line
 from otel_lens.store.shared import WriteStore
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "Ingest", "Kind", "Outcome"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "Ingest", "Kind", "Outcome", "Ticket"]
 
 _logger = logging.getLogger(__name__)
 
@@ -67,10 +70,16 @@ class Outcome:
     """For ``busy``: True when the queue had no room (HTTP 429), False when the store could not write (503)."""
 
 
-class _Item:
-    __slots__ = ("batch", "done", "kind", "nbytes", "outcome", "rows", "writing")
+_SHUTTING_DOWN = Outcome("busy", retry_after_s=_MIN_RETRY_S, message="the receiver is shutting down")
 
-    def __init__(self, kind: Kind, batch: OtlpBatch, nbytes: int) -> None:
+
+class Ticket:
+    """One admitted (or refused) request: wait for its :class:`Outcome`, or withdraw it while it still waits."""
+
+    __slots__ = ("_ingest", "batch", "done", "kind", "nbytes", "on_done", "outcome", "rows", "writing")
+
+    def __init__(self, ingest: Ingest | None, kind: Kind, batch: OtlpBatch, nbytes: int) -> None:
+        self._ingest = ingest
         self.kind = kind
         self.batch = batch
         self.rows = len(batch.batch.rows)
@@ -78,6 +87,27 @@ class _Item:
         self.writing = False
         self.outcome: Outcome | None = None
         self.done = threading.Event()
+        self.on_done: Callable[[], object] | None = None
+
+    def _finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.done.set()
+        if self.on_done is not None:
+            self.on_done()
+
+    def wait(self, timeout_s: float) -> Outcome:
+        """Block until the outcome; at ``timeout_s`` a request still queued is withdrawn (busy, nothing written)."""
+        if not self.done.wait(max(timeout_s, 0.0)):
+            withdrawn = self.withdraw(f"not written within {timeout_s:g}s")
+            if withdrawn is not None:
+                return withdrawn
+            self.done.wait()  # being written: bounded by the store's write deadline
+        assert self.outcome is not None
+        return self.outcome
+
+    def withdraw(self, why: str) -> Outcome | None:
+        """Take the request out of the queue if nothing of it is written yet (then its busy outcome), else None."""
+        return None if self._ingest is None else self._ingest._withdraw(self, why)
 
 
 class Ingest:
@@ -101,7 +131,7 @@ class Ingest:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._write_timeout_s = write_timeout_s
-        self._queue: collections.deque[_Item] = collections.deque()
+        self._queue: collections.deque[Ticket] = collections.deque()
         self._rows = 0
         self._bytes = 0
         self._closing = False
@@ -116,45 +146,55 @@ class Ingest:
         with self._cond:
             return self._rows, self._bytes
 
+    def full(self) -> Outcome | None:
+        """The busy outcome a request would get now because the queue is at its bound (None: there is room).
+
+        Lets a receiver refuse before it reads and decodes a body it could not queue anyway.
+        """
+        with self._cond:
+            if self._closing:
+                return _SHUTTING_DOWN
+            if self._rows >= self.max_rows or self._bytes >= self.max_bytes:
+                return self._queue_full()
+            return None
+
     def submit(self, kind: Kind, parsed: OtlpBatch, timeout_s: float, nbytes: int | None = None) -> Outcome:
         """Queue ``parsed`` and wait until it is committed, refused or withdrawn; never raises for store trouble.
 
         ``nbytes`` is what the request weighs (its decompressed payload size); by default 512 bytes a row.
         """
+        return self.admit(kind, parsed, nbytes).wait(timeout_s)
+
+    def admit(
+        self, kind: Kind, parsed: OtlpBatch, nbytes: int | None = None, on_done: Callable[[], object] | None = None
+    ) -> Ticket:
+        """Queue ``parsed`` without waiting: the ticket is already done when refused (or empty).
+
+        ``on_done`` is called once, from whichever thread settles the outcome (the writer thread, or this
+        one when refused at once): an event loop passes ``loop.call_soon_threadsafe(...)`` here.
+        """
         rows = len(parsed.batch.rows)
-        if rows == 0:
-            return Outcome("stored")  # nothing to store (all rejected, or an empty request): no queue trip
-        item = _Item(kind, parsed, rows * 512 if nbytes is None else nbytes)
+        ticket = Ticket(self, kind, parsed, rows * 512 if nbytes is None else nbytes)
+        ticket.on_done = on_done
+        if rows == 0:  # nothing to store (all rejected, or an empty request): no queue trip
+            ticket._finish(Outcome("stored"))
+            return ticket
         with self._cond:
-            if self._closing:
-                return Outcome("busy", retry_after_s=_MIN_RETRY_S, message="the receiver is shutting down")
-            if self._queue and (self._rows + rows > self.max_rows or self._bytes + item.nbytes > self.max_bytes):
-                return Outcome(
-                    "busy",
-                    retry_after_s=self._retry_after(),
-                    message=f"the write queue is full ({self._rows} rows, {self._bytes} bytes waiting)",
-                    queue_full=True,
-                )
-            self._queue.append(item)
-            self._rows += rows
-            self._bytes += item.nbytes
-            self._cond.notify_all()
-        if item.done.wait(max(timeout_s, 0.0)):
-            assert item.outcome is not None
-            return item.outcome
-        with self._cond:
-            if not item.writing and item.outcome is None:
-                self._queue.remove(item)
-                self._rows -= item.rows
-                self._bytes -= item.nbytes
-                return Outcome(
-                    "busy",
-                    retry_after_s=self._retry_after(),
-                    message=f"not written within {timeout_s:g}s (the store is slow); nothing of it was stored",
-                )
-        item.done.wait()  # being written: bounded by the store's write deadline
-        assert item.outcome is not None
-        return item.outcome
+            refused: Outcome | None = _SHUTTING_DOWN if self._closing else None
+            if (
+                refused is None
+                and self._queue
+                and (self._rows + rows > self.max_rows or self._bytes + ticket.nbytes > self.max_bytes)
+            ):
+                refused = self._queue_full()
+            if refused is None:
+                self._queue.append(ticket)
+                self._rows += rows
+                self._bytes += ticket.nbytes
+                self._cond.notify_all()
+        if refused is not None:
+            ticket._finish(refused)
+        return ticket
 
     def close(self, timeout_s: float = 30.0) -> bool:
         """Stop admitting, write what is queued, stop the thread; True when everything queued was written."""
@@ -166,6 +206,30 @@ class Ingest:
             _logger.warning("otel-lens: the OTLP receiver's queue was not written within %.0fs", timeout_s)
             return False
         return True
+
+    def _withdraw(self, ticket: Ticket, why: str) -> Outcome | None:
+        with self._cond:
+            if ticket.writing or ticket.outcome is not None:
+                return None
+            self._queue.remove(ticket)
+            self._rows -= ticket.rows
+            self._bytes -= ticket.nbytes
+            outcome = Outcome(
+                "busy",
+                retry_after_s=self._retry_after(),
+                message=f"{why} (the store is slow); nothing of it was stored",
+            )
+        ticket._finish(outcome)
+        return outcome
+
+    def _queue_full(self) -> Outcome:
+        """The refusal for a full queue (caller holds the lock)."""
+        return Outcome(
+            "busy",
+            retry_after_s=self._retry_after(),
+            message=f"the write queue is full ({self._rows} rows, {self._bytes} bytes waiting)",
+            queue_full=True,
+        )
 
     # -- the writer thread ----------------------------------------------------------------------
 
@@ -179,17 +243,17 @@ class Ingest:
                 item = self._queue[0]
                 item.writing = True
             started = time.monotonic()
-            item.outcome = self._write(item)
+            outcome = self._write(item)
             elapsed = time.monotonic() - started
             with self._cond:
                 self._queue.popleft()
                 self._rows -= item.rows
                 self._bytes -= item.nbytes
-                if item.outcome.status == "stored" and elapsed > 0:
+                if outcome.status == "stored" and elapsed > 0:
                     self._rate = 0.8 * self._rate + 0.2 * (item.rows / elapsed)
-            item.done.set()
+            item._finish(outcome)
 
-    def _write(self, item: _Item) -> Outcome:
+    def _write(self, item: Ticket) -> Outcome:
         write = self._store.write_spans if item.kind == "traces" else self._store.write_logs
         try:
             return Outcome("stored", stored=write(item.batch.batch, self._write_timeout_s))
