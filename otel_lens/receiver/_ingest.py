@@ -37,6 +37,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from otel_lens._guard import internal
+from otel_lens._ratelimit import RateLimitedLog
 from otel_lens.export import OtlpBatch
 from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, one_line
 from otel_lens.store.shared import WriteStore
@@ -114,7 +116,9 @@ class Ingest:
     """A bounded queue plus the writer thread that drains it into ``write_store`` (see the module docstring).
 
     Args:
-        write_store: the store to write to; the caller acquires and later releases it.
+        write_store: the store to write to, or a function opening it, called by the writer thread at the
+            first write (so a server that receives nothing never creates or touches the database); the
+            caller acquires it and later releases it (:attr:`write_store` says whether it was opened).
         max_rows: rows queued at most (0 or less: one request at a time).
         max_bytes: request bytes queued at most (``nbytes`` as given to :meth:`submit`).
         write_timeout_s: how long one write may wait for the database's write lock.
@@ -122,12 +126,14 @@ class Ingest:
 
     def __init__(
         self,
-        write_store: WriteStore,
+        write_store: WriteStore | Callable[[], WriteStore],
         max_rows: int = DEFAULT_MAX_ROWS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         write_timeout_s: float = _DEFAULT_WRITE_TIMEOUT_S,
     ) -> None:
-        self._store = write_store
+        self._store = write_store if isinstance(write_store, WriteStore) else None
+        self._open = None if isinstance(write_store, WriteStore) else write_store
+        self._warnings = RateLimitedLog(_logger)
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._write_timeout_s = write_timeout_s
@@ -139,6 +145,11 @@ class Ingest:
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="otel-lens-ingest", daemon=True)
         self._thread.start()
+
+    @property
+    def write_store(self) -> WriteStore | None:
+        """The store written to, once opened."""
+        return self._store
 
     @property
     def queued(self) -> tuple[int, int]:
@@ -254,13 +265,23 @@ class Ingest:
             item._finish(outcome)
 
     def _write(self, item: Ticket) -> Outcome:
-        write = self._store.write_spans if item.kind == "traces" else self._store.write_logs
         try:
-            return Outcome("stored", stored=write(item.batch.batch, self._write_timeout_s))
+            if self._store is None:
+                assert self._open is not None
+                with internal():  # creating/migrating the schema is otel-lens' own work: never traced
+                    self._store = self._open()
+            store = self._store
+            write = store.write_spans if item.kind == "traces" else store.write_logs
+            with internal():
+                return Outcome("stored", stored=write(item.batch.batch, self._write_timeout_s))
         except _PERMANENT as exc:
+            self._warnings.warning("permanent", "otel-lens: OTLP %s not stored: %s", item.kind, one_line(exc))
             return Outcome("failed", message=one_line(exc))
         except StoreError as exc:  # busy past the deadline, disk full, closed, connection lost: try later
-            return Outcome("busy", retry_after_s=self._retry_after(), message=one_line(exc))
+            self._warnings.warning("store", "otel-lens: OTLP %s not stored yet: %s", item.kind, one_line(exc))
+            with self._cond:
+                retry = self._retry_after()
+            return Outcome("busy", retry_after_s=retry, message=one_line(exc))
         except Exception as exc:  # a bug: say so, keep the thread (and every later request) alive
             _logger.warning("otel-lens: OTLP %s not stored: unexpected %s: %s", item.kind, type(exc).__name__, exc)
             return Outcome("failed", message=f"unexpected {type(exc).__name__}: {one_line(exc)}")

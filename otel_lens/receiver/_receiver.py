@@ -2,12 +2,12 @@
 
 One object to open at start and close after the HTTP server has stopped taking requests (SIGTERM:
 uvicorn finishes the requests in flight, then :meth:`Receiver.close` writes what is queued and releases
-the store). The database is created here when it does not exist yet; the viewer only ever reads it.
+the store). The database is created by the receiver (at its first write) when it does not exist yet; the viewer only
+ever reads it.
 """
 
 from __future__ import annotations
 
-from otel_lens._guard import internal
 from otel_lens._redact import Redactor
 from otel_lens.receiver._body import DEFAULT_MAX_BODY
 from otel_lens.receiver._http import OtlpHttpApp
@@ -23,8 +23,9 @@ _DRAIN_S = 30.0
 class Receiver:
     """OTLP into ``settings.database`` with that settings' redaction and retention.
 
-    Raises:
-        StoreError: the database cannot be opened or created (the message names it and why).
+    The database is opened (created, migrated) at the first request that has something to store; until
+    then it is not touched. A database that cannot be opened is answered per request (503, or 500 when
+    it is not an otel-lens database) and logged on stderr, rate-limited.
     """
 
     def __init__(
@@ -36,9 +37,8 @@ class Receiver:
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.settings = settings
-        with internal():  # creating/migrating the schema: otel-lens' own work, never traced
-            self.write_store = acquire(settings)
-        self.ingest = Ingest(self.write_store, max_rows=max_rows, max_bytes=max_bytes)
+        # Opened at the first request by the writer thread: serving a store nobody sends to leaves it untouched.
+        self.ingest = Ingest(lambda: acquire(settings), max_rows=max_rows, max_bytes=max_bytes)
         self.redactor = Redactor(settings.redact)
         self.http = OtlpHttpApp(self.ingest, self.redactor, token=token, max_body=max_body)
         self._closed = False
@@ -49,5 +49,7 @@ class Receiver:
             return True
         self._closed = True
         drained = self.ingest.close(timeout_s)
-        release(self.write_store)
+        store = self.ingest.write_store
+        if store is not None:
+            release(store)
         return drained

@@ -123,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
 def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None) -> _Otlp | None:
     """The receiver on its own port, or None after printing why it cannot start."""
     try:
-        from otel_lens.query import StoreError
         from otel_lens.receiver import Receiver
         from otel_lens.settings import Settings, SettingsError
     except ImportError:
@@ -136,7 +135,7 @@ def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None) 
         return None
     try:
         receiver = Receiver(Settings.load(database=database), token=token)
-    except (SettingsError, StoreError) as exc:
+    except SettingsError as exc:
         sock.close()
         _fail(f"cannot receive OTLP into {database}: {exc} (give --no-otlp to only view)")
         return None
