@@ -49,7 +49,9 @@ def test_official_exporters_store_what_the_sdk_captured(tmp_path: Path, compress
         span = stored[expected["span_id"]]
         expected["attributes"] = _redacted(expected["attributes"], "api_key")
         assert {f: span[f] for f in _SPAN_FIELDS} == {f: expected[f] for f in _SPAN_FIELDS}
-        assert [{k: e[k] for k in ("name", "time_unix_nano", "attributes")} for e in span["events"]] == expected["events"]
+        assert [{k: e[k] for k in ("name", "time_unix_nano", "attributes")} for e in span["events"]] == expected[
+            "events"
+        ]
         assert span["links"] == expected["links"]
     assert {s["kind"] for s in stored.values()} == {"SERVER", "CLIENT", "PRODUCER", "CONSUMER"}
     assert len(logs) == len(captured["logs"]) == 3

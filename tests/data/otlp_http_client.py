@@ -14,7 +14,6 @@ import json
 import sys
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -59,7 +58,9 @@ with tracer.start_as_current_span(
                     attributes={"user.id": 7, "password": "hunter2"})  # fmt: skip
     with tracer.start_as_current_span("charge card", kind=SpanKind.CLIENT) as pay:
         pay.set_status(Status(StatusCode.ERROR, "card declined"))
-        logger.emit(severity_number=SeverityNumber.ERROR, severity_text="ERROR", body={"event": "payment failed", "code": 51})
+        logger.emit(
+            severity_number=SeverityNumber.ERROR, severity_text="ERROR", body={"event": "payment failed", "code": 51}
+        )
     with tracer.start_as_current_span("publish", kind=SpanKind.PRODUCER):
         pass
     link = Link(root.get_span_context(), {"link.reason": "follows"})
@@ -95,12 +96,23 @@ spans = [
         "end_time_unix_nano": s.end_time,
         "status": {"code": s.status.status_code.name, "message": s.status.description},
         "attributes": plain(s.attributes),
-        "events": [{"name": e.name, "time_unix_nano": e.timestamp, "attributes": plain(e.attributes)} for e in s.events],
-        "links": [{"trace_id": hex_id(link.context.trace_id, 32), "span_id": hex_id(link.context.span_id, 16),
-                   "attributes": plain(link.attributes)} for link in s.links],  # fmt: skip
+        "events": [
+            {"name": e.name, "time_unix_nano": e.timestamp, "attributes": plain(e.attributes)} for e in s.events
+        ],
+        "links": [
+            {
+                "trace_id": hex_id(link.context.trace_id, 32),
+                "span_id": hex_id(link.context.span_id, 16),
+                "attributes": plain(link.attributes),
+            }
+            for link in s.links
+        ],
         "resource": plain(s.resource.attributes),
-        "scope": {"name": s.instrumentation_scope.name, "version": s.instrumentation_scope.version,
-                  "attributes": plain(s.instrumentation_scope.attributes)},  # fmt: skip
+        "scope": {
+            "name": s.instrumentation_scope.name,
+            "version": s.instrumentation_scope.version,
+            "attributes": plain(s.instrumentation_scope.attributes),
+        },
     }
     for s in finished
 ]
