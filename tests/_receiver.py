@@ -19,11 +19,12 @@ _ENDPOINT = re.compile(r"OTEL_EXPORTER_OTLP_ENDPOINT=(http://\S+)")
 
 
 class Served:
-    """A running ``otel-lens serve``: ``viewer`` (its URL and process) and ``otlp``, the endpoint it printed."""
+    """A running ``otel-lens serve``: ``viewer`` (its URL and process), ``otlp`` (the endpoint it printed), its database."""
 
-    def __init__(self, viewer: Viewer, otlp: str) -> None:
+    def __init__(self, viewer: Viewer, otlp: str, database: Path) -> None:
         self.viewer = viewer
         self.otlp = otlp
+        self.database = database
 
 
 @contextlib.contextmanager
@@ -37,7 +38,7 @@ def serving(database: Path, *args: str) -> Iterator[Served]:
                 break
             assert time.monotonic() < deadline and viewer.process.poll() is None, "".join(viewer.stderr_lines)
             time.sleep(0.02)
-        yield Served(viewer, found[0])
+        yield Served(viewer, found[0], database)
 
 
 def run_client(endpoint: str, out: Path, compression: str = "none", token: str | None = None) -> dict[str, Any]:

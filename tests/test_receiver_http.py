@@ -38,7 +38,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def database(served: Served) -> Path:
-    return Path(served.viewer.process.args[served.viewer.process.args.index("--database") + 1])  # type: ignore[union-attr]
+    return served.database
 
 
 @pytest.fixture
