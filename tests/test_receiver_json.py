@@ -2,12 +2,14 @@
 
 The bodies are the OTLP specification's own examples (opentelemetry-proto ``examples/trace.json`` and
 ``logs.json``, written out by hand): hex ids, camelCase, int64 times as strings. Answers are JSON too.
+Only their times are moved to an hour ago: the examples' 2018 would be swept at once by retention (7 days).
 """
 
 from __future__ import annotations
 
 import copy
 import gzip
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import pytest
 from tests._receiver import Served, lens, serving
 
 JSON = {"Content-Type": "application/json"}
+T0 = (time.time_ns() - 3600 * 10**9) // 10**9 * 10**9  # the examples' 1544712660000000000, an hour ago
 TRACE = {
     "resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "my.service"}}]},
@@ -30,8 +33,8 @@ TRACE = {
                 "spanId": "EEE19B7EC3C1B174",
                 "parentSpanId": "EEE19B7EC3C1B173",
                 "name": "I'm a server span",
-                "startTimeUnixNano": "1544712660000000000",
-                "endTimeUnixNano": "1544712661000000000",
+                "startTimeUnixNano": str(T0),
+                "endTimeUnixNano": str(T0 + 10**9),
                 "kind": 2,
                 "attributes": [{"key": "my.span.attr", "value": {"stringValue": "some value"}}],
             }],
@@ -44,8 +47,8 @@ LOGS = {
         "scopeLogs": [{
             "scope": {"name": "my.library", "version": "1.0.0"},
             "logRecords": [{
-                "timeUnixNano": "1544712660300000000",
-                "observedTimeUnixNano": "1544712660300000000",
+                "timeUnixNano": str(T0 + 3 * 10**8),
+                "observedTimeUnixNano": str(T0 + 3 * 10**8),
                 "severityNumber": 10,
                 "severityText": "Information",
                 "traceId": "5B8EFFF798038103D269B633813FC60C",
@@ -89,7 +92,7 @@ def test_the_spec_example_trace_is_stored(served: Served, database: Path) -> Non
     (span,) = lens(database, "show", "5b8efff798038103d269b633813fc60c")["spans"]
     assert span["span_id"] == "eee19b7ec3c1b174" and span["parent_span_id"] == "eee19b7ec3c1b173"
     assert (span["name"], span["kind"]) == ("I'm a server span", "SERVER")
-    assert (span["start_time_unix_nano"], span["end_time_unix_nano"]) == (1544712660000000000, 1544712661000000000)
+    assert (span["start_time_unix_nano"], span["end_time_unix_nano"]) == (T0, T0 + 10**9)
     assert span["attributes"] == {"my.span.attr": "some value"}
     assert span["resource"] == {"service.name": "my.service"}
     assert span["scope"] == {"name": "my.library", "version": "1.0.0",
