@@ -173,7 +173,12 @@ class _Otlp:
         """One ASGI app for both sockets: the viewer on its port, the OTLP routes alone on the OTLP port."""
         otlp_app, port = self.guarded, self.port
 
+        receiver = self.receiver
+
         async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                await viewer(scope, receive, _closing_first(receiver, send))
+                return
             server = scope.get("server") or (None, None)
             target = otlp_app if scope["type"] == "http" and server[1] == port else viewer
             await target(scope, receive, send)
@@ -189,6 +194,23 @@ class _Otlp:
 
     def close(self) -> None:
         self.receiver.close()
+
+
+def _closing_first(receiver: Any, send: Any) -> Any:
+    """``send`` for the lifespan, writing the receiver's queue before shutdown completes.
+
+    uvicorn runs the lifespan shutdown after the requests in flight have finished, and re-raises SIGTERM
+    right after it: this is the last moment the queue can still be written and the store released.
+    """
+
+    async def lifespan_send(message: Any) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(receiver.close)
+        await send(message)
+
+    return lifespan_send
 
 
 def _listen(host: str, port: int) -> socket.socket:
