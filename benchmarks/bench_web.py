@@ -77,7 +77,7 @@ _LONG_TASKS = "window.__longTasks = []; new PerformanceObserver((l) => window.__
 @contextlib.contextmanager
 def serve(database: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--database", str(database)],
+        [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--no-otlp", "--database", str(database)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert process.stderr is not None

@@ -191,7 +191,9 @@ class Viewer:
 @contextlib.contextmanager
 def serve(database: str | Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Viewer]:
     """Start ``otel-lens serve --port 0`` on ``database``; wait until it answers; stop it afterwards."""
-    command = [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--database", str(database), *args]
+    # The OTLP receiver on a free port too: tests run in parallel, and 4318 may be anyone's.
+    otlp = [] if "--otlp-port" in args or "--no-otlp" in args else ["--otlp-port", "0"]
+    command = [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--database", str(database), *otlp, *args]
     environment = {**os.environ, **(env or {})}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environment)
     lines: list[str] = []

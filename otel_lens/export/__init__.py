@@ -1,7 +1,7 @@
 """The write path: spans and log records from any source → the neutral model → the row builder → rows for the store.
 
 Sources are adapters: the OTel SDK's exporters (``spans.py``, ``logs.py`` over ``encode.py``) and OTLP
-protobuf requests (``_otlp.py``, for a receiver). ``_model.py`` is the neutral model, ``_builder.py`` the
+protobuf and OTLP/JSON requests (``_otlp.py``, ``_otlp_json.py``, for a receiver). ``_model.py`` is the neutral model, ``_builder.py`` the
 one row builder that applies every policy. Other layers use the names below.
 """
 
@@ -13,6 +13,7 @@ from otel_lens.export._otlp import (
     parse_logs_request,
     parse_trace_request,
 )
+from otel_lens.export._otlp_json import parse_json_logs_request, parse_json_trace_request
 from otel_lens.export._running import RunningSpanProcessor
 from otel_lens.export.encode import encode_logs, encode_spans
 from otel_lens.export.logs import LensLogExporter
@@ -28,6 +29,8 @@ __all__ = [
     "encode_logs_request",
     "encode_spans",
     "encode_trace_request",
+    "parse_json_logs_request",
+    "parse_json_trace_request",
     "parse_logs_request",
     "parse_trace_request",
 ]

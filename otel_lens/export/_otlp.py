@@ -61,6 +61,8 @@ class OtlpBatch:
     """Spans or log records that could not be stored (``rejected_spans`` / ``rejected_log_records``)."""
     error: str | None = None
     """Why, in one line (``partial_success.error_message``); None when nothing was rejected."""
+    invalid: bool = False
+    """The whole payload was refused, ``error`` says why (OTLP/JSON that is not a request): a receiver answers 400."""
 
 
 class _Rejections:

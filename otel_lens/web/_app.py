@@ -24,9 +24,12 @@ from otel_lens.web._security import ASGIApp, Guard
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(database: str, host: str = "127.0.0.1", port: int = 7318, token: str | None = None) -> ASGIApp:
+def create_app(
+    database: str, host: str = "127.0.0.1", port: int = 7318, token: str | None = None, otlp: ASGIApp | None = None
+) -> ASGIApp:
     """The viewer of ``database`` as an ASGI app; ``host``/``port`` are where it is served (the Host check
-    and the cookie name use them), ``token`` the one every request must carry when given."""
+    and the cookie name use them), ``token`` the one every request must carry when given, ``otlp`` the OTLP
+    receiver's app to answer ``/v1/*`` (given by ``otel-lens serve``: the viewer itself never writes)."""
     reads = Reads(database)
 
     @contextlib.asynccontextmanager
@@ -52,4 +55,4 @@ def create_app(database: str, host: str = "127.0.0.1", port: int = 7318, token: 
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
-    return Guard(app, host=host, port=port, token=token)
+    return Guard(app, host=host, port=port, token=token, otlp=otlp)

@@ -3,7 +3,9 @@
 What it defends (RELIABILITY 23 and 28): a page on another origin must not read the viewer (no CORS
 header is ever sent, so browsers keep cross-origin reads opaque), must not reach it through a DNS name
 rebound to 127.0.0.1 (the Host header must be the bound name or a loopback name), and must not make it
-write (only GET and HEAD are served; the store handle is read-only anyway). When a token is set, every
+write (only GET and HEAD are served; the store handle is read-only anyway). The one exception is the OTLP
+receiver, when one is given: its ``POST /v1/*`` routes pass the Host check here, then check the token
+(Bearer only: no cookie, so no page can post with the viewer's credentials) and everything else themselves. When a token is set, every
 request needs it, loopback included: ``Authorization: Bearer …`` for API clients, or ``?token=`` once in
 a browser, which the viewer swaps for an HttpOnly cookie and drops from the URL.
 """
@@ -65,8 +67,18 @@ def _host_name(header: str) -> str:
 class Guard:
     """ASGI middleware enforcing the rules above; ``host`` is the bound address, ``port`` names the cookie."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int, token: str | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        token: str | None,
+        otlp: ASGIApp | None = None,
+        otlp_prefix: str = "/v1/",
+    ) -> None:
         self.app = app
+        self.otlp = otlp  # the OTLP receiver: the one writer, after the Host check; it checks its own token and methods
+        self.otlp_prefix = otlp_prefix
         self.token = token or None
         self.cookie = f"otel_lens_token_{port}"  # cookies are not port-scoped: two viewers must not clash
         bound = host.strip().strip("[]").lower()
@@ -91,6 +103,9 @@ class Guard:
 
         if self.hosts is not None and _host_name(headers.get("host", "")) not in self.hosts:
             await _answer(secured, 403, "this viewer does not answer to that Host name (DNS rebinding guard)", api)
+            return
+        if self.otlp is not None and path.startswith(self.otlp_prefix):
+            await self.otlp(scope, receive, secured)  # answers in OTLP's own format (a google.rpc.Status on errors)
             return
         if scope.get("method") not in ("GET", "HEAD"):
             # The viewer only reads: no form, preflight or script can make it change anything.

@@ -1,4 +1,9 @@
-"""``otel-lens serve``: the local web viewer (extra ``web``); the OTLP receiver half comes later (issue 11)."""
+"""``otel-lens serve``: the local web viewer and the OTLP/HTTP receiver (extra ``web``), in one uvicorn server.
+
+Two listening sockets, one server: the viewer's port (which also answers ``POST /v1/*``) and the OTLP port
+(4318 by default, the port every OTLP exporter assumes). SIGTERM or Ctrl+C: uvicorn stops accepting and
+finishes the requests in flight, then the receiver writes what it queued and releases the store.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,18 @@ import socket
 import sys
 import urllib.parse
 import webbrowser
+from typing import Any
 
 from otel_lens.cli._options import add_database
 from otel_lens.query import resolve_database
 
 NAME = "serve"
-HELP = "the web viewer: traces, waterfalls, logs, stats and usage in a browser (extra otel-lens[web])"
+HELP = "the web viewer and an OTLP/HTTP receiver: traces, logs, stats and usage in a browser (extra otel-lens[web])"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7318
+DEFAULT_OTLP_PORT = 4318
+DEFAULT_OTLP_QUEUE = 100_000  # otel_lens.receiver.DEFAULT_MAX_ROWS (not imported: the receiver loads only when used)
+_GRACEFUL_S = 30  # SIGTERM: time for requests in flight (a commit waits ~18 s at worst) before uvicorn cancels them
 TOKEN_VARIABLE = "OTEL_EXPORTER_LENS_TOKEN"
 EXIT_ERROR = 1
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
@@ -36,10 +45,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--open", action="store_true", help="open the viewer in the default browser")
     parser.add_argument(
+        "--otlp-port",
+        type=_port,
+        default=DEFAULT_OTLP_PORT,
+        help=f"the OTLP/HTTP port (default {DEFAULT_OTLP_PORT}; 0 picks a free one); the viewer's port answers OTLP too",
+    )
+    parser.add_argument(
+        "--otlp-queue",
+        type=_count,
+        default=DEFAULT_OTLP_QUEUE,
+        metavar="N",
+        help=f"spans and log records the receiver queues at most before answering 429 (default {DEFAULT_OTLP_QUEUE})",
+    )
+    parser.add_argument(
         "--no-otlp",
         action="store_true",
-        help="do not receive OTLP (accepted for scripts; the OTLP receiver is not built yet, so serve never receives)",
+        help="do not receive OTLP: no OTLP port, and the viewer's port answers no /v1/* (serve then only reads)",
     )
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count; give a whole number of at least 1")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -75,18 +103,114 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     port = int(sock.getsockname()[1])
     database = resolve_database(args.database)
-    app = create_app(database, host=host, port=port, token=token)
     shown_host = f"[{host.strip('[]')}]" if ":" in host else host
     shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "[::]") else shown_host
-    # Percent-encoded: in a query string "+" reads as a space, so the printed link would be refused.
-    url = f"http://{shown_host}:{port}/" + (f"?token={urllib.parse.quote(token, safe='')}" if token else "")
-    sys.stderr.write(f"otel-lens: viewer at {url} (reading {database}; Ctrl+C stops it)\n")
-    sys.stderr.flush()
-    if args.open:
-        webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    otlp = None if args.no_otlp else _otlp_receiver(database, host, args.otlp_port, token, args.otlp_queue)
+    if otlp is None and not args.no_otlp:
+        sock.close()
+        return EXIT_ERROR
+    try:
+        app = create_app(database, host=host, port=port, token=token, otlp=None if otlp is None else otlp.app)
+        # Percent-encoded: in a query string "+" reads as a space, so the printed link would be refused.
+        url = f"http://{shown_host}:{port}/" + (f"?token={urllib.parse.quote(token, safe='')}" if token else "")
+        sys.stderr.write(f"otel-lens: viewer at {url} (reading {database}; Ctrl+C stops it)\n")
+        sockets = [sock]
+        if otlp is None:
+            sys.stderr.write("otel-lens: OTLP receiver off (--no-otlp): nothing is written to the store\n")
+        else:
+            sockets.append(otlp.sock)
+            app = otlp.by_port(app, port)
+            sys.stderr.write(f"otel-lens: OTLP receiver: {otlp.environment(shown_host)} (writing {database})\n")
+        sys.stderr.flush()
+        if args.open:
+            webbrowser.open(url)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=_GRACEFUL_S
+        )
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        if otlp is not None:
+            otlp.close()
     return 0
+
+
+def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None, queue: int) -> _Otlp | None:
+    """The receiver on its own port, or None after printing why it cannot start."""
+    try:
+        from otel_lens.receiver import Receiver
+        from otel_lens.settings import Settings, SettingsError
+    except ImportError:
+        _fail("the OTLP receiver needs opentelemetry-proto: pip install 'otel-lens[web]' (or give --no-otlp)")
+        return None
+    try:
+        sock = _listen(host, otlp_port)
+    except OSError as exc:
+        _fail(f"cannot listen for OTLP on {host}:{otlp_port}: {exc.strerror or exc} (--otlp-port 0 picks a free port)")
+        return None
+    try:
+        receiver = Receiver(Settings.load(database=database), token=token, max_rows=queue)
+    except SettingsError as exc:
+        sock.close()
+        _fail(f"cannot receive OTLP into {database}: {exc} (give --no-otlp to only view)")
+        return None
+    return _Otlp(receiver, sock, host, token)
+
+
+class _Otlp:
+    """The running receiver: its socket, its app behind the Host guard, and what to tell the user."""
+
+    def __init__(self, receiver: Any, sock: socket.socket, host: str, token: str | None) -> None:
+        from otel_lens.web import otlp_guard
+
+        self.receiver = receiver
+        self.sock = sock
+        self.port = int(sock.getsockname()[1])
+        self.token = token
+        self.app = receiver.http
+        self.guarded = otlp_guard(receiver.http, host=host, port=self.port)
+
+    def by_port(self, viewer: Any, viewer_port: int) -> Any:
+        """One ASGI app for both sockets: the viewer on its port, the OTLP routes alone on the OTLP port."""
+        otlp_app, port = self.guarded, self.port
+
+        receiver = self.receiver
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                await viewer(scope, receive, _closing_first(receiver, send))
+                return
+            server = scope.get("server") or (None, None)
+            target = otlp_app if scope["type"] == "http" and server[1] == port else viewer
+            await target(scope, receive, send)
+
+        return app
+
+    def environment(self, shown_host: str) -> str:
+        """The variables that point any OTLP exporter here."""
+        line = f"export with OTEL_EXPORTER_OTLP_ENDPOINT=http://{shown_host}:{self.port} OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+        if self.token:  # OTLP header values are percent-decoded by the exporters: %20 is the space
+            line += f" OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{urllib.parse.quote(self.token, safe='')}"
+        return line
+
+    def close(self) -> None:
+        self.receiver.close()
+
+
+def _closing_first(receiver: Any, send: Any) -> Any:
+    """``send`` for the lifespan, writing the receiver's queue before shutdown completes.
+
+    uvicorn runs the lifespan shutdown after the requests in flight have finished, and re-raises SIGTERM
+    right after it: this is the last moment the queue can still be written and the store released.
+    """
+
+    async def lifespan_send(message: Any) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(receiver.close)
+        await send(message)
+
+    return lifespan_send
 
 
 def _listen(host: str, port: int) -> socket.socket:
