@@ -40,7 +40,7 @@ from otel_lens.export._otlp_json_values import (
     text,
 )
 
-__all__ = ["parse_json_logs_request", "parse_json_trace_request"]
+__all__ = ["json_logs", "json_spans", "parse_json_logs_request", "parse_json_trace_request", "reason"]
 
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
@@ -55,10 +55,9 @@ _SEVERITIES = {"SEVERITY_NUMBER_UNSPECIFIED": 0} | {
 _Group = tuple[str, dict[str, Any], Resource, Scope | None]
 
 
-def _groups(body: bytes, outer: tuple[str, str], inner: tuple[str, str]) -> Iterator[_Group]:
+def _groups(request: Any, outer: tuple[str, str], inner: tuple[str, str]) -> Iterator[_Group]:
     """``(path, scope group, resource, scope)`` per scope group; one Resource / Scope object each (the builder
     interns them by identity)."""
-    request = orjson.loads(body)
     if request.__class__ is not dict:
         raise Shape(f"expected a JSON object, got {kind_of(request)}")
     for i, group in enumerate(array(field(request, *outer), outer[0])):
@@ -213,29 +212,40 @@ def _log(record: dict[str, Any], resource: Resource, scope: Scope | None) -> Log
 # -- entry points -------------------------------------------------------------------------------------
 
 
+def json_spans(request: Any, rejections: _Rejections) -> list[SpanData]:
+    """The neutral spans of a parsed (``orjson.loads``) trace request; one that cannot be stored is counted in
+    ``rejections``. Raises :class:`Shape` (its path in the message) when ``request`` is not such a request."""
+    return list(
+        _spans(_groups(request, ("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans")), rejections)
+    )
+
+
+def json_logs(request: Any, rejections: _Rejections) -> list[LogData]:
+    """The neutral log records of a parsed logs request (as :func:`json_spans`)."""
+    return list(_logs(_groups(request, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs")), rejections))
+
+
 def parse_json_trace_request(body: bytes, redactor: Redactor | None = None) -> OtlpBatch:
     """Store rows for every span of an OTLP/JSON ``ExportTraceServiceRequest`` body, the rejected counted;
     ``invalid`` (and the reason in ``error``) when the body is not such a request. Never raises for input."""
     rejections = _Rejections("spans")
     try:
-        groups = _groups(body, ("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"))
-        return rejections.result(build_spans(_spans(groups, rejections), redactor))
-    except (orjson.JSONDecodeError, Shape, RecursionError) as exc:
-        return OtlpBatch(build_spans(()), 0, _reason("traces", exc), invalid=True)
+        spans = json_spans(orjson.loads(body), rejections)
+    except (orjson.JSONDecodeError, Shape) as exc:
+        return OtlpBatch(build_spans(()), 0, f"not an OTLP/JSON traces request: {reason(exc)}", invalid=True)
+    return rejections.result(build_spans(spans, redactor))
 
 
 def parse_json_logs_request(body: bytes, redactor: Redactor | None = None) -> OtlpBatch:
     """Store rows for every log record of an OTLP/JSON ``ExportLogsServiceRequest`` body (as the traces one)."""
     rejections = _Rejections("log records")
     try:
-        groups = _groups(body, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"))
-        return rejections.result(build_logs(_logs(groups, rejections), redactor))
-    except (orjson.JSONDecodeError, Shape, RecursionError) as exc:
-        return OtlpBatch(build_logs(()), 0, _reason("logs", exc), invalid=True)
+        records = json_logs(orjson.loads(body), rejections)
+    except (orjson.JSONDecodeError, Shape) as exc:
+        return OtlpBatch(build_logs(()), 0, f"not an OTLP/JSON logs request: {reason(exc)}", invalid=True)
+    return rejections.result(build_logs(records, redactor))
 
 
-def _reason(signal: str, exc: BaseException) -> str:
-    why = f"invalid JSON ({exc})" if isinstance(exc, orjson.JSONDecodeError) else str(exc)
-    if isinstance(exc, RecursionError):
-        why = "nested too deeply"
-    return f"not an OTLP/JSON {signal} request: {why}".splitlines()[0]
+def reason(exc: orjson.JSONDecodeError | Shape) -> str:
+    """Why a body is not a request, in one line."""
+    return (f"invalid JSON ({exc})" if isinstance(exc, orjson.JSONDecodeError) else str(exc)).splitlines()[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Protocol
 
-from otel_lens.cli.commands import diff, export, logs, mcp, prune, serve, show, sql, stats, traces, usage
+from otel_lens.cli.commands import diff, export, import_, logs, mcp, prune, serve, show, sql, stats, traces, usage
 
 
 class Command(Protocol):
@@ -25,6 +25,6 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (traces, show, logs, stats, usage, prune, export, sql, diff, mcp, serve)
+COMMANDS: tuple[Command, ...] = (traces, show, logs, stats, usage, prune, export, import_, sql, diff, mcp, serve)
 
 __all__ = ["COMMANDS", "Command"]
