@@ -215,7 +215,7 @@ def test_bad_lines_are_named_by_file_and_line_and_the_rest_is_imported(
 
 def test_stdin_and_gzip_files_are_read(tmp_path: Path) -> None:
     """`-` reads the lines from stdin (a real `otel-lens` process fed through a pipe) and a *.gz file is read
-    decompressed; both in one call, and the lines they share are stored once."""
+    decompressed; both in one call, and the lines they share are stored once. A *.gz that is not gzip: one line."""
     lines = b"".join(orjson.dumps(line) + b"\n" for line in unusual_requests())
     compressed = tmp_path / "lines.jsonl.gz"
     with gzip.open(compressed, "wb") as out:
@@ -228,6 +228,15 @@ def test_stdin_and_gzip_files_are_read(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = orjson.loads(done.stdout)
     assert (summary["lines"], summary["spans"], summary["spans_stored"], summary["logs_stored"]) == (4, 4, 2, 4)
+    not_gzip = tmp_path / "plain.jsonl.gz"
+    not_gzip.write_bytes(lines)
+    done = subprocess.run([sys.executable, "-m", "otel_lens", "import", str(not_gzip), "--database", database],
+                          capture_output=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode() == (
+        f"otel-lens: error: cannot read {not_gzip}: Not a gzipped file (b'{{\"'); importing it again after fixing "
+        "it is safe\n"
+    )
 
 
 def test_a_file_that_cannot_be_read_imports_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import gzip
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 from otel_lens.cli._console import print_json, progress_bar
@@ -40,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def _opened(names: list[str]) -> Iterator[list[tuple[str, IO[bytes]]]]:
+def _opened(names: list[str]) -> Iterator[list[tuple[str, Iterable[bytes]]]]:
     """Every file opened before anything is imported, so a mistyped name imports nothing."""
     with contextlib.ExitStack() as stack:
-        opened: list[tuple[str, IO[bytes]]] = []
+        opened: list[tuple[str, Iterable[bytes]]] = []
         for name in names:
             if name == "-":
                 opened.append(("<stdin>", sys.stdin.buffer))
@@ -53,10 +53,17 @@ def _opened(names: list[str]) -> Iterator[list[tuple[str, IO[bytes]]]]:
             except OSError as exc:
                 raise ValueError(f"cannot read {name}: {exc.strerror or exc}; nothing was imported") from None
             stack.enter_context(stream)
-            if name.endswith(".gz"):
-                stream = stack.enter_context(gzip.GzipFile(fileobj=stream, mode="rb"))
-            opened.append((name, stream))
+            opened.append((name, _gunzipped(name, stream) if name.endswith(".gz") else stream))
         yield opened
+
+
+def _gunzipped(name: str, stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a gzip file; a file that is not gzip (or is cut short) stops the import with one line."""
+    with gzip.GzipFile(fileobj=stream, mode="rb") as lines:
+        try:
+            yield from lines
+        except (OSError, EOFError) as exc:  # BadGzipFile, a truncated stream
+            raise ValueError(f"cannot read {name}: {exc}; importing it again after fixing it is safe") from None
 
 
 def run(args: argparse.Namespace) -> int:
