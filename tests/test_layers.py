@@ -28,6 +28,9 @@ FORBIDDEN = {
     "web": ("otel_lens.export", "otel_lens.facade", "otel_lens.cli", "otel_lens.mcp", "otel_lens.distro"),
     "mcp": ("otel_lens.export", "otel_lens.facade", "otel_lens.cli", "otel_lens.web", "otel_lens.distro"),
     "cli": ("otel_lens.export", "otel_lens.facade", "otel_lens.store", "otel_lens.distro"),
+    # The OTLP receiver is a write path beside the exporters: adapter → builder → store, never the readers.
+    "receiver": ("otel_lens.facade", "otel_lens.query", "otel_lens.cli", "otel_lens.web", "otel_lens.mcp",
+                 "otel_lens.distro"),
 }  # fmt: skip
 EXCEPTIONS = {
     # `otel-lens import` is a writer by nature: it stores OTLP/JSON lines through the write path's package

@@ -24,6 +24,7 @@ HELP = "the web viewer and an OTLP/HTTP receiver: traces, logs, stats and usage 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7318
 DEFAULT_OTLP_PORT = 4318
+DEFAULT_OTLP_QUEUE = 100_000  # otel_lens.receiver.DEFAULT_MAX_ROWS (not imported: the receiver loads only when used)
 _GRACEFUL_S = 30  # SIGTERM: time for requests in flight (a commit waits ~18 s at worst) before uvicorn cancels them
 TOKEN_VARIABLE = "OTEL_EXPORTER_LENS_TOKEN"
 EXIT_ERROR = 1
@@ -50,10 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the OTLP/HTTP port (default {DEFAULT_OTLP_PORT}; 0 picks a free one); the viewer's port answers OTLP too",
     )
     parser.add_argument(
+        "--otlp-queue",
+        type=_count,
+        default=DEFAULT_OTLP_QUEUE,
+        metavar="N",
+        help=f"spans and log records the receiver queues at most before answering 429 (default {DEFAULT_OTLP_QUEUE})",
+    )
+    parser.add_argument(
         "--no-otlp",
         action="store_true",
         help="do not receive OTLP: no OTLP port, and the viewer's port answers no /v1/* (serve then only reads)",
     )
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count; give a whole number of at least 1")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -91,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     database = resolve_database(args.database)
     shown_host = f"[{host.strip('[]')}]" if ":" in host else host
     shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "[::]") else shown_host
-    otlp = None if args.no_otlp else _otlp_receiver(database, host, args.otlp_port, token)
+    otlp = None if args.no_otlp else _otlp_receiver(database, host, args.otlp_port, token, args.otlp_queue)
     if otlp is None and not args.no_otlp:
         sock.close()
         return EXIT_ERROR
@@ -120,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None) -> _Otlp | None:
+def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None, queue: int) -> _Otlp | None:
     """The receiver on its own port, or None after printing why it cannot start."""
     try:
         from otel_lens.receiver import Receiver
@@ -134,7 +148,7 @@ def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None) 
         _fail(f"cannot listen for OTLP on {host}:{otlp_port}: {exc.strerror or exc} (--otlp-port 0 picks a free port)")
         return None
     try:
-        receiver = Receiver(Settings.load(database=database), token=token)
+        receiver = Receiver(Settings.load(database=database), token=token, max_rows=queue)
     except SettingsError as exc:
         sock.close()
         _fail(f"cannot receive OTLP into {database}: {exc} (give --no-otlp to only view)")
@@ -159,7 +173,12 @@ class _Otlp:
         """One ASGI app for both sockets: the viewer on its port, the OTLP routes alone on the OTLP port."""
         otlp_app, port = self.guarded, self.port
 
+        receiver = self.receiver
+
         async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                await viewer(scope, receive, _closing_first(receiver, send))
+                return
             server = scope.get("server") or (None, None)
             target = otlp_app if scope["type"] == "http" and server[1] == port else viewer
             await target(scope, receive, send)
@@ -175,6 +194,23 @@ class _Otlp:
 
     def close(self) -> None:
         self.receiver.close()
+
+
+def _closing_first(receiver: Any, send: Any) -> Any:
+    """``send`` for the lifespan, writing the receiver's queue before shutdown completes.
+
+    uvicorn runs the lifespan shutdown after the requests in flight have finished, and re-raises SIGTERM
+    right after it: this is the last moment the queue can still be written and the store released.
+    """
+
+    async def lifespan_send(message: Any) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(receiver.close)
+        await send(message)
+
+    return lifespan_send
 
 
 def _listen(host: str, port: int) -> socket.socket:
