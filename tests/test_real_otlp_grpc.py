@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -255,3 +256,43 @@ def test_without_grpcio_serve_says_how_to_get_grpc_and_serves_http(tmp_path: Pat
         printed = "".join(viewer.stderr_lines)
         assert "otel-lens: OTLP/gRPC off: install otel-lens[grpc] for gRPC" in printed
         assert "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in printed and viewer.process.poll() is None
+
+
+def test_sigterm_during_grpc_ingest_loses_nothing_answered_ok(tmp_path: Path) -> None:
+    """SIGTERM while two clients stream requests: every request answered OK is stored whole (serve stops gRPC
+    first, lets the calls in flight finish, then writes its queue), and serve exits cleanly."""
+    database = tmp_path / "lens.db"
+    answered: list[bytes] = []
+    refused: list[grpc.StatusCode] = []
+    started = threading.Event()
+
+    def send(client: int, address: str) -> None:
+        for n in range(400):
+            trace_id = (client * 1000 + n + 1).to_bytes(16, "big")
+            body = _request(*(_span(i + 1, trace_id=trace_id, name=f"c{client}") for i in range(50)))
+            try:
+                _call(address, TRACES, body)
+            except grpc.RpcError as exc:
+                refused.append(exc.code())
+                return
+            answered.append(trace_id)
+            if len(answered) >= 10:
+                started.set()
+
+    with serve(database) as viewer:
+        address = _grpc_address(viewer)
+        senders = [threading.Thread(target=send, args=(c, address)) for c in (1, 2)]
+        for sender in senders:
+            sender.start()
+        assert started.wait(120), "no request was answered"
+        viewer.process.terminate()
+        # uvicorn shuts down gracefully, then re-raises SIGTERM (its documented behaviour): -15 is a clean stop.
+        assert viewer.process.wait(90) in (0, -signal.SIGTERM), "".join(viewer.stderr_lines)
+        for sender in senders:
+            sender.join(60)
+    assert refused, "the clients never noticed the shutdown"
+    from otel_lens.query import open_store
+
+    with open_store(str(database)) as store:
+        for trace_id in answered:
+            assert len(store.trace(trace_id.hex()).spans) == 50, trace_id.hex()
