@@ -1,0 +1,220 @@
+"""OTLP receiver ingest: the official OTLP/HTTP exporter → a real ``otel-lens serve``, end to end until queryable.
+
+50k realistic spans (``_spans.SpanFactory``: 5 per trace, a few attributes and an event each) are sent by
+``opentelemetry-exporter-otlp-proto-http``'s ``OTLPSpanExporter`` from a separate process, in the SDK's
+512-span batches, one after the other (as one BatchSpanProcessor sends them), to ``otel-lens serve`` on a
+fresh database. The clock runs from the client's first send until the store's span count is 50k (so
+everything is committed and readable). In the same run the in-process ``LensSpanExporter`` stores the
+same spans, batch by batch, into another fresh database.
+
+Goals (issue 11): receiver ≥ 0.5× the in-process exporter; ≥ 40× Arize Phoenix's OTLP ingest measured on
+this machine (265 spans/s end to end: the anchor, not re-run here). The server's peak RSS during the ingest
+is reported; ``--big`` sends 500k spans (made and sent in chunks, so the client stays small) to show the
+server's memory stays flat as the store grows.
+
+    python benchmarks/bench_receiver.py [--spans 50000] [--repeats 3] [--big]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+from _report import Table, median, spread
+from _spans import SpanFactory, batches
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_lens.export.spans import LensSpanExporter
+from otel_lens.settings import Settings
+
+PHOENIX_SPANS_PER_S = 265.0
+_ENDPOINT = re.compile(r"OTEL_EXPORTER_OTLP_ENDPOINT=(http://\S+)")
+_CHUNK_TRACES = 2_000  # traces the client makes at a time in --big runs (10k spans)
+_PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+def client(endpoint: str, spans: int, raw: bool) -> None:
+    """The client process: make the spans (untimed), say ready, wait for go, send them all, say done.
+
+    ``raw``: the requests are encoded by the official encoder beforehand and POSTed by two threads, so
+    the clock sees the server's work alone (the exporter's own encoding takes ~0.2 s per 512 spans here).
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=60)
+    factory = SpanFactory()
+    traces = spans // 5
+    chunked = traces > 4 * _CHUNK_TRACES
+    first = [] if chunked else batches(factory.traces(traces))
+    if raw:
+        _raw_client(endpoint, first)
+        return
+    print("ready", flush=True)
+    sys.stdin.readline()
+    failed = 0
+    if chunked:
+        for done in range(0, traces, _CHUNK_TRACES):
+            for batch in batches(factory.traces(min(_CHUNK_TRACES, traces - done))):
+                failed += exporter.export(batch) != SpanExportResult.SUCCESS
+    else:
+        for batch in first:
+            failed += exporter.export(batch) != SpanExportResult.SUCCESS
+    exporter.shutdown()
+    print(f"done {failed}", flush=True)
+
+
+def _raw_client(endpoint: str, work: list[Sequence[ReadableSpan]]) -> None:
+    import httpx
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    bodies = [encode_spans(batch).SerializeToString() for batch in work]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    failed: list[int] = []
+
+    def send(part: list[bytes]) -> None:
+        with httpx.Client(timeout=60) as http:
+            for body in part:
+                status = http.post(f"{endpoint}/v1/traces", content=body, headers=_PROTOBUF).status_code
+                failed.extend([status] if status != 200 else [])
+
+    threads = [threading.Thread(target=send, args=(bodies[n::2],)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(f"done {len(failed)}", flush=True)
+
+
+def _span_count(database: Path) -> int:
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT count(*) FROM lens_spans").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0
+
+
+def run_receiver(spans: int, workdir: Path, raw: bool = False) -> tuple[float, int]:
+    """Seconds from the first send until ``spans`` are queryable, and the server's peak RSS in bytes."""
+    database = workdir / f"receiver-{time.monotonic_ns()}.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env |= {"OTEL_EXPORTER_LENS_RETENTION": "0", "OTEL_EXPORTER_LENS_MAX_SIZE": "0"}  # the sweeper stays out of it
+    server = subprocess.Popen(
+        [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--otlp-port", "0", "--database", str(database)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert server.stderr is not None
+        endpoint = None
+        for line in server.stderr:
+            match = _ENDPOINT.search(line)
+            if match:
+                endpoint = match.group(1)
+                break
+        assert endpoint, "serve printed no OTLP endpoint"
+        threading.Thread(target=server.stderr.read, daemon=True).start()  # keep its stderr drained
+        sender = subprocess.Popen(
+            [sys.executable, __file__, "--client", endpoint, "--spans", str(spans), *(["--raw"] if raw else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert sender.stdin is not None and sender.stdout is not None
+        assert sender.stdout.readline().strip() == "ready"
+        process = psutil.Process(server.pid)
+        peak = process.memory_info().rss
+        started = time.perf_counter()
+        sender.stdin.write("go\n")
+        sender.stdin.flush()
+        while _span_count(database) < spans:
+            peak = max(peak, process.memory_info().rss)
+            assert sender.poll() is None or sender.returncode == 0, "the client failed"
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        done = sender.stdout.readline().split()
+        assert done == ["done", "0"], f"the client saw failed exports: {done}"
+        sender.wait(60)
+        return elapsed, peak
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
+def run_in_process(spans: int, workdir: Path) -> float:
+    """Seconds for ``LensSpanExporter`` to store the same spans (512 a batch, committed when export returns)."""
+    database = workdir / f"inprocess-{time.monotonic_ns()}.db"
+    work = batches(SpanFactory().traces(spans // 5))
+    settings = Settings.load(environ={}, database=str(database), sweep_interval=0, retention=0, max_size=0)
+    exporter = LensSpanExporter(settings)
+    try:
+        started = time.perf_counter()
+        for batch in work:
+            exporter.export(batch)
+        elapsed = time.perf_counter() - started
+    finally:
+        exporter.shutdown()
+    assert _span_count(database) == spans
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big", action="store_true", help="also send 500k spans once and report the server's RSS")
+    parser.add_argument("--client", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        client(args.client, args.spans, args.raw)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
+        workdir = Path(tmp)
+        receiver: list[float] = []
+        server: list[float] = []
+        in_process: list[float] = []
+        peaks: list[int] = []
+        for _ in range(args.repeats):  # interleaved: the machine is shared
+            elapsed, peak = run_receiver(args.spans, workdir)
+            receiver.append(args.spans / elapsed)
+            peaks.append(peak)
+            elapsed, peak = run_receiver(args.spans, workdir, raw=True)
+            server.append(args.spans / elapsed)
+            peaks.append(peak)
+            in_process.append(args.spans / run_in_process(args.spans, workdir))
+        big = run_receiver(500_000, workdir) if args.big else None
+    table = Table(f"OTLP/HTTP receiver: {args.spans} spans, official exporter, 512 a request, until queryable")
+    table.add("receiver (serve)", f"{median(receiver):,.0f} spans/s", spread(receiver, lambda v: f"{v:,.0f}"))
+    table.add(
+        "in-process LensSpanExporter", f"{median(in_process):,.0f} spans/s", spread(in_process, lambda v: f"{v:,.0f}")
+    )
+    table.add("server peak RSS", f"{max(peaks) / 2**20:.0f} MiB", f"during {args.spans} spans")
+    if big is not None:
+        table.add("500k spans: receiver", f"{500_000 / big[0]:,.0f} spans/s", "")
+        table.add("500k spans: server peak RSS", f"{big[1] / 2**20:.0f} MiB", "")
+    table.goal(
+        "receiver / in-process",
+        median(receiver) / median(in_process),
+        "≥ 0.5×",
+        median(receiver) / median(in_process) >= 0.5,
+    )
+    table.goal("server alone / in-process", median(server) / median(in_process), "≥ 0.5×",
+               median(server) / median(in_process) >= 0.5)  # fmt: skip
+    table.goal("receiver / Phoenix (265 spans/s)", median(receiver) / PHOENIX_SPANS_PER_S, "≥ 40×",
+               median(receiver) / PHOENIX_SPANS_PER_S >= 40, "{:.0f}×")  # fmt: skip
+    table.print()
+
+
+if __name__ == "__main__":
+    main()
