@@ -90,13 +90,14 @@ def _scope(group: dict[str, Any], where: str) -> Scope | None:
 def _spans(groups: Iterator[_Group], rejections: _Rejections) -> Iterator[SpanData]:
     for where, group, resource, scope in groups:
         for k, span in enumerate(array(group.get("spans"), f"{where}.spans")):
-            path = f"{where}.spans[{k}]"
+            if span.__class__ is not dict:
+                obj(span, f"{where}.spans[{k}]")  # raises unless None
             try:
-                yield _span(obj(span, path), resource, scope)
+                yield _span(span or {}, resource, scope)
             except ValueError as exc:
                 rejections.add(f"with an invalid {exc}")
-            except Shape as exc:
-                raise Shape(f"{path}.{exc}") from None
+            except Shape as exc:  # its path built only now: the happy path formats no strings
+                raise Shape(f"{where}.spans[{k}].{exc}") from None
 
 
 def _span(span: dict[str, Any], resource: Resource, scope: Scope | None) -> SpanData:
@@ -123,7 +124,7 @@ def _span(span: dict[str, Any], resource: Resource, scope: Scope | None) -> Span
         code if 0 <= code <= 2 else 0,  # an unknown status code: unset
         text(status.get("message"), "status.message") or None,
         attributes(span.get("attributes"), "attributes"),
-        [_event(obj(event, f"events[{i}]"), f"events[{i}]") for i, event in enumerate(events)] if events else (),
+        _events(events) if events else (),
         links,
         text(field(span, "traceState", "trace_state"), "traceState") or None,
         integer(field(span, "droppedAttributesCount", "dropped_attributes_count"), "droppedAttributesCount"),
@@ -135,13 +136,24 @@ def _span(span: dict[str, Any], resource: Resource, scope: Scope | None) -> Span
     )
 
 
-def _event(event: dict[str, Any], where: str) -> tuple[str, int, dict[str, Any] | None, int]:
-    return (
-        text(event.get("name"), f"{where}.name"),
-        integer(field(event, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano", 0, U64),
-        attributes(event.get("attributes"), f"{where}.attributes"),
-        integer(field(event, "droppedAttributesCount", "dropped_attributes_count"), f"{where}.droppedAttributesCount"),
-    )
+def _events(events: list[Any]) -> list[tuple[str, int, dict[str, Any] | None, int]]:
+    out = []
+    for i, event in enumerate(events):
+        try:
+            event = obj(event, "")
+            out.append(
+                (
+                    text(event.get("name"), ".name"),
+                    integer(field(event, "timeUnixNano", "time_unix_nano"), ".timeUnixNano", 0, U64),
+                    attributes(event.get("attributes"), ".attributes"),
+                    integer(
+                        field(event, "droppedAttributesCount", "dropped_attributes_count"), ".droppedAttributesCount"
+                    ),
+                )
+            )
+        except Shape as exc:
+            raise Shape(f"events[{i}]{exc}") from None
+    return out
 
 
 def _links(links: Any) -> tuple[list[LinkData], int]:
@@ -149,28 +161,30 @@ def _links(links: Any) -> tuple[list[LinkData], int]:
     out: list[LinkData] = []
     bad = 0
     for i, link in enumerate(array(links, "links")):
-        where = f"links[{i}]"
-        link = obj(link, where)
         try:
-            trace_id = hex_id(field(link, "traceId", "trace_id"), f"{where}.traceId", 16, "trace id")
-            span_id = hex_id(field(link, "spanId", "span_id"), f"{where}.spanId", 8, "span id")
-        except ValueError:
-            trace_id = span_id = b""
-        if len(trace_id) != 16 or len(span_id) != 8 or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-            bad += 1
-            continue
-        out.append(
-            (
-                trace_id,
-                span_id,
-                integer(link.get("flags"), f"{where}.flags"),
-                text(field(link, "traceState", "trace_state"), f"{where}.traceState") or None,
-                attributes(link.get("attributes"), f"{where}.attributes"),
-                integer(
-                    field(link, "droppedAttributesCount", "dropped_attributes_count"), f"{where}.droppedAttributesCount"
-                ),
+            link = obj(link, "")
+            try:
+                trace_id = hex_id(field(link, "traceId", "trace_id"), ".traceId", 16, "trace id")
+                span_id = hex_id(field(link, "spanId", "span_id"), ".spanId", 8, "span id")
+            except ValueError:
+                trace_id = span_id = b""
+            if len(trace_id) != 16 or len(span_id) != 8 or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+                bad += 1
+                continue
+            out.append(
+                (
+                    trace_id,
+                    span_id,
+                    integer(link.get("flags"), ".flags"),
+                    text(field(link, "traceState", "trace_state"), ".traceState") or None,
+                    attributes(link.get("attributes"), ".attributes"),
+                    integer(
+                        field(link, "droppedAttributesCount", "dropped_attributes_count"), ".droppedAttributesCount"
+                    ),
+                )
             )
-        )
+        except Shape as exc:
+            raise Shape(f"links[{i}]{exc}") from None
     return out, bad
 
 
@@ -180,13 +194,14 @@ def _links(links: Any) -> tuple[list[LinkData], int]:
 def _logs(groups: Iterator[_Group], rejections: _Rejections) -> Iterator[LogData]:
     for where, group, resource, scope in groups:
         for k, record in enumerate(array(field(group, "logRecords", "log_records"), f"{where}.logRecords")):
-            path = f"{where}.logRecords[{k}]"
+            if record.__class__ is not dict:
+                obj(record, f"{where}.logRecords[{k}]")  # raises unless None
             try:
-                yield _log(obj(record, path), resource, scope)
+                yield _log(record or {}, resource, scope)
             except ValueError as exc:
                 rejections.add(f"with an invalid {exc}")
             except Shape as exc:
-                raise Shape(f"{path}.{exc}") from None
+                raise Shape(f"{where}.logRecords[{k}].{exc}") from None
 
 
 def _log(record: dict[str, Any], resource: Resource, scope: Scope | None) -> LogData:
