@@ -10,7 +10,8 @@ same spans, batch by batch, into another fresh database.
 Goals (issue 11): receiver ≥ 0.5× the in-process exporter; ≥ 40× Arize Phoenix's OTLP ingest measured on
 this machine (265 spans/s end to end: the anchor, not re-run here). The server's peak RSS during the ingest
 is reported; ``--big`` sends 500k spans (made and sent in chunks, so the client stays small) to show the
-server's memory stays flat as the store grows.
+server's memory stays flat as the store grows (that run's client makes its spans while it sends, so its
+rate includes making them).
 
     python benchmarks/bench_receiver.py [--spans 50000] [--repeats 3] [--big]
 """
@@ -40,7 +41,9 @@ from otel_lens.settings import Settings
 
 PHOENIX_SPANS_PER_S = 265.0
 _ENDPOINT = re.compile(r"OTEL_EXPORTER_OTLP_ENDPOINT=(http://\S+)")
+_VIEWER = re.compile(r"viewer at http://[^:]+:(\d+)/")
 _CHUNK_TRACES = 2_000  # traces the client makes at a time in --big runs (10k spans)
+_PREMADE_SPANS = 100_000  # up to this many, the client makes every span before the clock starts
 _PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 
@@ -56,7 +59,7 @@ def client(endpoint: str, spans: int, raw: bool) -> None:
     exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=60)
     factory = SpanFactory()
     traces = spans // 5
-    chunked = traces > 4 * _CHUNK_TRACES
+    chunked = spans > _PREMADE_SPANS and not raw  # --big: made while sending, or the client would need GBs
     first = [] if chunked else batches(factory.traces(traces))
     if raw:
         _raw_client(endpoint, first)
@@ -98,6 +101,25 @@ def _raw_client(endpoint: str, work: list[Sequence[ReadableSpan]]) -> None:
     print(f"done {len(failed)}", flush=True)
 
 
+latencies: list[tuple[float, float, float]] = []  # the viewer's /api/traces: idle median, busy median, busy max (s)
+
+
+def _viewer_latencies(viewer: str, count: int, stop: threading.Event | None = None) -> list[float]:
+    """Seconds the viewer takes for a small /api/traces page, twice a second (while ``stop`` is unset)."""
+    import httpx
+
+    out: list[float] = []
+    with httpx.Client(timeout=60) as http:
+        for _ in range(count):
+            if stop is not None and stop.is_set():
+                break
+            started = time.perf_counter()
+            http.get(f"{viewer}/api/traces?limit=20")
+            out.append(time.perf_counter() - started)
+            time.sleep(0.5)  # a person clicking, not a load generator competing with the ingest
+    return out
+
+
 def _span_count(database: Path) -> int:
     if not database.exists():
         return 0
@@ -120,12 +142,16 @@ def run_receiver(spans: int, workdir: Path, raw: bool = False) -> tuple[float, i
     try:
         assert server.stderr is not None
         endpoint = None
+        viewer_port = ""
         for line in server.stderr:
+            viewer_match = _VIEWER.search(line)
+            viewer_port = viewer_match.group(1) if viewer_match else viewer_port
             match = _ENDPOINT.search(line)
             if match:
                 endpoint = match.group(1)
                 break
         assert endpoint, "serve printed no OTLP endpoint"
+        viewer = endpoint.rsplit(":", 1)[0] + ":" + viewer_port
         threading.Thread(target=server.stderr.read, daemon=True).start()  # keep its stderr drained
         sender = subprocess.Popen(
             [sys.executable, __file__, "--client", endpoint, "--spans", str(spans), *(["--raw"] if raw else [])],
@@ -135,14 +161,23 @@ def run_receiver(spans: int, workdir: Path, raw: bool = False) -> tuple[float, i
         assert sender.stdout.readline().strip() == "ready"
         process = psutil.Process(server.pid)
         peak = process.memory_info().rss
+        pings: list[float] = []
+        stop = threading.Event()
+        pinger = threading.Thread(target=lambda: pings.extend(_viewer_latencies(viewer, 10_000, stop)), daemon=True)
         started = time.perf_counter()
+        pinger.start()
         sender.stdin.write("go\n")
         sender.stdin.flush()
         while _span_count(database) < spans:
             peak = max(peak, process.memory_info().rss)
-            assert sender.poll() is None or sender.returncode == 0, "the client failed"
+            if sender.poll() is not None:  # it has sent all: what it answered must be stored by now
+                assert _span_count(database) == spans, f"client ended: {sender.stdout.read()!r}"
             time.sleep(0.02)
         elapsed = time.perf_counter() - started
+        stop.set()
+        pinger.join(30)
+        idle = _viewer_latencies(viewer, 20)  # the same store, now that nothing is being sent
+        latencies.append((median(idle), median(pings) if pings else float("nan"), max(pings, default=float("nan"))))
         done = sender.stdout.readline().split()
         assert done == ["done", "0"], f"the client saw failed exports: {done}"
         sender.wait(60)
@@ -210,6 +245,9 @@ def main() -> None:
             "receiver over OTLP/gRPC (serve)", f"{median(grpc):,.0f} spans/s", spread(grpc, lambda v: f"{v:,.0f}")
         )
     table.add("server peak RSS", f"{max(peaks) / 2**20:.0f} MiB", f"during {args.spans} spans")
+    idle_ms, busy_ms, worst_ms = (1000 * median([entry[i] for entry in latencies]) for i in range(3))
+    table.add("viewer /api/traces, idle", f"{idle_ms:.0f} ms", "median")
+    table.add("viewer /api/traces, during ingest", f"{busy_ms:.0f} ms", f"median; worst {worst_ms:.0f} ms")
     if big is not None:
         table.add("500k spans: receiver", f"{500_000 / big[0]:,.0f} spans/s", "")
         table.add("500k spans: server peak RSS", f"{big[1] / 2**20:.0f} MiB", "")

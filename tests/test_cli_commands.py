@@ -99,9 +99,10 @@ def test_the_cli_reads_only_through_otel_lens_query() -> None:
     """The CLI imports the read path's package, never its modules nor the write side (``store``, ``export``).
 
     ``serve`` and ``mcp`` start the other two readers (the web viewer, the MCP server) by their packages'
-    public names; those read through ``otel_lens.query`` themselves."""
+    public names; those read through ``otel_lens.query`` themselves. ``serve`` also starts the OTLP receiver
+    (``otel_lens.receiver``, by its public names): the one writer, a server of its own, not a CLI write."""
     allowed = ("otel_lens.cli", "otel_lens.query", "otel_lens._units", "otel_lens._keys", "otel_lens.settings")
-    front_ends = ("otel_lens.web", "otel_lens.mcp", "otel_lens.receiver")  # serve starts the receiver too
+    front_ends = ("otel_lens.web", "otel_lens.mcp", "otel_lens.receiver")
     writers = {"cli/commands/import_.py": "otel_lens.export"}  # `import` stores OTLP/JSON: the write path's package
     offenders = {
         f"{path.relative_to(PACKAGE)}: {name}"
