@@ -9,7 +9,7 @@ with ``invalid`` set and ``error`` naming the field: answer 400 with that line. 
 The encoding is the OTLP specification's (hex ids, lowerCamelCase names, int64 as decimal strings, enums as
 integers), read as tolerantly as protobuf's JSON mapping reads (``_otlp_json_values.py``). It goes straight
 from ``orjson.loads`` into the neutral model instead of through ``json_format.ParseDict`` and the protobuf
-adapter: the same rows ~14× faster, at ~1.6× the protobuf path's cost (``benchmarks/bench_otlp_json.py``).
+adapter: the same rows 6–14× faster, at 1.6–2.2× the protobuf path's cost (``benchmarks/bench_otlp_json.py``).
 Every check and default below is the protobuf adapter's (``_otlp.py``), with its reason texts, so a request
 stores the same rows whichever encoding it came in (``tests/test_otlp_json.py`` compares them).
 """
