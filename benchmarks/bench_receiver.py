@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import _grpc_ingest
 import psutil
 from _report import Table, median, spread
 from _spans import SpanFactory, batches
@@ -219,6 +220,7 @@ def main() -> None:
         receiver: list[float] = []
         server: list[float] = []
         in_process: list[float] = []
+        grpc: list[float] = []  # the OTLP/gRPC section (_grpc_ingest.py), when the grpc extra is installed
         peaks: list[int] = []
         for _ in range(args.repeats):  # interleaved: the machine is shared
             elapsed, peak = run_receiver(args.spans, workdir)
@@ -228,6 +230,10 @@ def main() -> None:
             server.append(args.spans / elapsed)
             peaks.append(peak)
             in_process.append(args.spans / run_in_process(args.spans, workdir))
+            if _grpc_ingest.available():
+                elapsed, peak = _grpc_ingest.run_grpc_receiver(args.spans, workdir, _span_count)
+                grpc.append(args.spans / elapsed)
+                peaks.append(peak)
         big = run_receiver(500_000, workdir) if args.big else None
     table = Table(f"OTLP/HTTP receiver: {args.spans} spans, official exporter, 512 a request, until queryable")
     table.add("receiver (serve)", f"{median(receiver):,.0f} spans/s", spread(receiver, lambda v: f"{v:,.0f}"))
@@ -236,6 +242,10 @@ def main() -> None:
     table.add(
         "in-process LensSpanExporter", f"{median(in_process):,.0f} spans/s", spread(in_process, lambda v: f"{v:,.0f}")
     )
+    if grpc:
+        table.add(
+            "receiver over OTLP/gRPC (serve)", f"{median(grpc):,.0f} spans/s", spread(grpc, lambda v: f"{v:,.0f}")
+        )
     table.add("server peak RSS", f"{max(peaks) / 2**20:.0f} MiB", f"during {args.spans} spans")
     idle_ms, busy_ms, worst_ms = (1000 * median([entry[i] for entry in latencies]) for i in range(3))
     table.add("viewer /api/traces, idle", f"{idle_ms:.0f} ms", "median")
@@ -255,6 +265,9 @@ def main() -> None:
                median(receiver) / PHOENIX_SPANS_PER_S >= 40, "{:.0f}×")  # fmt: skip
     table.goal("server alone / Phoenix (265 spans/s)", median(server) / PHOENIX_SPANS_PER_S, "≥ 40×",
                median(server) / PHOENIX_SPANS_PER_S >= 40, "{:.0f}×")  # fmt: skip
+    if grpc:
+        table.goal("gRPC receiver / in-process", median(grpc) / median(in_process), "≥ 0.5×",
+                   median(grpc) / median(in_process) >= 0.5)  # fmt: skip
     table.print()
 
 

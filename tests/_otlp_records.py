@@ -10,6 +10,7 @@ every shape (text, map, list, bytes, number), severities, event names, trace fla
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits, ReadableLogRecord
@@ -125,3 +126,67 @@ def _emit(logger: Logger, plain: Logger) -> None:
     logger.emit(timestamp=T0 + 7, observed_timestamp=T0 + 8, severity_number=SeverityNumber.ERROR, body=b"\xff\x00")
     plain.emit(timestamp=T0 + 9, observed_timestamp=T0 + 10, severity_text="debug", body="no number, no span")
     plain.emit(observed_timestamp=T0 + 11, body=42)  # no timestamp: the observed time stands in
+
+
+def _kv(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "value": value}
+
+
+UNUSUAL_TRACE = "0102030405060708090a0b0c0d0e0f10"
+
+
+def unusual_requests() -> list[dict[str, Any]]:
+    """OTLP/JSON requests (a trace one, a logs one) with what no SDK here sends: every AnyValue kind nested
+    in maps and arrays, empty ones, NaN/±Infinity, int64 bounds, maps whose one key is a store tag name
+    (``$int``, ``$bytes``), control characters, unknown kinds and status codes, times out of order or past
+    2**63, links with bad ids, a scope with only attributes, log records without times or bodies."""
+    values = [
+        _kv("s", {"stringValue": "x\u0000y\u001b[31m"}),
+        _kv("b", {"boolValue": True}),
+        _kv("i", {"intValue": str(-(2**63))}),
+        _kv("d", {"doubleValue": -0.0}),
+        _kv("nan", {"doubleValue": "NaN"}),
+        _kv("inf", {"doubleValue": "-Infinity"}),
+        _kv("bytes", {"bytesValue": "AAEC"}),
+        _kv("unset", {}),
+        _kv("array", {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "a"}, {}, {"arrayValue": {}}]}}),
+        _kv("map", {"kvlistValue": {"values": [_kv("in", {"kvlistValue": {"values": [_kv("deep", {"boolValue": False})]}})]}}),
+        _kv("looks.tagged", {"kvlistValue": {"values": [_kv("$bytes", {"stringValue": "AAE="})]}}),
+        _kv("empty.map", {"kvlistValue": {}}),
+    ]  # fmt: skip
+    span = {
+        "traceId": UNUSUAL_TRACE, "spanId": "0102030405060708", "parentSpanId": "1112131415161718",
+        "traceState": "a=b", "flags": 769, "name": "unusual", "kind": 0,
+        "startTimeUnixNano": "20", "endTimeUnixNano": "10", "attributes": values, "droppedAttributesCount": 3,
+        "events": [{"timeUnixNano": "15", "name": "", "attributes": values[:3], "droppedAttributesCount": 1},
+                   {"name": "no time"}],
+        "droppedEventsCount": 2,
+        "links": [{"traceId": "ff" * 16, "spanId": "ee" * 8, "traceState": "x=y", "droppedAttributesCount": 4},
+                  {"traceId": "ff" * 16, "spanId": "not hex"}],
+        "droppedLinksCount": 1, "status": {"code": 7, "message": "unknown code"},
+    }  # fmt: skip
+    tagged = {"traceId": UNUSUAL_TRACE, "spanId": "2122232425262728", "name": "one tag-named attribute", "kind": 5,
+              "startTimeUnixNano": str(2**64 - 1), "endTimeUnixNano": str(2**64 - 1), "status": {"code": 1},
+              "attributes": [_kv("$int", {"stringValue": "12"})]}  # fmt: skip
+    traces = {"resourceSpans": [{
+        "resource": {"attributes": [_kv("service.name", {"stringValue": "unusual"}), _kv("list", values[8]["value"])]},
+        "schemaUrl": "https://example.com/resource",
+        "scopeSpans": [
+            {"scope": {"attributes": [_kv("only", {"intValue": "1"})]}, "schemaUrl": "https://example.com/s",
+             "spans": [span]},
+            {"scope": {}, "spans": [tagged]},
+        ],
+    }]}  # fmt: skip
+    logs = {"resourceLogs": [{"resource": {}, "scopeLogs": [{
+        "scope": {"name": "unusual.logs", "attributes": [_kv("x", {"stringValue": "y"})]},
+        "schemaUrl": "https://example.com/logs",
+        "logRecords": [
+            {"severityNumber": 0, "body": {"kvlistValue": {"values": values}}, "attributes": values, "flags": 255,
+             "traceId": UNUSUAL_TRACE, "spanId": "0102030405060708", "eventName": "ev", "droppedAttributesCount": 9,
+             "observedTimeUnixNano": "7"},
+            {"timeUnixNano": "5", "severityNumber": 30, "severityText": "X", "body": {"bytesValue": "/w=="}},
+            {"timeUnixNano": "6", "body": {}},
+            {"timeUnixNano": "8", "body": {"kvlistValue": {"values": [_kv("$int", {"stringValue": "3"})]}}},
+        ],
+    }]}]}  # fmt: skip
+    return [traces, logs]

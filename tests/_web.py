@@ -193,6 +193,7 @@ def serve(database: str | Path, *args: str, env: dict[str, str] | None = None) -
     """Start ``otel-lens serve --port 0`` on ``database``; wait until it answers; stop it afterwards."""
     # The OTLP receiver on a free port too: tests run in parallel, and 4318 may be anyone's.
     otlp = [] if "--otlp-port" in args or "--no-otlp" in args else ["--otlp-port", "0"]
+    otlp += [] if "--grpc-port" in args or "--no-otlp" in args else ["--grpc-port", "0"]  # and 4317
     command = [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--database", str(database), *otlp, *args]
     environment = {**os.environ, **(env or {})}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environment)

@@ -107,6 +107,24 @@ def test_user_dict_that_looks_like_a_tag_with_two_keys_is_left_alone() -> None:
     assert codec.loads(codec.dumps(value)) == value
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$int": "12"},  # a whole attribute map of one attribute named like a tag: it was read back as the int 12
+        {"body": {"$bytes": "AAE="}},
+        {"f": {"$float": "NaN"}},
+        {"m": {"$map": {"$int": "1"}}},
+        [{"$int": 5}, {"$bytes": "not base64"}],
+        {"$schema": "x"},
+    ],
+)
+def test_user_maps_whose_one_key_is_a_tag_come_back_as_maps(value: object) -> None:
+    """A map with one key that is also a tag name (``$int``, ``$bytes``, ``$float``, ``$map``) is stored so it
+    reads back as that map, not as the tagged value (a span's only attribute ``$int`` = "12" was lost)."""
+    assert codec.loads(codec.dumps(value)) == value
+    assert codec.jsonable(codec.loads(codec.dumps(value))) == value  # the read side shows it as it was given
+
+
 def test_loads_none_is_none() -> None:
     assert codec.loads(None) is None
 

@@ -5,6 +5,7 @@ protobuf and OTLP/JSON requests (``_otlp.py``, ``_otlp_json.py``, for a receiver
 one row builder that applies every policy. Other layers use the names below.
 """
 
+from otel_lens.export._import import ImportSummary, import_otlp_json
 from otel_lens.export._otlp import (
     OtlpBatch,
     OtlpPayloadError,
@@ -20,6 +21,7 @@ from otel_lens.export.logs import LensLogExporter
 from otel_lens.export.spans import LensSpanExporter
 
 __all__ = [
+    "ImportSummary",
     "LensLogExporter",
     "LensSpanExporter",
     "OtlpBatch",
@@ -29,6 +31,7 @@ __all__ = [
     "encode_logs_request",
     "encode_spans",
     "encode_trace_request",
+    "import_otlp_json",
     "parse_json_logs_request",
     "parse_json_trace_request",
     "parse_logs_request",

@@ -9,7 +9,7 @@ with ``invalid`` set and ``error`` naming the field: answer 400 with that line. 
 The encoding is the OTLP specification's (hex ids, lowerCamelCase names, int64 as decimal strings, enums as
 integers), read as tolerantly as protobuf's JSON mapping reads (``_otlp_json_values.py``). It goes straight
 from ``orjson.loads`` into the neutral model instead of through ``json_format.ParseDict`` and the protobuf
-adapter: the same rows ~14× faster, at ~1.6× the protobuf path's cost (``benchmarks/bench_otlp_json.py``).
+adapter: the same rows 6–14× faster, at 1.6–2.2× the protobuf path's cost (``benchmarks/bench_otlp_json.py``).
 Every check and default below is the protobuf adapter's (``_otlp.py``), with its reason texts, so a request
 stores the same rows whichever encoding it came in (``tests/test_otlp_json.py`` compares them).
 """
@@ -40,7 +40,7 @@ from otel_lens.export._otlp_json_values import (
     text,
 )
 
-__all__ = ["parse_json_logs_request", "parse_json_trace_request"]
+__all__ = ["json_logs", "json_spans", "parse_json_logs_request", "parse_json_trace_request", "reason"]
 
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
@@ -55,10 +55,9 @@ _SEVERITIES = {"SEVERITY_NUMBER_UNSPECIFIED": 0} | {
 _Group = tuple[str, dict[str, Any], Resource, Scope | None]
 
 
-def _groups(body: bytes, outer: tuple[str, str], inner: tuple[str, str]) -> Iterator[_Group]:
+def _groups(request: Any, outer: tuple[str, str], inner: tuple[str, str]) -> Iterator[_Group]:
     """``(path, scope group, resource, scope)`` per scope group; one Resource / Scope object each (the builder
     interns them by identity)."""
-    request = orjson.loads(body)
     if request.__class__ is not dict:
         raise Shape(f"expected a JSON object, got {kind_of(request)}")
     for i, group in enumerate(array(field(request, *outer), outer[0])):
@@ -91,13 +90,14 @@ def _scope(group: dict[str, Any], where: str) -> Scope | None:
 def _spans(groups: Iterator[_Group], rejections: _Rejections) -> Iterator[SpanData]:
     for where, group, resource, scope in groups:
         for k, span in enumerate(array(group.get("spans"), f"{where}.spans")):
-            path = f"{where}.spans[{k}]"
+            if span.__class__ is not dict:
+                obj(span, f"{where}.spans[{k}]")  # raises unless None
             try:
-                yield _span(obj(span, path), resource, scope)
+                yield _span(span or {}, resource, scope)
             except ValueError as exc:
                 rejections.add(f"with an invalid {exc}")
-            except Shape as exc:
-                raise Shape(f"{path}.{exc}") from None
+            except Shape as exc:  # its path built only now: the happy path formats no strings
+                raise Shape(f"{where}.spans[{k}].{exc}") from None
 
 
 def _span(span: dict[str, Any], resource: Resource, scope: Scope | None) -> SpanData:
@@ -124,7 +124,7 @@ def _span(span: dict[str, Any], resource: Resource, scope: Scope | None) -> Span
         code if 0 <= code <= 2 else 0,  # an unknown status code: unset
         text(status.get("message"), "status.message") or None,
         attributes(span.get("attributes"), "attributes"),
-        [_event(obj(event, f"events[{i}]"), f"events[{i}]") for i, event in enumerate(events)] if events else (),
+        _events(events) if events else (),
         links,
         text(field(span, "traceState", "trace_state"), "traceState") or None,
         integer(field(span, "droppedAttributesCount", "dropped_attributes_count"), "droppedAttributesCount"),
@@ -136,13 +136,24 @@ def _span(span: dict[str, Any], resource: Resource, scope: Scope | None) -> Span
     )
 
 
-def _event(event: dict[str, Any], where: str) -> tuple[str, int, dict[str, Any] | None, int]:
-    return (
-        text(event.get("name"), f"{where}.name"),
-        integer(field(event, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano", 0, U64),
-        attributes(event.get("attributes"), f"{where}.attributes"),
-        integer(field(event, "droppedAttributesCount", "dropped_attributes_count"), f"{where}.droppedAttributesCount"),
-    )
+def _events(events: list[Any]) -> list[tuple[str, int, dict[str, Any] | None, int]]:
+    out = []
+    for i, event in enumerate(events):
+        try:
+            event = obj(event, "")
+            out.append(
+                (
+                    text(event.get("name"), ".name"),
+                    integer(field(event, "timeUnixNano", "time_unix_nano"), ".timeUnixNano", 0, U64),
+                    attributes(event.get("attributes"), ".attributes"),
+                    integer(
+                        field(event, "droppedAttributesCount", "dropped_attributes_count"), ".droppedAttributesCount"
+                    ),
+                )
+            )
+        except Shape as exc:
+            raise Shape(f"events[{i}]{exc}") from None
+    return out
 
 
 def _links(links: Any) -> tuple[list[LinkData], int]:
@@ -150,28 +161,30 @@ def _links(links: Any) -> tuple[list[LinkData], int]:
     out: list[LinkData] = []
     bad = 0
     for i, link in enumerate(array(links, "links")):
-        where = f"links[{i}]"
-        link = obj(link, where)
         try:
-            trace_id = hex_id(field(link, "traceId", "trace_id"), f"{where}.traceId", 16, "trace id")
-            span_id = hex_id(field(link, "spanId", "span_id"), f"{where}.spanId", 8, "span id")
-        except ValueError:
-            trace_id = span_id = b""
-        if len(trace_id) != 16 or len(span_id) != 8 or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-            bad += 1
-            continue
-        out.append(
-            (
-                trace_id,
-                span_id,
-                integer(link.get("flags"), f"{where}.flags"),
-                text(field(link, "traceState", "trace_state"), f"{where}.traceState") or None,
-                attributes(link.get("attributes"), f"{where}.attributes"),
-                integer(
-                    field(link, "droppedAttributesCount", "dropped_attributes_count"), f"{where}.droppedAttributesCount"
-                ),
+            link = obj(link, "")
+            try:
+                trace_id = hex_id(field(link, "traceId", "trace_id"), ".traceId", 16, "trace id")
+                span_id = hex_id(field(link, "spanId", "span_id"), ".spanId", 8, "span id")
+            except ValueError:
+                trace_id = span_id = b""
+            if len(trace_id) != 16 or len(span_id) != 8 or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+                bad += 1
+                continue
+            out.append(
+                (
+                    trace_id,
+                    span_id,
+                    integer(link.get("flags"), ".flags"),
+                    text(field(link, "traceState", "trace_state"), ".traceState") or None,
+                    attributes(link.get("attributes"), ".attributes"),
+                    integer(
+                        field(link, "droppedAttributesCount", "dropped_attributes_count"), ".droppedAttributesCount"
+                    ),
+                )
             )
-        )
+        except Shape as exc:
+            raise Shape(f"links[{i}]{exc}") from None
     return out, bad
 
 
@@ -181,13 +194,14 @@ def _links(links: Any) -> tuple[list[LinkData], int]:
 def _logs(groups: Iterator[_Group], rejections: _Rejections) -> Iterator[LogData]:
     for where, group, resource, scope in groups:
         for k, record in enumerate(array(field(group, "logRecords", "log_records"), f"{where}.logRecords")):
-            path = f"{where}.logRecords[{k}]"
+            if record.__class__ is not dict:
+                obj(record, f"{where}.logRecords[{k}]")  # raises unless None
             try:
-                yield _log(obj(record, path), resource, scope)
+                yield _log(record or {}, resource, scope)
             except ValueError as exc:
                 rejections.add(f"with an invalid {exc}")
             except Shape as exc:
-                raise Shape(f"{path}.{exc}") from None
+                raise Shape(f"{where}.logRecords[{k}].{exc}") from None
 
 
 def _log(record: dict[str, Any], resource: Resource, scope: Scope | None) -> LogData:
@@ -213,29 +227,40 @@ def _log(record: dict[str, Any], resource: Resource, scope: Scope | None) -> Log
 # -- entry points -------------------------------------------------------------------------------------
 
 
+def json_spans(request: Any, rejections: _Rejections) -> list[SpanData]:
+    """The neutral spans of a parsed (``orjson.loads``) trace request; one that cannot be stored is counted in
+    ``rejections``. Raises :class:`Shape` (its path in the message) when ``request`` is not such a request."""
+    return list(
+        _spans(_groups(request, ("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans")), rejections)
+    )
+
+
+def json_logs(request: Any, rejections: _Rejections) -> list[LogData]:
+    """The neutral log records of a parsed logs request (as :func:`json_spans`)."""
+    return list(_logs(_groups(request, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs")), rejections))
+
+
 def parse_json_trace_request(body: bytes, redactor: Redactor | None = None) -> OtlpBatch:
     """Store rows for every span of an OTLP/JSON ``ExportTraceServiceRequest`` body, the rejected counted;
     ``invalid`` (and the reason in ``error``) when the body is not such a request. Never raises for input."""
     rejections = _Rejections("spans")
     try:
-        groups = _groups(body, ("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"))
-        return rejections.result(build_spans(_spans(groups, rejections), redactor))
-    except (orjson.JSONDecodeError, Shape, RecursionError) as exc:
-        return OtlpBatch(build_spans(()), 0, _reason("traces", exc), invalid=True)
+        spans = json_spans(orjson.loads(body), rejections)
+    except (orjson.JSONDecodeError, Shape) as exc:
+        return OtlpBatch(build_spans(()), 0, f"not an OTLP/JSON traces request: {reason(exc)}", invalid=True)
+    return rejections.result(build_spans(spans, redactor))
 
 
 def parse_json_logs_request(body: bytes, redactor: Redactor | None = None) -> OtlpBatch:
     """Store rows for every log record of an OTLP/JSON ``ExportLogsServiceRequest`` body (as the traces one)."""
     rejections = _Rejections("log records")
     try:
-        groups = _groups(body, ("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"))
-        return rejections.result(build_logs(_logs(groups, rejections), redactor))
-    except (orjson.JSONDecodeError, Shape, RecursionError) as exc:
-        return OtlpBatch(build_logs(()), 0, _reason("logs", exc), invalid=True)
+        records = json_logs(orjson.loads(body), rejections)
+    except (orjson.JSONDecodeError, Shape) as exc:
+        return OtlpBatch(build_logs(()), 0, f"not an OTLP/JSON logs request: {reason(exc)}", invalid=True)
+    return rejections.result(build_logs(records, redactor))
 
 
-def _reason(signal: str, exc: BaseException) -> str:
-    why = f"invalid JSON ({exc})" if isinstance(exc, orjson.JSONDecodeError) else str(exc)
-    if isinstance(exc, RecursionError):
-        why = "nested too deeply"
-    return f"not an OTLP/JSON {signal} request: {why}".splitlines()[0]
+def reason(exc: orjson.JSONDecodeError | Shape) -> str:
+    """Why a body is not a request, in one line."""
+    return (f"invalid JSON ({exc})" if isinstance(exc, orjson.JSONDecodeError) else str(exc)).splitlines()[0]

@@ -179,12 +179,15 @@ def any_value(value: Any, where: str, depth: int = 0) -> Any:
     for kind, item in obj(value, where).items():  # a oneof: its one field that is set (unknown names skipped)
         if item is None:
             continue
-        scalar = _SCALARS.get(kind)
-        if scalar is not None:
-            return scalar(item, f"{where}.{kind}")
-        nested = _NESTED.get(kind)
-        if nested is not None:
-            return nested(item, f"{where}.{kind}", depth)
+        try:
+            scalar = _SCALARS.get(kind)
+            if scalar is not None:
+                return scalar(item, kind)
+            nested = _NESTED.get(kind)
+            if nested is not None:
+                return nested(item, kind, depth)
+        except Shape as exc:  # the path built only now: the happy path formats no strings
+            raise Shape(f"{where}.{exc}") from None
     return None
 
 
@@ -200,14 +203,15 @@ def attributes(key_values: Any, where: str, depth: int = 0) -> dict[str, Any] | 
         if kv.__class__ is not dict:
             raise Shape(f"{where}[{i}]: expected an object, got {kind_of(kv)}")
         key = kv.get("key")
-        if key.__class__ is not str:
-            key = text(key, f"{where}[{i}].key")
         value = kv.get("value")
         # Nearly every attribute is one string: read it here, three calls less than any_value().
-        if value.__class__ is dict and len(value) == 1:
+        if value.__class__ is dict and len(value) == 1 and key.__class__ is str:
             string = value.get("stringValue")
             if string.__class__ is str:
                 out[key] = string
                 continue
-        out[key] = any_value(value, f"{where}[{i}].value", depth)
+        try:
+            out[text(key, "key")] = any_value(value, "value", depth)
+        except Shape as exc:  # the path built only now
+            raise Shape(f"{where}[{i}].{exc}") from None
     return out

@@ -2,7 +2,8 @@
 
 JSON has no bytes, NaN/±inf or integers beyond 64 bits; those are written as one-key tagged
 objects (``{"$bytes": base64}``, ``{"$float": "NaN"}``, ``{"$int": "123…"}``) that
-:func:`loads` turns back into the original Python values. Strings, sequences and mappings
+:func:`loads` turns back into the original Python values. A map of the application's own whose
+one key is a tag name is written inside ``{"$map": …}``, so it reads back as that map. Strings, sequences and mappings
 larger than the caps below are cut with a visible marker so one hostile value cannot make an
 unbounded row.
 """
@@ -33,6 +34,7 @@ _MIN_SHARE = 16  # bytes a value gets at least when a mapping shares its budget
 _MARKER = 40  # bytes a truncation marker takes, about
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TAGS = ("$bytes", "$float", "$int")
+_ESCAPED = frozenset((*_TAGS, "$map"))  # a one-key map with one of these keys is wrapped in {"$map": …}
 
 
 def _default(value: Any) -> Any:
@@ -55,7 +57,8 @@ def dumps(value: Any) -> str:
     # (Searching the decoded str is several times faster than searching the bytes.)
     if out and len(out) <= _FAST_LIMIT:
         text = out.decode()
-        if "null" not in text:
+        # '{"$': a map whose (first) key starts with $, maybe one that reads like a tag: re-check slowly too.
+        if "null" not in text and '{"$' not in text:
             return text
     return _dumps_slow(value)
 
@@ -193,8 +196,9 @@ def utf8_safe(text: str) -> str:
     return text
 
 
-def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) -> Any:
-    """A JSON-safe copy of ``value``: tagged non-JSON scalars, truncated strings and containers."""
+def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS, escape: bool = True) -> Any:
+    """A JSON-safe copy of ``value``: tagged non-JSON scalars, truncated strings and containers; with ``escape``,
+    one-key maps whose key is a tag name wrapped in ``{"$map": …}`` (the stored form, not the shown one)."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -218,11 +222,13 @@ def _clean(value: Any, max_string: int, depth: int, max_items: int = MAX_ITEMS) 
             if index >= max_items:
                 cleaned["…"] = f"[+{len(value) - max_items} keys truncated]"
                 break
-            cleaned[truncate_text(str(key), 256)] = _clean(item, max_string, depth + 1, max_items)
+            cleaned[truncate_text(str(key), 256)] = _clean(item, max_string, depth + 1, max_items, escape)
+        if escape and len(cleaned) == 1 and next(iter(cleaned)) in _ESCAPED:
+            return {"$map": cleaned}
         return cleaned
     if isinstance(value, (Sequence, set, frozenset)):
         items = list(value)
-        kept: list[Any] = [_clean(item, max_string, depth + 1, max_items) for item in items[:max_items]]
+        kept: list[Any] = [_clean(item, max_string, depth + 1, max_items, escape) for item in items[:max_items]]
         if len(items) > max_items:
             kept.append(f"…[+{len(items) - max_items} items truncated]")
         return kept
@@ -237,7 +243,7 @@ def jsonable(value: Any) -> Any:
 
     The read side uses it to print decoded values as JSON exactly as the store keeps them.
     """
-    return _clean(value, sys.maxsize, 0, sys.maxsize)
+    return _clean(value, sys.maxsize, 0, sys.maxsize, escape=False)
 
 
 def loads(text: str | bytes | None) -> Any:
@@ -251,6 +257,8 @@ def _untag(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1:
             ((key, item),) = value.items()
+            if key == "$map" and isinstance(item, dict):
+                return {inner: _untag(nested) for inner, nested in item.items()}  # a map of the application's
             if key in _TAGS and isinstance(item, str):
                 try:
                     if key == "$bytes":

@@ -14,6 +14,7 @@ from typing import Protocol
 from otel_lens.cli.commands import (
     diff,
     export,
+    import_,
     logs,
     mcp,
     prune,
@@ -49,6 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     session,
     prune,
     export,
+    import_,
     sql,
     diff,
     mcp,

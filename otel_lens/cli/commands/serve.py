@@ -24,6 +24,7 @@ HELP = "the web viewer and an OTLP/HTTP receiver: traces, logs, stats and usage 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7318
 DEFAULT_OTLP_PORT = 4318
+DEFAULT_GRPC_PORT = 4317  # OTLP/gRPC, with the grpc extra
 DEFAULT_OTLP_QUEUE = 100_000  # otel_lens.receiver.DEFAULT_MAX_ROWS (not imported: the receiver loads only when used)
 _GRACEFUL_S = 30  # SIGTERM: time for requests in flight (a commit waits ~18 s at worst) before uvicorn cancels them
 TOKEN_VARIABLE = "OTEL_EXPORTER_LENS_TOKEN"
@@ -49,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_port,
         default=DEFAULT_OTLP_PORT,
         help=f"the OTLP/HTTP port (default {DEFAULT_OTLP_PORT}; 0 picks a free one); the viewer's port answers OTLP too",
+    )
+    parser.add_argument(
+        "--grpc-port",
+        type=_port,
+        default=DEFAULT_GRPC_PORT,
+        help=f"the OTLP/gRPC port (default {DEFAULT_GRPC_PORT}; 0 picks a free one; needs otel-lens[grpc])",
     )
     parser.add_argument(
         "--otlp-queue",
@@ -106,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
     shown_host = f"[{host.strip('[]')}]" if ":" in host else host
     shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "[::]") else shown_host
     otlp = None if args.no_otlp else _otlp_receiver(database, host, args.otlp_port, token, args.otlp_queue)
+    if otlp is not None and not otlp.start_grpc(host, args.grpc_port):
+        otlp.close()
+        otlp = None
+        sock.close()
+        return EXIT_ERROR
     if otlp is None and not args.no_otlp:
         sock.close()
         return EXIT_ERROR
@@ -121,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             sockets.append(otlp.sock)
             app = otlp.by_port(app, port)
             sys.stderr.write(f"otel-lens: OTLP receiver: {otlp.environment(shown_host)} (writing {database})\n")
+            sys.stderr.write(f"otel-lens: {otlp.grpc_line(shown_host)}\n")
         sys.stderr.flush()
         if args.open:
             webbrowser.open(url)
@@ -168,12 +181,38 @@ class _Otlp:
         self.token = token
         self.app = receiver.http
         self.guarded = otlp_guard(receiver.http, host=host, port=self.port)
+        self.grpc: Any = None  # the OTLP/gRPC server (extra grpc), stopped before the receiver closes
+
+    def start_grpc(self, host: str, port: int) -> bool:
+        """Serve OTLP/gRPC beside OTLP/HTTP when grpcio is installed; False (after one line) when the port is taken."""
+        try:
+            from otel_lens.receiver import OtlpGrpcServer
+        except ImportError:
+            return True  # without the grpc extra: serve says so (grpc_line) and goes on with OTLP/HTTP
+        server = OtlpGrpcServer(self.receiver.ingest, self.receiver.redactor, token=self.token)
+        try:
+            server.listen(host, port)
+        except OSError as exc:
+            server.stop(0)
+            _fail(f"{exc} (--grpc-port 0 picks a free port)")
+            return False
+        self.grpc = server
+        return True
+
+    def grpc_line(self, shown_host: str) -> str:
+        """What to tell the user about OTLP/gRPC."""
+        if self.grpc is None:
+            return "OTLP/gRPC off: install otel-lens[grpc] for gRPC (OTLP/HTTP above works without it)"
+        line = f"OTLP/gRPC receiver: export with OTEL_EXPORTER_OTLP_ENDPOINT=http://{shown_host}:{self.grpc.port} OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
+        if self.token:
+            line += f" OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{urllib.parse.quote(self.token, safe='')}"
+        return line
 
     def by_port(self, viewer: Any, viewer_port: int) -> Any:
         """One ASGI app for both sockets: the viewer on its port, the OTLP routes alone on the OTLP port."""
         otlp_app, port = self.guarded, self.port
 
-        receiver = self.receiver
+        receiver = self  # its close() stops gRPC, then writes the receiver's queue
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
             if scope["type"] == "lifespan":
@@ -193,6 +232,9 @@ class _Otlp:
         return line
 
     def close(self) -> None:
+        if self.grpc is not None:  # first: calls in flight finish into the queue, which the receiver then writes
+            self.grpc.stop()
+            self.grpc = None
         self.receiver.close()
 
 
