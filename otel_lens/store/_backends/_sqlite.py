@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from otel_lens.store.database import Location
     from otel_lens.store.schema import Models
 
-_UPSERT_CHUNK = 1024  # trace rows per multi-row upsert (10 parameters each, under SQLite's 32766)
+_UPSERT_CHUNK = 1000  # trace rows per multi-row upsert (10 parameters each, under SQLite's 32766)
 _INSERT_CHUNK = 64  # span rows per multi-row INSERT (16 parameters each); a batch's remainder goes by executemany
 _OPEN_PAUSE_MAX_S = 0.1
 
@@ -57,7 +57,7 @@ class SqliteBackend(Backend):
 
     def __init__(self) -> None:
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)  # what open_sqlite's connection starts with
-        self._multi_upserts: dict[int, str] = {}  # rows (see upsert_sizes) → the multi-row upsert returning ids
+        self._multi_upserts: dict[int, str] = {}  # rows → the multi-row upsert returning ids
         self._sweep_fd: int | None = None
 
     @classmethod
@@ -217,13 +217,14 @@ class SqliteBackend(Backend):
     def _upsert_trace_rows(self, cursor: Any, deltas: Sequence[tuple[Any, ...]]) -> dict[bytes, int]:
         """Merge the batch's trace deltas and return each trace's lens_traces row id (multi-row upserts)."""
         found: dict[bytes, int] = {}
-        start = 0
-        for size in upsert_sizes(len(deltas)):
-            sql = self._multi_upserts.get(size)
+        for start in range(0, len(deltas), _UPSERT_CHUNK):
+            chunk = deltas[start : start + _UPSERT_CHUNK]
+            sql = self._multi_upserts.get(len(chunk))
             if sql is None:
-                sql = self._multi_upserts[size] = rollups.upsert_traces_sql(self._db, size, returning=True)
-            cursor.execute(sql, list(itertools.chain.from_iterable(deltas[start : start + size])))
-            start += size
+                if len(self._multi_upserts) > 64:  # batch sizes vary; keep the prepared forms few
+                    self._multi_upserts.clear()
+                sql = self._multi_upserts[len(chunk)] = rollups.upsert_traces_sql(self._db, len(chunk), returning=True)
+            cursor.execute(sql, list(itertools.chain.from_iterable(chunk)))
             found.update((bytes(trace_id), int(row_id)) for trace_id, row_id in cursor.fetchall())
         return found
 
@@ -306,25 +307,6 @@ class SqliteBackend(Backend):
     def table_columns(self, db: pw.Database, table: str) -> set[str]:
         cursor = db.execute_sql(f'PRAGMA table_info("{table}")')
         return {str(row[1]) for row in cursor.fetchall()}
-
-
-def upsert_sizes(count: int) -> list[int]:
-    """Rows per multi-row trace upsert for ``count`` deltas: whole chunks of :data:`_UPSERT_CHUNK`, then the
-    remainder's binary digits (237 → 128, 64, 32, 8, 4, 1).
-
-    Batch sizes vary with the load; one statement form per size would prepare a new ~1,000-parameter
-    statement for almost every batch (and overflow sqlite3's statement cache), while these eleven forms
-    stay prepared: measured 1.5-4 µs less per trace with batches of 150-300 traces.
-    """
-    sizes = [_UPSERT_CHUNK] * (count // _UPSERT_CHUNK)
-    rest = count % _UPSERT_CHUNK
-    size = 1 << (_UPSERT_CHUNK.bit_length() - 1)
-    while rest:
-        if size <= rest:
-            sizes.append(size)
-            rest -= size
-        size >>= 1
-    return sizes
 
 
 def _multi_row(insert: str, columns: int, rows: int) -> str:
