@@ -19,7 +19,6 @@ from otel_lens.store.errors import NotALensDatabase, StoreError
 APPLICATION_ID = 0x4C454E53  # "LENS" in the SQLite header, so `file` and we can tell our databases apart
 BUSY_TIMEOUT_S = 5.0
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_BUSY = 5  # the primary result code of SQLITE_BUSY and its extended codes
 _PRAGMAS = (
     # auto_vacuum only takes effect on a database with no tables yet, and before WAL mode is set;
@@ -76,12 +75,42 @@ def prepare_sqlite_file(path: Path) -> bool:
     return False
 
 
+_MIN_PAGE_SIZE = 512
+
+
 def check_sqlite_header(path: Path) -> None:
-    """Refuse a non-empty file that does not start with the SQLite magic header (read, never written)."""
-    with open(path, "rb") as handle:
-        header = handle.read(len(_SQLITE_MAGIC))
-    if header and header != _SQLITE_MAGIC:
+    """Refuse a non-empty file that is not an SQLite database (read, never written).
+
+    The file is read through SQLite, never a Python file handle: on POSIX, closing *any* descriptor of a
+    file drops every fcntl lock this process holds on it, including the SHARED lock that this process's
+    open SQLite connections hold. Another process closing its connection would then think it is the
+    last one and delete the -wal while this process still writes into it: acknowledged data lost and
+    the file corrupted (SQLite's "How To Corrupt", 2.2). SQLite's own open/close keeps those locks (it
+    defers closing a descriptor while the file is locked), so a connection is the safe way to look.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"cannot open database {path}: {exc.strerror or exc}") from None
+    if size == 0:
+        return  # new, or a WAL database whose pages are all still in its -wal
+    if size < _MIN_PAGE_SIZE:  # SQLite writes whole pages: no database it wrote is this short
         raise NotALensDatabase(f"{path} is not an otel-lens database (not even SQLite); refusing to touch it")
+    try:
+        # immutable: read page 1 only, no locks taken, no -wal/-shm created next to a file that is not ours.
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise NotALensDatabase(
+                f"{path} is not an otel-lens database (not even SQLite); refusing to touch it"
+            ) from None
+        raise StoreError(f"cannot read database {path}: {exc}") from None
+    finally:
+        conn.close()
 
 
 def check_sqlite_identity(path: Path) -> int:
