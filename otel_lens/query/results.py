@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from otel_lens.query._filters import STATS_HISTOGRAMS, choose
 from otel_lens.query._message_model import Transcript
 from otel_lens.store import histogram
 from otel_lens.store.codec import jsonable
@@ -279,15 +280,27 @@ class StatRow:
 
     @property
     def histogram(self) -> list[tuple[int, int, int]]:
-        """The latency distribution for a chart: non-empty ``(lo_ns, hi_ns, count)`` bins, shortest first, 4 per
-        power of two (computed on demand: the table view never needs it)."""
-        return histogram.display_bins(self.distribution)
+        """The latency distribution for a chart: at most 40 ``(lo_ns, hi_ns, count)`` bins log-spaced from the
+        shortest to the longest duration, empty ones included, shortest first (its size does not grow with the
+        spans counted; computed on demand: the table view never needs it)."""
+        return histogram.chart_bins(self.distribution)
+
+    @property
+    def fine_histogram(self) -> list[tuple[int, int, int]]:
+        """Every non-empty bin the percentiles were read from (16 per power of two), shortest first."""
+        return histogram.fine_bins(self.distribution)
 
     @property
     def error_rate(self) -> float:
         return self.error_count / self.count if self.count else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, histogram: str = "chart") -> dict[str, Any]:
+        """The JSON row; ``histogram`` ``"chart"`` (:attr:`histogram`) or ``"fine"`` (:attr:`fine_histogram`).
+
+        Raises:
+            ValueError: ``histogram`` is neither.
+        """
+        bins = self.fine_histogram if choose(histogram, STATS_HISTOGRAMS, "histogram") == "fine" else self.histogram
         row: dict[str, Any] = {self.by: self.key, "kind": self.kind}
         if self.by == "name":
             row["service"] = self.service
@@ -299,7 +312,7 @@ class StatRow:
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
             "exact": self.exact,
-            "histogram": [[lo / 1e6, hi / 1e6, count] for lo, hi, count in self.histogram],
+            "histogram": [[lo / 1e6, hi / 1e6, count] for lo, hi, count in bins],
         }
 
 

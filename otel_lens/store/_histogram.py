@@ -16,7 +16,6 @@ only past 2**32 - 1 spans in one bin; the reader checks a group's total before s
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import struct
 import sys
@@ -161,9 +160,6 @@ def bins(packed: int) -> Iterator[tuple[int, int]]:
             yield first + offset, count
 
 
-DISPLAY_MERGE = 4
-"""Bins merged into one for display (4 per power of two, each at most ~1/4 of its lower edge wide)."""
-
 Dense = tuple[int, Sequence[int]]
 """A histogram as its first non-empty bin and the counts of every bin from there on."""
 
@@ -220,18 +216,32 @@ def percentile_values(found: Dense, total: int, low: int, high: int, percentiles
     return values
 
 
-def display_bins(found: Dense) -> list[tuple[int, int, int]]:
-    """``(lo_ns, hi_ns, count)`` of the non-empty display bins (:data:`DISPLAY_MERGE` bins each), shortest first."""
+CHART_BINS = 40
+"""The most bins :func:`chart_bins` gives a group, however many spans it has."""
+
+
+def chart_bins(found: Dense, most: int = CHART_BINS) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of at most ``most`` bins log-spaced from the group's shortest to its longest
+    duration, each a run of whole fine bins (so the edges are the fine bins' and every count exact), empty
+    ones included: a fixed grid for a chart, whose size follows the spread of the durations, not their number.
+
+    Fewer bins when the range holds fewer fine bins (a group of one duration is one bin).
+    """
     first, fields = found
     if not fields:
         return []
-    start = first - first % DISPLAY_MERGE
-    padded = itertools.chain(itertools.repeat(0, first - start), fields, itertools.repeat(0, DISPLAY_MERGE - 1))
-    # Groups of DISPLAY_MERGE (the padding completes the last; zip drops what is left): C loops, not one per bin.
-    sums = map(sum, zip(*[padded] * DISPLAY_MERGE, strict=False))
-    return [(*_display_bounds(start + offset * DISPLAY_MERGE), count) for offset, count in enumerate(sums) if count]
+    end = first + len(fields)  # one past the last non-empty bin
+    low, high = max(bounds(first)[0], 1), bounds(end - 1)[1]
+    step = (high / low) ** (1 / most)
+    cuts = sorted({first, end, *(min(max(bin_of(round(low * step**k)), first), end) for k in range(1, most))})
+    total = [0, *itertools.accumulate(fields)]  # C loops: no Python step per fine bin
+    return [
+        (bounds(start)[0], bounds(stop - 1)[1], total[stop - first] - total[start - first])
+        for start, stop in itertools.pairwise(cuts)
+    ]
 
 
-@functools.lru_cache(maxsize=4096)
-def _display_bounds(index: int) -> tuple[int, int]:
-    return bounds(index)[0], bounds(index + DISPLAY_MERGE - 1)[1]
+def fine_bins(found: Dense) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of every non-empty fine bin (16 per power of two), shortest first."""
+    first, fields = found
+    return [(*bounds(first + offset), count) for offset, count in enumerate(fields) if count]
