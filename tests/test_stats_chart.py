@@ -1,6 +1,6 @@
 """The histogram a stats row carries: at most 40 log-spaced chart bins whose number and edges follow the spread
 of a group's durations, not how many spans it has (the JSON of a dense store is no bigger than a sparse one's),
-and the fine bins the percentiles come from only when asked (``--histogram fine``, ``?histogram=fine``)."""
+and the fine bins the percentiles come from only when asked (``--histogram fine``, ``?histogram=fine``), or none."""
 
 from __future__ import annotations
 
@@ -77,6 +77,10 @@ def test_fine_bins_when_asked_and_percentiles_unchanged(store_path: tuple[str, d
     assert {k: v for k, v in fine.items() if k != "histogram"} == {
         k: v for k, v in row.as_dict().items() if k != "histogram"
     }
+    assert row.as_dict("none")["histogram"] == []
+    assert {k: v for k, v in row.as_dict("none").items() if k != "histogram"} == {
+        k: v for k, v in row.as_dict().items() if k != "histogram"
+    }
     with pytest.raises(ValueError, match="histogram='colour'"):
         row.as_dict("colour")
 
@@ -105,7 +109,7 @@ def test_cli_histogram_flag(store_path: tuple[str, dict[str, list[int]]], capsys
 
 
 def test_api_histogram_parameter(store_path: tuple[str, dict[str, list[int]]], tmp_path: Path) -> None:
-    """``/api/stats`` gives the chart bins; ``?histogram=fine`` the fine ones; ``?histogram=colour`` a one-line
+    """``/api/stats`` gives the chart bins; ``?histogram=fine`` the fine ones, ``none`` none (what the stats page asks); ``?histogram=colour`` a one-line
     400 naming the parameter (refused even when the window is empty)."""
     database, _ = store_path
     with serve(database) as viewer, viewer.client() as client:

@@ -252,6 +252,9 @@ class TraceDetail:
         }
 
 
+_chart_grid = histogram.chart_grid  # as_dict's parameter ``histogram`` shadows the module
+
+
 @dataclasses.dataclass(frozen=True)
 class StatRow:
     """Latency and errors of one kind of span over a window; percentiles are nearest-rank.
@@ -295,12 +298,21 @@ class StatRow:
         return self.error_count / self.count if self.count else 0.0
 
     def as_dict(self, histogram: str = "chart") -> dict[str, Any]:
-        """The JSON row; ``histogram`` ``"chart"`` (:attr:`histogram`) or ``"fine"`` (:attr:`fine_histogram`).
+        """The JSON row; ``histogram`` ``"chart"`` (:attr:`histogram`), ``"fine"`` (:attr:`fine_histogram`) or
+        ``"none"`` (an empty list).
 
         Raises:
             ValueError: ``histogram`` is neither.
         """
-        bins = self.fine_histogram if choose(histogram, STATS_HISTOGRAMS, "histogram") == "fine" else self.histogram
+        mode = choose(histogram, STATS_HISTOGRAMS, "histogram")
+        if mode == "none":  # the key stays (one shape), empty: for a table or p50–p99 chart that draws no bins
+            bins: list[list[float]] = []
+        elif mode == "fine":
+            bins = [[lo / 1e6, hi / 1e6, count] for lo, hi, count in self.fine_histogram]
+        else:  # each edge converted once: a bin's upper edge is the next one's lower edge
+            edges, counts = _chart_grid(self.distribution)
+            ms = [edge / 1e6 for edge in edges]
+            bins = [[lo, hi, count] for lo, hi, count in zip(ms, ms[1:], counts, strict=False)]
         row: dict[str, Any] = {self.by: self.key, "kind": self.kind}
         if self.by == "name":
             row["service"] = self.service
@@ -312,7 +324,7 @@ class StatRow:
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
             "exact": self.exact,
-            "histogram": [[lo / 1e6, hi / 1e6, count] for lo, hi, count in bins],
+            "histogram": bins,
         }
 
 

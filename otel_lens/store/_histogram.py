@@ -220,25 +220,30 @@ CHART_BINS = 40
 """The most bins :func:`chart_bins` gives a group, however many spans it has."""
 
 
-def chart_bins(found: Dense, most: int = CHART_BINS) -> list[tuple[int, int, int]]:
-    """``(lo_ns, hi_ns, count)`` of at most ``most`` bins log-spaced from the group's shortest to its longest
-    duration, each a run of whole fine bins (so the edges are the fine bins' and every count exact), empty
-    ones included: a fixed grid for a chart, whose size follows the spread of the durations, not their number.
-
-    Fewer bins when the range holds fewer fine bins (a group of one duration is one bin).
+def chart_grid(found: Dense, most: int = CHART_BINS) -> tuple[list[int], list[int]]:
+    """The edges (ns, one more than bins) and counts of at most ``most`` bins log-spaced from the group's
+    shortest to its longest duration, each a run of whole fine bins (so the edges are the fine bins' and every
+    count exact), empty ones included: a fixed grid for a chart, whose size follows the spread of the
+    durations, not their number. Fewer bins when the range holds fewer fine bins (one duration: one bin).
     """
     first, fields = found
     if not fields:
-        return []
-    end = first + len(fields)  # one past the last non-empty bin
-    low, high = max(bounds(first)[0], 1), bounds(end - 1)[1]
-    step = (high / low) ** (1 / most)
-    cuts = sorted({first, end, *(min(max(bin_of(round(low * step**k)), first), end) for k in range(1, most))})
+        return [], []
+    size = len(fields)
+    # Fine bins are log-spaced themselves (16 per power of two above 32 ns), so cuts evenly spaced in bin
+    # numbers are log-spaced durations; no cut splits a fine bin.
+    offsets = range(size + 1) if size <= most else sorted({size * k // most for k in range(most + 1)})
     total = [0, *itertools.accumulate(fields)]  # C loops: no Python step per fine bin
-    return [
-        (bounds(start)[0], bounds(stop - 1)[1], total[stop - first] - total[start - first])
-        for start, stop in itertools.pairwise(cuts)
-    ]
+    # Bins are contiguous: a bin's upper edge is the next one's lower edge, so one bounds() per cut.
+    edges = [bounds(first + offset)[0] for offset in offsets]
+    sums = [total[offset] for offset in offsets]
+    return edges, [b - a for a, b in itertools.pairwise(sums)]
+
+
+def chart_bins(found: Dense, most: int = CHART_BINS) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of :func:`chart_grid`'s bins, shortest first."""
+    edges, counts = chart_grid(found, most)
+    return list(zip(edges, edges[1:], counts, strict=False))
 
 
 def fine_bins(found: Dense) -> list[tuple[int, int, int]]:

@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--histogram",
         choices=STATS_HISTOGRAMS,
         default="chart",
-        help="with --json: each row's latency histogram as at most 40 log-spaced bins (chart, the default) "
-        "or every fine bin the percentiles come from (fine)",
+        help="with --json: each row's latency histogram as at most 40 log-spaced bins (chart, the default), "
+        "every fine bin the percentiles come from (fine), or none (an empty list)",
     )
 
 
