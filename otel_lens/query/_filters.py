@@ -29,6 +29,7 @@ LEVELS = {
 """Level names → the lowest OTel severity number they stand for; a level filter keeps that level and above."""
 TRACE_STATUSES = ("error", "ok")
 STATS_GROUPS = ("name", "service")
+STATS_HISTOGRAMS = ("chart", "fine", "none")  # a stat row's histogram: ≤ 40 bins, every fine bin, or none
 USAGE_GROUPS = ("model", "provider", "service")
 
 

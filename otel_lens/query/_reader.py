@@ -5,12 +5,19 @@ missing (no writer has the database open) and cannot remove them afterwards. So 
 -wal file the reader opens the database ``immutable`` — no files, no locks — and checks after each
 read that the file did not change meanwhile (a writer started and checkpointed); if it did, the
 read is redone on an ordinary read-only connection, whose files the writer has created by then.
+
+The immutable database object (and so the model classes bound to it, which take milliseconds to build, and
+the per-database schema caches of :mod:`otel_lens.query._decode` and :mod:`otel_lens.query._running`) is
+kept from one read to the next while the file stays as it was; its connection is closed after each read
+(an immutable connection would not see a later write). A file that changed — a writer stored, or migrated
+the schema — gets a new one, so nothing cached about the old file is trusted.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +44,11 @@ class Reader:
         # A connection every read shares (PostgreSQL, or SQLite once a writer has the file open), or None
         # while each read opens the file immutable (see the module docstring).
         self._shared: pw.Database | None = self._backend.open_for_reading(location)
+        # The immutable database kept between reads, and the file state it was made for (see the module
+        # docstring); the lock lets one read at a time use it (a concurrent read opens its own, as before).
+        self._immutable: pw.Database | None = None
+        self._immutable_for: _FileState | None = None
+        self._immutable_lock = threading.Lock()
         self.run(self._check_schema)
 
     def _check_schema(self, models: Models) -> None:
@@ -70,7 +82,13 @@ class Reader:
             # A writer has (or had) it open: its -wal and -shm exist, so an ordinary reader creates nothing.
             self._shared = self._per_read(immutable=False)
             return self._attempt(self._shared, work)
-        db = self._per_read(immutable=True)
+        kept = self._immutable_lock.acquire(blocking=False)
+        if kept:
+            if self._immutable is None or self._immutable_for != before:
+                self._immutable, self._immutable_for = self._per_read(immutable=True), before
+            db = self._immutable
+        else:
+            db = self._per_read(immutable=True)  # another thread is reading on the kept one
         changed_under_us = False
         try:
             result = self._attempt(db, work)
@@ -80,6 +98,8 @@ class Reader:
             changed_under_us = True  # a writer changed the file under the immutable read (it looked corrupt)
         finally:
             db.close()
+            if kept:
+                self._immutable_lock.release()
         if changed_under_us or self._file_state() != before:
             # A writer started meanwhile; it has created -wal and -shm, so read again the ordinary way.
             _logger.debug("otel-lens: %s changed during an immutable read; reading again", self.location)
@@ -112,6 +132,8 @@ class Reader:
             raise
 
     def close(self) -> None:
+        with self._immutable_lock:
+            self._immutable = self._immutable_for = None  # its connection is closed after every read
         if self._shared is not None:
             self._shared.close()
             self._shared = None

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from otel_lens.query._filters import STATS_HISTOGRAMS, choose
 from otel_lens.query._message_model import Transcript
 from otel_lens.store import histogram
 from otel_lens.store.codec import jsonable
@@ -251,6 +252,9 @@ class TraceDetail:
         }
 
 
+_chart_grid = histogram.chart_grid  # as_dict's parameter ``histogram`` shadows the module
+
+
 @dataclasses.dataclass(frozen=True)
 class StatRow:
     """Latency and errors of one kind of span over a window; percentiles are nearest-rank.
@@ -279,15 +283,36 @@ class StatRow:
 
     @property
     def histogram(self) -> list[tuple[int, int, int]]:
-        """The latency distribution for a chart: non-empty ``(lo_ns, hi_ns, count)`` bins, shortest first, 4 per
-        power of two (computed on demand: the table view never needs it)."""
-        return histogram.display_bins(self.distribution)
+        """The latency distribution for a chart: at most 40 ``(lo_ns, hi_ns, count)`` bins log-spaced from the
+        shortest to the longest duration, empty ones included, shortest first (its size does not grow with the
+        spans counted; computed on demand: the table view never needs it)."""
+        return histogram.chart_bins(self.distribution)
+
+    @property
+    def fine_histogram(self) -> list[tuple[int, int, int]]:
+        """Every non-empty bin the percentiles were read from (16 per power of two), shortest first."""
+        return histogram.fine_bins(self.distribution)
 
     @property
     def error_rate(self) -> float:
         return self.error_count / self.count if self.count else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, histogram: str = "chart") -> dict[str, Any]:
+        """The JSON row; ``histogram`` ``"chart"`` (:attr:`histogram`), ``"fine"`` (:attr:`fine_histogram`) or
+        ``"none"`` (an empty list).
+
+        Raises:
+            ValueError: ``histogram`` is neither.
+        """
+        mode = choose(histogram, STATS_HISTOGRAMS, "histogram")
+        if mode == "none":  # the key stays (one shape), empty: for a table or p50–p99 chart that draws no bins
+            bins: list[list[float]] = []
+        elif mode == "fine":
+            bins = [[lo / 1e6, hi / 1e6, count] for lo, hi, count in self.fine_histogram]
+        else:  # each edge converted once: a bin's upper edge is the next one's lower edge
+            edges, counts = _chart_grid(self.distribution)
+            ms = [edge / 1e6 for edge in edges]
+            bins = [[lo, hi, count] for lo, hi, count in zip(ms, ms[1:], counts, strict=False)]
         row: dict[str, Any] = {self.by: self.key, "kind": self.kind}
         if self.by == "name":
             row["service"] = self.service
@@ -299,7 +324,7 @@ class StatRow:
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
             "exact": self.exact,
-            "histogram": [[lo / 1e6, hi / 1e6, count] for lo, hi, count in self.histogram],
+            "histogram": bins,
         }
 
 

@@ -16,7 +16,6 @@ only past 2**32 - 1 spans in one bin; the reader checks a group's total before s
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import struct
 import sys
@@ -161,9 +160,6 @@ def bins(packed: int) -> Iterator[tuple[int, int]]:
             yield first + offset, count
 
 
-DISPLAY_MERGE = 4
-"""Bins merged into one for display (4 per power of two, each at most ~1/4 of its lower edge wide)."""
-
 Dense = tuple[int, Sequence[int]]
 """A histogram as its first non-empty bin and the counts of every bin from there on."""
 
@@ -220,18 +216,37 @@ def percentile_values(found: Dense, total: int, low: int, high: int, percentiles
     return values
 
 
-def display_bins(found: Dense) -> list[tuple[int, int, int]]:
-    """``(lo_ns, hi_ns, count)`` of the non-empty display bins (:data:`DISPLAY_MERGE` bins each), shortest first."""
+CHART_BINS = 40
+"""The most bins :func:`chart_bins` gives a group, however many spans it has."""
+
+
+def chart_grid(found: Dense, most: int = CHART_BINS) -> tuple[list[int], list[int]]:
+    """The edges (ns, one more than bins) and counts of at most ``most`` bins log-spaced from the group's
+    shortest to its longest duration, each a run of whole fine bins (so the edges are the fine bins' and every
+    count exact), empty ones included: a fixed grid for a chart, whose size follows the spread of the
+    durations, not their number. Fewer bins when the range holds fewer fine bins (one duration: one bin).
+    """
     first, fields = found
     if not fields:
-        return []
-    start = first - first % DISPLAY_MERGE
-    padded = itertools.chain(itertools.repeat(0, first - start), fields, itertools.repeat(0, DISPLAY_MERGE - 1))
-    # Groups of DISPLAY_MERGE (the padding completes the last; zip drops what is left): C loops, not one per bin.
-    sums = map(sum, zip(*[padded] * DISPLAY_MERGE, strict=False))
-    return [(*_display_bounds(start + offset * DISPLAY_MERGE), count) for offset, count in enumerate(sums) if count]
+        return [], []
+    size = len(fields)
+    # Fine bins are log-spaced themselves (16 per power of two above 32 ns), so cuts evenly spaced in bin
+    # numbers are log-spaced durations; no cut splits a fine bin.
+    offsets = range(size + 1) if size <= most else sorted({size * k // most for k in range(most + 1)})
+    total = [0, *itertools.accumulate(fields)]  # C loops: no Python step per fine bin
+    # Bins are contiguous: a bin's upper edge is the next one's lower edge, so one bounds() per cut.
+    edges = [bounds(first + offset)[0] for offset in offsets]
+    sums = [total[offset] for offset in offsets]
+    return edges, [b - a for a, b in itertools.pairwise(sums)]
 
 
-@functools.lru_cache(maxsize=4096)
-def _display_bounds(index: int) -> tuple[int, int]:
-    return bounds(index)[0], bounds(index + DISPLAY_MERGE - 1)[1]
+def chart_bins(found: Dense, most: int = CHART_BINS) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of :func:`chart_grid`'s bins, shortest first."""
+    edges, counts = chart_grid(found, most)
+    return list(zip(edges, edges[1:], counts, strict=False))
+
+
+def fine_bins(found: Dense) -> list[tuple[int, int, int]]:
+    """``(lo_ns, hi_ns, count)`` of every non-empty fine bin (16 per power of two), shortest first."""
+    first, fields = found
+    return [(*bounds(first + offset), count) for offset, count in enumerate(fields) if count]

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from otel_lens.query import AmbiguousTraceId, DatabaseNotReady, Store, TraceNotFound
+from otel_lens.query import STATS_HISTOGRAMS, AmbiguousTraceId, DatabaseNotReady, Store, TraceNotFound
 from otel_lens.store.errors import StoreError
 from otel_lens.web._reads import Reads
 
@@ -180,7 +180,10 @@ def _logs(request: Request) -> Callable[[Store], Any]:
 
 def _stats(request: Request) -> Callable[[Store], Any]:
     since, by = text(request, "since") or "24h", text(request, "by") or "name"
-    return lambda store: {"stats": [row.as_dict() for row in store.stats(since=since, by=by)]}
+    histogram = (text(request, "histogram") or "chart").lower()
+    if histogram not in STATS_HISTOGRAMS:  # refused before reading (an empty window would not check it)
+        raise ValueError(f"histogram={histogram!r} is not valid; use one of: {', '.join(STATS_HISTOGRAMS)}")
+    return lambda store: {"stats": [row.as_dict(histogram) for row in store.stats(since=since, by=by)]}
 
 
 def _usage(request: Request) -> Callable[[Store], Any]:
