@@ -23,30 +23,43 @@ SESSION_KEYS: Mapping[str, str] = {
 MAX_ID = 1024
 """Longer ids are not grouped (a hostile or accidental value must not make unbounded keys)."""
 _INT64 = 2**63
+_PAIRS = tuple(SESSION_KEYS.items())
 
 SessionKey = tuple[str, str]
 """(kind, id): ``("session", "s-1")`` or ``("conversation", "c-7")``."""
 
 
-def keys_of(attributes: Mapping[str, Any]) -> list[SessionKey]:
-    """The (kind, id) pairs ``attributes`` (a span's, as stored: redacted) name, in :data:`SESSION_KEYS` order.
+def _id(value: Any) -> str | None:
+    """The group id ``value`` (an attribute's) names: text and 64-bit integers (their decimal text) do; booleans,
+    floats, lists, maps, bytes and null do not (a map or bytes is stored tagged, an integer past 64 bits too),
+    nor blank or over-long text."""
+    if isinstance(value, str):
+        text = (value if value.isascii() else utf8_safe(value)).strip()  # lone surrogates replaced, as stored
+    elif type(value) is int and -_INT64 <= value < _INT64:  # not bool (an int subclass): it names nothing
+        text = str(value)
+    else:
+        return None
+    return text if text and len(text) <= MAX_ID else None
 
-    Text and 64-bit integers (as their decimal text) name a group; booleans, floats, lists, maps, bytes and
-    null do not (a map or bytes is stored tagged, an integer past 64 bits too), nor blank or over-long text.
-    """
+
+def keys_of(attributes: Mapping[str, Any]) -> list[SessionKey]:
+    """The (kind, id) pairs ``attributes`` (a span's, as stored: redacted) name, in :data:`SESSION_KEYS` order."""
     found = []
-    for key, kind in SESSION_KEYS.items():
+    for key, kind in _PAIRS:
         value = attributes.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        if isinstance(value, str):
-            text = utf8_safe(value).strip()  # the stored text's lone surrogates are replaced the same way
-        elif isinstance(value, int) and -_INT64 <= value < _INT64:
-            text = str(value)
-        else:
-            continue
-        if text and len(text) <= MAX_ID:
+        if value is not None and (text := _id(value)) is not None:
             found.append((kind, text))
+    return found
+
+
+def span_keys(attributes: Mapping[str, Any], redacting: bool) -> list[SessionKey] | None:
+    """:func:`keys_of` for the attributes the row builder is storing; None when the redactor may have changed
+    an id in the stored text (a URL's secrets, JSON text inside), which then says what the ids are."""
+    found = keys_of(attributes)
+    if redacting:
+        for _kind, text in found:
+            if "://" in text or '"' in text:
+                return None
     return found
 
 
@@ -61,8 +74,3 @@ def keys_of_text(attributes: str | None) -> list[SessionKey]:
     except orjson.JSONDecodeError:
         return []
     return keys_of(decoded) if isinstance(decoded, dict) else []
-
-
-def scrubbed(found: list[SessionKey]) -> bool:
-    """Whether the redactor may have changed these ids in the stored text (a URL's secrets, JSON text inside)."""
-    return any("://" in text or '"' in text for _kind, text in found)

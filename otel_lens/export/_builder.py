@@ -15,7 +15,7 @@ from typing import Any
 
 from otel_lens._genai_usage import USAGE_KEYS, genai_usage
 from otel_lens._redact import Redactor
-from otel_lens._session_keys import SESSION_KEYS, keys_of, keys_of_text, scrubbed
+from otel_lens._session_keys import SESSION_KEYS, keys_of_text, span_keys
 from otel_lens.export._model import EventData, LinkData, LogData, ResourceLike, ScopeLike, SpanData
 from otel_lens.export.bodies import extract_bodies, has_bodies
 from otel_lens.store.codec import dumps, truncate_text
@@ -247,8 +247,8 @@ def build_spans(spans: Iterable[SpanData], redactor: Redactor | None = None) -> 
             if usage is not None:
                 genai[len(rows) - 1] = usage
         if attributes and not attributes.keys().isdisjoint(SESSION_KEYS):  # the same bounded C-level test
-            named = keys_of(attributes)
-            if named and redactor is not None and scrubbed(named):
+            named = span_keys(attributes, redactor is not None)
+            if named is None:
                 text = rows[-1][_ATTRIBUTES]  # the ids as stored, scrubbed like the text
                 named = keys_of_text(text if isinstance(text, str) else None)
             if named:

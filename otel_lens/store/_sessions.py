@@ -93,9 +93,9 @@ class _Totals:
         if end > self.end:
             self.end = end
         self.errors += errors
-        for index, count in enumerate(tokens):
-            self.tokens[index] += count
-        if (start, trace.row) < self.first:
+        if any(tokens):
+            self.tokens = [a + b for a, b in zip(self.tokens, tokens, strict=True)]
+        if start < self.first[0] or (start == self.first[0] and trace.row < self.first[1]):
             self.first, self.service = (start, trace.row), trace.service
 
 
@@ -135,8 +135,12 @@ def apply(
     if keys is None:
         keys = {i: named for i, row in enumerate(rows) if (named := keys_of_text(row[_ATTRIBUTES]))}
     joined: dict[SessionKey, set[bytes]] = {}
+    last: tuple[Any, Any] = (None, None)
     for index, span_keys in keys.items():
         trace_id = rows[index][SPAN_TRACE_ID]
+        if (trace_id, span_keys) == last:  # OpenInference and Langfuse: the trace's every span says the same
+            continue
+        last = (trace_id, span_keys)
         for key in span_keys:
             joined.setdefault(key, set()).add(trace_id)
     if not joined and _no_members(cursor):
@@ -147,21 +151,23 @@ def apply(
     token_updates: list[tuple[Any, ...]] = []
     for trace_id, trace in traces.items():  # traces already in a session: this batch's spans only
         for key, session_row in trace.members.items():
-            totals.setdefault(key, _Totals()).add(trace.start, trace.end, trace.errors, trace.tokens, trace)
+            total = totals.get(key) or totals.setdefault(key, _Totals())
+            total.add(trace.start, trace.end, trace.errors, trace.tokens, trace)
             if any(trace.tokens):
                 token_updates.append((*trace.tokens, session_row, trace_id))
-    joins = [(key, trace_id) for key in sorted(joined) for trace_id in sorted(joined[key])
-             if key not in traces[trace_id].members]  # fmt: skip
-    tokens = _joiner_tokens(cursor, p, traces, {trace_id for _key, trace_id in joins})
-    for key, trace_id in joins:  # traces joining: their whole rollup so far
-        trace = traces[trace_id]
-        total = totals.setdefault(key, _Totals())
-        total.traces += 1
-        total.add(trace.total_start, trace.total_end, trace.total_errors, tokens[trace_id], trace)
+    joins = [(key, sorted(t for t in trace_ids if key not in traces[t].members)) for key, trace_ids in joined.items()]
+    tokens = _joiner_tokens(cursor, p, traces, {t for _key, trace_ids in joins for t in trace_ids})
+    for key, trace_ids in joins:  # traces joining: their whole rollup so far
+        if trace_ids:
+            total = totals.get(key) or totals.setdefault(key, _Totals())
+            total.traces += len(trace_ids)
+            for trace_id in trace_ids:
+                trace = traces[trace_id]
+                total.add(trace.total_start, trace.total_end, trace.total_errors, tokens[trace_id], trace)
     if not totals:
         return
     ids = _upsert(cursor, p, totals, {key: row for t in traces.values() for key, row in t.members.items()})
-    _insert_members(cursor, p, [(ids[key], trace_id, *tokens[trace_id]) for key, trace_id in joins])
+    _insert_members(cursor, p, [(ids[key], t, *tokens[t]) for key, trace_ids in joins for t in trace_ids])
     if token_updates:
         cursor.executemany(
             f"UPDATE lens_session_traces SET {', '.join(f'{c} = {c} + {p}' for c in COUNTS)} "
