@@ -1,7 +1,7 @@
 """The sessions rollup kept in the export transaction: which traces belong to which session or conversation,
 and each one's totals (traces, time span, errors, GenAI tokens).
 
-A trace belongs to a session when any of its spans carries one of :data:`SESSION_KEYS` (OTel's
+A trace belongs to a session when any of its spans carries one of :data:`~otel_lens._session_keys.SESSION_KEYS` (OTel's
 ``session.id``, also what OpenInference and Langfuse set; Langfuse's own ``langfuse.session.id``), and to
 a conversation when one carries ``gen_ai.conversation.id``; one trace can be in a session and in several
 conversations. (OpenLLMetry's ``traceloop.association.properties.session_id`` ends in ``session_id``, a
@@ -11,10 +11,15 @@ Membership rows (``lens_session_traces``) are inserted once, so a re-exported sp
 trace twice. Per batch, from the spans actually inserted:
 
 - a trace joining a session adds its whole rollup so far (``lens_traces`` already holds this batch) and
-  its GenAI tokens (this batch's when all its spans are in it, else read once from its stored spans);
-- a trace already in a session adds this batch's spans only (errors, tokens; the time bounds widen).
+  its GenAI tokens (this batch's when all its spans are in it, a membership row's plus this batch's when it
+  is in another session already, else read once from its stored spans);
+- a trace already in a session adds this batch's spans only (errors, tokens; the time bounds widen);
+- the session's service becomes that of the trace whose contribution starts earliest, when it starts before
+  the session (so a root arriving after its children still names it).
 
-So totals are exact whatever order a trace's spans arrive in. A retention sweep deletes the members of
+So totals are exact whatever order a trace's spans arrive in. The row builder reads the keys from the
+attribute dicts (``EncodedBatch.sessions``), so no stored text is decoded here; the cost when every trace is
+in a session is measured by ``benchmarks/bench_sessions_write.py``. A retention sweep deletes the members of
 swept traces and recomputes their sessions from the members left, and migration 5 fills both tables from
 the stored spans in bounded chunks (both in :mod:`otel_lens.store._sessions_upkeep`).
 """
@@ -279,30 +284,6 @@ def _insert_members(cursor: Any, p: str, members: Sequence[tuple[Any, ...]]) -> 
             f"VALUES {', '.join([marks] * len(part))}",
             [value for member in part for value in member],
         )
-
-
-def session_row_ids(cursor: Any, p: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """The lens_sessions row ids of ``keys`` (kind, id), the missing ones created empty."""
-    found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(keys), _ROWS_PER_STATEMENT):
-        chunk = keys[start : start + _ROWS_PER_STATEMENT]
-        empty = f"({p}, {p}, NULL, 0, 0, 0, 0, {', '.join(['0'] * len(COUNTS))})"
-        cursor.execute(
-            f"INSERT INTO lens_sessions (kind, session_id, service, trace_count, start_ns, end_ns, error_count, "
-            f"{', '.join(COUNTS)}) VALUES {', '.join([empty] * len(chunk))} ON CONFLICT (kind, session_id) DO NOTHING",
-            [value for key in chunk for value in key],
-        )
-        cursor.execute(
-            # Both kinds named, so the (kind, session_id) index finds them (session_id alone has none).
-            f"SELECT id, kind, session_id FROM lens_sessions WHERE kind IN ('session', 'conversation') "
-            f"AND session_id IN ({', '.join([p] * len(chunk))})",
-            [session_id for _kind, session_id in chunk],
-        )
-        wanted = set(chunk)
-        for row_id, kind, session_id in cursor.fetchall():
-            if (kind, session_id) in wanted:
-                found[(kind, session_id)] = int(row_id)
-    return found
 
 
 def _stored_tokens(cursor: Any, p: str, traces: Mapping[int, bytes]) -> dict[bytes, Tokens]:
