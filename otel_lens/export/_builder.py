@@ -15,10 +15,11 @@ from typing import Any
 
 from otel_lens._genai_usage import USAGE_KEYS, genai_usage
 from otel_lens._redact import Redactor
+from otel_lens._session_keys import SESSION_KEYS, keys_of_text, span_keys
 from otel_lens.export._model import EventData, LinkData, LogData, ResourceLike, ScopeLike, SpanData
 from otel_lens.export.bodies import extract_bodies, has_bodies
 from otel_lens.store.codec import dumps, truncate_text
-from otel_lens.store.rows import BodyRow, EncodedBatch, GenAIUsage, LogRow, ResourceRow, ScopeRow, SpanRow
+from otel_lens.store.rows import SPAN_COLUMNS, BodyRow, EncodedBatch, GenAIUsage, LogRow, ResourceRow, ScopeRow, SpanRow
 
 MAX_NAME = 1024
 """Characters kept of a span, event or scope name, a severity text."""
@@ -27,6 +28,7 @@ MAX_MESSAGE = 4096
 MAX_NS = 2**63 - 1
 """The latest time a row can hold (SQLite and PostgreSQL integers are signed 64-bit)."""
 _NOTHING = object()
+_ATTRIBUTES = SPAN_COLUMNS.index("attributes")
 
 
 class _Interner:
@@ -177,6 +179,7 @@ def build_spans(spans: Iterable[SpanData], redactor: Redactor | None = None) -> 
     rows: list[SpanRow] = []
     genai: dict[int, GenAIUsage] = {}
     bodies: list[BodyRow] = []
+    sessions: dict[int, list[tuple[str, str]]] = {}
     # Sources hand over runs of spans sharing one resource and scope: remember the last ones looked up.
     last_resource: object = _NOTHING
     last_scope: object = _NOTHING
@@ -243,7 +246,14 @@ def build_spans(spans: Iterable[SpanData], redactor: Redactor | None = None) -> 
             usage = genai_usage(attributes)
             if usage is not None:
                 genai[len(rows) - 1] = usage
-    return EncodedBatch(rows, interner.resources, interner.scopes, genai, bodies)
+        if attributes and not attributes.keys().isdisjoint(SESSION_KEYS):  # the same bounded C-level test
+            named = span_keys(attributes, redactor is not None)
+            if named is None:
+                text = rows[-1][_ATTRIBUTES]  # the ids as stored, scrubbed like the text
+                named = keys_of_text(text if isinstance(text, str) else None)
+            if named:
+                sessions[len(rows) - 1] = named
+    return EncodedBatch(rows, interner.resources, interner.scopes, genai, bodies, sessions)
 
 
 def build_logs(records: Iterable[LogData], redactor: Redactor | None = None) -> EncodedBatch:

@@ -12,11 +12,12 @@ from typing import Any
 
 import peewee as pw
 
-from otel_lens.store._sessions import COUNTS, Tokens, add_usage, session_keys, session_row_ids, usage_of, zero
+from otel_lens.store._sessions import COUNTS, Tokens, add_usage, session_keys, usage_of, zero
 from otel_lens.store.rows import ID_CHUNK
 from otel_lens.store.schema import Models
 
 _BACKFILL_CHUNK = 20_000  # spans read per statement while migrating
+_ROWS_PER_STATEMENT = 100  # keys per INSERT and SELECT (2 parameters each)
 
 _RECOMPUTE = (
     "UPDATE lens_sessions SET "
@@ -56,6 +57,30 @@ def forget_traces(cursor: Any, p: str, trace_ids: Sequence[bytes]) -> None:
         return
     cursor.execute(f"DELETE FROM lens_session_traces WHERE trace_id IN ({marks})", ids)
     _recompute(cursor, p, affected)
+
+
+def session_row_ids(cursor: Any, p: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The lens_sessions row ids of ``keys`` (kind, id), the missing ones created empty."""
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(keys), _ROWS_PER_STATEMENT):
+        chunk = keys[start : start + _ROWS_PER_STATEMENT]
+        empty = f"({p}, {p}, NULL, 0, 0, 0, 0, {', '.join(['0'] * len(COUNTS))})"
+        cursor.execute(
+            f"INSERT INTO lens_sessions (kind, session_id, service, trace_count, start_ns, end_ns, error_count, "
+            f"{', '.join(COUNTS)}) VALUES {', '.join([empty] * len(chunk))} ON CONFLICT (kind, session_id) DO NOTHING",
+            [value for key in chunk for value in key],
+        )
+        cursor.execute(
+            # Both kinds named, so the (kind, session_id) index finds them (session_id alone has none).
+            f"SELECT id, kind, session_id FROM lens_sessions WHERE kind IN ('session', 'conversation') "
+            f"AND session_id IN ({', '.join([p] * len(chunk))})",
+            [session_id for _kind, session_id in chunk],
+        )
+        wanted = set(chunk)
+        for row_id, kind, session_id in cursor.fetchall():
+            if (kind, session_id) in wanted:
+                found[(kind, session_id)] = int(row_id)
+    return found
 
 
 # -- migration ------------------------------------------------------------------------------------

@@ -274,3 +274,6 @@ class EncodedBatch:
     scopes: list[ScopeRow]
     genai: dict[int, GenAIUsage] = dataclasses.field(default_factory=dict)
     bodies: list[BodyRow] = dataclasses.field(default_factory=list)  # captured bodies the spans refer to
+    # The sessions each span names, by row index (see otel_lens._session_keys); None: not read yet (the writer
+    # then reads them from the rows' attribute text).
+    sessions: dict[int, list[tuple[str, str]]] | None = None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import peewee as pw
 
@@ -28,7 +28,6 @@ from otel_lens.store.rows import (
     TRACE_DELTA_COLUMNS,
     USAGE_DELTA_COLUMNS,
     EncodedBatch,
-    GenAIUsage,
     ResourceRow,
     ScopeRow,
     SpanRow,
@@ -40,11 +39,14 @@ _RowIds = tuple[list[int], list[int]]
 """The row ids of a batch's resources and of its scopes, by batch index."""
 
 
-def _inserted_genai(genai: dict[int, GenAIUsage], indexes: list[int] | None) -> dict[int, GenAIUsage]:
-    """The usage of the inserted spans, by their index among the inserted rows."""
-    if indexes is None or not genai:
-        return genai
-    return {new: genai[old] for new, old in enumerate(indexes) if old in genai}
+_V = TypeVar("_V")
+
+
+def _inserted(by_row: Mapping[int, _V], indexes: list[int] | None) -> Mapping[int, _V]:
+    """What ``by_row`` says of the inserted spans (GenAI usage, sessions named), by their index among them."""
+    if indexes is None or not by_row:
+        return by_row
+    return {new: by_row[old] for new, old in enumerate(indexes) if old in by_row}
 
 
 class Writer:
@@ -118,11 +120,14 @@ class Writer:
             ids = self._references(cursor, batch, pending)
             rows: Sequence[SpanRow] = batch.rows
             services = [resource.service for resource in batch.resources]  # by the rows' resource index
+            traces: list[list[tuple[Any, ...]]] = []  # each call's trace deltas: the sessions rollup reuses them
+
+            def trace_deltas(part: Sequence[SpanRow]) -> list[tuple[Any, ...]]:
+                traces.append(rollups.trace_rollups(part, services))
+                return traces[-1]
+
             indexes = self._backend.insert_spans(
-                cursor,
-                rows,
-                lambda part: rollups.trace_rollups(part, services),
-                lambda part, trace_rows: span_table_rows(part, trace_rows, *ids),
+                cursor, rows, trace_deltas, lambda part, trace_rows: span_table_rows(part, trace_rows, *ids)
             )
             inserted = rows if indexes is None else [rows[i] for i in indexes]
             self.running.ended(cursor, rows)  # the finished spans replace their running rows
@@ -132,7 +137,14 @@ class Writer:
                 wanted = batch.genai if indexes is None else {i: batch.genai[i] for i in indexes if i in batch.genai}
                 if wanted:
                     self._backend.upsert_usage(cursor, rollups.usage_rows(rows, wanted, services))
-            _sessions.apply(cursor, self._db, inserted, _inserted_genai(batch.genai, indexes), services)
+            _sessions.apply(
+                cursor,
+                self._db,
+                inserted,
+                _inserted(batch.genai, indexes),
+                None if batch.sessions is None else _inserted(batch.sessions, indexes),
+                traces[0] if indexes is None and len(traces) == 1 else rollups.trace_rollups(inserted, services),
+            )
             if batch.bodies:
                 cursor.executemany(rollups.upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
         self._known.update(pending)
