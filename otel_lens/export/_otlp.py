@@ -11,6 +11,12 @@ counted as rejected with a reason, never an exception; absurd values that can be
 2**63, unknown kinds, empty names) are kept in range by the builder or mapped to a default here.
 ``opentelemetry-proto`` is imported only to parse bytes (the ``otlp`` extra); reading a message
 needs nothing but the message.
+
+Cost (issue 11, CPU per span of ``benchmarks/_spans.py``'s realistic spans, 512 a request): parsing ~1 µs,
+this adapter ~26 µs, the row builder ~10 µs; the SDK adapter needs ~5 µs for the same spans. Nearly all of
+the adapter's time is upb building a Python object per field read (iterating a span's five attributes and
+reading only their keys and values already costs ~5.5 µs), so reordering the reads here gains little
+(~0.4 µs). A reader of the wire format in pure Python, tried instead, cost ~29 µs: not faster than upb.
 """
 
 from __future__ import annotations
