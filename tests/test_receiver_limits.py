@@ -137,3 +137,22 @@ def test_the_queue_byte_bound_counts_decompressed_bytes(tmp_path: Path) -> None:
         assert "queue is full" in status.message and int(full[0].headers["retry-after"]) >= 1
         assert {a.status_code for a in answers} <= {200, 429, 503}
         assert rss < 1024 * MiB
+
+
+def test_many_half_sent_headers_do_not_stop_ingest(tmp_path: Path) -> None:
+    """300 connections that sent half of their request headers and stall hold no body slot (uvicorn buffers at most
+    16 KiB of them each), so a normal request beside them is still stored."""
+    with serving(tmp_path / "lens.db") as served:
+        url = urllib.parse.urlsplit(served.otlp)
+        assert url.hostname is not None and url.port is not None
+        stalled = []
+        try:
+            for _ in range(300):
+                sock = socket.create_connection((url.hostname, url.port), timeout=60)
+                sock.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Ty".encode())
+                stalled.append(sock)
+            response = httpx.post(served.otlp + "/v1/traces", content=_trace("beside"), headers=PROTOBUF, timeout=60)
+            assert response.status_code == 200, response.content
+        finally:
+            for sock in stalled:
+                sock.close()
