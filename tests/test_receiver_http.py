@@ -140,6 +140,35 @@ def test_bad_gzip_is_400(served: Served, body: bytes) -> None:
     assert response.status_code == 400 and "gzip" in _status(response).message
 
 
+def test_a_gzip_body_of_several_members_is_read_whole(served: Served, factory: SpanFactory, database: Path) -> None:
+    """Two gzip members one after the other are one valid gzip body (RFC 1952): both are read and stored.
+
+    The request is cut between two top-level messages; protobuf concatenation is a merge, so the two
+    halves decompressed together are the whole request, and only reading every member stores both traces.
+    """
+    first, second = _request(factory, "member-one"), _request(factory, "member-two")
+    body = gzip.compress(first.SerializeToString()) + gzip.compress(second.SerializeToString())
+    response = _post(served, body, {**PROTOBUF, "Content-Encoding": "gzip"})
+    assert response.status_code == 200, response.content
+    assert {"root member-one", "root member-two"} <= set(_stored_labels(database))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress)],
+)
+def test_bytes_after_the_compressed_end_are_400(
+    served: Served, factory: SpanFactory, database: Path, encoding: str, compress: Any
+) -> None:
+    """Bytes after the end of a gzip/deflate body that are not another gzip member are 400, nothing stored."""
+    label = f"trailing-{encoding}"
+    body = compress(_request(factory, label).SerializeToString()) + b"trailing garbage"
+    response = _post(served, body, {**PROTOBUF, "Content-Encoding": encoding})
+    assert response.status_code == 400
+    assert "after its end" in _status(response).message
+    assert f"root {label}" not in _stored_labels(database)
+
+
 def test_invalid_ids_are_a_partial_success(served: Served, factory: SpanFactory, database: Path) -> None:
     """Spans with ids of the wrong length are rejected by count (partial_success), the rest of the request stored."""
     request = _request(factory, "mixed", traces=3)
@@ -214,9 +243,15 @@ def test_the_viewer_port_receives_too(served: Served, factory: SpanFactory, data
 
 
 def test_a_foreign_host_header_is_refused(served: Served, factory: SpanFactory) -> None:
-    """The OTLP port has the viewer's DNS-rebinding guard: a Host that is not a loopback name gets 403."""
+    """The OTLP port has the viewer's DNS-rebinding guard: a Host that is not a loopback name gets 403, answered
+    like every other OTLP error: a google.rpc.Status in the request's encoding (protobuf, or JSON)."""
     response = _post(served, _request(factory, "rebound").SerializeToString(), {**PROTOBUF, "Host": "evil.example"})
     assert response.status_code == 403
+    status = _status(response)
+    assert status.code == 7 and "Host" in status.message  # 7: PERMISSION_DENIED
+    as_json = _post(served, b"{}", {"Content-Type": "application/json", "Host": "evil.example"})
+    assert as_json.status_code == 403 and as_json.headers["content-type"] == "application/json"
+    assert as_json.json()["code"] == 7 and "Host" in as_json.json()["message"]
 
 
 def test_after_all_that_the_server_still_serves(served: Served, factory: SpanFactory, database: Path) -> None:
@@ -225,4 +260,7 @@ def test_after_all_that_the_server_still_serves(served: Served, factory: SpanFac
     assert _post(served, _request(factory, "last").SerializeToString()).status_code == 200
     labels = set(_stored_labels(database))
     assert "root last" in labels
-    assert labels <= {"root valid", "root mixed", "root huge", "root via-viewer", "root last"}
+    assert labels <= {
+        *("root valid", "root mixed", "root huge", "root via-viewer", "root last"),
+        *("root member-one", "root member-two"),
+    }

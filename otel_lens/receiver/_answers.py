@@ -19,7 +19,7 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 """An HTTP status, its headers and its body."""
 CONTENT_TYPES: dict[Encoding, bytes] = {"protobuf": b"application/x-protobuf", "json": b"application/json"}
 # HTTP status → the gRPC code the Status carries (the mapping OTLP/gRPC and the collector use).
-_GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14}
 
 
 def success(signal: Signal, encoding: Encoding, rejected: int = 0, error: str | None = None) -> Answer:

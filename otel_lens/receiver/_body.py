@@ -17,6 +17,7 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 """Bytes a request may have, on the wire and decompressed (a 512-span batch is well under 1 MiB)."""
 _CHUNK = 256 * 1024  # decompressed bytes produced per step: the bomb check runs between steps
 # zlib window bits: 16 + 15 reads a gzip member, 15 a zlib stream ("deflate" as HTTP means it), -15 raw deflate.
+_GZIP_MAGIC = b"\x1f\x8b"  # how every gzip member starts (RFC 1952 ID1, ID2)
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
@@ -46,27 +47,42 @@ async def read_body(receive: Callable[[], Awaitable[MutableMapping[str, Any]]], 
 
 
 def decompress(data: bytes, encoding: str, limit: int) -> bytes:
-    """``data`` decoded per its ``Content-Encoding`` (identity, gzip, deflate), at most ``limit`` bytes of it."""
+    """``data`` decoded per its ``Content-Encoding`` (identity, gzip, deflate), at most ``limit`` bytes of it.
+
+    A gzip body may be several members one after another (RFC 1952: what ``cat a.gz b.gz`` makes, and
+    what a streaming compressor flushing per batch sends): every member is read, the cap counting them
+    all. Bytes after the end that are not another member are refused, not ignored: they are a damaged or
+    mislabelled body, and storing only its head would pass for success.
+    """
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return data
     wbits = _WBITS.get(encoding)
     if wbits is None:
         raise BodyError(415, f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or none")
-    inflater = zlib.decompressobj(wbits)
     out: list[bytes] = []
     size = 0
     pending = data
     try:
-        while pending and not inflater.eof:
-            chunk = inflater.decompress(pending, _CHUNK)
-            size += len(chunk)
-            if size > limit:
-                raise BodyError(413, f"the request body is larger than {limit} bytes once decompressed ({encoding})")
-            out.append(chunk)
-            pending = inflater.unconsumed_tail
-        if not inflater.eof:
-            raise BodyError(400, f"the {encoding} body is truncated")
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            while not inflater.eof:
+                chunk = inflater.decompress(pending, _CHUNK)
+                pending = inflater.unconsumed_tail
+                if not chunk and not pending:
+                    break  # the input is used up before the stream's end
+                size += len(chunk)
+                if size > limit:
+                    raise BodyError(
+                        413, f"the request body is larger than {limit} bytes once decompressed ({encoding})"
+                    )
+                out.append(chunk)
+            if not inflater.eof:
+                raise BodyError(400, f"the {encoding} body is truncated")
+            pending = inflater.unused_data
+            if not pending:
+                return b"".join(out)
+            if wbits != _WBITS["gzip"] or not pending.startswith(_GZIP_MAGIC):
+                raise BodyError(400, f"the {encoding} body has {len(pending)} bytes of something else after its end")
     except zlib.error as exc:
         raise BodyError(400, f"the body is not valid {encoding}: {exc}") from None
-    return b"".join(out)

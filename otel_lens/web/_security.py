@@ -4,7 +4,8 @@ What it defends (RELIABILITY 23 and 28): a page on another origin must not read 
 header is ever sent, so browsers keep cross-origin reads opaque), must not reach it through a DNS name
 rebound to 127.0.0.1 (the Host header must be the bound name or a loopback name), and must not make it
 write (only GET and HEAD are served; the store handle is read-only anyway). The one exception is the OTLP
-receiver, when one is given: its ``POST /v1/*`` routes pass the Host check here, then check the token
+receiver, when one is given: its ``POST /v1/*`` routes pass the Host check here (a refused Host answered in OTLP's error form, through
+the receiver's ``refuse``), then check the token
 (Bearer only: no cookie, so no page can post with the viewer's credentials) and everything else themselves. When a token is set, every
 request needs it, loopback included: ``Authorization: Bearer …`` for API clients, or ``?token=`` once in
 a browser, which the viewer swaps for an HttpOnly cookie and drops from the URL.
@@ -101,10 +102,17 @@ class Guard:
                 ]
             await send(message)
 
+        otlp = self.otlp is not None and path.startswith(self.otlp_prefix)
         if self.hosts is not None and _host_name(headers.get("host", "")) not in self.hosts:
-            await _answer(secured, 403, "this viewer does not answer to that Host name (DNS rebinding guard)", api)
+            refuse = getattr(self.otlp, "refuse", None) if otlp else None
+            if refuse is not None:  # an OTLP exporter reads a google.rpc.Status in its own encoding, not text
+                await refuse(
+                    scope, secured, 403, "the OTLP receiver does not answer to that Host name (DNS rebinding guard)"
+                )
+            else:
+                await _answer(secured, 403, "this viewer does not answer to that Host name (DNS rebinding guard)", api)
             return
-        if self.otlp is not None and path.startswith(self.otlp_prefix):
+        if otlp and self.otlp is not None:
             await self.otlp(scope, receive, secured)  # answers in OTLP's own format (a google.rpc.Status on errors)
             return
         if scope.get("method") not in ("GET", "HEAD"):
