@@ -217,3 +217,35 @@ def test_a_span_started_after_one_ended_and_was_freed_is_still_written_as_runnin
         gc.collect()
     with open_store(database_url) as store:
         assert sorted(t.state for t in store.traces()) == ["ended"] * 20
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the failure is made with a SQLite trigger
+def test_a_running_row_whose_replacement_rolled_back_does_not_run_on(
+    provider: TracerProvider, running: RunningSpanProcessor, database_url: str
+) -> None:
+    """The transaction storing a finished span deletes its running row; when that transaction fails after the
+    delete (here: a trigger aborting a later statement of it) the row is still there. The writer must not take
+    it for gone (it then read "running", beaten by the process's heartbeat, while anything else ran): its next
+    transaction (a heartbeat) deletes it, as its finished span was dropped with the failed batch."""
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("agent")
+    tool = tracer.start_span("tool", context=trace.set_span_in_context(root))
+    assert running.check(everything=True) == 2
+    with sqlite3.connect(database_url) as connection:
+        for table in ("lens_latency", "lens_latency_levels"):
+            connection.execute(
+                f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+            )
+    tool.end()  # its batch fails and is dropped (logged): the running row's delete is rolled back
+    with sqlite3.connect(database_url) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM lens_running").fetchone()[0] == 2
+        for table in ("lens_latency", "lens_latency_levels"):
+            connection.execute(f"DROP TRIGGER fail_{table}")
+    with open_store(database_url) as store:
+        (summary,) = store.traces()
+        running.check()  # the heartbeat's transaction, while "agent" still runs
+        assert {s.name: s.state for s in store.trace(summary.trace_id).spans} == {"agent": "running"}
+        root.end()
+        (summary,) = store.traces()
+        assert (summary.state, summary.span_count) == ("ended", 1)
+        assert [(s.name, s.state) for s in store.trace(summary.trace_id).spans] == [("agent", "ended")]
