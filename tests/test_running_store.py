@@ -165,7 +165,8 @@ def test_retention_deletes_running_rows_with_their_trace_and_forgets_idle_writer
     provider: TracerProvider, running: RunningSpanProcessor, span_exporter: LensSpanExporter, database_url: str
 ) -> None:
     """A pruned trace takes its running rows along (no orphan rows); a heartbeat row nothing refers to is
-    forgotten, and the still-living writer makes a new one with its next running span."""
+    forgotten, and the still-living writer makes a new one with its next running span. (The writer's beat is
+    set back to make its run abandoned: retention keeps a run while a live writer runs it.)"""
     tracer = provider.get_tracer("t")
     tracer.start_span("old-run")
     running.check(everything=True)
@@ -176,6 +177,7 @@ def test_retention_deletes_running_rows_with_their_trace_and_forgets_idle_writer
         return int(store.db.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     assert (count("lens_running"), count("lens_writers")) == (1, 1)
+    store.db.execute_sql("UPDATE lens_writers SET beat_ns = 0")  # as if its process had died long ago
     summary = store.prune(max_age=1e-6)  # everything started more than a microsecond ago
     assert summary.traces_deleted == 1
     assert (count("lens_running"), count("lens_writers")) == (0, 0)
@@ -249,3 +251,39 @@ def test_a_running_row_whose_replacement_rolled_back_does_not_run_on(
         (summary,) = store.traces()
         assert (summary.state, summary.span_count) == ("ended", 1)
         assert [(s.name, s.state) for s in store.trace(summary.trace_id).spans] == [("agent", "ended")]
+
+
+@pytest.mark.parametrize("by", ["size", "age"])
+def test_retention_keeps_a_trace_while_a_live_writer_runs_it(
+    provider: TracerProvider, running: RunningSpanProcessor, span_exporter: LensSpanExporter, database_url: str, by: str
+) -> None:
+    """A long run's root started before everything else, so size pruning (oldest start first) used to delete it
+    first, running rows and all, while it ran; age pruning deleted it once it ran longer than the age limit.
+    Both keep it while its writer beats (and a size pass over budget with only running traces left ends),
+    and prune it as any other trace once it is abandoned."""
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("agent")
+    tracer.start_span("step", context=trace.set_span_in_context(root)).end()
+    assert running.check(everything=True) == 1
+    for i in range(30):
+        tracer.start_span(f"done-{i}", attributes={"payload": "x" * 2000}).end()
+    store = span_exporter.write_store
+    assert store is not None
+
+    def prune() -> int:
+        assert store is not None
+        summary = store.prune(max_size=1) if by == "size" else store.prune(max_age=1e-6)  # 1 byte: never met
+        return summary.traces_deleted
+
+    assert prune() == 30
+    with open_store(database_url) as reader:
+        (summary,) = reader.traces()
+        assert (summary.root_name, summary.state) == ("agent", "running")
+        assert sorted((s.name, s.state) for s in reader.trace(summary.trace_id).spans) == [
+            ("agent", "running"),
+            ("step", "ended"),
+        ]
+        running.shutdown()  # a clean exit: the run reads abandoned, and is pruned as any other trace
+        assert reader.traces()[0].state == "abandoned"
+        assert prune() == 1
+        assert reader.traces() == []

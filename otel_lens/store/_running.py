@@ -237,6 +237,29 @@ class RunningRows:
 # -- retention (the sweeper's hooks) --------------------------------------------------------------
 
 
+def not_running_now(cursor: Any, now_ns: int) -> str:
+    """A condition on ``lens_traces`` for retention: the trace has no span that a live writer still runs.
+
+    Retention (by size: oldest start first; by age) must not delete a long run while it runs: its root
+    started first, so it would be the first to go. Its spans read as running exactly while their writer
+    beats (the readers' rule, :func:`stale_after_ns`); once the run ends or its writer stops beating
+    (abandoned), the trace is pruned as any other.
+    """
+    cursor.execute("SELECT id, beat_ns, interval_ns, stopped FROM lens_writers")
+    live = [
+        int(writer_id)
+        for writer_id, beat, interval, stopped in cursor.fetchall()
+        if not stopped and now_ns - int(beat) <= stale_after_ns(int(interval or 0))
+    ]
+    if not live:
+        return "1 = 1"
+    ids = ", ".join(str(i) for i in live)  # integers read just now: no quoting to get wrong
+    return (
+        "NOT EXISTS (SELECT 1 FROM lens_running WHERE lens_running.trace_row = lens_traces.id "
+        f"AND lens_running.writer_id IN ({ids}))"
+    )
+
+
 def delete_of_traces(cursor: Any, marks: str, trace_rows: Sequence[int]) -> None:
     """Delete the running rows of the traces being deleted (``marks``: their placeholders)."""
     cursor.execute(f"DELETE FROM lens_running WHERE trace_row IN ({marks})", list(trace_rows))
