@@ -99,9 +99,10 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
             assert sorted(names) == ["agent_run", "late_step", "step", "step", "step"]
             assert waterfall.evaluate("() => window.otelLensMarker") == "same page"
             assert waterfall.evaluate("() => performance.getEntriesByType('navigation').length") == 1
-            assert waterfall.locator(".detail .span-duration").text_content() == waterfall.locator(
-                ".wf-row.selected .wf-dur"
-            ).text_content(), "the detail shows the ended span's duration"
+            assert (
+                waterfall.locator(".detail .span-duration").text_content()
+                == waterfall.locator(".wf-row.selected .wf-dur").text_content()
+            ), "the detail shows the ended span's duration"
             listing.wait_for_function(
                 f"() => {{ const r = document.querySelector('tr[data-trace-id=\"{trace_id}\"]'); "
                 "return r && !r.querySelector('.state-mark'); }"

@@ -134,9 +134,9 @@ class Sweeper:
                 per_trace = per_trace or self._bytes_per_trace(used)
                 limit = int((used - target) / per_trace) + 1
                 if log_start is None or (trace_start is not None and trace_start <= log_start):
-                    if not self._delete_oldest_traces(summary, None, limit):  # only running traces are left
-                        if log_start is None or not self._delete_oldest_logs(summary, None, limit * 4):
-                            break
+                    deleted = self._delete_oldest_traces(summary, None, limit)  # False: only running ones left
+                    if not deleted and (log_start is None or not self._delete_oldest_logs(summary, None, limit * 4)):
+                        break
                 elif not self._delete_oldest_logs(summary, None, limit * 4):
                     break
             self._delete_small(summary, self._oldest_kept())
