@@ -128,6 +128,8 @@ class RunningRows:
 
     def committed(self) -> None:
         """The transaction committed: what it wrote and deleted is so."""
+        if not (self._adding or self._ending or self._stopping):
+            return  # most transactions: ended spans none of which was running
         if self._stopping:
             self.open.clear()
             self._orphans.clear()
