@@ -1,7 +1,8 @@
 """The app the running-span tests watch: a ``configure()``d child with one long ``lens_fn`` span, and the CLI.
 
 ``start_app`` starts it; it writes ``started`` in its control directory once the long span runs, and ends
-it when the test writes ``finish`` there (or is killed). Mode ``open-at-exit`` instead exits normally
+it when the test writes ``finish`` there (or is killed); ``more`` there makes it run one more step
+(``late_step``) first. Mode ``open-at-exit`` instead exits normally
 while a daemon thread still has a span open.
 """
 
@@ -32,6 +33,10 @@ APP = """
     def step(i):
         return i
 
+    @lens_fn(name="late_step")
+    def late_step():
+        return 0
+
     @lens_fn(name="agent_run")
     def agent_run():
         trace.get_current_span().set_attributes({
@@ -41,7 +46,11 @@ APP = """
         for i in range(3):
             step(i)
         (control / "started").write_text("1")
+        late = False
         while not (control / "finish").exists():  # the test says when the run is over (or kills us)
+            if not late and (control / "more").exists():  # a step while a page watches the run
+                late_step()
+                late = True
             time.sleep(0.02)
 
     if mode == "open-at-exit":

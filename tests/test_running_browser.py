@@ -2,6 +2,7 @@
 ``otel-lens serve``, while a real app process runs its long span.
 
 The trace list and the waterfall mark the running span, its bar's time grows while the page stays open,
+the header's and the detail's durations grow with it, a span stored meanwhile appears in place (no reload),
 and once the app ends it the open pages pick up the finished span by themselves (no mark left, one row
 per span). A span left open at a clean exit is marked abandoned.
 """
@@ -20,6 +21,13 @@ from tests._web import serve
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+
+# The three durations a running root's page shows: the header's (the trace), the detail's and its bar's.
+DURATIONS = """() => ({
+    header: document.querySelector('.trace-head .trace-duration')?.textContent,
+    detail: document.querySelector('.detail .span-duration')?.textContent,
+    bar: document.querySelector('.wf-row.running .wf-dur')?.textContent,
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +73,36 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
                 "(first) => { const d = document.querySelector('.wf-row.running .wf-dur'); return d && d.textContent !== first; }",
                 arg=first,
             )
+            # The header's trace duration, the detail's span duration and the running bar's say the same.
+            waterfall.locator(".wf-row.running .wf-name").click()
+            waterfall.wait_for_selector(".detail .span-duration")
+            shown = waterfall.evaluate(DURATIONS)
+            assert shown["header"] == shown["detail"] == shown["bar"] != "", shown
+            waterfall.wait_for_function(f"(first) => ({DURATIONS})().header !== first", arg=shown["header"])
+            shown = waterfall.evaluate(DURATIONS)
+            assert shown["header"] == shown["detail"] == shown["bar"], shown
+            # A span stored meanwhile appears in place: the same document (its marker survives), one navigation.
+            waterfall.evaluate("() => { window.otelLensMarker = 'same page'; }")
+            (control / "more").write_text("1")
+            waterfall.wait_for_function(
+                "() => [...document.querySelectorAll('.wf-row .wf-name')].some((n) => n.textContent === 'late_step')"
+            )
+            assert waterfall.evaluate("() => window.otelLensMarker") == "same page"
+            assert waterfall.locator(".wf-row.running .wf-name").all_text_contents() == ["agent_run"]
             (control / "finish").write_text("1")
             code, _, err = finish(process)
             assert code == 0, err
             waterfall.wait_for_function(
-                "() => document.querySelectorAll('.wf-row').length === 4 && !document.querySelector('.state-mark')"
+                "() => document.querySelectorAll('.wf-row').length === 5 && !document.querySelector('.state-mark')"
             )
             names = waterfall.locator(".wf-row .wf-name").all_text_contents()
-            assert sorted(names) == ["agent_run", "step", "step", "step"]
+            assert sorted(names) == ["agent_run", "late_step", "step", "step", "step"]
+            assert waterfall.evaluate("() => window.otelLensMarker") == "same page"
+            assert waterfall.evaluate("() => performance.getEntriesByType('navigation').length") == 1
+            assert (
+                waterfall.locator(".detail .span-duration").text_content()
+                == waterfall.locator(".wf-row.selected .wf-dur").text_content()
+            ), "the detail shows the ended span's duration"
             listing.wait_for_function(
                 f"() => {{ const r = document.querySelector('tr[data-trace-id=\"{trace_id}\"]'); "
                 "return r && !r.querySelector('.state-mark'); }"

@@ -6,6 +6,7 @@ A real TracerProvider with the exporter (synchronous, for deterministic tests) a
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,7 +165,8 @@ def test_retention_deletes_running_rows_with_their_trace_and_forgets_idle_writer
     provider: TracerProvider, running: RunningSpanProcessor, span_exporter: LensSpanExporter, database_url: str
 ) -> None:
     """A pruned trace takes its running rows along (no orphan rows); a heartbeat row nothing refers to is
-    forgotten, and the still-living writer makes a new one with its next running span."""
+    forgotten, and the still-living writer makes a new one with its next running span. (The writer's beat is
+    set back to make its run abandoned: retention keeps a run while a live writer runs it.)"""
     tracer = provider.get_tracer("t")
     tracer.start_span("old-run")
     running.check(everything=True)
@@ -175,6 +177,7 @@ def test_retention_deletes_running_rows_with_their_trace_and_forgets_idle_writer
         return int(store.db.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     assert (count("lens_running"), count("lens_writers")) == (1, 1)
+    store.db.execute_sql("UPDATE lens_writers SET beat_ns = 0")  # as if its process had died long ago
     summary = store.prune(max_age=1e-6)  # everything started more than a microsecond ago
     assert summary.traces_deleted == 1
     assert (count("lens_running"), count("lens_writers")) == (0, 0)
@@ -199,3 +202,88 @@ def test_otlp_export_leaves_spans_that_did_not_end_out(
         assert sorted(s.name for s in store.trace(summary.trace_id).spans) == ["agent", "tool"]
         assert [[s.name for s in spans] for spans in store.iter_trace_spans()] == [["tool"]]
         assert [[s.name for s in spans] for spans in store.iter_trace_spans(trace_id=summary.trace_id)] == [["tool"]]
+
+
+def test_a_span_started_after_one_ended_and_was_freed_is_still_written_as_running(
+    provider: TracerProvider, running: RunningSpanProcessor, database_url: str
+) -> None:
+    """Spans are keyed by the id of their context; CPython gives a freed object's address to the next one, so
+    the next span may get the ended span's key. It must be written as running all the same (it used to be
+    taken for the ended span, "already written", for its whole life)."""
+    tracer = provider.get_tracer("t")
+    for i in range(20):  # with the old key bookkeeping a reused address showed up within a few rounds
+        span = tracer.start_span(f"step-{i}")
+        assert running.check(everything=True) == 1, f"step-{i} was not written as running"
+        span.end()
+        del span
+        gc.collect()
+    with open_store(database_url) as store:
+        assert sorted(t.state for t in store.traces()) == ["ended"] * 20
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the failure is made with a SQLite trigger
+def test_a_running_row_whose_replacement_rolled_back_does_not_run_on(
+    provider: TracerProvider, running: RunningSpanProcessor, database_url: str
+) -> None:
+    """The transaction storing a finished span deletes its running row; when that transaction fails after the
+    delete (here: a trigger aborting a later statement of it) the row is still there. The writer must not take
+    it for gone (it then read "running", beaten by the process's heartbeat, while anything else ran): its next
+    transaction (a heartbeat) deletes it, as its finished span was dropped with the failed batch."""
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("agent")
+    tool = tracer.start_span("tool", context=trace.set_span_in_context(root))
+    assert running.check(everything=True) == 2
+    with sqlite3.connect(database_url) as connection:
+        for table in ("lens_latency", "lens_latency_levels"):
+            connection.execute(
+                f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+            )
+    tool.end()  # its batch fails and is dropped (logged): the running row's delete is rolled back
+    with sqlite3.connect(database_url) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM lens_running").fetchone()[0] == 2
+        for table in ("lens_latency", "lens_latency_levels"):
+            connection.execute(f"DROP TRIGGER fail_{table}")
+    with open_store(database_url) as store:
+        (summary,) = store.traces()
+        running.check()  # the heartbeat's transaction, while "agent" still runs
+        assert {s.name: s.state for s in store.trace(summary.trace_id).spans} == {"agent": "running"}
+        root.end()
+        (summary,) = store.traces()
+        assert (summary.state, summary.span_count) == ("ended", 1)
+        assert [(s.name, s.state) for s in store.trace(summary.trace_id).spans] == [("agent", "ended")]
+
+
+@pytest.mark.parametrize("by", ["size", "age"])
+def test_retention_keeps_a_trace_while_a_live_writer_runs_it(
+    provider: TracerProvider, running: RunningSpanProcessor, span_exporter: LensSpanExporter, database_url: str, by: str
+) -> None:
+    """A long run's root started before everything else, so size pruning (oldest start first) used to delete it
+    first, running rows and all, while it ran; age pruning deleted it once it ran longer than the age limit.
+    Both keep it while its writer beats (and a size pass over budget with only running traces left ends),
+    and prune it as any other trace once it is abandoned."""
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("agent")
+    tracer.start_span("step", context=trace.set_span_in_context(root)).end()
+    assert running.check(everything=True) == 1
+    for i in range(30):
+        tracer.start_span(f"done-{i}", attributes={"payload": "x" * 2000}).end()
+    store = span_exporter.write_store
+    assert store is not None
+
+    def prune() -> int:
+        assert store is not None
+        summary = store.prune(max_size=1) if by == "size" else store.prune(max_age=1e-6)  # 1 byte: never met
+        return summary.traces_deleted
+
+    assert prune() == 30
+    with open_store(database_url) as reader:
+        (summary,) = reader.traces()
+        assert (summary.root_name, summary.state) == ("agent", "running")
+        assert sorted((s.name, s.state) for s in reader.trace(summary.trace_id).spans) == [
+            ("agent", "running"),
+            ("step", "ended"),
+        ]
+        running.shutdown()  # a clean exit: the run reads abandoned, and is pruned as any other trace
+        assert reader.traces()[0].state == "abandoned"
+        assert prune() == 1
+        assert reader.traces() == []

@@ -86,9 +86,11 @@ class RunningSpanProcessor(SpanProcessor):
         os.register_at_fork(after_in_child=after_fork_in_child)
 
     def _init_state(self) -> None:
-        # Keyed by the span's SpanContext object, which the Span and the ReadableSpan given to on_end share.
+        # Keyed by the id of the span's SpanContext object, which the Span and the ReadableSpan given to on_end
+        # share. CPython reuses the id of a freed object, so _written keeps the span itself: an entry counts only
+        # while the span open under that key is the very one written (else a new span would never be written).
         self._open: dict[int, Span] = {}
-        self._written: set[int] = set()  # keys of open spans already stored as running
+        self._written: dict[int, Span] = {}  # open spans already stored as running, by key
         self._wake = threading.Event()
         self._work_lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="otel-lens-running", daemon=True)
@@ -132,13 +134,13 @@ class RunningSpanProcessor(SpanProcessor):
 
     def _check(self, store: WriteStore, everything: bool) -> int:
         open_spans = self._snapshot_open()
-        written = self._written
-        written.intersection_update(open_spans)  # ended since: forget them
+        # Ended since (or a new span under a reused key): forget them.
+        written = self._written = {key: span for key, span in self._written.items() if open_spans.get(key) is span}
         threshold = time.time_ns() - (0 if everything else self._interval_ns)
         due = [
             (key, span)
             for key, span in open_spans.items()
-            if key not in written
+            if written.get(key) is not span
             and (span._start_time or 0) <= threshold
             and span.get_span_context().trace_flags.sampled
         ]
@@ -147,7 +149,7 @@ class RunningSpanProcessor(SpanProcessor):
             return 0
         snapshots = [snapshot for snapshot in (_snapshot(span) for _, span in due) if snapshot is not None]
         count = store.write_running(encode_spans(snapshots, self._redactor), self._interval_ns) if snapshots else 0
-        written.update(key for key, _ in due)
+        written.update(due)
         return count
 
     def _snapshot_open(self) -> dict[int, Span]:

@@ -72,7 +72,11 @@ class RunningRows:
     """One writer's running rows and heartbeat (one per :class:`~otel_lens.store.writer.Writer`, so per connection).
 
     ``self.open`` holds the (trace id, span id) of the running rows this process wrote and has not seen
-    end yet: the finished-span hook costs one truthiness test per batch while it is empty.
+    end yet: the finished-span hook costs one truthiness test per batch while it is empty. It changes only
+    once a transaction commits (the writer calls :meth:`committed` or :meth:`rolled_back`): a running row
+    whose replacement was rolled back is still there. The finished span of such a row was dropped with its
+    batch (the exporter does not retry), so the row goes in this writer's next transaction instead of
+    reading "running", beaten by this process's heartbeat, for as long as it lives.
     """
 
     def __init__(self, db: pw.Database, backend: Backend) -> None:
@@ -80,6 +84,10 @@ class RunningRows:
         self._backend = backend
         self._p = db.param
         self.open: set[tuple[bytes, bytes]] = set()
+        self._adding: list[tuple[bytes, bytes]] = []  # written in the transaction under way
+        self._ending: list[tuple[bytes, bytes]] = []  # deleted in the transaction under way
+        self._orphans: set[tuple[bytes, bytes]] = set()  # their finished span was rolled back: delete them
+        self._stopping = False
         self.identity = WriterIdentity(socket.gethostname(), os.getpid(), time.time_ns())
         self._writer_id: int | None = None
         columns = ", ".join(RUNNING_COLUMNS)
@@ -93,21 +101,55 @@ class RunningRows:
 
     def ended(self, cursor: Any, rows: Sequence[SpanRow]) -> None:
         """Delete the running rows of the spans of ``rows`` (finished spans being stored in this transaction)."""
+        self._delete_orphans(cursor)
         open_keys = self.open
         if not open_keys:
             return
         span_ids = {span_id for _, span_id in open_keys}  # few: the long spans open now; no tuple per row
         candidates = [(row[SPAN_TRACE_ID], row[SPAN_SPAN_ID]) for row in rows if row[SPAN_SPAN_ID] in span_ids]
         done = [key for key in candidates if key in open_keys]
-        if not done:
-            return
+        if done:
+            self._delete(cursor, done)
+
+    def _delete(self, cursor: Any, keys: Sequence[tuple[bytes, bytes]]) -> None:
         p = self._p
         cursor.executemany(
             f"DELETE FROM lens_running WHERE trace_row = (SELECT id FROM lens_traces WHERE trace_id = {p}) "
             f"AND span_id = {p}",
-            done,
+            keys,
         )
-        open_keys.difference_update(done)
+        self._ending.extend(keys)
+
+    def _delete_orphans(self, cursor: Any) -> None:
+        if self._orphans:
+            self._delete(cursor, sorted(self._orphans))
+
+    # -- the end of the writer's transaction ----------------------------------------------------
+
+    def committed(self) -> None:
+        """The transaction committed: what it wrote and deleted is so."""
+        if not (self._adding or self._ending or self._stopping):
+            return  # most transactions: ended spans none of which was running
+        if self._stopping:
+            self.open.clear()
+            self._orphans.clear()
+        else:
+            self.open.update(self._adding)
+            self.open.difference_update(self._ending)
+            self._orphans.difference_update(self._ending)
+        self._reset()
+
+    def rolled_back(self) -> None:
+        """The transaction failed: rows it wrote are not there; rows it deleted are, and are deleted next time."""
+        ending = set(self._ending)
+        self.open.difference_update(ending)
+        self._orphans.update(ending)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._adding = []
+        self._ending = []
+        self._stopping = False
 
     # -- running rows ---------------------------------------------------------------------------
 
@@ -139,15 +181,22 @@ class RunningRows:
             cursor.executemany(self._insert, fresh)
         if batch.bodies:
             cursor.executemany(rollups.upsert_bodies_sql(self._db), [dataclasses.astuple(b) for b in batch.bodies])
-        self.open.update(keys)
+        self._adding.extend(keys)
+        self._delete_orphans(cursor)
         return len(fresh)
 
     # -- heartbeat ------------------------------------------------------------------------------
 
     def beat(self, cursor: Any, interval_ns: int) -> None:
         """Move this writer's heartbeat forward, when it has running rows anyone could be watching."""
+        self._delete_orphans(cursor)
         if self.open:
             self._beat(cursor, time.time_ns(), interval_ns, force=False)
+
+    @property
+    def active(self) -> bool:
+        """Whether a beat has anything to do: running rows to keep running, or orphans to delete."""
+        return bool(self.open or self._orphans)
 
     @property
     def registered(self) -> bool:
@@ -162,7 +211,8 @@ class RunningRows:
             f"UPDATE lens_writers SET stopped = 1, beat_ns = {self._p} WHERE id = {self._p}",
             (time.time_ns(), self._writer_id),
         )
-        self.open.clear()
+        self._delete_orphans(cursor)
+        self._stopping = True
 
     def _beat(self, cursor: Any, now: int, interval_ns: int, *, force: bool) -> int:
         p = self._p
@@ -187,6 +237,29 @@ class RunningRows:
 
 
 # -- retention (the sweeper's hooks) --------------------------------------------------------------
+
+
+def not_running_now(cursor: Any, now_ns: int) -> str:
+    """A condition on ``lens_traces`` for retention: the trace has no span that a live writer still runs.
+
+    Retention (by size: oldest start first; by age) must not delete a long run while it runs: its root
+    started first, so it would be the first to go. Its spans read as running exactly while their writer
+    beats (the readers' rule, :func:`stale_after_ns`); once the run ends or its writer stops beating
+    (abandoned), the trace is pruned as any other.
+    """
+    cursor.execute("SELECT id, beat_ns, interval_ns, stopped FROM lens_writers")
+    live = [
+        int(writer_id)
+        for writer_id, beat, interval, stopped in cursor.fetchall()
+        if not stopped and now_ns - int(beat) <= stale_after_ns(int(interval or 0))
+    ]
+    if not live:
+        return "1 = 1"
+    ids = ", ".join(str(i) for i in live)  # integers read just now: no quoting to get wrong
+    return (
+        "NOT EXISTS (SELECT 1 FROM lens_running WHERE lens_running.trace_row = lens_traces.id "
+        f"AND lens_running.writer_id IN ({ids}))"
+    )
 
 
 def delete_of_traces(cursor: Any, marks: str, trace_rows: Sequence[int]) -> None:

@@ -178,7 +178,7 @@ class WriteStore:
         with self.locked(timeout):
             writer = self._writer
             assert writer is not None
-            if not (writer.running.registered if stop else writer.running.open):
+            if not (writer.running.registered if stop else writer.running.active):
                 return  # nothing running (or nothing ever written as running): no write at all
             with writer.transaction(deadline) as cursor:
                 if stop:

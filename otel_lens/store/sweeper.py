@@ -134,9 +134,11 @@ class Sweeper:
                 per_trace = per_trace or self._bytes_per_trace(used)
                 limit = int((used - target) / per_trace) + 1
                 if log_start is None or (trace_start is not None and trace_start <= log_start):
-                    self._delete_oldest_traces(summary, None, limit)
-                else:
-                    self._delete_oldest_logs(summary, None, limit * 4)
+                    deleted = self._delete_oldest_traces(summary, None, limit)  # False: only running ones left
+                    if not deleted and (log_start is None or not self._delete_oldest_logs(summary, None, limit * 4)):
+                        break
+                elif not self._delete_oldest_logs(summary, None, limit * 4):
+                    break
             self._delete_small(summary, self._oldest_kept())
         if summary.spans_deleted or summary.logs_deleted or summary.bodies_deleted:
             self.shrink()
@@ -165,7 +167,8 @@ class Sweeper:
         p = self._p
 
         def work(cursor: Any, chunk: int) -> int:
-            where = f"WHERE start_ns < {p} " if cutoff is not None else ""
+            where = f"WHERE start_ns < {p} AND " if cutoff is not None else "WHERE "
+            where += _running.not_running_now(cursor, time.time_ns()) + " "  # a live run is kept while it runs
             params: tuple[Any, ...] = (cutoff, chunk) if cutoff is not None else (chunk,)
             cursor.execute(f"SELECT id, trace_id FROM lens_traces {where}ORDER BY start_ns LIMIT {p}", params)
             found = cursor.fetchall()

@@ -103,11 +103,13 @@ class Writer:
             yield cursor
             cursor.execute("COMMIT")
         except BaseException as exc:
+            self.running.rolled_back()  # its bookkeeping follows what the database holds
             with contextlib.suppress(Exception):  # the transaction may already be gone (e.g. after SQLITE_FULL)
                 cursor.execute("ROLLBACK")
             if isinstance(exc, Exception) and not isinstance(exc, StoreError):
                 raise self._backend.write_error(exc, self._backend.where) from exc
             raise
+        self.running.committed()
 
     # -- spans ----------------------------------------------------------------------------------
 

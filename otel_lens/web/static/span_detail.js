@@ -66,7 +66,7 @@ export function spanDetail(span, context) {
   const service = span.resource && span.resource["service.name"];
   return [
     h("h2", {}, span.name),
-    h("p", { class: "meta" }, `${span.kind} · ${service || "no service"} · ${fmtMs(span.duration_ms)} · at +${fmtMs(start)}`),
+    h("p", { class: "meta" }, `${span.kind} · ${service || "no service"} · `, h("span", { class: "span-duration", "data-span-id": span.span_id }, fmtMs(span.duration_ms)), ` · at +${fmtMs(start)}`),
     h("p", { class: failed ? "status failed" : "status" }, `status ${span.status ? span.status.code : "UNSET"}`, span.status && span.status.message ? `: ${span.status.message}` : ""),
     h("p", { class: "ids" }, "span ", h("code", {}, span.span_id), span.parent_span_id ? [" · parent ", h("code", {}, span.parent_span_id)] : " · root"),
     h("div", { class: "actions" },
