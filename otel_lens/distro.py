@@ -8,6 +8,10 @@ the batch processors' queue so a burst is not dropped. Every default yields to a
 When no package registers an SDK configurator (opentelemetry-distro does; otel-lens does not, so
 the two never both configure and warn), the distro runs the SDK's standard environment-driven one.
 
+Spans open longer than the export interval are stored as running, as under ``configure()``: a
+:class:`~otel_lens.RunningSpanProcessor` is added beside the batch processor of the ``lens`` span exporter
+(``OTEL_EXPORTER_LENS_RUNNING_SPANS=false`` leaves it out). Its thread runs in each forked worker too.
+
 It also makes the zero-code path keep data as ``configure()`` does: what the batch processors hold
 is stored when SIGTERM ends the process and when a uvicorn server shuts down (see ``facade/_exit``),
 a database that cannot be opened costs one warning line (the application runs, nothing is stored),
@@ -20,14 +24,16 @@ import logging
 import os
 import sys
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, NoReturn
 
+from opentelemetry import trace
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from wrapt import register_post_import_hook
 
+from otel_lens.export import LensSpanExporter, RunningSpanProcessor
 from otel_lens.facade import flush_after_uvicorn_shutdown, flush_on_sigterm, flush_providers, route_stdlib_logging
-from otel_lens.settings import Settings, SettingsError
+from otel_lens.settings import Settings, SettingsError, running_spans_enabled
 from otel_lens.store.errors import StoreError
 from otel_lens.store.shared import WriteStore, acquire, release
 
@@ -54,15 +60,23 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         for name, value in DEFAULTS.items():
             os.environ.setdefault(name, value)
+        running_wanted = _lens_selected() and _running_spans_or_stop()  # a typo stops before anything opens
         store = _open_store_or_stop_storing() if _lens_selected() else None
+        running = None
         try:
             if not list(entry_points(group="opentelemetry_configurator")):
                 _OTelSDKConfigurator().configure(**kwargs)  # type: ignore[no-untyped-call]
+            if store is not None and running_wanted:
+                running = _add_running_processor()
         finally:
             if store is not None:
                 release(store)  # the exporters hold their own reference to the same store by now
         _route_stdlib_logging()
         flush_on_sigterm(flush_providers)
+        if running is not None:
+            # After the flush: finished spans are stored first, then what is still open is marked abandoned
+            # at once (the re-raised SIGTERM runs no atexit, so the provider's own shutdown never comes).
+            flush_on_sigterm(running.shutdown)
         register_post_import_hook(flush_after_uvicorn_shutdown, "uvicorn.server")
 
 
@@ -72,6 +86,39 @@ def _lens_selected() -> bool:
 
 def _names(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+def _running_spans_or_stop() -> bool:
+    try:
+        return running_spans_enabled()
+    except SettingsError as exc:
+        _stop(exc)
+
+
+def _add_running_processor() -> RunningSpanProcessor | None:
+    """Add a running-span processor after the batch processor of the ``lens`` span exporter, if the provider has one.
+
+    The SDK's configurator keeps no reference to what it builds: the exporter is found on the global provider
+    (a processor exposing ``span_exporter``, as the SDK's batch and simple processors do). Added after it, so
+    at the provider's shutdown (atexit) finished spans are stored before open ones are marked abandoned.
+    """
+    provider = trace.get_tracer_provider()
+    add = getattr(provider, "add_span_processor", None)
+    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())
+    for processor in processors:
+        exporter = getattr(processor, "span_exporter", None)
+        if add is not None and isinstance(exporter, LensSpanExporter) and exporter.write_store is not None:
+            running = RunningSpanProcessor(exporter)  # interval: OTEL_BSP_SCHEDULE_DELAY, at least 1 s
+            add(running)
+            return running
+    return None
+
+
+def _stop(exc: SettingsError) -> NoReturn:
+    sys.stderr.write(f"otel-lens: {exc}; fix or unset it (opentelemetry-instrument stopped before the app ran)\n")
+    sys.stderr.flush()
+    # SystemExit here would be a fatal interpreter error with a traceback: this runs inside site import.
+    os._exit(_SETTINGS_ERROR_EXIT)
 
 
 def _open_store_or_stop_storing() -> WriteStore | None:
@@ -86,10 +133,7 @@ def _open_store_or_stop_storing() -> WriteStore | None:
     try:
         settings = Settings.load()
     except SettingsError as exc:
-        sys.stderr.write(f"otel-lens: {exc}; fix or unset it (opentelemetry-instrument stopped before the app ran)\n")
-        sys.stderr.flush()
-        # SystemExit here would be a fatal interpreter error with a traceback: this runs inside site import.
-        os._exit(_SETTINGS_ERROR_EXIT)
+        _stop(exc)
     try:
         return acquire(settings)
     except StoreError as exc:
