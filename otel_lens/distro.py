@@ -3,7 +3,8 @@
 With otel-lens installed (and no other distro), ``opentelemetry-instrument python app.py`` stores
 spans and logs in the local database: the distro defaults the exporters to ``lens`` (metrics off,
 since there is no collector to send them to), sends stdlib logging records to the store, and raises
-the batch processors' queue so a burst is not dropped. Every default yields to a variable the user set.
+the batch processors' queue so a burst is not dropped. Every default yields to a variable the user set;
+an unset logs exporter follows a set traces exporter (``otlp`` to an ``otel-lens serve`` takes the logs along).
 
 When no package registers an SDK configurator (opentelemetry-distro does; otel-lens does not, so
 the two never both configure and warn), the distro runs the SDK's standard environment-driven one.
@@ -50,6 +51,7 @@ DEFAULTS = {
     "OTEL_BLRP_SCHEDULE_DELAY": "500",
 }
 _EXPORTER_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER")
+_LOGS_EXPORTERS_TOO = ("lens", "otlp", "console")  # trace exporters with a logs exporter of the same name
 _SETTINGS_ERROR_EXIT = 2  # what the otel-lens CLI returns for bad input too
 
 
@@ -58,6 +60,7 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
     when another distro, such as opentelemetry-distro, is installed too)."""
 
     def _configure(self, **kwargs: Any) -> None:
+        _logs_follow_traces()
         for name, value in DEFAULTS.items():
             os.environ.setdefault(name, value)
         running_wanted = _lens_selected() and _running_spans_or_stop()  # a typo stops before anything opens
@@ -78,6 +81,19 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
             # at once (the re-raised SIGTERM runs no atexit, so the provider's own shutdown never comes).
             flush_on_sigterm(running.shutdown)
         register_post_import_hook(flush_after_uvicorn_shutdown, "uvicorn.server")
+
+
+def _logs_follow_traces() -> None:
+    """With ``OTEL_TRACES_EXPORTER`` set and ``OTEL_LOGS_EXPORTER`` not, logs go where the traces go.
+
+    ``OTEL_TRACES_EXPORTER=otlp`` pointed at an ``otel-lens serve`` (or a collector) with the logs left at
+    the ``lens`` default would split one trace's spans and logs over two stores. Exporters with no logs
+    counterpart are left out (``none`` when nothing is left).
+    """
+    if not os.environ.get("OTEL_TRACES_EXPORTER", "").strip() or "OTEL_LOGS_EXPORTER" in os.environ:
+        return
+    following = [name for name in _names("OTEL_TRACES_EXPORTER") if name in _LOGS_EXPORTERS_TOO]
+    os.environ["OTEL_LOGS_EXPORTER"] = ",".join(following) or "none"
 
 
 def _lens_selected() -> bool:
