@@ -3,10 +3,15 @@
 With otel-lens installed (and no other distro), ``opentelemetry-instrument python app.py`` stores
 spans and logs in the local database: the distro defaults the exporters to ``lens`` (metrics off,
 since there is no collector to send them to), sends stdlib logging records to the store, and raises
-the batch processors' queue so a burst is not dropped. Every default yields to a variable the user set.
+the batch processors' queue so a burst is not dropped. Every default yields to a variable the user set;
+an unset logs exporter follows a set traces exporter (``otlp`` to an ``otel-lens serve`` takes the logs along).
 
 When no package registers an SDK configurator (opentelemetry-distro does; otel-lens does not, so
 the two never both configure and warn), the distro runs the SDK's standard environment-driven one.
+
+Spans open longer than the export interval are stored as running, as under ``configure()``: a
+:class:`~otel_lens.RunningSpanProcessor` is added beside the batch processor of the ``lens`` span exporter
+(``OTEL_EXPORTER_LENS_RUNNING_SPANS=false`` leaves it out). Its thread runs in each forked worker too.
 
 It also makes the zero-code path keep data as ``configure()`` does: what the batch processors hold
 is stored when SIGTERM ends the process and when a uvicorn server shuts down (see ``facade/_exit``),
@@ -20,14 +25,16 @@ import logging
 import os
 import sys
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, NoReturn
 
+from opentelemetry import trace
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from wrapt import register_post_import_hook
 
+from otel_lens.export import LensSpanExporter, RunningSpanProcessor
 from otel_lens.facade import flush_after_uvicorn_shutdown, flush_on_sigterm, flush_providers, route_stdlib_logging
-from otel_lens.settings import Settings, SettingsError
+from otel_lens.settings import Settings, SettingsError, running_spans_enabled
 from otel_lens.store.errors import StoreError
 from otel_lens.store.shared import WriteStore, acquire, release
 
@@ -44,6 +51,7 @@ DEFAULTS = {
     "OTEL_BLRP_SCHEDULE_DELAY": "500",
 }
 _EXPORTER_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER")
+_LOGS_EXPORTERS_TOO = ("lens", "otlp", "console")  # trace exporters with a logs exporter of the same name
 _SETTINGS_ERROR_EXIT = 2  # what the otel-lens CLI returns for bad input too
 
 
@@ -52,18 +60,40 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
     when another distro, such as opentelemetry-distro, is installed too)."""
 
     def _configure(self, **kwargs: Any) -> None:
+        _logs_follow_traces()
         for name, value in DEFAULTS.items():
             os.environ.setdefault(name, value)
+        running_wanted = _lens_selected() and _running_spans_or_stop()  # a typo stops before anything opens
         store = _open_store_or_stop_storing() if _lens_selected() else None
+        running = None
         try:
             if not list(entry_points(group="opentelemetry_configurator")):
                 _OTelSDKConfigurator().configure(**kwargs)  # type: ignore[no-untyped-call]
+            if store is not None and running_wanted:
+                running = _add_running_processor()
         finally:
             if store is not None:
                 release(store)  # the exporters hold their own reference to the same store by now
         _route_stdlib_logging()
         flush_on_sigterm(flush_providers)
+        if running is not None:
+            # After the flush: finished spans are stored first, then what is still open is marked abandoned
+            # at once (the re-raised SIGTERM runs no atexit, so the provider's own shutdown never comes).
+            flush_on_sigterm(running.shutdown)
         register_post_import_hook(flush_after_uvicorn_shutdown, "uvicorn.server")
+
+
+def _logs_follow_traces() -> None:
+    """With ``OTEL_TRACES_EXPORTER`` set and ``OTEL_LOGS_EXPORTER`` not, logs go where the traces go.
+
+    ``OTEL_TRACES_EXPORTER=otlp`` pointed at an ``otel-lens serve`` (or a collector) with the logs left at
+    the ``lens`` default would split one trace's spans and logs over two stores. Exporters with no logs
+    counterpart are left out (``none`` when nothing is left).
+    """
+    if not os.environ.get("OTEL_TRACES_EXPORTER", "").strip() or "OTEL_LOGS_EXPORTER" in os.environ:
+        return
+    following = [name for name in _names("OTEL_TRACES_EXPORTER") if name in _LOGS_EXPORTERS_TOO]
+    os.environ["OTEL_LOGS_EXPORTER"] = ",".join(following) or "none"
 
 
 def _lens_selected() -> bool:
@@ -72,6 +102,39 @@ def _lens_selected() -> bool:
 
 def _names(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+def _running_spans_or_stop() -> bool:
+    try:
+        return running_spans_enabled()
+    except SettingsError as exc:
+        _stop(exc)
+
+
+def _add_running_processor() -> RunningSpanProcessor | None:
+    """Add a running-span processor after the batch processor of the ``lens`` span exporter, if the provider has one.
+
+    The SDK's configurator keeps no reference to what it builds: the exporter is found on the global provider
+    (a processor exposing ``span_exporter``, as the SDK's batch and simple processors do). Added after it, so
+    at the provider's shutdown (atexit) finished spans are stored before open ones are marked abandoned.
+    """
+    provider = trace.get_tracer_provider()
+    add = getattr(provider, "add_span_processor", None)
+    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())
+    for processor in processors:
+        exporter = getattr(processor, "span_exporter", None)
+        if add is not None and isinstance(exporter, LensSpanExporter) and exporter.write_store is not None:
+            running = RunningSpanProcessor(exporter)  # interval: OTEL_BSP_SCHEDULE_DELAY, at least 1 s
+            add(running)
+            return running
+    return None
+
+
+def _stop(exc: SettingsError) -> NoReturn:
+    sys.stderr.write(f"otel-lens: {exc}; fix or unset it (opentelemetry-instrument stopped before the app ran)\n")
+    sys.stderr.flush()
+    # SystemExit here would be a fatal interpreter error with a traceback: this runs inside site import.
+    os._exit(_SETTINGS_ERROR_EXIT)
 
 
 def _open_store_or_stop_storing() -> WriteStore | None:
@@ -86,10 +149,7 @@ def _open_store_or_stop_storing() -> WriteStore | None:
     try:
         settings = Settings.load()
     except SettingsError as exc:
-        sys.stderr.write(f"otel-lens: {exc}; fix or unset it (opentelemetry-instrument stopped before the app ran)\n")
-        sys.stderr.flush()
-        # SystemExit here would be a fatal interpreter error with a traceback: this runs inside site import.
-        os._exit(_SETTINGS_ERROR_EXIT)
+        _stop(exc)
     try:
         return acquire(settings)
     except StoreError as exc:

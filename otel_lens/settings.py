@@ -133,6 +133,28 @@ class Settings:
         )
 
 
+RUNNING_SPANS_VARIABLE = "OTEL_EXPORTER_LENS_RUNNING_SPANS"
+
+
+def running_spans_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """``OTEL_EXPORTER_LENS_RUNNING_SPANS`` (default true): whether spans still open are stored as running.
+
+    Not a :class:`Settings` field: it says which processors a provider gets (``configure()``'s
+    ``running_spans=`` keyword, the distro), not how the exporters store.
+
+    Raises:
+        SettingsError: the value is not a boolean.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(RUNNING_SPANS_VARIABLE, "").strip()
+    if not value:
+        return True
+    try:
+        return _parse_bool(value)
+    except ValueError:
+        raise SettingsError(f"{RUNNING_SPANS_VARIABLE}={value!r} is not valid; use true or false") from None
+
+
 def _setting_duration(value: Any) -> float:
     seconds = parse_duration(value)
     if seconds > MAX_DURATION_S:

@@ -29,7 +29,7 @@ from otel_lens.facade._batch import BatchOptions, LensLogProcessor, LensSpanProc
 from otel_lens.facade._handler import StoreHandler
 from otel_lens.facade._routing import route_stdlib_logging
 from otel_lens.query import Store, open_store
-from otel_lens.settings import Settings, SettingsKeywords
+from otel_lens.settings import Settings, SettingsKeywords, running_spans_enabled
 from otel_lens.store.errors import StoreError
 
 if TYPE_CHECKING:
@@ -148,8 +148,9 @@ def configure(**options: Unpack[ConfigureOptions]) -> Lens:
     - ``propagate_threads=`` (default ``True``): turn on OpenTelemetry's threading instrumentation, so
       spans started in ``threading.Thread`` and ``ThreadPoolExecutor`` work nest under the span that
       started or submitted it (left as is when already on; turned off by ``shutdown()`` only if this did it).
-    - ``running_spans=`` (default ``True``): spans open longer than the export interval (at least 1 s) are
-      stored as running, and as abandoned when the process dies (:class:`~otel_lens.RunningSpanProcessor`).
+    - ``running_spans=`` (default ``OTEL_EXPORTER_LENS_RUNNING_SPANS``, else ``True``): spans open longer
+      than the export interval (at least 1 s) are stored as running, and as abandoned when the process dies
+      (:class:`~otel_lens.RunningSpanProcessor`).
 
     ``OTEL_SDK_DISABLED=true`` makes this a no-op. A database that cannot be opened (its directory cannot
     be created, it is not an otel-lens database, the server is down…) does not stop the application: one
@@ -166,7 +167,8 @@ def configure(**options: Unpack[ConfigureOptions]) -> Lens:
             return _current
         capture_logging = bool(settings.pop("capture_logging", True))
         propagate_threads = bool(settings.pop("propagate_threads", True))
-        running_spans = bool(settings.pop("running_spans", True))
+        running_spans = settings.pop("running_spans", None)
+        running_spans = running_spans_enabled() if running_spans is None else bool(running_spans)
         resolved = Settings.load(**settings)
         if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             lens = Lens(resolved, disabled=True)
