@@ -44,7 +44,7 @@ def open_page(context: Any, url: str, errors: list[str]) -> Any:
 
 
 def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_path: Path) -> None:
-    """List and waterfall mark the running root; its duration grows; after the app ends it, both pages show
+    """List and waterfall mark the running root; its duration grows, in its row and in the page's header; after the app ends it, both pages show
     it ended without a reload by hand."""
     database = str(tmp_path / "lens.db")
     process, control = start_app(tmp_path, database)
@@ -74,6 +74,13 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
             first = waterfall.locator(".wf-row.running .wf-dur").text_content()
             waterfall.wait_for_function(
                 "(first) => { const d = document.querySelector('.wf-row.running .wf-dur'); return d && d.textContent !== first; }",
+                arg=first,
+            )
+            # The header's trace duration grows with the running root's bar (it stayed at the first value).
+            waterfall.wait_for_function(
+                "(first) => { const head = document.querySelector('.trace-head .trace-duration'); "
+                "const row = document.querySelector('.wf-row.running .wf-dur'); "
+                "return head && row && head.textContent !== first && head.textContent === row.textContent; }",
                 arg=first,
             )
             (control / "finish").write_text("1")

@@ -268,10 +268,22 @@ function drawHeader(outline, exceptions) {
   document.title = `${summary.root_name} · otel-lens`;
   header.append(
     h("h1", {}, summary.root_name || "(no root span)", stateMark(summary)),
-    h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", fmtMs(summary.duration_ms),
+    h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", h("span", { class: "trace-duration" }, fmtMs(summary.duration_ms)),
       " · ", plural(summary.span_count, "span"), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
       exceptions ? h("span", { class: "exc-badge", title: "spans that recorded an exception event but whose status is not ERROR (not counted as errors)" }, plural(exceptions, "handled exception")) : "",
       h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, outline.trace_id)), " · ", h("a", { href: `/logs?trace=${outline.trace_id}` }, plural(outline.log_count, "log"))));
+}
+
+/** The header's trace duration, from first start to last end: grows with the running spans, as their bars do. */
+function growDuration() {
+  const shown = header.querySelector(".trace-duration");
+  if (!shown || !spans.length) return;
+  let first = Infinity, last = -Infinity;
+  for (const span of spans) {
+    first = Math.min(first, Number(span.start_time_unix_nano));
+    if (span.end_time_unix_nano !== null) last = Math.max(last, Number(span.end_time_unix_nano));
+  }
+  if (last > first) shown.textContent = fmtMs((last - first) / 1e6);
 }
 
 function notShown(error) {
@@ -290,7 +302,7 @@ async function loadFull() {
     return;
   }
   spans = trace.spans;
-  watchRunningTrace(trace, scroller, () => { index(); changed(); drawAxis(); draw(); }); // running spans grow
+  watchRunningTrace(trace, scroller, () => { index(); changed(); drawAxis(); draw(); growDuration(); }); // running spans grow
   index();
   // Attribute matches exist only now: jump to the first one unless the URL or the reader chose a span meanwhile.
   runSearch(jumpToMatch && !touched);
