@@ -4,7 +4,8 @@
 Every list page fits the screen: no horizontal scroll of the page, no table wider than its box (columns out
 of sight to the right), no name squeezed to a letter a line; the stats and usage charts are drawn for the
 screen's width with every label inside them; the sessions list keeps one live feed however often its
-filters change; a waterfall of a few microseconds has distinct axis ticks.
+filters change; a waterfall of a few microseconds has distinct axis ticks; a GenAI section without messages
+says what it holds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from otel_lens.settings import Settings
 from otel_lens.testing import SpanFactory
 from tests._sessions_helpers import export, turn
-from tests._web import Viewer, build_demo, serve
+from tests._web import MS, Demo, Viewer, build_demo, serve
 from tests.test_web_browser import Page, browser  # noqa: F401  (the Chromium fixture)
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
@@ -40,6 +41,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Viewer, dic
     ]
     export(settings, *turns)
     ids["turn"] = turns[0][0].context.trace_id.to_bytes(16, "big").hex()
+    demo = Demo(str(database))
+    try:  # an agent's span with the tokens of its run and no messages (as lens_fn stores one)
+        agent = demo.span("runner", "agent_run", begin, begin + 900 * MS, attributes={
+            "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-test",
+            "gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 3})  # fmt: skip
+        ids["agent"] = f"{agent.get_span_context().trace_id:032x}"
+        ids["chat"] = ids["chat0"]
+    finally:
+        demo.close()
     with serve(database) as viewer:
         yield viewer, ids
 
@@ -148,6 +158,20 @@ def test_a_waterfall_of_microseconds_has_distinct_ticks(phone: Page, site: tuple
     p.set_viewport_size({"width": 1280, "height": 800})  # the phone shows only the first and last tick
     ticks = p.locator(".wf-axis .tick").all_text_contents()
     assert len(ticks) == 5 and len(set(ticks)) == 5, ticks
+
+
+def test_a_genai_span_without_messages_says_what_its_section_holds(phone: Page, site: tuple[Viewer, dict[str, str]]) -> None:
+    """A span with GenAI tokens and no messages titles its section "GenAI usage" (with the tokens), a model call
+    whose content was not stored "Conversation (not stored)" with the hint; neither says "0 messages"."""
+    p = phone.go(f"/traces/{site[1]['agent']}")
+    section = p.locator(".detail .transcript")
+    section.wait_for()
+    assert section.locator("summary").first.text_content() == "GenAI usage"
+    assert "input 7" in str(section.locator(".tokens").text_content())
+    p = phone.go(f"/traces/{site[1]['chat']}")
+    section.wait_for()
+    assert section.locator("summary").first.text_content() == "Conversation (not stored)"
+    assert "CAPTURE_MESSAGE_CONTENT" in str(section.locator(".no-content").text_content())
 
 
 def test_screens_dir_is_where_the_readme_points() -> None:
