@@ -53,18 +53,52 @@ def build(database: str, now: int) -> dict[str, str]:
                 user = _messages("user", question)
                 begin = start + 12 * MS
                 if tool is not None:
-                    call = json.dumps([{"role": "assistant", "finish_reason": "tool_calls", "parts": [
-                        {"type": "tool_call", "id": f"call_{index}", "name": tool, "arguments": arguments}]}])
-                    demo.span("support-bot", "chat gpt-4o", begin, begin + 380 * MS, parent=root,
-                              attributes=_chat(400 + 120 * index, 22, user, call))
-                    demo.span("support-bot", f"execute_tool {tool}", begin + 400 * MS, begin + 590 * MS, parent=root,
-                              attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool,
-                                          "gen_ai.tool.call.arguments": json.dumps(arguments)},
-                              error="carrier refused the change" if fails else None)
+                    call = json.dumps(
+                        [
+                            {
+                                "role": "assistant",
+                                "finish_reason": "tool_calls",
+                                "parts": [
+                                    {"type": "tool_call", "id": f"call_{index}", "name": tool, "arguments": arguments}
+                                ],
+                            }
+                        ]
+                    )
+                    demo.span(
+                        "support-bot",
+                        "chat gpt-4o",
+                        begin,
+                        begin + 380 * MS,
+                        parent=root,
+                        attributes=_chat(400 + 120 * index, 22, user, call),
+                    )
+                    demo.span(
+                        "support-bot",
+                        f"execute_tool {tool}",
+                        begin + 400 * MS,
+                        begin + 590 * MS,
+                        parent=root,
+                        attributes={
+                            "gen_ai.operation.name": "execute_tool",
+                            "gen_ai.tool.name": tool,
+                            "gen_ai.tool.call.arguments": json.dumps(arguments),
+                        },
+                        error="carrier refused the change" if fails else None,
+                    )
                     begin += 610 * MS
                     result = {"error": "out for delivery"} if fails else {"status": "shipped", "eta": "tomorrow 12:00"}
-                    user = json.dumps([*json.loads(user), *json.loads(call), {"role": "tool", "parts": [
-                        {"type": "tool_call_response", "id": f"call_{index}", "result": json.dumps(result)}]}])
+                    user = json.dumps(
+                        [
+                            *json.loads(user),
+                            *json.loads(call),
+                            {
+                                "role": "tool",
+                                "parts": [
+                                    {"type": "tool_call_response", "id": f"call_{index}", "result": json.dumps(result)}
+                                ],
+                            },
+                        ]
+                    )
                 demo.span("support-bot", "chat gpt-4o", begin, begin + (340 + 40 * index) * MS, parent=root,
                           attributes=_chat(520 + 130 * index, 38 + 9 * index, user,
                                            _messages("assistant", answer, finish=True)))  # fmt: skip

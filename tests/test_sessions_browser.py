@@ -16,8 +16,8 @@ import pytest
 
 from otel_lens.settings import Settings
 from otel_lens.testing import SpanFactory
-from tests._sessions_helpers import export, turn
 from tests import _story_demo
+from tests._sessions_helpers import export, turn
 from tests._web import Viewer, serve
 from tests.test_web_browser import SCREENSHOTS, UPDATE_SCREENSHOTS, Page, browser  # noqa: F401  (the Chromium fixture)
 
@@ -146,7 +146,13 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Viewer, di
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
-def test_sessions_screenshots(browser: Any, story: tuple[Viewer, dict[str, str]], tmp_path: Path, width: int, height: int) -> None:  # noqa: F811
+def test_sessions_screenshots(
+    browser: Any,  # noqa: F811
+    story: tuple[Viewer, dict[str, str]],
+    tmp_path: Path,
+    width: int,
+    height: int,
+) -> None:
     """The sessions list, one session's turns and a turn's model call with its conversation render at desktop and
     phone size without console errors and without sideways scrolling (the README's screenshots)."""
     viewer, ids = story

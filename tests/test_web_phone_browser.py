@@ -160,7 +160,9 @@ def test_a_waterfall_of_microseconds_has_distinct_ticks(phone: Page, site: tuple
     assert len(ticks) == 5 and len(set(ticks)) == 5, ticks
 
 
-def test_a_genai_span_without_messages_says_what_its_section_holds(phone: Page, site: tuple[Viewer, dict[str, str]]) -> None:
+def test_a_genai_span_without_messages_says_what_its_section_holds(
+    phone: Page, site: tuple[Viewer, dict[str, str]]
+) -> None:
     """A span with GenAI tokens and no messages titles its section "GenAI usage" (with the tokens), a model call
     whose content was not stored "Conversation (not stored)" with the hint; neither says "0 messages"."""
     p = phone.go(f"/traces/{site[1]['agent']}")
