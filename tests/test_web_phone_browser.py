@@ -176,6 +176,21 @@ def test_a_genai_span_without_messages_says_what_its_section_holds(
     assert "CAPTURE_MESSAGE_CONTENT" in str(section.locator(".no-content").text_content())
 
 
+def test_the_stats_axis_ticks_by_decades(browser: Any, site: tuple[Viewer, dict[str, str]]) -> None:  # noqa: F811
+    """Between its two ends the log-scale latency axis is labelled at powers of ten, not at its geometric middle
+    (which read "949 µs")."""
+    opened = Page(browser, site[0])
+    try:
+        p = opened.go("/stats")
+        p.wait_for_selector(".chart svg .box")
+        labels = p.locator(".chart svg text.axis").all_text_contents()
+        between = p.locator('.chart svg text.axis[text-anchor="middle"]').all_text_contents()
+    finally:
+        opened.context.close()
+    decades = {"1 µs", "10 µs", "100 µs", "1.00 ms", "10.0 ms", "100 ms", "1.00 s", "10.0 s"}
+    assert len(labels) >= 3 and between and set(between) <= decades, labels
+
+
 def test_screens_dir_is_where_the_readme_points() -> None:
     """The README's viewer section shows images from docs/screenshots/ that exist."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()

@@ -29,9 +29,14 @@ function drawChart(rows) {
   const min = Math.max(Math.min(...shown.map((r) => r.p50_ms).filter((v) => v > 0), max / 1000), 0.001);
   const x = (ms) => left + ((Math.log10(Math.max(ms, min)) - Math.log10(min)) / Math.max(Math.log10(max) - Math.log10(min), 1e-9)) * (width - left - right);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "latency p50 to p99 per row, log scale" });
-  for (const f of [0, 0.5, 1]) {
-    const ms = 10 ** (Math.log10(min) + f * (Math.log10(max) - Math.log10(min)));
-    root.append(svg("line", { x1: x(ms), x2: x(ms), y1: top - 6, y2: height - 20, class: "grid" }), svg("text", { x: x(ms), y: height - 6, class: "axis", "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle" }, fmtMs(ms)));
+  // The two ends, and between them the powers of ten (1 ms, 10 ms, …) that leave room for their labels: a
+  // log axis reads by decades, not by its geometric middle ("949 µs").
+  const ticks = [[min, "start"], [max, "end"]];
+  for (let k = Math.ceil(Math.log10(min)); 10 ** k < max; k += 1) {
+    if (ticks.every(([ms]) => Math.abs(x(ms) - x(10 ** k)) >= 64)) ticks.push([10 ** k, "middle"]);
+  }
+  for (const [ms, anchor] of ticks) {
+    root.append(svg("line", { x1: x(ms), x2: x(ms), y1: top - 6, y2: height - 20, class: "grid" }), svg("text", { x: x(ms), y: height - 6, class: "axis", "text-anchor": anchor }, fmtMs(ms)));
   }
   shown.forEach((row, i) => {
     const y = top + i * rowH + (narrow ? rowH - 8 : rowH / 2);
