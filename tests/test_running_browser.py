@@ -4,11 +4,13 @@
 The trace list and the waterfall mark the running span, its bar's time grows while the page stays open,
 the header's and the detail's durations grow with it, a span stored meanwhile appears in place (no reload),
 and once the app ends it the open pages pick up the finished span by themselves (no mark left, one row
-per span). A span left open at a clean exit is marked abandoned.
+per span). A span left open at a clean exit is marked abandoned. ``OTEL_LENS_UPDATE_SCREENSHOTS=1`` also
+writes docs/screenshots/trace-running-*.png.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 from tests._reliability import finish
 from tests._running_app import start_app, wait_running
 from tests._web import serve
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, TIMEOUT_MS, UPDATE_SCREENSHOTS
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
@@ -50,7 +52,7 @@ def open_page(context: Any, url: str, errors: list[str]) -> Any:
 
 
 def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_path: Path) -> None:
-    """List and waterfall mark the running root; its duration grows; after the app ends it, both pages show
+    """List and waterfall mark the running root; its duration grows, in its row and in the page's header; after the app ends it, both pages show
     it ended without a reload by hand."""
     database = str(tmp_path / "lens.db")
     process, control = start_app(tmp_path, database)
@@ -68,6 +70,15 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
             waterfall.wait_for_selector(".wf-row.running .state-mark.running")
             assert waterfall.locator(".wf-row.running .wf-name").all_text_contents() == ["agent_run"]
             assert waterfall.locator("h1 .state-mark.running").count() == 1
+            if UPDATE_SCREENSHOTS:  # the README's picture of a run still going, desktop and phone
+                for width, height in ((1280, 800), (390, 844)):
+                    waterfall.set_viewport_size({"width": width, "height": height})
+                    waterfall.wait_for_selector(".wf-row.running .state-mark.running")
+                    out = tmp_path / f"trace-running-{width}x{height}.png"
+                    waterfall.screenshot(path=str(out))
+                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(out, SCREENSHOTS / out.name)
+                waterfall.set_viewport_size({"width": 1280, "height": 800})
             first = waterfall.locator(".wf-row.running .wf-dur").text_content()
             waterfall.wait_for_function(
                 "(first) => { const d = document.querySelector('.wf-row.running .wf-dur'); return d && d.textContent !== first; }",

@@ -1,9 +1,12 @@
 """The sessions pages in a real browser (Debian's Chromium via Playwright) against a real ``otel-lens serve``:
 list → session → its turns as a chat → a turn's trace; the conversation ↔ session hierarchy both ways; filters
-kept in the URL; a hostile session id and message shown as text, running nothing; no console errors."""
+kept in the URL; a hostile session id and message shown as text, running nothing; no console errors.
+``OTEL_LENS_UPDATE_SCREENSHOTS=1`` also writes docs/screenshots/{sessions,session,trace-genai}-*.png (of a
+realistic support session, tests/_story_demo.py)."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +16,10 @@ import pytest
 
 from otel_lens.settings import Settings
 from otel_lens.testing import SpanFactory
+from tests import _story_demo
 from tests._sessions_helpers import export, turn
 from tests._web import Viewer, serve
-from tests.test_web_browser import Page, browser  # noqa: F401  (the Chromium fixture)
+from tests.test_web_browser import SCREENSHOTS, UPDATE_SCREENSHOTS, Page, browser  # noqa: F401  (the Chromium fixture)
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
@@ -131,3 +135,48 @@ def test_a_session_page_shows_new_turns_live(page: Page, site: tuple[Viewer, lis
         "() => document.querySelector('tr[data-session-id=\"live-1\"] td:nth-child(5)').textContent === '3'",
         timeout=60_000,
     )
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Viewer, dict[str, str]]]:
+    database = tmp_path_factory.mktemp("sessions-story") / "lens.db"
+    ids = _story_demo.build(str(database), time.time_ns())
+    with serve(database) as viewer:
+        yield viewer, ids
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_sessions_screenshots(
+    browser: Any,  # noqa: F811
+    story: tuple[Viewer, dict[str, str]],
+    tmp_path: Path,
+    width: int,
+    height: int,
+) -> None:
+    """The sessions list, one session's turns and a turn's model call with its conversation render at desktop and
+    phone size without console errors and without sideways scrolling (the README's screenshots)."""
+    viewer, ids = story
+    shot = Page(browser, viewer, width, height)
+    pages = {
+        "sessions": ("/sessions", "tr[data-session-id]"),
+        "session": (f"/sessions/{_story_demo.SESSION}", ".turn .bubble.assistant"),
+        "trace-genai": (f"/traces/{ids['turn0']}", ".wf-row"),
+    }
+    try:
+        for name, (path, ready) in pages.items():
+            p = shot.go(path)
+            p.wait_for_selector(ready)
+            if name == "trace-genai":  # the model call's detail: the conversation as messages by role
+                p.locator(".wf-row", has_text="chat gpt-4o").last.click()  # the answer, after the tool's result
+                p.locator(".detail .transcript .msg.role-assistant.output").wait_for()
+            p.wait_for_function("() => !document.getElementById('status').textContent")
+            assert p.evaluate("() => document.documentElement.scrollWidth <= innerWidth"), name
+            out = tmp_path / f"{name}-{width}x{height}.png"
+            p.screenshot(path=str(out))
+            assert out.stat().st_size > 5000
+            if UPDATE_SCREENSHOTS:
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                shutil.copy(out, SCREENSHOTS / out.name)
+    finally:
+        shot.context.close()
+    assert shot.errors == []

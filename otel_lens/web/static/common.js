@@ -162,6 +162,8 @@ export function showError(error) {
 
 export function fmtMs(ms) {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return "";
+  // Under 10 µs one decimal (dropped when zero): a 3 µs axis ticks 0.8, 1.5, 2.3 µs, not 1, 2, 2 µs.
+  if (ms < 0.01) return `${Number((ms * 1000).toFixed(1))} µs`;
   if (ms < 1) return `${Math.round(ms * 1000)} µs`;
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : Math.round(ms)} ms`;
   if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;

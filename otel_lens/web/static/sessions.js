@@ -75,7 +75,6 @@ function changed() {
   for (const key of FILTERS) state[key] = data.get(key) || "";
   state.before = "";
   load();
-follow({ logs: 0 }, { trace: debounce(() => { if (!state.before && !invalid) load(); }, 1000) });
 }
 
 form.addEventListener("change", changed);

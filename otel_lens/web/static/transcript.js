@@ -60,7 +60,9 @@ export function transcript(span) {
   const info = genai || {};
   const tools = info.tool_definitions || [];
   return h("details", { class: "section transcript", open: true },
-    h("summary", {}, `Conversation (${messages.length} message${messages.length === 1 ? "" : "s"})`),
+    // No messages: say what the section holds (a hint why, or only the tokens of e.g. an agent span), not "0 messages".
+    h("summary", {}, messages.length ? `Conversation (${messages.length} message${messages.length === 1 ? "" : "s"})`
+      : info.content_hint ? "Conversation (not stored)" : "GenAI usage"),
     info.content_hint ? h("p", { class: "hint no-content" }, info.content_hint) : "",
     messages.map(message),
     (info.finish_reasons || []).length ? h("p", { class: "finish" }, `finish reason: ${info.finish_reasons.join(", ")}`) : "",

@@ -23,7 +23,7 @@ function drawChart(series) {
   const totals = new Map(hours.map((t) => [t, 0]));
   for (const p of series) totals.set(p.time, totals.get(p.time) + p.total_tokens);
   const max = Math.max(...totals.values(), 1);
-  const width = Math.max(chart.clientWidth || 760, 620), height = 220, left = 60, bottom = 24, top = 10;
+  const width = Math.max(chart.clientWidth || 760, 300), height = 220, left = 60, bottom = 24, top = 10;
   const step = (width - left - 10) / hours.length;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "tokens per hour, stacked by " + state.by });
   for (const f of [0, 0.5, 1]) {
@@ -68,6 +68,11 @@ function drawTable(rows) {
 }
 
 
+let shownSeries = [];
+let drawnWidth = 0;
+// The chart is drawn for its figure's width: drawn again when that changes (a window resized, a phone turned).
+new ResizeObserver(() => { if (chart.clientWidth !== drawnWidth) { drawnWidth = chart.clientWidth; if (shownSeries.length) drawChart(shownSeries); } }).observe(chart);
+
 const wait = retrier(load);
 
 async function load() {
@@ -76,6 +81,7 @@ async function load() {
   setStatus("loading…");
   try {
     const data = await api("/api/usage", { since: state.since, by: state.by, series: 1 });
+    shownSeries = data.series;
     drawChart(data.series);
     drawTable(data.usage);
     wait.succeeded();
