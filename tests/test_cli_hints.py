@@ -19,9 +19,16 @@ from otel_lens.testing import SpanFactory
 from tests._sessions_helpers import MODEL, export, turn
 
 
-def _cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+# genai-prices is installed here (the dev extra): this runs the CLI as if it were not (its import fails).
+_WITHOUT_GENAI_PRICES = (
+    "import sys; sys.modules['genai_prices'] = None; from otel_lens.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def _cli(database: Path, *args: str, genai_prices: bool = True) -> subprocess.CompletedProcess[str]:
+    program = ["-m", "otel_lens"] if genai_prices else ["-c", _WITHOUT_GENAI_PRICES]
     return subprocess.run(
-        [sys.executable, "-m", "otel_lens", *args, "--database", str(database)],
+        [sys.executable, *program, *args, "--database", str(database)],
         capture_output=True, text=True, timeout=120, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
 
@@ -62,13 +69,16 @@ def test_session_says_how_to_capture_content_and_get_prices_only_when_missing(st
 
 
 def test_usage_says_how_to_get_prices_only_when_a_cost_is_unknown(store: tuple[Path, Path]) -> None:
-    """``usage`` without any price source has no cost column: one line (stderr) says how to get prices; with a
-    table pricing every model it says nothing; with a model the table lacks, the ``?`` legend and the hint."""
+    """``usage`` without genai-prices installed and no --prices has no cost column: one line (stderr) says how to
+    get prices (not when the user turned prices off with --no-bundled-prices); with a table pricing every model
+    it says nothing; with a model the table lacks, the ``?`` legend and the hint."""
     database, prices = store
-    none = _cli(database, "usage", "--since", "100000d", "--no-bundled-prices")
+    none = _cli(database, "usage", "--since", "100000d", genai_prices=False)
     assert none.returncode == 0, none.stderr
     assert "cost" not in none.stdout
     assert " ".join(none.stderr.split()).count(" ".join(PRICES_HINT.split())) == 1
+    off = _cli(database, "usage", "--since", "100000d", "--no-bundled-prices")
+    assert off.returncode == 0 and "cost" not in off.stdout and off.stderr == ""
     priced = _cli(database, "usage", "--since", "100000d", "--prices", str(prices), "--no-bundled-prices")
     assert priced.returncode == 0 and "cost unknown" in priced.stderr  # zz-x1 has no price
     database_priced = json.loads(

@@ -131,9 +131,15 @@ def _width(console: Console, table: Table) -> int:
 
 
 def render_usage(
-    rows: Sequence[UsageRow], console: Console, by: str, priced: bool, notes: Console | None = None
+    rows: Sequence[UsageRow],
+    console: Console,
+    by: str,
+    priced: bool,
+    notes: Console | None = None,
+    prices_off: bool = False,
 ) -> None:
-    """The usage table on ``console`` with a total row; the legend of its marks on ``notes`` (stderr)."""
+    """The usage table on ``console`` with a total row; the legend of its marks on ``notes`` (stderr).
+    ``prices_off``: the user asked for no price source (nothing to explain when there is no cost column)."""
     if not rows:
         console.print("no GenAI usage in this window", style="dim")
         return
@@ -161,8 +167,9 @@ def render_usage(
             console.print(Text(f"  {row.key or '(unknown)'}: ", "dim") + key)
     if notes is None:
         return
-    if not priced:  # no cost column at all: say how to get one
-        notes.print(PRICES_HINT, style="yellow", markup=False)
+    if not priced:  # no cost column at all: say how to get one, unless the user turned prices off
+        if not prices_off:
+            notes.print(PRICES_HINT, style="yellow", markup=False)
         return
     if any(row.cost is None for row in rows):
         notes.print("? = a model without a price (not in --prices, nor in genai-prices when installed)", style="yellow")
