@@ -4,6 +4,7 @@ budget and every refusal — on SQLite and PostgreSQL — with the store left as
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -365,3 +366,28 @@ def test_sqlite_values_are_capped_by_the_length_limit(db_path: Path, query: str)
     build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
     with open_store(db_path) as store, pytest.raises(SqlError, match=r"^SQLite: string or blob too big$"):
         run_sql(store, query, timeout=30)
+
+
+WRITES = [
+    ("DELETE FROM spans", "DELETE spans"),
+    ("update spans set name = 'x'", "UPDATE spans"),
+    ("UPDATE traces SET root_name = 'x'", "UPDATE traces"),
+    ("delete from logs", "DELETE logs"),
+    ("INSERT INTO spans (name) VALUES ('x')", "INSERT spans"),
+    ("DELETE FROM lens_spans", "DELETE lens_spans"),
+    ("UPDATE lens_spans SET name = 'x'", "UPDATE lens_spans"),
+]
+
+
+def test_every_write_attempt_gets_the_same_refusal(settings: Settings, sample: Sample) -> None:
+    """A write to a view (``delete from spans``) is refused with the same words as a write to a table (on
+    SQLite it was "SQLite: cannot modify spans because it is a view"), on both backends: ``refused: VERB
+    [name] — otel-lens sql only reads (…)``; SQLite names the view or table."""
+    with open_store(settings.database) as store:
+        for query, what in WRITES:
+            with pytest.raises(SqlRefused) as caught:
+                run_sql(store, query)
+            verb, name = what.split()
+            assert re.fullmatch(rf"refused: {verb}( {name})? — otel-lens sql only reads \(.+\)", str(caught.value))
+            if settings.database.endswith(".db"):
+                assert str(caught.value) == f"refused: {what} — otel-lens sql only reads (SELECT, WITH, EXPLAIN)"
