@@ -97,7 +97,9 @@ def run_postgres(connection: Any, query: str, timeout: float, limit: int) -> Sql
         watchdog = _Watchdog(connection, timeout)
         try:
             cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
-            wrapped = f"{postgres_with_clause()} SELECT * FROM ({query}\n) AS lens_query"
+            cursor.execute("SELECT to_regclass('lens_running') IS NOT NULL AND to_regclass('lens_writers') IS NOT NULL")
+            row = cursor.fetchone()
+            wrapped = f"{postgres_with_clause(bool(row and row[0]))} SELECT * FROM ({query}\n) AS lens_query"
             with watchdog:
                 try:
                     cursor.execute(f"DECLARE lens_sql NO SCROLL CURSOR FOR {wrapped}", prepare=True)
