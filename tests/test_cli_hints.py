@@ -18,7 +18,6 @@ from otel_lens.settings import Settings
 from otel_lens.testing import SpanFactory
 from tests._sessions_helpers import MODEL, export, turn
 
-
 # genai-prices is installed here (the dev extra): this runs the CLI as if it were not (its import fails).
 _WITHOUT_GENAI_PRICES = (
     "import sys; sys.modules['genai_prices'] = None; from otel_lens.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -85,7 +84,9 @@ def test_usage_says_how_to_get_prices_only_when_a_cost_is_unknown(store: tuple[P
         _cli(database, "usage", "--since", "100000d", "--prices", str(prices), "--no-bundled-prices", "--json").stdout
     )
     assert {row["model"] for row in database_priced if row["cost"] is None} == {"zz-x1"}
-    (prices.parent / "all.json").write_text(json.dumps({MODEL: {"input": 1, "output": 1}, "zz-x1": {"input": 1, "output": 1}}))
+    (prices.parent / "all.json").write_text(
+        json.dumps({MODEL: {"input": 1, "output": 1}, "zz-x1": {"input": 1, "output": 1}})
+    )
     every = _cli(database, "usage", "--since", "100000d", "--prices", str(prices.parent / "all.json"))
     assert every.returncode == 0, every.stderr
     assert "cost" in every.stdout and "cost unknown" not in every.stderr

@@ -125,6 +125,7 @@ PRICES_HINT = (
 )
 """Said once wherever a cost is unknown (``usage`` without prices or with an unpriced model, ``session``'s ``$?``)."""
 
+
 def _width(console: Console, table: Table) -> int:
     """The width ``table`` needs with nothing cut (rich's own measure stops at the console's width)."""
     return Measurement.get(console, console.options.update(max_width=_UNBOUNDED), table).maximum
