@@ -6,6 +6,7 @@ import argparse
 import ast
 import keyword
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,15 @@ def test_the_cli_reads_only_through_otel_lens_query() -> None:
         or (name.startswith("otel_lens.query.") and name.removeprefix("otel_lens.query.") not in query.__all__)
     }
     assert not offenders
+
+
+def test_the_top_help_describes_what_the_tool_does_now() -> None:
+    """``otel-lens --help`` names no command that does not exist (the old text offered ``tail`` and
+    ``summarize``), every command it quotes exists, and it says that ``serve`` also receives OTLP and writes."""
+    description = " ".join((build_parser().description or "").split())
+    names = {command.NAME for command in commands.COMMANDS}
+    quoted = set(re.findall(r"`([a-z]+)`", description))
+    assert quoted and quoted <= names
+    assert "tail" not in description and "summarize" not in description
+    assert "`serve` runs the web viewer and also receives OTLP" in description and "writes" in description
+    assert all(word in description for word in ("SQL", "sessions", "import", "usage", "prune"))

@@ -128,7 +128,10 @@ def test_legacy_events_as_span_events_and_without_content() -> None:
     empty = [SpanEvent("gen_ai.user.message", 1, {"gen_ai.system": "openai"}),
              SpanEvent("gen_ai.choice", 2, {"index": 0, "finish_reason": "stop"})]  # fmt: skip
     transcript = _read(_span({"gen_ai.operation.name": "chat"}, empty))
-    assert transcript.hint is not None and "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true" in transcript.hint
+    assert (
+        transcript.hint is not None
+        and "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY" in transcript.hint
+    )
 
 
 def test_openinference_flattened_messages() -> None:

@@ -10,6 +10,8 @@ request, then a streaming call with usage. Spans and logs are stored by the real
 from __future__ import annotations
 
 import json
+import logging
+import re
 from typing import Any
 
 import openai
@@ -161,12 +163,41 @@ def test_openai_v2_without_content_capture_says_what_to_set(
     lines, shown = _show(sqlite_settings, trace_id, capsys)
     hints = [line for line in lines if line.startswith("no message content stored")]
     assert len(hints) == 3
-    assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true" in hints[0]
+    assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY" in hints[0]
     assert "OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental" in hints[0]
     assert sum(line.startswith("tokens: input 1200, output 300") for line in lines) == 3
     assert not any("Weather in Paris" in line for line in lines)
     for span in _model_spans(shown):
         assert span["messages"] == [] and span["genai"]["content_hint"] == hints[0]
+
+
+def test_openai_v2_following_the_hint_stores_content(
+    sqlite_settings: Settings,
+    fake_openai: tuple[str, list[dict[str, Any]]],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hint's first suggestion, set exactly as printed (and nothing else) on the installed openai-v2, makes
+    the next run store the messages: no "not a valid option" warning, no hint any more."""
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+    trace_id = _run(OpenAIInstrumentor(), sqlite_settings, fake_openai[0])
+    (hint, *_) = [line for line in _show(sqlite_settings, trace_id, capsys)[0] if line.startswith("no message content")]
+    first_suggestion = hint.split("(")[0]
+    settings = re.findall(r"(OTEL_\w+)=(\w+)", first_suggestion)
+    assert len(settings) == 2, hint
+    for name, value in settings:
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.WARNING)
+    trace_id = _run(OpenAIInstrumentor(), sqlite_settings, fake_openai[0])
+    lines, shown = _show(sqlite_settings, trace_id, capsys)
+    assert not any("not a valid option" in record.getMessage() for record in caplog.records)
+    assert not any(line.startswith("no message content") for line in lines)
+    assert any(line.startswith("user: hi") for line in lines)
+    assert all(span["messages"] for span in _model_spans(shown))
 
 
 @pytest.fixture

@@ -180,3 +180,31 @@ def test_sessions_screenshots(
     finally:
         shot.context.close()
     assert shot.errors == []
+
+
+def test_span_detail_links_session_and_conversation_ids(page: Page, site: tuple[Viewer, list[str]]) -> None:
+    """On a trace page, the span detail shows ``session.id`` as a link to ``/sessions/<id>`` and
+    ``gen_ai.conversation.id`` as one to ``/sessions/<id>?kind=conversation``; following them opens those pages;
+    a hostile id is a link whose text is the id, running nothing."""
+    ids = site[1]
+    p = page.go(f"/traces/{ids[0]}")
+    p.locator(".wf-row").first.click()
+    p.locator(".detail a.session-link").first.wait_for()
+    hrefs = p.locator(".detail a.session-link").evaluate_all("(els) => els.map((e) => e.getAttribute('href'))")
+    assert sorted(hrefs) == ["/sessions/planner?kind=conversation", "/sessions/sess-1"]
+    p.locator(".detail a.session-link", has_text="sess-1").click()
+    p.wait_for_url("**/sessions/sess-1")
+    p.wait_for_function("() => document.querySelectorAll('.turn').length === 3")
+    p = page.go(f"/traces/{ids[0]}")
+    p.locator(".wf-row").first.click()
+    p.locator(".detail a.session-link", has_text="planner").click()
+    p.wait_for_url("**/sessions/planner?kind=conversation")
+    p.wait_for_function("() => document.querySelectorAll('.turn').length === 2")
+    p = page.go(f"/traces/{ids[3]}")
+    p.locator(".wf-row").first.click()
+    link = p.locator(".detail a.session-link")
+    link.wait_for()
+    assert link.text_content() == HOSTILE
+    link.click()
+    p.wait_for_function("() => document.querySelectorAll('.turn').length === 1")
+    assert p.evaluate("() => typeof window.__pwned") == "undefined"

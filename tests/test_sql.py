@@ -4,6 +4,7 @@ budget and every refusal — on SQLite and PostgreSQL — with the store left as
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -365,3 +366,64 @@ def test_sqlite_values_are_capped_by_the_length_limit(db_path: Path, query: str)
     build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
     with open_store(db_path) as store, pytest.raises(SqlError, match=r"^SQLite: string or blob too big$"):
         run_sql(store, query, timeout=30)
+
+
+WRITES = [
+    ("DELETE FROM spans", "DELETE spans"),
+    ("update spans set name = 'x'", "UPDATE spans"),
+    ("UPDATE traces SET root_name = 'x'", "UPDATE traces"),
+    ("delete from logs", "DELETE logs"),
+    ("INSERT INTO spans (name) VALUES ('x')", "INSERT spans"),
+    ("DELETE FROM lens_spans", "DELETE lens_spans"),
+    ("UPDATE lens_spans SET name = 'x'", "UPDATE lens_spans"),
+]
+
+
+def test_every_write_attempt_gets_the_same_refusal(settings: Settings, sample: Sample) -> None:
+    """A write to a view (``delete from spans``) is refused with the same words as a write to a table (on
+    SQLite it was "SQLite: cannot modify spans because it is a view"), on both backends: ``refused: VERB
+    [name] — otel-lens sql only reads (…)``; SQLite names the view or table."""
+    with open_store(settings.database) as store:
+        for query, what in WRITES:
+            with pytest.raises(SqlRefused) as caught:
+                run_sql(store, query)
+            verb, name = what.split()
+            assert re.fullmatch(rf"refused: {verb}( {name})? — otel-lens sql only reads \(.+\)", str(caught.value))
+            if settings.database.endswith(".db"):
+                assert str(caught.value) == f"refused: {what} — otel-lens sql only reads (SELECT, WITH, EXPLAIN)"
+
+
+def test_running_spans_view_has_the_state_the_read_api_gives(settings: Settings) -> None:
+    """``running_spans`` lists the spans stored running (an ended child is not there) with ``state`` as the read
+    API decides it: ``running`` while the writer beats, ``abandoned`` once it shut down leaving the span open;
+    its "so far" duration and the writer's host come along; a span's ending removes it from the view."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from otel_lens import RunningSpanProcessor
+    from otel_lens.export import LensSpanExporter
+
+    query = "SELECT name, state, service, duration_so_far_ms >= 0, host IS NOT NULL, trace_id FROM running_spans"
+    exporter = LensSpanExporter(settings)
+    running = RunningSpanProcessor(exporter, interval_s=3600)  # checked by hand
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc"}), shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(running)
+    tracer = provider.get_tracer("t")
+    agent = tracer.start_span("agent")
+    tracer.start_span("tool", context=trace.set_span_in_context(agent)).end()
+    other = tracer.start_span("other")
+    assert running.check(everything=True) == 2
+    other.end()
+    with open_store(settings.database) as store:
+        ((name, state, service, so_far, host, trace_id),) = run_sql(store, query).rows
+        assert (name, state, service, so_far, host) == ("agent", "running", "svc", 1, 1)
+        assert {s.name: s.state for s in store.trace(trace_id).spans}["agent"] == state
+    running.shutdown()  # the writer stops with the span still open: abandoned
+    exporter.shutdown()
+    with open_store(settings.database) as store:
+        ((name, state, *_rest, trace_id),) = run_sql(store, query).rows
+        assert (name, state) == ("agent", "abandoned")
+        assert {s.name: s.state for s in store.trace(trace_id).spans}["agent"] == state

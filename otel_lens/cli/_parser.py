@@ -35,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; a parsed namespace carries its command's ``run`` as ``args.run``."""
     parser = _Parser(
         prog="otel-lens",
-        description="Read the spans and logs otel-lens stored: list, show, tail, summarize, prune, export.",
+        description=(
+            "Read the spans and logs otel-lens stored: traces, waterfalls, logs, latency stats, GenAI usage, cost"
+            " and sessions, trace diffs, read-only SQL; export and import OTLP/JSON; prune. `serve` runs the web"
+            " viewer and also receives OTLP (HTTP; gRPC with grpcio) and writes what it receives to the store (--no-otlp"
+            " to only read); `mcp` serves the store to coding agents."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     # --database and --json are accepted before the command too; given on both sides, the later one wins.

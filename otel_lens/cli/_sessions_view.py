@@ -11,8 +11,8 @@ from rich.text import Text
 
 from otel_lens.cli._format import duration, local_time
 from otel_lens.cli._safe_text import safe_text
-from otel_lens.cli._usage import compact
-from otel_lens.query import SessionDetail, SessionSummary, Turn
+from otel_lens.cli._usage import PRICES_HINT, compact
+from otel_lens.query import CAPTURE_HINT, SessionDetail, SessionSummary, Turn
 
 _PREVIEW = 120  # characters of a turn's question or answer on a terminal (piped: whole, on one line)
 
@@ -109,3 +109,10 @@ def render_session(detail: SessionDetail, console: Console) -> None:
         _turn_lines(number, turn, console)
     if detail.turns_truncated:
         console.print(f"(only the first {len(detail.turns)} traces are shown)", style="dim")
+    model_turns = [turn for turn in detail.turns if turn.genai_count]
+    # Once under the turns, only when something is missing: a model call with no stored question nor answer,
+    # a cost shown as "?".
+    if any(turn.user_message is None and turn.assistant_message is None for turn in model_turns):
+        console.print(Text(CAPTURE_HINT, "yellow"))
+    if any(turn.cost is None for turn in model_turns):
+        console.print(Text(PRICES_HINT, "yellow"))

@@ -119,15 +119,28 @@ def _build(rows: Sequence[UsageRow], by: str, priced: bool, layout: _Layout) -> 
     return table
 
 
+PRICES_HINT = (
+    "cost unknown: pip install 'otel-lens[prices]' (genai-prices' table, read offline)"
+    " or pass --prices FILE (JSON: model → price per million tokens)"
+)
+"""Said once wherever a cost is unknown (``usage`` without prices or with an unpriced model, ``session``'s ``$?``)."""
+
+
 def _width(console: Console, table: Table) -> int:
     """The width ``table`` needs with nothing cut (rich's own measure stops at the console's width)."""
     return Measurement.get(console, console.options.update(max_width=_UNBOUNDED), table).maximum
 
 
 def render_usage(
-    rows: Sequence[UsageRow], console: Console, by: str, priced: bool, notes: Console | None = None
+    rows: Sequence[UsageRow],
+    console: Console,
+    by: str,
+    priced: bool,
+    notes: Console | None = None,
+    prices_off: bool = False,
 ) -> None:
-    """The usage table on ``console`` with a total row; the legend of its marks on ``notes`` (stderr)."""
+    """The usage table on ``console`` with a total row; the legend of its marks on ``notes`` (stderr).
+    ``prices_off``: the user asked for no price source (nothing to explain when there is no cost column)."""
     if not rows:
         console.print("no GenAI usage in this window", style="dim")
         return
@@ -153,10 +166,15 @@ def render_usage(
         for row in rows:
             key = _price_key(row, terse=False) if row.price_key is not None else Text("no price", "yellow")
             console.print(Text(f"  {row.key or '(unknown)'}: ", "dim") + key)
-    if notes is None or not priced:
+    if notes is None:
+        return
+    if not priced:  # no cost column at all: say how to get one, unless the user turned prices off
+        if not prices_off:
+            notes.print(PRICES_HINT, style="yellow", markup=False)
         return
     if any(row.cost is None for row in rows):
         notes.print("? = a model without a price (not in --prices, nor in genai-prices when installed)", style="yellow")
+        notes.print(PRICES_HINT, style="yellow", markup=False)
     if layout.key_column and terse and any(row.price_match == "prefix" for row in rows):
         notes.print(
             f"{PREFIX_MARK} = priced by a key the model name starts with, followed by a version/date suffix",

@@ -21,7 +21,7 @@ from otel_lens.query._filters import (
 )
 from otel_lens.query._live import LiveBatch, LiveFeed
 from otel_lens.query._message_model import Message, MessagePart, ToolDefinition, Transcript
-from otel_lens.query._messages import MESSAGE_EVENTS, log_event_name, transcript_of
+from otel_lens.query._messages import CAPTURE_HINT, MESSAGE_EVENTS, log_event_name, transcript_of
 from otel_lens.query._pages import LogPage, TracePage, log_dict
 from otel_lens.query._session_turns import SessionDetail, Turn
 from otel_lens.query._sessions import SessionPage, SessionSummary
@@ -57,6 +57,7 @@ from otel_lens.store.sweeper import PruneSummary
 
 __all__ = [
     "BODY_KEYS",
+    "CAPTURE_HINT",
     "LEVELS",
     "MAX_LIMIT",
     "MESSAGE_EVENTS",

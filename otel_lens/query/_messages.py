@@ -57,10 +57,13 @@ _CONTENT_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 _OPENINFERENCE_REDACTED = "__REDACTED__"
 
 CAPTURE_HINT = (
-    "no message content stored: set OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true"
-    " (on the latest conventions, OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental"
-    " with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only, event_only or span_and_event)"
+    "no message content stored: set OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental"
+    " and OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY (or EVENT_ONLY, SPAN_AND_EVENT);"
+    " older instrumentations on the v1.30 conventions take OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true"
 )
+"""The first suggestion is what opentelemetry-instrumentation-openai-v2 2.4b0 accepts: its util-genai only has the
+latest-conventions path and rejects ``true`` (warning once per call, storing no content); ``true`` stays as the
+fallback for the instrumentations that still read it."""
 OPENINFERENCE_HINT = (
     "no messages stored: OpenInference hid them (OPENINFERENCE_HIDE_INPUTS, OPENINFERENCE_HIDE_INPUT_MESSAGES,"
     " OPENINFERENCE_HIDE_OUTPUTS or OPENINFERENCE_HIDE_OUTPUT_MESSAGES is set): unset them or set them to false"

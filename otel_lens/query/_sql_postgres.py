@@ -87,8 +87,9 @@ def run_postgres(connection: Any, query: str, timeout: float, limit: int) -> Sql
     word = _first_word(query)
     if word not in _PG_READING:
         # The query becomes a subquery of a cursor, where only a SELECT parses; say why, not "syntax error".
-        raise SqlRefused(f"refused: {word.upper() or 'this statement'} — on PostgreSQL otel-lens sql runs one "
-                         "SELECT (or WITH … SELECT, VALUES, TABLE)")  # fmt: skip
+        # Worded as SQLite's refusals: "refused: WHAT — otel-lens sql only reads (what it runs)".
+        raise SqlRefused(f"refused: {word.upper() or 'this statement'} — otel-lens sql only reads (on PostgreSQL "
+                         "one SELECT, WITH … SELECT, VALUES or TABLE)")  # fmt: skip
     refuse_admin_functions(query)  # pg_terminate_backend & co. run even in a read-only transaction
     with connection.cursor() as cursor:
         _warn_if_superuser(connection, cursor)
@@ -96,7 +97,9 @@ def run_postgres(connection: Any, query: str, timeout: float, limit: int) -> Sql
         watchdog = _Watchdog(connection, timeout)
         try:
             cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
-            wrapped = f"{postgres_with_clause()} SELECT * FROM ({query}\n) AS lens_query"
+            cursor.execute("SELECT to_regclass('lens_running') IS NOT NULL AND to_regclass('lens_writers') IS NOT NULL")
+            row = cursor.fetchone()
+            wrapped = f"{postgres_with_clause(bool(row and row[0]))} SELECT * FROM ({query}\n) AS lens_query"
             with watchdog:
                 try:
                     cursor.execute(f"DECLARE lens_sql NO SCROLL CURSOR FOR {wrapped}", prepare=True)

@@ -10,6 +10,7 @@ created before the authorizer is installed, so the user's text runs unchanged (`
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
@@ -133,7 +134,7 @@ def run_sqlite(connection: sqlite3.Connection, query: str, timeout: float, limit
             columns = [d[0] for d in cursor.description or ()]
             rows = [tuple(plain(v) for v in row) for row in cursor.fetchmany(limit)]
         except (sqlite3.Error, sqlite3.Warning) as exc:
-            raise _sqlite_error(exc, guard, timeout) from None
+            raise _sqlite_error(exc, guard, timeout, query) from None
         more, exact = 0, True
         try:
             while chunk := cursor.fetchmany(1000):  # counted within the same time budget
@@ -150,10 +151,21 @@ def run_sqlite(connection: sqlite3.Connection, query: str, timeout: float, limit
             setlimit(_LIMIT_LENGTH, length)
 
 
-def _sqlite_error(exc: BaseException, guard: _Guard, timeout: float) -> SqlError:
+_VIEW_WRITE = re.compile(r"cannot modify (\w+) because it is a view")
+_WRITE_VERB = re.compile(r"\b(insert|replace|update|delete)\b", re.IGNORECASE)
+_ONLY_READS = "otel-lens sql only reads (SELECT, WITH, EXPLAIN)"
+
+
+def _sqlite_error(exc: BaseException, guard: _Guard, timeout: float, query: str) -> SqlError:
     message = " ".join(str(exc).split()) or type(exc).__name__
     if guard.refused is not None:
-        return SqlRefused(f"refused: {guard.refused} — otel-lens sql only reads (SELECT, WITH, EXPLAIN)")
+        return SqlRefused(f"refused: {guard.refused} — {_ONLY_READS}")
+    view = _VIEW_WRITE.search(message)
+    if view is not None:
+        # SQLite stops a write to a (TEMP) view while parsing, before the authorizer sees it: say it the way the
+        # authorizer's refusals do ("refused: DELETE spans"), not as a SQLite error about views.
+        verb = _WRITE_VERB.search(query)
+        return SqlRefused(f"refused: {verb.group(1).upper() if verb else 'a write to'} {view.group(1)} — {_ONLY_READS}")
     if guard.printf is not None and guard.printf.refused is not None:
         return SqlRefused(f"refused: {guard.printf.refused}")
     if guard.timed_out:

@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
         print_json([row.as_dict() for row in rows])
         return 0
     priced = prices is not None or (bundled and bundled_prices() is not None)
-    render_usage(rows, stdout_console(), args.by, priced=priced, notes=stderr_console())
+    render_usage(rows, stdout_console(), args.by, priced=priced, notes=stderr_console(), prices_off=not bundled)
     return 0

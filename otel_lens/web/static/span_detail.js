@@ -6,11 +6,22 @@ import { transcript } from "./transcript.js";
 
 const BODY_PREFIX = "lens.body.";
 
+// Attributes naming a session page link their value to it: the keys the store groups by
+// (otel_lens.store._sessions.SESSION_KEYS), ids up to its MAX_ID long (longer ones are not grouped).
+const SESSION_KEYS = { "session.id": "", "langfuse.session.id": "", "gen_ai.conversation.id": "?kind=conversation" };
+const MAX_SESSION_ID = 1024;
+
+function valueCell(key, value) {
+  const query = SESSION_KEYS[key];
+  if (query === undefined || typeof value !== "string" || !value || value.length > MAX_SESSION_ID) return asText(value);
+  return h("a", { class: "session-link", href: `/sessions/${encodeURIComponent(value)}${query}` }, value);
+}
+
 function table(object) {
   const entries = Object.entries(object || {}).sort(([a], [b]) => (a < b ? -1 : 1));
   if (!entries.length) return h("p", { class: "hint" }, "none");
   return h("table", { class: "kv" }, h("tbody", {}, entries.map(([key, value]) =>
-    h("tr", {}, h("th", { title: key }, breakable(key)), h("td", {}, asText(value))))));
+    h("tr", {}, h("th", { title: key }, breakable(key)), h("td", {}, valueCell(key, value))))));
 }
 
 /** A dotted key with line-break chances after its dots (gen_ai.usage.input_tokens wraps at a dot, not mid-word). */
