@@ -66,7 +66,6 @@ function render(data) {
 }
 
 const wait = retrier(load);
-let feed = null;
 
 async function load() {
   wait.cancel();
@@ -76,7 +75,6 @@ async function load() {
     render(data);
     wait.succeeded();
     setStatus("");
-    if (!feed) feed = follow({ logs: 0 }, { trace: debounce(load, 1000) }, (state) => { if (state === "reopened") load(); });
   } catch (error) {
     if (wait.failed(error)) return;
     if (error.status === 404) root.replaceChildren(h("p", {}, h("a", { href: "/sessions" }, "← Sessions")), h("h1", {}, "Not found"), h("p", { class: "notice" }, error.message));
@@ -84,4 +82,9 @@ async function load() {
   }
 }
 
+// The feed opens at once, not after the first answer: a trace stored while that answer is on its way (or
+// while the session does not exist yet) would otherwise be missed until the next one. Each (re)connection
+// loads again, so whatever was stored before the feed was up is shown too.
+const reload = debounce(load, 300);
+follow({ logs: 0 }, { trace: debounce(load, 1000) }, (state) => { if (state === "live" || state === "reopened") reload(); });
 load();
