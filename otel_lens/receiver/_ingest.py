@@ -22,17 +22,14 @@ completion callback: for an event loop, which must not block) and answers its cl
   It does not close the write store: whoever acquired it releases it.
 
 Storing is idempotent on (trace id, span id) and on a log record's uid, so a retried request never
-stores twice. One thread owns the writes: requests are written in the order they were admitted (the
-SQLite write lock admits one writer anyway; see benchmarks/bench_receiver.py). Requests of one signal
-waiting together are written in one transaction (:mod:`._group`: cheaper per row), so they share one
-outcome; a request never waits for others to arrive.
+stores twice. One thread owns the writes: requests are written in the order they were admitted, one
+transaction each (the SQLite write lock admits one writer anyway; see benchmarks/bench_receiver.py).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import itertools
 import logging
 import math
 import threading
@@ -43,7 +40,6 @@ from typing import Literal
 from otel_lens._guard import internal
 from otel_lens._ratelimit import RateLimitedLog
 from otel_lens.export import OtlpBatch
-from otel_lens.receiver._group import GROUP_ROWS, merge
 from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError, one_line
 from otel_lens.store.shared import WriteStore
 
@@ -67,11 +63,7 @@ class Outcome:
 
     status: Literal["stored", "busy", "failed"]
     stored: int = 0
-    """Rows that were new to the store (a retried request stores 0: it was there already).
-
-    Exact for a request written alone, and for one written with others when all or none of the group's rows
-    were new (new data, or a retry); otherwise at most this request's rows (the store counts per transaction).
-    """
+    """Rows that were new to the store (a retried request stores 0: it was there already)."""
     retry_after_s: float = 0.0
     """For ``busy``: when to try again (whole seconds, for a Retry-After header)."""
     message: str | None = None
@@ -259,38 +251,20 @@ class Ingest:
                     self._cond.wait()
                 if not self._queue:
                     return  # closing and drained
-                group = self._front_group()
-            rows = sum(item.rows for item in group)
+                item = self._queue[0]
+                item.writing = True
             started = time.monotonic()
-            outcome = self._write(group)
+            outcome = self._write(item)
             elapsed = time.monotonic() - started
             with self._cond:
-                for item in group:  # the group is the front of the queue: withdrawals only take waiting ones
-                    self._queue.popleft()
-                    self._rows -= item.rows
-                    self._bytes -= item.nbytes
+                self._queue.popleft()
+                self._rows -= item.rows
+                self._bytes -= item.nbytes
                 if outcome.status == "stored" and elapsed > 0:
-                    self._rate = 0.8 * self._rate + 0.2 * (rows / elapsed)
-            for item in group:
-                item._finish(_share(outcome, item.rows, rows))
+                    self._rate = 0.8 * self._rate + 0.2 * (item.rows / elapsed)
+            item._finish(outcome)
 
-    def _front_group(self) -> list[Ticket]:
-        """The requests written next, marked as being written: the first, and those of its signal right behind it
-        while they fit in :data:`GROUP_ROWS` (caller holds the lock)."""
-        first = self._queue[0]
-        first.writing = True
-        group = [first]
-        rows = first.rows
-        for item in itertools.islice(self._queue, 1, None):
-            if item.kind != first.kind or rows + item.rows > GROUP_ROWS:
-                break
-            item.writing = True
-            group.append(item)
-            rows += item.rows
-        return group
-
-    def _write(self, group: list[Ticket]) -> Outcome:
-        item = group[0]
+    def _write(self, item: Ticket) -> Outcome:
         try:
             if self._store is None:
                 assert self._open is not None
@@ -298,9 +272,8 @@ class Ingest:
                     self._store = self._open()
             store = self._store
             write = store.write_spans if item.kind == "traces" else store.write_logs
-            batch = merge([ticket.batch.batch for ticket in group])
             with internal():
-                return Outcome("stored", stored=write(batch, self._write_timeout_s))
+                return Outcome("stored", stored=write(item.batch.batch, self._write_timeout_s))
         except _PERMANENT as exc:
             self._warnings.warning("permanent", "otel-lens: OTLP %s not stored: %s", item.kind, one_line(exc))
             return Outcome("failed", message=one_line(exc))
@@ -316,10 +289,3 @@ class Ingest:
     def _retry_after(self) -> float:
         """Seconds until the queue has likely drained (caller holds the lock), whole, 1-30."""
         return float(min(max(math.ceil(self._rows / max(self._rate, 1.0)), _MIN_RETRY_S), _MAX_RETRY_S))
-
-
-def _share(outcome: Outcome, rows: int, group_rows: int) -> Outcome:
-    """One request's outcome of its group's write (see :attr:`Outcome.stored`)."""
-    if outcome.status != "stored" or rows == group_rows:
-        return outcome
-    return dataclasses.replace(outcome, stored=rows if outcome.stored == group_rows else min(rows, outcome.stored))
