@@ -15,7 +15,10 @@ Run: ``python benchmarks/bench_facade.py`` (``--quick`` for a smaller run, ``--r
   needs; the index-free variant this benchmark used before is shown too). Goals: 0 lost, throughput ≥ 0.8×, peak RSS growth during the burst ≤ 1.2× (growth over
   the RSS just before the burst: what not dropping spans holds, apart from the code imported).
 - ASGI under load (wrk, else an httpx loop): configure()+instrument_asgi storing every request vs.
-  the stock OTel ASGI middleware with a no-op exporter (goal ≥ 1.0×) and vs. no instrumentation.
+  the stock OTel ASGI middleware with a no-op exporter (goal ≥ 1.0×) and vs. no instrumentation; beside
+  them lens' request path with its export thread dropping each batch (what the request path costs) and
+  storing each batch with the raw-sqlite3 baseline of ``_raw_sqlite.py`` (what storing in SQLite at all
+  costs: lens/raw near 1.0× means otel-lens' own additions to the export are not what is left).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 from _report import Table, median, spread
 
 BURST = 50_000
+BENCH_DIR = Path(__file__).resolve().parent
 
 
 def run_child(code: str, env: dict[str, str] | None = None) -> list[float]:
@@ -107,45 +111,19 @@ if mode == "lens":
     flush = lens.force_flush
     count = lambda: sqlite3.connect(db).execute("select count(*) from lens_spans").fetchone()[0]
 else:
-    import orjson
+    import sys
+    sys.path.insert(0, {bench_dir!r})
+    from _raw_sqlite import RawSqliteSpans
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
     from otel_lens.facade._batch import BatchOptions, LensSpanProcessor
-    from otel_lens.store.database import _PRAGMAS
 
-    class RawSqlite(SpanExporter):
-        # bench_export's raw baseline: the same fields as one row, a unique id index and a time index.
-        def __init__(self):
-            self.db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
-            self.db.execute("pragma journal_mode=wal"); self.db.execute("pragma synchronous=normal")
-            # The store's page-cache budget, so both hold the same SQLite memory (RSS) and cache hits.
-            self.db.execute(f"pragma cache_size={{dict(_PRAGMAS)['cache_size']}}")
-            self.db.execute(
-                "create table spans (trace_id blob, span_id blob, parent_span_id blob, name text, kind int, "
-                "start_ns int, end_ns int, status_code int, status_message text, attributes text, events text)")
-            if mode == "raw":
-                self.db.execute("create unique index spans_ids on spans (trace_id, span_id)")
-                self.db.execute("create index spans_start on spans (start_ns)")
-        def export(self, spans):
-            rows = []
-            for s in spans:
-                c, p = s.context, s.parent
-                rows.append((c.trace_id.to_bytes(16, "big"), c.span_id.to_bytes(8, "big"),
-                    p.span_id.to_bytes(8, "big") if p else None, s.name, s.kind.value, s.start_time, s.end_time,
-                    s.status.status_code.value, s.status.description, orjson.dumps(dict(s.attributes)).decode(),
-                    orjson.dumps([[e.name, e.timestamp, dict(e.attributes or {{}})] for e in s.events]).decode()
-                    if s.events else None))
-            self.db.execute("begin")
-            self.db.executemany("insert into spans values (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self.db.execute("commit")
-            return SpanExportResult.SUCCESS
-
+    raw = RawSqliteSpans(db, indexed=mode == "raw")
     provider = TracerProvider()
-    processor = LensSpanProcessor(RawSqlite(), BatchOptions("OTEL_BSP"))
+    processor = LensSpanProcessor(raw, BatchOptions("OTEL_BSP"))
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     flush = processor.force_flush
-    count = lambda: sqlite3.connect(db).execute("select count(*) from spans").fetchone()[0]
+    count = raw.count
 tracer = trace.get_tracer("burst")
 tracer.start_span("warm-up").end()
 flush()
@@ -166,20 +144,27 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 mode = os.environ["BENCH_MODE"]
 token = os.environ["BENCH_TOKEN"]
-if mode in ("lens", "drop"):
+if mode in ("lens", "drop", "raw"):
     from otel_lens import configure, instrument_asgi, lens_route
     lens = configure(database=os.environ["BENCH_DB"], sweep_interval=0)
     if mode == "drop":
         # lens' request path and queue, but the export thread drops each batch instead of encoding and
         # inserting it: lens minus drop is what the export thread's CPU costs the app on a shared machine.
         lens.span_processor._batcher._export_batch = lambda spans: None
+    elif mode == "raw":
+        # lens' request path and queue, each batch stored by the raw-sqlite3 baseline instead (one row a
+        # span, two indexes, nothing else): what storing in SQLite at all costs the app, its floor.
+        import sys
+        sys.path.insert(0, os.environ["BENCH_DIR"])
+        from _raw_sqlite import RawSqliteSpans
+        lens.span_processor._batcher._export_batch = RawSqliteSpans(os.environ["BENCH_DB"] + ".raw").export
 else:
     def lens_route(name):
         return lambda f: f
 async def hello(request):
     return JSONResponse({"hello": token})
 app = Starlette(routes=[Route("/", lens_route("GET /")(hello))])
-if mode in ("lens", "drop"):
+if mode in ("lens", "drop", "raw"):
     app = instrument_asgi(app)
 elif mode == "stock":
     from opentelemetry import trace
@@ -231,6 +216,7 @@ def start_server(mode: str, workdir: Path, database: Path) -> tuple[subprocess.P
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         env |= {"BENCH_MODE": mode, "BENCH_DB": str(database), "BENCH_TOKEN": token, "OTEL_METRICS_EXPORTER": "none"}
+        env["BENCH_DIR"] = str(BENCH_DIR)
         command = [sys.executable, "-m", "uvicorn", f"{app_file.stem}:app", "--port", str(port)]
         server = subprocess.Popen(
             [*command, "--log-level", "warning", "--no-access-log"],
@@ -343,7 +329,7 @@ def bench_burst(repeats: int, n: int) -> None:
     results: dict[str, list[list[float]]] = {"lens": [], "raw": [], "bare": []}
     for round_ in range(repeats):
         for mode in ("lens", "raw", "bare") if round_ % 2 == 0 else ("bare", "raw", "lens"):
-            results[mode].append(run_child(BURST_CODE.format(mode=mode, n=n)))
+            results[mode].append(run_child(BURST_CODE.format(mode=mode, n=n, bench_dir=str(BENCH_DIR))))
     table = Table(f"burst: {n} spans as fast as possible, median of {repeats} interleaved repeats")
 
     def rate(x: float) -> str:
@@ -373,7 +359,7 @@ def bench_burst(repeats: int, n: int) -> None:
 
 
 def bench_asgi(repeats: int, seconds: float) -> None:
-    modes = ["none", "stock", "lens", "drop"]
+    modes = ["none", "stock", "lens", "drop", "raw"]
     rps: dict[str, list[float]] = {mode: [] for mode in modes}
     cpu: dict[str, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
@@ -399,6 +385,7 @@ def bench_asgi(repeats: int, seconds: float) -> None:
         ("stock", "stock OTel, no-op exporter"),
         ("lens", "lens (configure() + instrument_asgi, storing)"),
         ("drop", "lens, export thread dropping batches"),
+        ("raw", "lens' request path, batches into raw sqlite3"),
     )
 
     def us(x: float) -> str:
@@ -415,6 +402,10 @@ def bench_asgi(repeats: int, seconds: float) -> None:
         table.goal(f"lens/stock, repeat {round_ + 1}", ratio, "≥ 1.0×", ratio >= 1.0)
     for round_ in range(repeats):
         table.add(f"drop/stock, repeat {round_ + 1}", f"{rps['drop'][round_] / rps['stock'][round_]:.2f}×")
+    for round_ in range(repeats):
+        table.add(f"raw/stock, repeat {round_ + 1}", f"{rps['raw'][round_] / rps['stock'][round_]:.2f}×")
+    for round_ in range(repeats):
+        table.add(f"lens/raw, repeat {round_ + 1}", f"{rps['lens'][round_] / rps['raw'][round_]:.2f}×")
     for round_ in range(repeats):
         # stock's CPU per request over lens': the throughput ratio a CPU-bound server would get alone.
         ratio = cpu["stock"][round_] / cpu["lens"][round_]
