@@ -7,12 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
 from otel_lens import open_store
+from otel_lens.export.encode import encode_resource, encode_scope
 from otel_lens.query import _aggregates
 from otel_lens.settings import Settings
 from otel_lens.store import histogram
-from otel_lens.store.rows import LATENCY_LEVELS_NS
-from tests._stats_helpers import HOUR_NS, T0, Span, nearest_rank, write
+from otel_lens.store.rows import LATENCY_LEVELS_NS, EncodedBatch
+from otel_lens.store.shared import acquire, release
+from tests._stats_helpers import HOUR_NS, T0, Span, nearest_rank, span_rows, write
 from tests.test_stats_histogram import DISTRIBUTIONS
 
 QUARTER_NS, DAY_NS = LATENCY_LEVELS_NS
@@ -100,6 +105,32 @@ def test_every_edge_duration_comes_back_exactly(settings: Settings) -> None:
     assert row.distribution == histogram.dense_from_counts(
         {index: sum(1 for value in odd if histogram.bin_of(value) == index) for index in map(histogram.bin_of, odd)}
     )
+
+
+def test_processes_of_one_service_merge_in_the_edge(settings: Settings) -> None:
+    """Spans of one service from two processes (two resources) and of a resource without a service name, all in
+    the edge: by name and by service they are counted under the service, once per group, durations exact."""
+    resources = [encode_resource(Resource.create({"service.name": "api", "host.name": h})) for h in ("a", "b")]
+    resources.append(encode_resource(Resource({"host.name": "c"})))  # no service.name: stored without one
+    spans: list[Span] = [("api", "GET /", 2, EDGE + i, 1_000 + i, i == 3) for i in range(6)]
+    rows = span_rows(spans, ["api"])
+    for i, row in enumerate(rows):
+        row[14] = i % 2  # alternate processes
+    rows += span_rows([("", "orphan", 1, EDGE + 99, 77, False)], [""])
+    rows[-1][14] = 2
+    store = acquire(settings)
+    try:
+        store.write_spans(EncodedBatch(rows, resources, [encode_scope(InstrumentationScope("t", "1"))]), timeout=120)
+    finally:
+        release(store)
+    with open_store(settings.database) as reader:
+        by_name = {(row.service, row.key): row for row in reader.stats(since=_since(CUTOFF))}
+        by_service = {row.key: row for row in reader.stats(since=_since(CUTOFF), by="service")}
+    assert set(by_name) == {("api", "GET /"), ("", "orphan")} and set(by_service) == {"api", ""}
+    for row in (by_name[("api", "GET /")], by_service["api"]):
+        assert (row.count, row.error_count, row.exact) == (6, 1, True)
+        assert (row.p50_ms, row.p99_ms) == (1_002 / 1e6, 1_005 / 1e6)
+    assert (by_service[""].count, by_service[""].p50_ms) == (1, 77 / 1e6)
 
 
 def test_windows_cutting_an_hour_keep_the_bound_and_count_reexports_once(settings: Settings) -> None:

@@ -20,7 +20,7 @@ from otel_lens.query.results import SPAN_KINDS, StatRow
 from otel_lens.store import histogram
 from otel_lens.store._backends import backend_of
 from otel_lens.store.migrations import table_columns
-from otel_lens.store.rows import ID_CHUNK, LATENCY_LEVELS_NS, LATENCY_SEALED_KEY, STATUS_ERROR, USAGE_BUCKET_NS
+from otel_lens.store.rows import LATENCY_LEVELS_NS, LATENCY_SEALED_KEY, STATUS_ERROR, USAGE_BUCKET_NS
 from otel_lens.store.schema import Models
 
 _PERCENTILES = (50, 95, 99)
@@ -168,25 +168,27 @@ def _scan(models: Models, by: str, cutoff: int | None, before: int | None) -> di
     SQL does the grouping (through the ``start_ns`` index, reading only the columns it needs): one row per
     span name, kind and resource with the count, errors, exact bounds and the durations as one comma-joined
     text, so Python parses text in C instead of stepping through a row per span (the partial first hour of
-    ``--since 24h`` is thousands of spans on a dense store). Resources merge under their service's name here
-    (a service runs as many resources, one per process).
+    ``--since 24h`` is thousands of spans on a dense store); the resource's service is joined to the grouped
+    rows, not to the spans. Resources merge under their service's name here (a service runs as many
+    resources, one per process).
     """
     span: Any = models.span
     db = span._meta.database
     p = db.param
     key = "name, kind, resource_id" if by == "name" else "resource_id"
     where = [f"start_ns >= {p}"] * (cutoff is not None) + [f"start_ns < {p}"] * (before is not None)
-    sql = (
-        f"SELECT {key}, count(*), sum(CASE WHEN status_code = {STATUS_ERROR} THEN 1 ELSE 0 END), "
-        f"min(duration_ns), max(duration_ns), {backend_of(db).joined_integers('duration_ns')} "
-        f"FROM {span._meta.table_name}{' WHERE ' if where else ''}{' AND '.join(where)} GROUP BY {key}"
+    grouped = (
+        f"SELECT {key}, count(*) AS n, sum(CASE WHEN status_code = {STATUS_ERROR} THEN 1 ELSE 0 END) AS errors, "
+        f"min(duration_ns) AS low, max(duration_ns) AS high, {backend_of(db).joined_integers('duration_ns')} AS "
+        f"durations FROM {span._meta.table_name}{' WHERE ' if where else ''}{' AND '.join(where)} GROUP BY {key}"
     )
-    found = db.execute_sql(sql, [bound for bound in (cutoff, before) if bound is not None]).fetchall()
-    services = _services(models, {row[-6] for row in found})
+    sql = (
+        f"SELECT {'g.name, g.kind, ' if by == 'name' else ''}COALESCE(r.service, ''), g.n, g.errors, g.low, g.high, "
+        f"g.durations FROM ({grouped}) g LEFT JOIN {models.resource._meta.table_name} r ON r.id = g.resource_id"
+    )
     tallies: dict[Group, _Tally] = {}
-    for row in found:
-        resource_id, count, errors, low, high, durations = row[-6:]
-        service = services.get(int(resource_id), "")
+    for row in db.execute_sql(sql, [bound for bound in (cutoff, before) if bound is not None]).fetchall():
+        service, count, errors, low, high, durations = row[-6:]
         group: Group = (str(row[0]), int(row[1]), service) if by == "name" else (service, None, service)
         tally = tallies.get(group)
         if tally is None:
@@ -196,15 +198,3 @@ def _scan(models: Models, by: str, cutoff: int | None, before: int | None) -> di
         tally.add_bounds(int(low), int(high))
         tally.exact.extend(map(int, durations.split(",")))
     return tallies
-
-
-def _services(models: Models, resource_ids: set[Any]) -> dict[int, str]:
-    """The service name of each resource row (``""`` when it has none)."""
-    resource: Any = models.resource
-    found: dict[int, str] = {}
-    wanted = sorted(int(i) for i in resource_ids)
-    for start in range(0, len(wanted), ID_CHUNK):
-        query = resource.select(resource.id, resource.service).where(resource.id.in_(wanted[start : start + ID_CHUNK]))
-        for row_id, service in query.tuples():
-            found[int(row_id)] = service or ""
-    return found
