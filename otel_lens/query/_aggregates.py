@@ -3,7 +3,8 @@
 ``stats`` reads the latency histograms the writer keeps (hourly: ``lens_latency``, schema 4; their 6-hour
 and day sums: ``lens_latency_levels``, schema 7), so its cost grows with groups × (at most 5 + 3 + days
 + 2) rows, not with the spans of the window nor with how densely the hours are filled. The partial
-hour at the window's start is read from the spans themselves: counts and error counts are always exact, and a group whose
+hour at the window's start is read from the spans themselves, grouped in SQL (one row per group with its
+durations as text, see :func:`_scan`): counts and error counts are always exact, and a group whose
 spans all lie in that partial hour (any window up to an hour long just after the hour, e.g. ``--since
 5m``) gets exact percentiles; the others are within ±3.125 % (see :mod:`otel_lens.store._histogram`).
 A store no writer has migrated to schema 4 yet is read the exact way, by scanning its spans.
