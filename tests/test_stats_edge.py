@@ -79,9 +79,9 @@ def test_the_extremes_and_counts_stay_exact_whichever_level_holds_the_rest(setti
 
 def test_every_edge_duration_comes_back_exactly(settings: Settings) -> None:
     """The edge's SQL grouping hands back each span's duration as stored (0, 1 ns, 31/32 ns at the exact-bin
-    edge, past 2**53, 2**62 + 1), with exact bounds and error counts, per name/kind/service and per service;
+    edge, past 2**53, 2**62 + 1, repeated ones as often as they occur), with exact bounds and error counts, per name/kind/service and per service;
     its histogram holds the bins :func:`histogram.bin_of` gives each duration."""
-    odd = [0, 1, 31, 32, 33, 2**53 + 1, HUGE, 999_999_999, 10**12 + 7]
+    odd = [0, 1, 31, 32, 33, 2**53 + 1, HUGE, 999_999_999, 10**12 + 7, 1, 1, HUGE]  # repeats count each time
     spans: list[Span] = [("a", "op", 1, EDGE + i, value, i % 3 == 0) for i, value in enumerate(odd)]
     spans += [("b", "op", 1, EDGE + 100 + i, value, False) for i, value in enumerate(odd[::-1])]
     spans += [("a", "other", 3, EDGE + 200, 5, True), ("a", "op", 1, BEFORE, 4, True)]
