@@ -63,11 +63,23 @@ def representative(index: int, low: int, high: int) -> float:
 
 
 def from_counts(counts: dict[int, int]) -> int:
-    """The packed form of ``{bin: count}``."""
-    packed = 0
-    for index, count in counts.items():
-        packed += count << (index * FIELD_BITS)
-    return packed
+    """The packed form of ``{bin: count}``.
+
+    Built as one uint32 array turned into an int at once: shifting and adding each count would build and add
+    an int as wide as the histogram per bin (``stats`` packs the durations of a window's partial first hour).
+    """
+    if not counts:
+        return 0
+    first = min(counts)
+    fields = array(_U32, bytes((max(counts) - first + 1) * 4))
+    try:
+        for index, count in counts.items():
+            fields[index - first] = count
+    except OverflowError:  # a count past a field (2**32 spans in one bin): the sum carries, as it always did
+        return sum(count << (index * FIELD_BITS) for index, count in counts.items())
+    if _SWAP:  # pragma: no cover - big-endian machines
+        fields.byteswap()
+    return int.from_bytes(fields.tobytes(), "little") << (first * FIELD_BITS)
 
 
 def _fields(packed: int) -> tuple[int, array[int]]:

@@ -196,6 +196,12 @@ class Backend:
         """``values`` as this backend can store them (e.g. without NUL characters in text)."""
         return tuple(values)
 
+    @staticmethod
+    def joined_integers(column: str) -> str:
+        """An aggregate of an integer ``column``'s values as one comma-separated text (``stats`` reads a group's
+        durations of a window's partial first hour so: one row per group instead of one per span)."""
+        return f"group_concat({column}, ',')"
+
     ids_commit_in_order: ClassVar[bool] = True
     """Rows become visible in id order (one writer at a time): a reader following new rows by id needs no
     :meth:`commit_snapshot`."""

@@ -134,6 +134,10 @@ class PostgresBackend(Backend):
     def clean_row(self, values: Iterable[Any]) -> tuple[Any, ...]:
         return _postgres.clean_row(values)
 
+    @staticmethod
+    def joined_integers(column: str) -> str:
+        return f"string_agg(CAST({column} AS TEXT), ',')"
+
     ids_commit_in_order = False  # BIGSERIAL ids are drawn before commit; concurrent writers commit out of order
 
     def commit_snapshot(self, db: pw.Database) -> tuple[int, int] | None:
