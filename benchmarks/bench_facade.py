@@ -18,7 +18,8 @@ Run: ``python benchmarks/bench_facade.py`` (``--quick`` for a smaller run, ``--r
   the stock OTel ASGI middleware with a no-op exporter (goal ≥ 1.0×) and vs. no instrumentation; beside
   them lens' request path with its export thread dropping each batch (what the request path costs) and
   storing each batch with the raw-sqlite3 baseline of ``_raw_sqlite.py`` (what storing in SQLite at all
-  costs: lens/raw near 1.0× means otel-lens' own additions to the export are not what is left).
+  costs: lens/raw near 1.0× means otel-lens' own additions to the export are not what is left), and
+  lens storing with the endpoint not decorated by ``lens_route`` (what that one extra span a request costs).
 """
 
 from __future__ import annotations
@@ -144,9 +145,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 mode = os.environ["BENCH_MODE"]
 token = os.environ["BENCH_TOKEN"]
-if mode in ("lens", "drop", "raw"):
+if mode in ("lens", "drop", "raw", "mw"):
     from otel_lens import configure, instrument_asgi, lens_route
     lens = configure(database=os.environ["BENCH_DB"], sweep_interval=0)
+    if mode == "mw":
+        # Storing like lens, the endpoint without lens_route: what lens_route's span adds to a request.
+        def lens_route(name):
+            return lambda f: f
     if mode == "drop":
         # lens' request path and queue, but the export thread drops each batch instead of encoding and
         # inserting it: lens minus drop is what the export thread's CPU costs the app on a shared machine.
@@ -164,7 +169,7 @@ else:
 async def hello(request):
     return JSONResponse({"hello": token})
 app = Starlette(routes=[Route("/", lens_route("GET /")(hello))])
-if mode in ("lens", "drop", "raw"):
+if mode in ("lens", "drop", "raw", "mw"):
     app = instrument_asgi(app)
 elif mode == "stock":
     from opentelemetry import trace
@@ -359,7 +364,7 @@ def bench_burst(repeats: int, n: int) -> None:
 
 
 def bench_asgi(repeats: int, seconds: float) -> None:
-    modes = ["none", "stock", "lens", "drop", "raw"]
+    modes = ["none", "stock", "lens", "drop", "raw", "mw"]
     rps: dict[str, list[float]] = {mode: [] for mode in modes}
     cpu: dict[str, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
@@ -386,6 +391,7 @@ def bench_asgi(repeats: int, seconds: float) -> None:
         ("lens", "lens (configure() + instrument_asgi, storing)"),
         ("drop", "lens, export thread dropping batches"),
         ("raw", "lens' request path, batches into raw sqlite3"),
+        ("mw", "lens storing, endpoint without lens_route"),
     )
 
     def us(x: float) -> str:
@@ -406,6 +412,9 @@ def bench_asgi(repeats: int, seconds: float) -> None:
         table.add(f"raw/stock, repeat {round_ + 1}", f"{rps['raw'][round_] / rps['stock'][round_]:.2f}×")
     for round_ in range(repeats):
         table.add(f"lens/raw, repeat {round_ + 1}", f"{rps['lens'][round_] / rps['raw'][round_]:.2f}×")
+    for round_ in range(repeats):
+        ratio = rps["mw"][round_] / rps["stock"][round_]
+        table.add(f"lens without lens_route/stock, repeat {round_ + 1}", f"{ratio:.2f}×")
     for round_ in range(repeats):
         # stock's CPU per request over lens': the throughput ratio a CPU-bound server would get alone.
         ratio = cpu["stock"][round_] / cpu["lens"][round_]
