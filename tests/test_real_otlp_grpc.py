@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc.error_details_pb2 import RetryInfo
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -168,7 +168,7 @@ def test_the_token_is_required_as_bearer_metadata(tmp_path: Path) -> None:
 
 def test_bad_payloads_partial_success_and_metrics_get_the_specs_answers(served: tuple[Viewer, str, Path]) -> None:
     """Bytes that are not a request: INVALID_ARGUMENT naming why (one line); spans with bad ids: OK with
-    partial_success (rejected_spans and the reason), the valid span stored; a message past the body cap
+    partial_success (rejected_spans and the reason), the valid span stored, likewise rejected_log_records for logs; a message past the body cap
     (also a gzip bomb): RESOURCE_EXHAUSTED from grpc itself (before any decoding); metrics: OK, every point rejected; serve keeps serving throughout."""
     viewer, address, database = served
     for garbage in (b"\xff\xff\xff", b"\x0a\x05abc"):
@@ -184,6 +184,11 @@ def test_bad_payloads_partial_success_and_metrics_get_the_specs_answers(served: 
     assert answer.partial_success.error_message == "1 spans rejected: 1 with an invalid trace id (5 bytes)"
     assert [s["name"] for s in lens(database, "show", bytes(range(1, 17)).hex())["spans"]] == ["raw span"]
     assert ExportLogsServiceResponse.FromString(_call(address, LOGS, b"")).HasField("partial_success") is False
+    logs = ExportLogsServiceRequest()
+    logs.resource_logs.add().scope_logs.add().log_records.add(trace_id=b"short", time_unix_nano=10**18)
+    answer_l = ExportLogsServiceResponse.FromString(_call(address, LOGS, logs.SerializeToString()))
+    assert answer_l.partial_success.rejected_log_records == 1
+    assert answer_l.partial_success.error_message == "1 log records rejected: 1 with an invalid trace id (5 bytes)"
 
     too_big = _request(_span(9, name="x" * (17 * 1024 * 1024)))  # past the 16 MiB body cap
     assert _error(address, TRACES, too_big).code() == grpc.StatusCode.RESOURCE_EXHAUSTED
