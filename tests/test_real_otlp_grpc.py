@@ -36,19 +36,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_lens._redact import REDACTED, Redactor
+from otel_lens._redact import Redactor
 from otel_lens.receiver import Ingest, OtlpGrpcServer
 from otel_lens.settings import Settings
 from otel_lens.store.shared import acquire, release
-from tests._receiver import lens
+from tests._receiver import assert_stored_as_captured, lens
 from tests._web import Viewer, serve
 
 CLIENT = Path(__file__).parent / "data" / "otlp_grpc_client.py"
 _GRPC = re.compile(
     r"OTLP/gRPC receiver: export with OTEL_EXPORTER_OTLP_ENDPOINT=http://(\S+) OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
 )
-_SPAN_FIELDS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano",
-                "end_time_unix_nano", "status", "attributes", "resource", "scope")  # fmt: skip
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 METRICS = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
@@ -120,35 +118,7 @@ def test_official_grpc_exporters_store_what_the_sdk_captured(tmp_path: Path, com
     database = tmp_path / "lens.db"
     with serve(database) as viewer:
         captured = _run_client(_grpc_address(viewer), tmp_path / "captured.json", compression)
-        assert captured["resent"], "the second send of the same spans was not accepted"
-        stored: dict[str, dict[str, Any]] = {}
-        for trace_id in sorted({s["trace_id"] for s in captured["spans"]}):
-            for span in lens(database, "show", trace_id)["spans"]:
-                assert span["span_id"] not in stored, "a span is stored twice"
-                stored[span["span_id"]] = span
-        logs = lens(database, "logs", "--limit", "100")
-    assert len(captured["spans"]) == 4 and sorted(stored) == sorted(s["span_id"] for s in captured["spans"])
-    for expected in captured["spans"]:
-        span = stored[expected["span_id"]]
-        expected["attributes"] = {k: REDACTED if k == "token" else v for k, v in expected["attributes"].items()}
-        assert {f: span[f] for f in _SPAN_FIELDS} == {f: expected[f] for f in _SPAN_FIELDS}
-        assert [{k: e[k] for k in ("name", "time_unix_nano", "attributes")} for e in span["events"]] == expected[
-            "events"
-        ]
-        assert span["links"] == expected["links"]
-    assert {s["kind"] for s in stored.values()} == {"SERVER", "CLIENT", "PRODUCER", "CONSUMER"}
-    assert len(logs) == len(captured["logs"]) == 3
-    by_body = {str(log["body"]): log for log in logs}
-    for expected in captured["logs"]:
-        log = by_body[str(expected["body"])]
-        assert (log["severity_number"], log["severity_text"]) == (
-            expected["severity_number"],
-            expected["severity_text"],
-        )
-        assert log["attributes"] == {k: REDACTED if k == "password" else v for k, v in expected["attributes"].items()}
-        assert (log["trace_id"], log["span_id"], log["event_name"]) == (expected["trace_id"], expected["span_id"],
-                                                                          expected["event_name"])  # fmt: skip
-        assert log["service"] == "grpc-client" and log["logger"] == "billing.logs"
+        assert_stored_as_captured(database, captured)
 
 
 def test_the_token_is_required_as_bearer_metadata(tmp_path: Path) -> None:
@@ -162,7 +132,7 @@ def test_the_token_is_required_as_bearer_metadata(tmp_path: Path) -> None:
             error = _error(address, TRACES, _request(_span(1)), metadata)
             assert error.code() == grpc.StatusCode.UNAUTHENTICATED and "Bearer" in (error.details() or "")
         captured = _run_client(address, tmp_path / "captured.json", token="t0ken-123")
-        assert len(lens(database, "show", captured["spans"][0]["trace_id"])["spans"]) == 4
+        assert len(lens(database, "show", captured["spans"][0]["trace_id"])["spans"]) == 5
         assert lens(database, "traces", "--name", "raw span") == []
 
 
