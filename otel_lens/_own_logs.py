@@ -12,8 +12,8 @@ on stderr as that last resort would: WARNING and above, the bare message.
 from __future__ import annotations
 
 import logging
-import sys
-from typing import Any
+
+from otel_lens._last_resort import LastResort
 
 OWN = "otel_lens"
 
@@ -40,21 +40,11 @@ def _nobody_else_shows(record: logging.LogRecord) -> bool:
     return True
 
 
-class _LastResortForOwn(logging.StreamHandler):  # type: ignore[type-arg]
+class _LastResortForOwn(LastResort):
     """Python's last resort for otel-lens's own records, also when bridges are the only other handlers."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.setLevel(logging.WARNING)
-        self.addFilter(_nobody_else_shows)
-
-    @property
-    def stream(self) -> Any:  # sys.stderr at the time of each record, as logging.lastResort does
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
+        super().__init__(_nobody_else_shows)
 
 
 def install() -> None:

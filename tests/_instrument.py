@@ -67,6 +67,23 @@ def listening(path: Path) -> bool:
     return True
 
 
+def start_server(tmp_path: Path, command: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """``opentelemetry-instrument <command>`` started in ``tmp_path``, returned once it listens on
+    ``tmp_path/app.sock``; a server that exits first (or never listens) fails the test with its stderr."""
+    server = subprocess.Popen(
+        [INSTRUMENT, *command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: listening(tmp_path / "app.sock") or server.poll() is not None, what="the server listening")
+        assert server.poll() is None, server.communicate()[1]
+    except BaseException:
+        if server.poll() is None:  # never listened: stopped as the callers' own cleanup stops it once started
+            server.send_signal(signal.SIGTERM)
+            finish(server)
+        raise
+    return server
+
+
 @dataclass
 class Served:
     """What a served-then-terminated run gave: the trace id of each request, exit code, stderr."""
@@ -90,18 +107,9 @@ def serve_and_terminate(
     ``requests`` requests, send SIGTERM ``sigterm_after_s`` after the last response, wait for the exit."""
     write_script(tmp_path, "app.py", source)
     sock = tmp_path / "app.sock"
-    server = subprocess.Popen(
-        [INSTRUMENT, *command],
-        cwd=tmp_path,
-        env=env or instrument_env(db_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = start_server(tmp_path, command, env or instrument_env(db_path))
     traces: list[str] = []
     try:
-        wait_until(lambda: listening(sock) or server.poll() is not None, what="the server listening")
-        assert server.poll() is None, server.communicate()[1]
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://app", timeout=60) as client:
             for number in range(requests):
                 response = client.get(f"/item/{number}")

@@ -1,4 +1,5 @@
-"""Receiver test helpers: a real ``otel-lens serve`` with its OTLP port, and the official client process."""
+"""Receiver test helpers: a real ``otel-lens serve`` with its OTLP port, the official client process, and the check
+that what it captured is what the store returns."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from otel_lens._redact import REDACTED
 from tests._web import Viewer, serve
 
 CLIENT = Path(__file__).parent / "data" / "otlp_http_client.py"
 _ENDPOINT = re.compile(r"OTEL_EXPORTER_OTLP_ENDPOINT=(http://\S+)")
+_SPAN_FIELDS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano",
+                "end_time_unix_nano", "status", "attributes", "resource", "scope")  # fmt: skip
 
 
 class Served:
@@ -57,3 +61,47 @@ def lens(database: Path, *args: str) -> Any:
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def stored_spans(database: Path, trace_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The stored spans of ``trace_ids`` by span id (``show --json``), failing when one is stored twice."""
+    stored: dict[str, dict[str, Any]] = {}
+    for trace_id in sorted(trace_ids):
+        for span in lens(database, "show", trace_id)["spans"]:
+            assert span["span_id"] not in stored, "a span is stored twice"
+            stored[span["span_id"]] = span
+    return stored
+
+
+def assert_stored_as_captured(database: Path, captured: dict[str, Any]) -> None:
+    """The scenario of tests/data/_otlp_client.py, as the client's in-memory exporters captured it, is what
+    ``show``/``logs --json`` return: each span once though sent twice (ids, names, kinds, times, status,
+    attributes, events, links, resource, scope), each log record, secrets redacted as they are in-process."""
+    assert captured["resent"], "the second send of the same spans was not accepted"
+    stored = stored_spans(database, {s["trace_id"] for s in captured["spans"]})
+    logs = lens(database, "logs", "--limit", "100")
+    assert len(captured["spans"]) == 5
+    assert sorted(stored) == sorted(s["span_id"] for s in captured["spans"])  # each once, though sent twice
+    for expected in captured["spans"]:
+        span = stored[expected["span_id"]]
+        expected["attributes"] = _redacted(expected["attributes"], "api_key")
+        assert {f: span[f] for f in _SPAN_FIELDS} == {f: expected[f] for f in _SPAN_FIELDS}
+        assert [{k: e[k] for k in ("name", "time_unix_nano", "attributes")} for e in span["events"]] == expected[
+            "events"
+        ]
+        assert span["links"] == expected["links"]
+    assert {s["kind"] for s in stored.values()} == {"SERVER", "CLIENT", "PRODUCER", "CONSUMER"}
+    assert len(logs) == len(captured["logs"]) == 3
+    by_body = {str(log["body"]): log for log in logs}
+    for expected in captured["logs"]:
+        log = by_body[str(expected["body"])]
+        assert log["severity_number"] == expected["severity_number"]
+        assert log["severity_text"] == expected["severity_text"]
+        assert log["attributes"] == _redacted(expected["attributes"], "password")
+        assert (log["trace_id"], log["span_id"]) == (expected["trace_id"], expected["span_id"])
+        assert log["event_name"] == expected["event_name"]
+        assert log["service"] == "otlp-client" and log["logger"] == "shop.logs"
+
+
+def _redacted(attributes: dict[str, Any], *secret: str) -> dict[str, Any]:
+    return {key: REDACTED if key in secret else value for key, value in attributes.items()}

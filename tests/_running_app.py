@@ -4,17 +4,25 @@
 it when the test writes ``finish`` there (or is killed); ``more`` there makes it run one more step
 (``late_step``) first. Mode ``open-at-exit`` instead exits normally
 while a daemon thread still has a span open.
+
+The steps every such process goes through (the zero-code one of ``test_running_distro.py`` too, which
+keeps the same control files and span shape) are here once: ``wait_running``, then ``end_run``,
+``kill_9_abandons`` or ``sigterm_abandons_at_once``, inside ``reaped`` so no child outlives its test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests._reliability import PROCESS_TIMEOUT_S, child_env, start_python, wait_until, write_script
+from tests._reliability import PROCESS_TIMEOUT_S, child_env, finish, start_python, wait_until, write_script
 
 APP = """
     import sys, threading, time
@@ -115,3 +123,48 @@ def wait_running(database: str, process: subprocess.Popen[str], control: Path) -
 
     wait_until(running, PROCESS_TIMEOUT_S, "the long span to be stored as running")
     return seen[-1]
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen[str]) -> Iterator[None]:
+    """Around the steps that drive ``process``: kill it if they leave it running (a failed assertion)."""
+    try:
+        yield
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def end_run(process: subprocess.Popen[str], control: Path) -> tuple[int, str, str]:
+    """Let the long span end (``finish`` in the control directory); the exit code, stdout and stderr."""
+    (control / "finish").write_text("1")
+    return finish(process)
+
+
+def kill_9_abandons(database: str, process: subprocess.Popen[str], control: Path) -> dict[str, Any]:
+    """``kill -9`` once the long span is listed running; returns that listing once the trace reads abandoned
+    (past the heartbeat bound, decided by the reader) and nothing is listed running."""
+    try:
+        listed = wait_running(database, process, control)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate(timeout=PROCESS_TIMEOUT_S)
+
+    def abandoned() -> bool:
+        return bool(cli(database, "traces")[0]["state"] == "abandoned")
+
+    wait_until(abandoned, ABANDON_TIMEOUT_S, "the killed process's running span to read as abandoned")
+    assert cli(database, "traces", "--running") == []
+    return listed
+
+
+def sigterm_abandons_at_once(database: str, process: subprocess.Popen[str], control: Path) -> None:
+    """SIGTERM once the long span is listed running: the process dies by the signal (its handler flushed
+    first), and the trace reads abandoned right away with its three finished steps counted."""
+    with reaped(process):
+        listed = wait_running(database, process, control)
+        process.send_signal(signal.SIGTERM)
+        code, _, err = finish(process)
+        assert code == -signal.SIGTERM, err
+    (trace,) = cli(database, "traces")
+    assert (trace["trace_id"], trace["state"], trace["span_count"]) == (listed["trace_id"], "abandoned", 3)

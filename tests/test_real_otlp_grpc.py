@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc.error_details_pb2 import RetryInfo
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -36,19 +36,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_lens._redact import REDACTED, Redactor
+from otel_lens._redact import Redactor
 from otel_lens.receiver import Ingest, OtlpGrpcServer
 from otel_lens.settings import Settings
 from otel_lens.store.shared import acquire, release
-from tests._receiver import lens
+from tests._receiver import assert_stored_as_captured, lens
 from tests._web import Viewer, serve
 
 CLIENT = Path(__file__).parent / "data" / "otlp_grpc_client.py"
 _GRPC = re.compile(
     r"OTLP/gRPC receiver: export with OTEL_EXPORTER_OTLP_ENDPOINT=http://(\S+) OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
 )
-_SPAN_FIELDS = ("trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano",
-                "end_time_unix_nano", "status", "attributes", "resource", "scope")  # fmt: skip
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 METRICS = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
@@ -120,35 +118,7 @@ def test_official_grpc_exporters_store_what_the_sdk_captured(tmp_path: Path, com
     database = tmp_path / "lens.db"
     with serve(database) as viewer:
         captured = _run_client(_grpc_address(viewer), tmp_path / "captured.json", compression)
-        assert captured["resent"], "the second send of the same spans was not accepted"
-        stored: dict[str, dict[str, Any]] = {}
-        for trace_id in sorted({s["trace_id"] for s in captured["spans"]}):
-            for span in lens(database, "show", trace_id)["spans"]:
-                assert span["span_id"] not in stored, "a span is stored twice"
-                stored[span["span_id"]] = span
-        logs = lens(database, "logs", "--limit", "100")
-    assert len(captured["spans"]) == 4 and sorted(stored) == sorted(s["span_id"] for s in captured["spans"])
-    for expected in captured["spans"]:
-        span = stored[expected["span_id"]]
-        expected["attributes"] = {k: REDACTED if k == "token" else v for k, v in expected["attributes"].items()}
-        assert {f: span[f] for f in _SPAN_FIELDS} == {f: expected[f] for f in _SPAN_FIELDS}
-        assert [{k: e[k] for k in ("name", "time_unix_nano", "attributes")} for e in span["events"]] == expected[
-            "events"
-        ]
-        assert span["links"] == expected["links"]
-    assert {s["kind"] for s in stored.values()} == {"SERVER", "CLIENT", "PRODUCER", "CONSUMER"}
-    assert len(logs) == len(captured["logs"]) == 3
-    by_body = {str(log["body"]): log for log in logs}
-    for expected in captured["logs"]:
-        log = by_body[str(expected["body"])]
-        assert (log["severity_number"], log["severity_text"]) == (
-            expected["severity_number"],
-            expected["severity_text"],
-        )
-        assert log["attributes"] == {k: REDACTED if k == "password" else v for k, v in expected["attributes"].items()}
-        assert (log["trace_id"], log["span_id"], log["event_name"]) == (expected["trace_id"], expected["span_id"],
-                                                                          expected["event_name"])  # fmt: skip
-        assert log["service"] == "grpc-client" and log["logger"] == "billing.logs"
+        assert_stored_as_captured(database, captured)
 
 
 def test_the_token_is_required_as_bearer_metadata(tmp_path: Path) -> None:
@@ -162,13 +132,13 @@ def test_the_token_is_required_as_bearer_metadata(tmp_path: Path) -> None:
             error = _error(address, TRACES, _request(_span(1)), metadata)
             assert error.code() == grpc.StatusCode.UNAUTHENTICATED and "Bearer" in (error.details() or "")
         captured = _run_client(address, tmp_path / "captured.json", token="t0ken-123")
-        assert len(lens(database, "show", captured["spans"][0]["trace_id"])["spans"]) == 4
+        assert len(lens(database, "show", captured["spans"][0]["trace_id"])["spans"]) == 5
         assert lens(database, "traces", "--name", "raw span") == []
 
 
 def test_bad_payloads_partial_success_and_metrics_get_the_specs_answers(served: tuple[Viewer, str, Path]) -> None:
     """Bytes that are not a request: INVALID_ARGUMENT naming why (one line); spans with bad ids: OK with
-    partial_success (rejected_spans and the reason), the valid span stored; a message past the body cap
+    partial_success (rejected_spans and the reason), the valid span stored, likewise rejected_log_records for logs; a message past the body cap
     (also a gzip bomb): RESOURCE_EXHAUSTED from grpc itself (before any decoding); metrics: OK, every point rejected; serve keeps serving throughout."""
     viewer, address, database = served
     for garbage in (b"\xff\xff\xff", b"\x0a\x05abc"):
@@ -184,6 +154,11 @@ def test_bad_payloads_partial_success_and_metrics_get_the_specs_answers(served: 
     assert answer.partial_success.error_message == "1 spans rejected: 1 with an invalid trace id (5 bytes)"
     assert [s["name"] for s in lens(database, "show", bytes(range(1, 17)).hex())["spans"]] == ["raw span"]
     assert ExportLogsServiceResponse.FromString(_call(address, LOGS, b"")).HasField("partial_success") is False
+    logs = ExportLogsServiceRequest()
+    logs.resource_logs.add().scope_logs.add().log_records.add(trace_id=b"short", time_unix_nano=10**18)
+    answer_l = ExportLogsServiceResponse.FromString(_call(address, LOGS, logs.SerializeToString()))
+    assert answer_l.partial_success.rejected_log_records == 1
+    assert answer_l.partial_success.error_message == "1 log records rejected: 1 with an invalid trace id (5 bytes)"
 
     too_big = _request(_span(9, name="x" * (17 * 1024 * 1024)))  # past the 16 MiB body cap
     assert _error(address, TRACES, too_big).code() == grpc.StatusCode.RESOURCE_EXHAUSTED

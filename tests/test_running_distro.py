@@ -9,7 +9,6 @@ it abandoned; SIGTERM marks it abandoned at once; ``OTEL_EXPORTER_LENS_RUNNING_S
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -21,9 +20,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests._instrument import BIN, INSTRUMENT, instrument_env, listening
+from tests._instrument import BIN, INSTRUMENT, instrument_env, start_server
 from tests._reliability import PROCESS_TIMEOUT_S, finish, wait_for_file, wait_until, write_script
-from tests._running_app import ABANDON_TIMEOUT_S, cli, spans_by_name, wait_running
+from tests._running_app import (
+    cli,
+    end_run,
+    kill_9_abandons,
+    reaped,
+    sigterm_abandons_at_once,
+    spans_by_name,
+    wait_running,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -88,17 +95,13 @@ def test_a_long_span_under_instrument_runs_then_its_ended_row_replaces_it(tmp_pa
     """`opentelemetry-instrument python app.py`: the open span is listed running (its real root, its ended
     children counted, it not yet) from another process; once it ends one ended row replaces it."""
     process, control = start_script(tmp_path, database_url)
-    try:
+    with reaped(process):
         listed = wait_running(database_url, process, control)
         assert (listed["root_name"], listed["state"], listed["span_count"]) == ("agent_run", "running", 3)
         root = spans_by_name(database_url, listed["trace_id"])["agent_run"]
         assert root["state"] == "running" and root["end_time_unix_nano"] is None
-        (control / "finish").write_text("1")
-        code, out, err = finish(process)
+        code, out, err = end_run(process, control)
         assert (code, out) == (0, "done\n"), err
-    finally:
-        if process.poll() is None:
-            process.kill()
     (trace,) = cli(database_url, "traces")
     assert (trace["trace_id"], trace["state"], trace["span_count"]) == (listed["trace_id"], "ended", 4)
     spans = cli(database_url, "show", trace["trace_id"])["spans"]
@@ -110,17 +113,7 @@ def test_kill_9_under_instrument_leaves_the_open_span_abandoned(tmp_path: Path, 
     """kill -9 of an instrumented process with a span open: once its heartbeat is past the bound, the span
     reads as abandoned (not running forever)."""
     process, control = start_script(tmp_path, database_url)
-    try:
-        listed = wait_running(database_url, process, control)
-    finally:
-        os.kill(process.pid, signal.SIGKILL)
-        process.communicate(timeout=PROCESS_TIMEOUT_S)
-
-    def abandoned() -> bool:
-        return bool(cli(database_url, "traces")[0]["state"] == "abandoned")
-
-    wait_until(abandoned, ABANDON_TIMEOUT_S, "the killed process's running span to read as abandoned")
-    assert cli(database_url, "traces", "--running") == []
+    listed = kill_9_abandons(database_url, process, control)
     assert spans_by_name(database_url, listed["trace_id"])["agent_run"]["state"] == "abandoned"
 
 
@@ -129,16 +122,7 @@ def test_sigterm_under_instrument_marks_the_open_span_abandoned_at_once(tmp_path
     the open span is abandoned right away — no atexit runs, so the distro must shut the processor down itself."""
     database = str(tmp_path / "lens.db")
     process, control = start_script(tmp_path, database)
-    try:
-        listed = wait_running(database, process, control)
-        process.send_signal(signal.SIGTERM)
-        code, _, err = finish(process)
-        assert code == -signal.SIGTERM, err
-    finally:
-        if process.poll() is None:
-            process.kill()
-    (trace,) = cli(database, "traces")
-    assert (trace["trace_id"], trace["state"], trace["span_count"]) == (listed["trace_id"], "abandoned", 3)
+    sigterm_abandons_at_once(database, process, control)
 
 
 @pytest.mark.parametrize("setting", ["", "false"])
@@ -147,17 +131,13 @@ def test_the_running_spans_setting_turns_the_distro_processor_off(tmp_path: Path
     OTEL_EXPORTER_LENS_RUNNING_SPANS=false (then only its ended row, once it ends)."""
     database = str(tmp_path / "lens.db")
     process, control = start_script(tmp_path, database, "flush", OTEL_EXPORTER_LENS_RUNNING_SPANS=setting)
-    try:
+    with reaped(process):
         wait_until(lambda: (control / "flushed").exists() or process.poll() is not None, what="the forced flush")
         assert process.poll() is None, process.communicate()[1]
         running = [t["root_name"] for t in cli(database, "traces", "--running")]
         assert running == ([] if setting == "false" else ["agent_run"])
-        (control / "finish").write_text("1")
-        code, _, err = finish(process)
+        code, _, err = end_run(process, control)
         assert code == 0, err
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert [(t["root_name"], t["state"]) for t in cli(database, "traces")] == [("agent_run", "ended")]
 
 
@@ -195,18 +175,9 @@ def _serve_one_slow_request(tmp_path: Path, command: list[str]) -> tuple[dict[st
     control = tmp_path / "control"
     control.mkdir()
     sock = tmp_path / "app.sock"
-    server = subprocess.Popen(
-        [INSTRUMENT, *command],
-        cwd=tmp_path,
-        env=instrument_env(tmp_path / "lens.db"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = start_server(tmp_path, command, instrument_env(tmp_path / "lens.db"))
     result: list[Any] = []
     try:
-        wait_until(lambda: listening(sock) or server.poll() is not None, what="the server listening")
-        assert server.poll() is None, server.communicate()[1]
         thread = _in_flight(sock, result)
         wait_for_file(control / "started")
         listed = wait_running(database, server, control)

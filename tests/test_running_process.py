@@ -10,19 +10,26 @@ SQLite and PostgreSQL both.
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
-from tests._reliability import PROCESS_TIMEOUT_S, finish, wait_until
-from tests._running_app import ABANDON_TIMEOUT_S, cli, spans_by_name, start_app, wait_running
+from tests._reliability import finish
+from tests._running_app import (
+    cli,
+    end_run,
+    kill_9_abandons,
+    reaped,
+    sigterm_abandons_at_once,
+    spans_by_name,
+    start_app,
+    wait_running,
+)
 
 
 def test_a_long_span_runs_then_its_finished_row_replaces_it(tmp_path: Path, database_url: str) -> None:
     """Seen from another process: running with its real root (not a child), elapsed time, uncounted; once it
     ends, one ended row (end time set) counted once in span_count and in usage, nothing running."""
     process, control = start_app(tmp_path, database_url)
-    try:
+    with reaped(process):
         listed = wait_running(database_url, process, control)
         assert listed["root_name"] == "agent_run" and listed["state"] == "running"  # the root, not "step"
         assert listed["span_count"] == 3  # the ended children; a running span is counted when it ends
@@ -31,12 +38,8 @@ def test_a_long_span_runs_then_its_finished_row_replaces_it(tmp_path: Path, data
         assert root["state"] == "running" and root["end_time_unix_nano"] is None and root["duration_ms"] > 0
         assert spans["step"]["state"] == "ended"
         assert cli(database_url, "usage") == []  # usage counts the span when it ends, not while it runs
-        (control / "finish").write_text("1")
-        code, _, err = finish(process)
+        code, _, err = end_run(process, control)
         assert code == 0, err
-    finally:
-        if process.poll() is None:
-            process.kill()
     trace = cli(database_url, "traces")[0]
     assert trace["state"] == "ended" and trace["span_count"] == 4 and trace["root_name"] == "agent_run"
     spans = cli(database_url, "show", trace["trace_id"])["spans"]
@@ -52,18 +55,7 @@ def test_a_killed_process_leaves_its_open_spans_abandoned(tmp_path: Path, databa
     """kill -9 with a span open: once the heartbeat is older than its bound, traces and show say abandoned
     (decided by the reader, in another process), the span keeps its duration so far, nothing runs forever."""
     process, control = start_app(tmp_path, database_url)
-    try:
-        listed = wait_running(database_url, process, control)
-    finally:
-        os.kill(process.pid, signal.SIGKILL)
-        process.communicate(timeout=PROCESS_TIMEOUT_S)
-    trace_id = listed["trace_id"]
-
-    def abandoned() -> bool:
-        return bool(cli(database_url, "traces")[0]["state"] == "abandoned")
-
-    wait_until(abandoned, ABANDON_TIMEOUT_S, "the killed process's running span to read as abandoned")
-    assert cli(database_url, "traces", "--running") == []
+    trace_id = kill_9_abandons(database_url, process, control)["trace_id"]
     spans = spans_by_name(database_url, trace_id)
     root = spans["agent_run"]
     assert root["state"] == "abandoned" and root["end_time_unix_nano"] is None
@@ -89,14 +81,5 @@ def test_sigterm_leaves_the_open_span_abandoned_at_once(tmp_path: Path, database
     """SIGTERM (configure()'s flush-then-die handler) with the long span open: its finished children are
     stored and the open span reads as abandoned right away, not running until the heartbeat bound."""
     process, control = start_app(tmp_path, database_url)
-    try:
-        listed = wait_running(database_url, process, control)
-        process.send_signal(signal.SIGTERM)
-        code, _, err = finish(process)
-        assert code == -signal.SIGTERM, err
-    finally:
-        if process.poll() is None:
-            process.kill()
-    (trace,) = cli(database_url, "traces")
-    assert (trace["trace_id"], trace["state"], trace["span_count"]) == (listed["trace_id"], "abandoned", 3)
+    sigterm_abandons_at_once(database_url, process, control)
     assert cli(database_url, "traces", "--running") == []

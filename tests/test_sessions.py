@@ -5,14 +5,12 @@ turns; swept with its traces; filled by migration 5 from an older store exactly 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from otel_lens import open_store
@@ -22,7 +20,7 @@ from otel_lens.store.migrations import MIGRATIONS
 from otel_lens.store.shared import acquire, release
 from otel_lens.testing import IncrementalIdGenerator, SpanFactory
 from tests._sessions_helpers import export, traces_split_between_writers, turn
-from tests._store_helpers import models
+from tests._store_helpers import downgrade, models
 
 STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_add_sessions_rollup")
 DAY_NS = 86400 * 10**9
@@ -253,21 +251,6 @@ def test_a_sweep_drops_memberships_and_shrinks_sessions(settings: Settings) -> N
     assert _rows(settings)[1] == [("session", "long", recent[0].context.trace_id.to_bytes(16, "big").hex(), 1, 5, 1)]
 
 
-def _as_version_4(settings: Settings) -> None:
-    """Turn a store back into what otel-lens wrote before schema 5: no sessions tables, version 4."""
-    if settings.database.startswith("postgresql"):
-        with psycopg.connect(settings.database, autocommit=True) as conn:
-            conn.execute("DROP TABLE lens_session_traces")
-            conn.execute("DROP TABLE lens_sessions")
-            conn.execute("UPDATE lens_meta SET value = %s WHERE key = 'schema_version'", (str(STEP - 1),))
-        return
-    conn = sqlite3.connect(settings.database, isolation_level=None)
-    conn.execute("DROP TABLE lens_session_traces")
-    conn.execute("DROP TABLE lens_sessions")
-    conn.execute(f"PRAGMA user_version = {STEP - 1}")
-    conn.close()
-
-
 def test_migration_fills_the_rollup_as_live_writes_do(settings: Settings, tmp_path: Path) -> None:
     """A store of version 4 (its spans written before the sessions tables existed) reads as having no sessions
     (a reader never changes it); the first writer's migration 5 builds, chunk by chunk, exactly the session and
@@ -278,7 +261,7 @@ def test_migration_fills_the_rollup_as_live_writes_do(settings: Settings, tmp_pa
     fresh = Settings.load(environ={}, database=str(tmp_path / "fresh.db"), sweep_interval=0)
     export(fresh, *batches)
     export(settings, *batches)
-    _as_version_4(settings)
+    downgrade(settings, STEP - 1, "lens_session_traces", "lens_sessions")
     with open_store(settings.database) as store:
         assert store.sessions().sessions == []
         with pytest.raises(SessionNotFound, match="predates sessions"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_lens.cli import main
-from otel_lens.query import SqlError, SqlRefused, SqlTimeout, open_store, run_sql
+from otel_lens.query import MAX_LIMIT, SqlError, SqlRefused, SqlTimeout, open_store, run_sql
 from otel_lens.settings import Settings
 from tests._read_helpers import Sample, build_sample
 
@@ -117,7 +117,7 @@ def test_cli_prints_csv_when_piped_json_objects_with_json_and_one_line_errors(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``otel-lens sql``: CSV off a terminal, ``--json`` an array of objects, the row-cap notice on stderr,
-    a refused statement exit 1 with one line on stderr."""
+    a refused statement exit 1 with one line on stderr, a bad --timeout or --limit exit 2 naming the flag."""
     build_sample(Settings.load(environ={}, database=str(db_path), sweep_interval=0))
     query = "SELECT root_name, span_count FROM traces ORDER BY start_ns"
     assert main(["sql", query, "--database", str(db_path)]) == 0
@@ -135,6 +135,11 @@ def test_cli_prints_csv_when_piped_json_objects_with_json_and_one_line_errors(
     with pytest.raises(SystemExit) as usage:
         main(["sql", "SELECT * FROM spans", "--database", str(db_path), "--timeout", "0s"])
     assert usage.value.code == 2 and "--timeout: '0s' must be longer than 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["sql", "SELECT * FROM spans", "--database", str(db_path), "--limit", "0"])
+    assert (
+        usage.value.code == 2 and f"--limit: '0' is not a whole number from 1 to {MAX_LIMIT}" in capsys.readouterr().err
+    )
 
 
 REFUSED_SQLITE = [

@@ -8,14 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from otel_lens import open_store
@@ -26,7 +24,7 @@ from otel_lens.store.migrations import MIGRATIONS
 from otel_lens.store.rows import LATENCY_LEVELS_NS, LATENCY_SEALED_KEY
 from otel_lens.store.shared import acquire, release
 from tests._stats_helpers import HOUR_NS, T0, Span, nearest_rank, write
-from tests._store_helpers import models
+from tests._store_helpers import downgrade, models
 from tests.test_stats_histogram import DISTRIBUTIONS
 
 QUARTER_NS, DAY_NS = LATENCY_LEVELS_NS
@@ -228,26 +226,13 @@ def test_a_day_window_reads_a_bounded_number_of_rows_per_group(settings: Setting
         release(store)
 
 
-def _as_version_4(settings: Settings) -> None:
-    """Turn a store back into what otel-lens wrote before schema 7: no lens_latency_levels."""
-    if settings.database.startswith("postgresql"):
-        with psycopg.connect(settings.database, autocommit=True) as conn:
-            conn.execute("DROP TABLE lens_latency_levels")
-            conn.execute("UPDATE lens_meta SET value = %s WHERE key = 'schema_version'", (str(STEP - 1),))
-        return
-    conn = sqlite3.connect(settings.database, isolation_level=None)
-    conn.execute("DROP TABLE lens_latency_levels")
-    conn.execute(f"PRAGMA user_version = {STEP - 1}")
-    conn.close()
-
-
 def test_migration_5_builds_the_levels_from_the_hourly_rows(settings: Settings) -> None:
     """A version-4 store (hourly rows, no levels) is read the hourly way until a writer migrates it; the
     migration builds every level row from the hourly ones (several days), and stats agree before and after."""
     spans = _spans(4, days=3, per_name=300)
     write(settings, spans)
     expected_levels = _check_invariant(settings)
-    _as_version_4(settings)
+    downgrade(settings, STEP - 1, "lens_latency_levels")
     with open_store(settings.database) as store:
         before = {by: [r.as_dict() for r in store.stats(since=None, by=by)] for by in ("name", "service")}
         since = dt.datetime.fromtimestamp((T0 + DAY_NS + 7 * HOUR_NS) / 1e9, tz=dt.timezone.utc)

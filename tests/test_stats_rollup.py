@@ -7,14 +7,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from otel_lens import open_store
@@ -23,7 +21,7 @@ from otel_lens.store import histogram
 from otel_lens.store.migrations import MIGRATIONS
 from otel_lens.store.shared import acquire, release
 from tests._stats_helpers import HOUR_NS, write
-from tests._store_helpers import models
+from tests._store_helpers import downgrade, models
 from tests.test_stats_histogram import _spans
 
 V1_FILE = Path(__file__).parent / "data" / "lens_v1.db"
@@ -66,19 +64,6 @@ def test_a_reexported_or_overlapping_batch_counts_once(settings: Settings) -> No
     assert sum(row["count"] for row in stats["service"]) == len(spans)
 
 
-def _as_version_3(settings: Settings) -> None:
-    """Turn a store back into what otel-lens wrote before schema 4: no lens_latency, version 3."""
-    if settings.database.startswith("postgresql"):
-        with psycopg.connect(settings.database, autocommit=True) as conn:
-            conn.execute("DROP TABLE lens_latency")
-            conn.execute("UPDATE lens_meta SET value = %s WHERE key = 'schema_version'", (str(STEP - 1),))
-        return
-    conn = sqlite3.connect(settings.database, isolation_level=None)
-    conn.execute("DROP TABLE lens_latency")
-    conn.execute(f"PRAGMA user_version = {STEP - 1}")
-    conn.close()
-
-
 def test_migration_fills_the_rollup_as_a_live_writer_would(settings: Settings, tmp_path: Path) -> None:
     """A store of version 3 (its spans written before lens_latency existed) read before a writer migrates
     it gives exact stats from its spans; the first writer's migration 4 builds exactly the rows a live
@@ -87,7 +72,7 @@ def test_migration_fills_the_rollup_as_a_live_writer_would(settings: Settings, t
     fresh = Settings.load(environ={}, database=str(tmp_path / "fresh.db"), sweep_interval=0)
     write(fresh, spans)
     write(settings, spans)
-    _as_version_3(settings)
+    downgrade(settings, STEP - 1, "lens_latency")
     with open_store(settings.database) as store:  # a reader copes before the writer migrates: exact scan
         scanned = store.stats(since=None)
     assert all(row.exact for row in scanned)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 from typing import Any
 
+from otel_lens._last_resort import LastResort
 from otel_lens.facade._handler import StoreHandler
 
 
@@ -37,21 +37,11 @@ def route_stdlib_logging() -> StoreHandler | None:
     return handler
 
 
-class _LastResort(logging.StreamHandler):  # type: ignore[type-arg]
+class _LastResort(LastResort):
     """What Python prints with no handler configured: WARNING and above, the bare message, on stderr."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.setLevel(logging.WARNING)
-        self.addFilter(_no_other_handler)
-
-    @property
-    def stream(self) -> Any:  # sys.stderr at the time of each record, as logging.lastResort does
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
+        super().__init__(_no_other_handler)
 
 
 def _no_other_handler(record: logging.LogRecord) -> bool:

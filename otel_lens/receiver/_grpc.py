@@ -1,7 +1,7 @@
 """OTLP/gRPC: ``TraceService/Export``, ``LogsService/Export`` (and ``MetricsService/Export``) over grpcio (extra ``grpc``).
 
-The same path as OTLP/HTTP: the protobuf adapter decodes (``otel_lens.export``), the :class:`Ingest` queue
-writes, and the answer follows the OTLP/gRPC spec:
+The same path as OTLP/HTTP: its decoder (``_decode.py``, the export layer's protobuf adapter), the
+:class:`Ingest` queue that writes, its response messages (``_answers.py``); the status follows the OTLP/gRPC spec:
 
 - ``OK`` with ``partial_success`` (the rejected count and why) once the rows are committed;
 - ``INVALID_ARGUMENT`` for a message that is not that request (not retried by exporters);
@@ -19,27 +19,21 @@ cannot speak gRPC (no HTTP/2 trailers), so no Host check is needed here against 
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any, NoReturn
 
 import grpc
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_lens._redact import Redactor
-from otel_lens.export import (
-    OtlpBatch,
-    OtlpPayloadError,
-    encode_logs_request,
-    encode_trace_request,
-    parse_logs_request,
-    parse_trace_request,
-)
+from otel_lens.export import OtlpBatch
 from otel_lens.receiver import _metrics
+from otel_lens.receiver._answers import success
 from otel_lens.receiver._body import DEFAULT_MAX_BODY
+from otel_lens.receiver._decode import OtlpPayloadError, decode
 from otel_lens.receiver._ingest import Ingest, Kind, Outcome
 
 __all__ = ["DEFAULT_GRPC_PORT", "OtlpGrpcServer"]
@@ -74,8 +68,8 @@ class OtlpGrpcServer:
         self._server = grpc.server(pool, options=options, maximum_concurrent_rpcs=max(max_concurrent, 1))
         self._server.add_generic_rpc_handlers(
             [
-                _service("trace", "Trace", self._traces),
-                _service("logs", "Logs", self._logs),
+                _service("trace", "Trace", functools.partial(self._export, "traces")),
+                _service("logs", "Logs", functools.partial(self._export, "logs")),
                 _service("metrics", "Metrics", self._metrics),
             ]
         )
@@ -103,31 +97,16 @@ class OtlpGrpcServer:
 
     # -- the services ---------------------------------------------------------------------------
 
-    def _traces(self, body: bytes, context: grpc.ServicerContext) -> bytes:
+    def _export(self, kind: Kind, body: bytes, context: grpc.ServicerContext) -> bytes:
+        """``TraceService/Export`` or ``LogsService/Export``: decoded as over HTTP, committed, then answered."""
         self._admitted(context)
         try:
-            parsed = encode_trace_request(parse_trace_request(body), self.redactor)
+            parsed = decode(kind, "protobuf", body, self.redactor)
         except OtlpPayloadError as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        self._store(context, "traces", parsed, len(body))
-        response = ExportTraceServiceResponse()
-        if parsed.rejected:
-            response.partial_success.rejected_spans = parsed.rejected
-            response.partial_success.error_message = parsed.error or ""
-        return response.SerializeToString()  # type: ignore[no-any-return]
-
-    def _logs(self, body: bytes, context: grpc.ServicerContext) -> bytes:
-        self._admitted(context)
-        try:
-            parsed = encode_logs_request(parse_logs_request(body), self.redactor)
-        except OtlpPayloadError as exc:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        self._store(context, "logs", parsed, len(body))
-        response = ExportLogsServiceResponse()
-        if parsed.rejected:
-            response.partial_success.rejected_log_records = parsed.rejected
-            response.partial_success.error_message = parsed.error or ""
-        return response.SerializeToString()  # type: ignore[no-any-return]
+        self._store(context, kind, parsed, len(body))
+        _status, _headers, response = success(kind, "protobuf", parsed.rejected, parsed.error)
+        return response
 
     def _metrics(self, body: bytes, context: grpc.ServicerContext) -> bytes:
         self._authorized(context)

@@ -60,7 +60,7 @@ _ON_CONFLICT = (
 )
 
 Tokens = list[int]
-"""A trace's GenAI counts in :data:`COUNTS` order."""
+"""GenAI counts in :data:`COUNTS` order (model calls, then tokens): a trace's, a session's, a usage bucket's."""
 
 
 def zero() -> Tokens:

@@ -13,6 +13,7 @@ from typing import Any
 
 import peewee as pw
 
+from otel_lens.store._sessions import Tokens, add_usage, zero
 from otel_lens.store.rows import (
     BODY_COLUMNS,
     FLAG_IS_REMOTE,
@@ -127,16 +128,10 @@ def trace_rollups(rows: Sequence[SpanRow], services: Sequence[str | None]) -> li
 
 def usage_rows(rows: Sequence[SpanRow], genai: dict[int, Any], services: Sequence[str | None]) -> list[tuple[Any, ...]]:
     """One token delta per hour/service/provider/model of the spans in ``genai`` (``USAGE_DELTA_COLUMNS`` order)."""
-    totals: dict[tuple[int, str, str, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    totals: dict[tuple[int, str, str, str], Tokens] = collections.defaultdict(zero)
     for index, usage in genai.items():
         row = rows[index]
         start = row[SPAN_START]
         bucket = start - start % USAGE_BUCKET_NS
-        total = totals[(bucket, services[row[SPAN_RESOURCE]] or "", usage.provider, usage.model)]
-        total[0] += 1
-        total[1] += usage.input_tokens
-        total[2] += usage.output_tokens
-        total[3] += usage.cache_read_tokens
-        total[4] += usage.cache_creation_tokens
-        total[5] += usage.reasoning_tokens
+        add_usage(totals[(bucket, services[row[SPAN_RESOURCE]] or "", usage.provider, usage.model)], usage)
     return [(*key, *values) for key, values in totals.items()]

@@ -18,8 +18,8 @@ from rich.text import Text
 
 from otel_lens._units import parse_duration
 from otel_lens.cli._console import stderr_console, stdout_console
-from otel_lens.cli._options import add_database, add_json, open_for
-from otel_lens.query import MAX_LIMIT, SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlResult, run_sql
+from otel_lens.cli._options import add_database, add_json, limit, open_for
+from otel_lens.query import SQL_ROW_LIMIT, SQL_TIMEOUT_S, SqlResult, run_sql
 
 NAME = "sql"
 HELP = "one read-only SQL query over the views spans, traces and logs"
@@ -39,16 +39,6 @@ def _timeout(text: str) -> float:
     return seconds
 
 
-def _rows(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_LIMIT}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = _EXAMPLES
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -66,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=_rows,
+        type=limit,
         default=SQL_ROW_LIMIT,
         help=f"print at most this many rows (default {SQL_ROW_LIMIT})",
     )
