@@ -14,25 +14,27 @@ Spans open longer than the export interval are stored as running, as under ``con
 (``OTEL_EXPORTER_LENS_RUNNING_SPANS=false`` leaves it out). Its thread runs in each forked worker too.
 
 It also makes the zero-code path keep data as ``configure()`` does: what the batch processors hold
-is stored when SIGTERM ends the process and when a uvicorn server shuts down (see ``facade/_exit``),
+is stored when SIGTERM ends the process and when a uvicorn server shuts down (see ``facade/_exit``), a
+SIGTERM then closes the store so that no ``-wal`` is left beside the database (a copy of the file holds it all),
 a database that cannot be opened costs one warning line (the application runs, nothing is stored),
 and a setting that does not parse stops the start with one line naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
-from opentelemetry import trace
+from opentelemetry import _logs, trace
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from wrapt import register_post_import_hook
 
-from otel_lens.export import LensSpanExporter, RunningSpanProcessor
+from otel_lens.export import LensLogExporter, LensSpanExporter, RunningSpanProcessor
 from otel_lens.facade import flush_after_uvicorn_shutdown, flush_on_sigterm, flush_providers, route_stdlib_logging
 from otel_lens.settings import Settings, SettingsError, running_spans_enabled
 from otel_lens.store.errors import StoreError
@@ -80,6 +82,7 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
             # After the flush: finished spans are stored first, then what is still open is marked abandoned
             # at once (the re-raised SIGTERM runs no atexit, so the provider's own shutdown never comes).
             flush_on_sigterm(running.shutdown)
+        flush_on_sigterm(_shut_down_lens_processors)  # last: closes the store, so SQLite folds its -wal back in
         register_post_import_hook(flush_after_uvicorn_shutdown, "uvicorn.server")
 
 
@@ -127,6 +130,36 @@ def _add_running_processor() -> RunningSpanProcessor | None:
             running = RunningSpanProcessor(exporter)  # interval: OTEL_BSP_SCHEDULE_DELAY, at least 1 s
             add(running)
             return running
+    return None
+
+
+def _shut_down_lens_processors() -> None:
+    """Shut down the global providers' processors that export to otel-lens, as ``configure()``'s shutdown does.
+
+    Run at SIGTERM, after the flush: their exporters then release the store, and the last release closes
+    its connection, which checkpoints the SQLite -wal into the database file and removes it (the SDK's
+    atexit shutdown does the same at a normal exit, but the re-raised SIGTERM runs no atexit). Without it
+    every span is left in ``lens.db-wal``, and a copy of ``lens.db`` alone holds none of them. The
+    providers and their other processors (an OTLP or console exporter beside ``lens``) are left alone.
+    """
+    tracer_provider, logger_provider = trace.get_tracer_provider(), _logs.get_logger_provider()
+    span_processors = getattr(getattr(tracer_provider, "_active_span_processor", None), "_span_processors", ())
+    log_processors = getattr(
+        getattr(logger_provider, "_multi_log_record_processor", None), "_log_record_processors", ()
+    )
+    for processor in (*span_processors, *log_processors):
+        if isinstance(_exporter_of(processor), (LensSpanExporter, LensLogExporter)):
+            with contextlib.suppress(Exception):  # one failing shutdown must not keep the others from running
+                processor.shutdown()
+
+
+def _exporter_of(processor: object) -> object:
+    """The exporter of one of the SDK's span or log processors (batch or simple), or None."""
+    for owner in (processor, getattr(processor, "_batch_processor", None)):
+        for name in ("span_exporter", "_exporter"):
+            exporter = getattr(owner, name, None)
+            if exporter is not None:
+                return exporter
     return None
 
 

@@ -7,6 +7,7 @@ socket in ``tmp_path`` (no port to collide with other tests).
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import sqlite3
@@ -164,3 +165,12 @@ def sqlite_statements(db_path: Path) -> list[str]:
             "WHERE sc.name LIKE '%sqlite3%'"
         ).fetchall()
     return [f"{name}: {attributes}" for name, attributes in rows]
+
+
+def copy_of_db_file_alone(db_path: Path, directory: Path) -> Path:
+    """A copy of the database file alone (``cp lens.db``), once its writer has ended: asserts no ``-wal`` is left
+    with data in it (a copy without it would miss what only the -wal holds), and returns the copy's path."""
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, f"{wal.name} left with {wal.stat().st_size} bytes"
+    directory.mkdir(exist_ok=True)
+    return Path(shutil.copy(db_path, directory / db_path.name))

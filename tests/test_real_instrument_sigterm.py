@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests._instrument import BIN, INSTRUMENT, instrument_env, missing, serve_and_terminate, sqlite_statements
+from tests._instrument import (
+    BIN,
+    INSTRUMENT,
+    copy_of_db_file_alone,
+    instrument_env,
+    missing,
+    serve_and_terminate,
+    sqlite_statements,
+)
 from tests._reliability import finish, wait_for_file, write_script
 
 pytestmark = pytest.mark.slow
@@ -27,7 +35,8 @@ _REQUESTS = 10
 @pytest.mark.parametrize("run", range(2))
 def test_sigterm_under_uvicorn_stores_every_span_and_log(tmp_path: Path, db_path: Path, run: int) -> None:
     """`opentelemetry-instrument uvicorn app:app`, SIGTERM 50 ms after the last response: every request's
-    server span, app span and log are stored, and uvicorn still ends by SIGTERM as it would without otel-lens."""
+    server span, app span and log are stored, and uvicorn still ends by SIGTERM as it would without otel-lens.
+    The store is closed before the process dies: no -wal is left, and a copy of the .db file alone holds it all."""
     served = serve_and_terminate(
         tmp_path,
         db_path,
@@ -38,6 +47,7 @@ def test_sigterm_under_uvicorn_stores_every_span_and_log(tmp_path: Path, db_path
     assert served.code == -signal.SIGTERM, served.stderr
     assert "Traceback" not in served.stderr, served.stderr
     assert missing(db_path, served.traces) == []
+    assert missing(copy_of_db_file_alone(db_path, tmp_path / "copy"), served.traces) == []
 
 
 @pytest.mark.parametrize("run", range(2))
@@ -67,7 +77,7 @@ def test_sigterm_under_gunicorn_uvicorn_workers_stores_every_span_and_log(
     )
     assert served.code == 0, served.stderr
     assert "Traceback" not in served.stderr, served.stderr
-    assert missing(db_path, served.traces) == []
+    assert missing(copy_of_db_file_alone(db_path, tmp_path / "copy"), served.traces) == []
     assert sqlite_statements(db_path) == []  # the workers' store connection (reopened after fork) is not traced
 
 
@@ -88,17 +98,22 @@ _SCRIPT = """
 
 
 @pytest.mark.parametrize("ending", ["sigterm-while-idle", "normal-exit"])
-def test_plain_python_app_stores_everything_on_sigterm_and_on_exit(tmp_path: Path, db_path: Path, ending: str) -> None:
+@pytest.mark.parametrize("exporters", ["lens", "lens,console"])
+def test_plain_python_app_stores_everything_on_sigterm_and_on_exit(
+    tmp_path: Path, db_path: Path, ending: str, exporters: str
+) -> None:
     """`opentelemetry-instrument python app.py`: ended by SIGTERM while idle right after its work (still queued
     in the SDK's batch processors), or ending normally, every span and log is stored; SIGTERM still ends it
-    with the SIGTERM status, a normal end with 0, and its stdout is untouched."""
+    with the SIGTERM status, a normal end with 0, and its stdout is untouched. The store is closed before the
+    process dies: no -wal is left and a copy of the .db file alone holds every span and log. A console
+    exporter beside ``lens`` still prints every span (closing the store leaves the user's other exporters be)."""
     app = write_script(tmp_path, "app.py", _SCRIPT)
     ready = tmp_path / "ready"
     idle = ["--idle"] if ending == "sigterm-while-idle" else []
     process = subprocess.Popen(
         [INSTRUMENT, sys.executable, str(app), str(ready), *idle],
         cwd=tmp_path,
-        env=instrument_env(db_path),
+        env=instrument_env(db_path, OTEL_TRACES_EXPORTER=exporters),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,8 +123,11 @@ def test_plain_python_app_stores_everything_on_sigterm_and_on_exit(tmp_path: Pat
         process.send_signal(signal.SIGTERM)
     code, out, err = finish(process)
     assert code == (-signal.SIGTERM if idle else 0), err
-    assert out == "done\n"
-    with sqlite3.connect(db_path) as conn:
+    if exporters == "lens":
+        assert out == "done\n"
+    else:
+        assert out.startswith("done\n") and out.count('"name": "job ') == 20, out
+    with sqlite3.connect(copy_of_db_file_alone(db_path, tmp_path / "copy")) as conn:
         spans = conn.execute("SELECT count(*) FROM lens_spans WHERE name LIKE 'job %'").fetchone()[0]
         logs = conn.execute("SELECT count(*) FROM lens_logs WHERE trace_id IS NOT NULL").fetchone()[0]
     assert (spans, logs) == (20, 20)
