@@ -17,7 +17,7 @@ It also makes the zero-code path keep data as ``configure()`` does: what the bat
 is stored when SIGTERM ends the process and when a uvicorn server shuts down (see ``facade/_exit``), a
 SIGTERM then closes the store so that no ``-wal`` is left beside the database (a copy of the file holds it all),
 a database that cannot be opened costs one warning line (the application runs, nothing is stored),
-and a setting that does not parse stops the start with one line naming it.
+and a setting that does not parse (an ``OTEL_BSP_*``/``OTEL_BLRP_*`` value too) stops the start with one line naming it.
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ DEFAULTS = {
 _EXPORTER_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER")
 _LOGS_EXPORTERS_TOO = ("lens", "otlp", "console")  # trace exporters with a logs exporter of the same name
 _SETTINGS_ERROR_EXIT = 2  # what the otel-lens CLI returns for bad input too
+# What the SDK's batch processors read (in milliseconds or items), with an example of a valid value each.
+_BATCH_VARIABLES = (
+    ("SCHEDULE_DELAY", "500"),
+    ("MAX_QUEUE_SIZE", "65536"),
+    ("MAX_EXPORT_BATCH_SIZE", "512"),
+    ("EXPORT_TIMEOUT", "30000"),
+)
+_SDK_MAX_QUEUE_SIZE = 2048  # the SDK's defaults, used where the variable is unset
+_SDK_MAX_EXPORT_BATCH_SIZE = 512
 
 
 class LensDistro(BaseDistro):  # type: ignore[misc]
@@ -65,6 +74,7 @@ class LensDistro(BaseDistro):  # type: ignore[misc]
         _logs_follow_traces()
         for name, value in DEFAULTS.items():
             os.environ.setdefault(name, value)
+        _batch_variables_or_stop()  # before the SDK reads them: its own reading logs a traceback and goes on
         running_wanted = _lens_selected() and _running_spans_or_stop()  # a typo stops before anything opens
         store = _open_store_or_stop_storing() if _lens_selected() else None
         running = None
@@ -105,6 +115,43 @@ def _lens_selected() -> bool:
 
 def _names(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+def _batch_variables_or_stop() -> None:
+    """Check the ``OTEL_BSP_*``/``OTEL_BLRP_*`` values the SDK's batch processors will read, as ``configure()`` does.
+
+    The SDK reads each with ``int()``: one that does not parse logs a ValueError traceback and falls back
+    to the SDK's default (a 5 s delay, a 2048 queue: neither the user's value nor the distro's), and one
+    that parses but is not positive, or a batch larger than the queue, makes the processor raise, so
+    opentelemetry-instrument logs another traceback and runs the app with nothing instrumented. A value
+    that cannot work stops the start with one line, as a bad ``OTEL_EXPORTER_LENS_*`` setting does; an
+    empty one counts as unset (the distro's default, else the SDK's), and a batch larger than the queue is
+    cut to the queue, as ``configure()`` cuts it. Only the processors that will be built are checked.
+    """
+    for prefix, exporters in (("OTEL_BSP", "OTEL_TRACES_EXPORTER"), ("OTEL_BLRP", "OTEL_LOGS_EXPORTER")):
+        if _names(exporters) in ([], ["none"]):
+            continue
+        values: dict[str, int] = {}
+        for name, example in _BATCH_VARIABLES:
+            variable = f"{prefix}_{name}"
+            raw = os.environ.get(variable)
+            if raw is None:
+                continue
+            if not raw.strip():
+                os.environ.pop(variable)
+                if variable in DEFAULTS:
+                    os.environ[variable] = DEFAULTS[variable]
+                    values[name] = int(DEFAULTS[variable])
+                continue
+            try:
+                values[name] = int(raw)  # exactly what the SDK's processor will do with it
+            except ValueError:
+                values[name] = 0
+            if values[name] <= 0:
+                _stop(SettingsError(f"{variable}={raw!r} is not valid; use a positive whole number, e.g. {example}"))
+        queue = values.get("MAX_QUEUE_SIZE", _SDK_MAX_QUEUE_SIZE)
+        if values.get("MAX_EXPORT_BATCH_SIZE", _SDK_MAX_EXPORT_BATCH_SIZE) > queue:
+            os.environ[f"{prefix}_MAX_EXPORT_BATCH_SIZE"] = str(queue)
 
 
 def _running_spans_or_stop() -> bool:

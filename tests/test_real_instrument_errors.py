@@ -7,6 +7,7 @@ path; the app runs, nothing is stored); a setting that does not parse stops the 
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,42 @@ def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1, result.stderr
     assert "OTEL_EXPORTER_LENS_RETENTION='banana'" in result.stderr and "e.g. 7d" in result.stderr
     assert not (tmp_path / "lens.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "example"),
+    [
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon", "e.g. 500"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "0", "e.g. 500"),
+        ("OTEL_BLRP_MAX_QUEUE_SIZE", "1.5", "e.g. 65536"),
+    ],
+)
+def test_bad_batch_variable_stops_with_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, example: str
+) -> None:
+    """A batch-processor variable the SDK cannot use (not a whole number, or not positive): one stderr line
+    naming it and a valid value, the app does not run, exit status 2, as for a bad OTEL_EXPORTER_LENS_* setting.
+    The SDK alone would log a ValueError traceback and run with its own 5 s delay (or, for 0, leave the app
+    uninstrumented after another traceback)."""
+    result = _run(tmp_path, **{variable: value})
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"{variable}={value!r}" in result.stderr and example in result.stderr
+    assert not (tmp_path / "lens.db").exists()
+
+
+@pytest.mark.parametrize("setting", ["small-queue", "empty-delay"])
+def test_batch_values_the_sdk_refuses_but_configure_takes_run_and_store(tmp_path: Path, setting: str) -> None:
+    """A span queue smaller than the SDK's default batch (512), or an empty OTEL_BSP_SCHEDULE_DELAY (unset, as
+    the spec reads it): the app runs and its span and log are stored, with no traceback (the SDK alone refuses
+    the first with a ValueError that leaves the app uninstrumented, and fails to parse the second)."""
+    env = {"OTEL_BSP_MAX_QUEUE_SIZE": "100"} if setting == "small-queue" else {"OTEL_BSP_SCHEDULE_DELAY": ""}
+    result = _run(tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "app ran\n"
+    assert "Traceback" not in result.stderr, result.stderr
+    with sqlite3.connect(tmp_path / "lens.db") as conn:
+        spans = conn.execute("SELECT count(*) FROM lens_spans WHERE name = 'checkout'").fetchone()[0]
+        logs = conn.execute("SELECT count(*) FROM lens_logs WHERE trace_id IS NOT NULL").fetchone()[0]
+    assert (spans, logs) == (1, 1)
