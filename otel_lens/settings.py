@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from otel_lens._redact import Redactor
-from otel_lens._units import parse_duration, parse_size
+from otel_lens._units import parse_duration, parse_size, unitless
 
 _DEFAULT_RETENTION = "7d"
 _DEFAULT_MAX_SIZE = "1GiB"
 _DEFAULT_SWEEP_INTERVAL = "5m"
 _DEFAULT_MAX_BODY_SIZE = "64KiB"
+_DURATION_UNITS = ("s", "m", "h", "d")
+_SIZE_UNITS = ("B", "KiB", "MB", "GiB")
 MAX_DURATION_S = 100 * 365.25 * 86400.0
 """Settings past this are refused: nanosecond times that far off overflow the store's 64-bit integers."""
 
@@ -24,7 +26,8 @@ class SettingsKeywords(TypedDict, total=False):
 
     One definition spelled out for IDEs and type checkers (``configure(databse=…)`` is a type error, not
     only a runtime :class:`SettingsError`); ``None`` means "not given": the environment, else the default.
-    Durations and sizes take a number (seconds, bytes) or text such as ``"7d"`` or ``"500MB"``.
+    Durations and sizes take a number (seconds, bytes) or text with a unit such as ``"7d"`` or ``"500MB"``
+    (text without one, ``"7"``, is refused: 7 seconds or 7 days? Only ``"0"`` needs none).
     """
 
     database: str | os.PathLike[str] | None
@@ -98,8 +101,16 @@ class Settings:
                 return value, f"{variable}={value!r}"
             return default, f"default {keyword}={default!r}"
 
-        def parsed(keyword: str, variable: str, default: Any, parse: Any, example: str) -> Any:
+        def parsed(
+            keyword: str, variable: str, default: Any, parse: Any, example: str, units: tuple[str, ...] = ()
+        ) -> Any:
             value, origin = raw(keyword, variable, default)
+            # Text without a unit is refused, not read as seconds or bytes: RETENTION=7 meant 7 days, and
+            # read as 7 s it deleted everything at each sweep. Python numbers stay seconds and bytes.
+            number = unitless(value) if units and isinstance(value, str) else None
+            if number is not None:
+                which = ", ".join(number + unit for unit in units[:-1]) + f" or {number}{units[-1]}"
+                raise SettingsError(f"{origin} has no unit: say which, {which} (only 0 needs none)")
             try:
                 return parse(value)
             except (TypeError, ValueError) as exc:
@@ -116,17 +127,36 @@ class Settings:
             )
         return cls(
             database=database,
-            retention=parsed("retention", "OTEL_EXPORTER_LENS_RETENTION", _DEFAULT_RETENTION, _setting_duration, "7d"),
-            max_size=parsed("max_size", "OTEL_EXPORTER_LENS_MAX_SIZE", _DEFAULT_MAX_SIZE, parse_size, "500MB"),
+            retention=parsed(
+                "retention",
+                "OTEL_EXPORTER_LENS_RETENTION",
+                _DEFAULT_RETENTION,
+                _setting_duration,
+                "7d",
+                _DURATION_UNITS,
+            ),
+            max_size=parsed(
+                "max_size", "OTEL_EXPORTER_LENS_MAX_SIZE", _DEFAULT_MAX_SIZE, parse_size, "500MB", _SIZE_UNITS
+            ),
             sweep_interval=parsed(
-                "sweep_interval", "OTEL_EXPORTER_LENS_SWEEP_INTERVAL", _DEFAULT_SWEEP_INTERVAL, _setting_duration, "5m"
+                "sweep_interval",
+                "OTEL_EXPORTER_LENS_SWEEP_INTERVAL",
+                _DEFAULT_SWEEP_INTERVAL,
+                _setting_duration,
+                "5m",
+                _DURATION_UNITS,
             ),
             log_format=log_format,
             capture_bodies=parsed(
                 "capture_bodies", "OTEL_EXPORTER_LENS_CAPTURE_BODIES", False, _parse_bool, "true or false"
             ),
             max_body_size=parsed(
-                "max_body_size", "OTEL_EXPORTER_LENS_MAX_BODY_SIZE", _DEFAULT_MAX_BODY_SIZE, parse_size, "64KiB"
+                "max_body_size",
+                "OTEL_EXPORTER_LENS_MAX_BODY_SIZE",
+                _DEFAULT_MAX_BODY_SIZE,
+                parse_size,
+                "64KiB",
+                _SIZE_UNITS,
             ),
             redact=parsed("redact", "OTEL_EXPORTER_LENS_REDACT", (), _parse_keys, "api_key,session_id"),
             service_name=raw("service_name", "OTEL_SERVICE_NAME", None)[0],

@@ -61,12 +61,14 @@ def test_database_that_cannot_be_opened_warns_once_and_the_app_runs(tmp_path: Pa
     assert not (tmp_path / "a-file" / "sub").exists() and list(database.parent.glob("*.db-*")) == []
 
 
-def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
-    """OTEL_EXPORTER_LENS_RETENTION=banana: one stderr line naming the variable and a valid value, the app does
-    not run (a typo must not silently keep or delete data under a default retention), exit status 2."""
-    result = _run(tmp_path, OTEL_EXPORTER_LENS_RETENTION="banana")
+@pytest.mark.parametrize(("value", "hint"), [("banana", "e.g. 7d"), ("7", "7d")])
+def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path, value: str, hint: str) -> None:
+    """OTEL_EXPORTER_LENS_RETENTION=banana, or =7 (no unit: read as 7 seconds it deleted everything at each
+    sweep): one stderr line naming the variable and a valid value, the app does not run (a typo must not
+    silently keep or delete data), exit status 2."""
+    result = _run(tmp_path, OTEL_EXPORTER_LENS_RETENTION=value)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "OTEL_EXPORTER_LENS_RETENTION='banana'" in result.stderr and "e.g. 7d" in result.stderr
+    assert f"OTEL_EXPORTER_LENS_RETENTION={value!r}" in result.stderr and hint in result.stderr
     assert not (tmp_path / "lens.db").exists()

@@ -84,6 +84,54 @@ def test_bad_variable_names_itself_and_a_valid_example(variable: str, value: str
     assert example in message
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "example"),
+    [
+        ("OTEL_EXPORTER_LENS_RETENTION", "7", "7d"),
+        ("OTEL_EXPORTER_LENS_SWEEP_INTERVAL", "5", "5m"),
+        ("OTEL_EXPORTER_LENS_MAX_SIZE", "1", "1MB"),
+        ("OTEL_EXPORTER_LENS_MAX_BODY_SIZE", " 64 ", "64KiB"),
+        ("OTEL_EXPORTER_LENS_RETENTION", "1.5", "1.5h"),
+    ],
+)
+def test_text_without_a_unit_is_refused(variable: str, value: str, example: str) -> None:
+    """RETENTION=7 meant 7 days and, read as 7 seconds, deleted everything at each sweep (MAX_SIZE=1: one
+    byte): a duration or size given as text needs its unit; the one-line error names the variable and the
+    number with units to choose from."""
+    with pytest.raises(SettingsError) as error:
+        Settings.load(environ={variable: value})
+    message = str(error.value)
+    assert f"{variable}={value.strip()!r} has no unit" in message
+    assert example in message and "\n" not in message
+
+
+def test_zero_text_and_python_numbers_need_no_unit() -> None:
+    """``0`` means the same in every unit (off), and Python numbers keep meaning seconds and bytes, as the
+    README says (``configure(retention=3600, sweep_interval=0)``)."""
+    environ = {
+        "OTEL_EXPORTER_LENS_RETENTION": "0",
+        "OTEL_EXPORTER_LENS_MAX_SIZE": "0.0",
+        "OTEL_EXPORTER_LENS_SWEEP_INTERVAL": "0",
+        "OTEL_EXPORTER_LENS_MAX_BODY_SIZE": "0",
+    }
+    settings = Settings.load(environ=environ)
+    assert (settings.retention, settings.max_size, settings.sweep_interval, settings.max_body_size) == (0, 0, 0, 0)
+    settings = Settings.load(environ={}, retention=3600, max_size=5000, sweep_interval=2.5, max_body_size=64)
+    assert (settings.retention, settings.max_size, settings.sweep_interval, settings.max_body_size) == (
+        3600,
+        5000,
+        2.5,
+        64,
+    )
+
+
+@pytest.mark.parametrize("keyword", ["retention", "sweep_interval", "max_size", "max_body_size"])
+def test_string_keyword_without_a_unit_is_refused(keyword: str) -> None:
+    """``configure(retention="3600")`` is text like the environment: refused under the keyword's name."""
+    with pytest.raises(SettingsError, match=rf"^{keyword}='3600' has no unit"):
+        Settings.load(environ={}, **{keyword: "3600"})
+
+
 def test_bad_keyword_names_the_keyword() -> None:
     """A bad keyword value is reported under the keyword's name."""
     with pytest.raises(SettingsError, match=r"retention='soon'.*7d"):
