@@ -1,5 +1,5 @@
 """Duration filters say their unit: ``--min-duration 5`` is refused (ms or s?), ``100ms``/``1.5s`` work, on the
-CLI and in the read API alike; a Python number stays seconds."""
+CLI and in the read API alike; a Python number stays seconds. Sizes too: ``prune --max-size 5`` is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from otel_lens import open_store
 from otel_lens.cli import main
-from otel_lens.settings import Settings
+from otel_lens.settings import Settings, SettingsError
 from tests._read_helpers import recorder
 
 
@@ -45,6 +45,27 @@ def test_cli_refuses_a_duration_without_unit(
     last = err.strip().splitlines()[-1]
     assert flag in last and f"{number}ms" in last and f"{number}s" in last and "no unit" in last, err
     assert "Traceback" not in err
+    with open_store(two_traces) as store:
+        assert len(store.traces()) == 2
+
+
+def test_prune_refuses_a_size_without_unit_and_keeps_the_data(
+    two_traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``prune --max-size 5`` was read as 5 bytes and emptied the store with no question asked: it exits 2 with
+    one error line naming the flag and the units with the same number, and deletes nothing; the read API's
+    ``prune(max_size="5")`` is refused the same way, and ``--max-size 5MB`` keeps this small store whole."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["prune", "--max-size", "5", "--database", str(two_traces)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert "--max-size" in last and "'5' has no unit" in last and "5MB" in last and "5GiB" in last, err
+    with open_store(two_traces) as store:
+        with pytest.raises(SettingsError, match=r"max_size='5' has no unit"):
+            store.prune(max_age=0, max_size="5")
+        assert len(store.traces()) == 2
+    assert main(["prune", "--max-age", "0", "--max-size", "5MB", "--database", str(two_traces)]) == 0
     with open_store(two_traces) as store:
         assert len(store.traces()) == 2
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from otel_lens._units import parse_duration, parse_size
+from otel_lens._units import parse_duration, parse_size, unitless
 from otel_lens.cli._wait import wait_for_store
 from otel_lens.query import LEVELS, MAX_LIMIT, Store, missing_unit, open_store, trace_id_prefix
 from otel_lens.settings import default_database_path
@@ -30,6 +30,11 @@ def duration(text: str) -> str:
 
 def size(text: str) -> str:
     """An argparse type: a size such as ``500MB`` or ``1GiB``."""
+    number = unitless(text)  # "prune --max-size 5" read as 5 bytes emptied the store: the unit is asked for
+    if number is not None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no unit; say which: {number}B, {number}KiB, {number}MB or {number}GiB (0 = no limit)"
+        )
     try:
         parse_size(text)
     except ValueError:
