@@ -8,6 +8,8 @@ error naming the flag (exit 2), never a failure later inside a query.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sized
 from typing import Any
 
 from otel_lens._units import parse_duration, parse_size, unitless
@@ -106,6 +108,24 @@ def add_since(parser: argparse.ArgumentParser, default: str | None, help: str) -
 def add_limit(parser: argparse.ArgumentParser, default: int) -> None:
     """``--limit N``: at most N results."""
     parser.add_argument("--limit", type=limit, default=default, help=f"at most this many (default {default})")
+
+
+def one_more(limit: int) -> int:
+    """The limit to ask the store for: one row past ``limit`` tells :func:`note_if_cut` whether more matched."""
+    return min(limit + 1, MAX_LIMIT)
+
+
+def note_if_cut(found: Sized, limit: int, what: str) -> None:
+    """After the output: when ``found`` (read with :func:`one_more`) has more than ``limit``, one line on stderr.
+
+    ``traces --json`` printed 50 of 1115 traces with nothing said, and a script took them for all; stdout
+    stays exactly the ``limit`` rows shown, the note goes to stderr (after them, so a terminal shows it last).
+    """
+    if len(found) > limit:
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"otel-lens: showing the newest {limit} {what}; more match (use --limit N, up to {MAX_LIMIT})\n"
+        )
 
 
 def add_trace(parser: argparse.ArgumentParser, help: str) -> None:
