@@ -90,12 +90,19 @@ def test_path_that_is_a_directory_is_refused_naming_it(tmp_path: Path) -> None:
         LensSpanExporter(database=str(tmp_path), sweep_interval=0)
 
 
-def test_path_below_a_file_is_refused_naming_it(tmp_path: Path) -> None:
-    """A database whose directory cannot be created (a file is in the way) is refused clearly (scenario 5)."""
+@pytest.mark.parametrize("below", ["lens.db", "sub/lens.db"])
+def test_path_below_a_file_is_refused_naming_it(tmp_path: Path, below: str) -> None:
+    """A database below a regular file (``junk.db/x.db``, or deeper) is refused saying that file is not a
+    directory, not that its directory "is not writable" (what ``junk.db/x.db`` said); nothing is created
+    and the file keeps its bytes (scenario 5)."""
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a directory")
-    with pytest.raises(StoreError, match=r"cannot create the directory .*file\.txt"):
-        LensSpanExporter(database=str(blocker / "sub" / "lens.db"), sweep_interval=0)
+    database = blocker / below
+    with pytest.raises(StoreError) as refused:
+        LensSpanExporter(database=str(database), sweep_interval=0)
+    assert str(refused.value) == f"database {database}: {blocker} is not a directory"
+    assert blocker.read_text() == "not a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
 def test_missing_directory_is_created(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def prepare_sqlite_file(path: Path) -> bool:
         True when the file was created here (so it is certainly new).
 
     Raises:
-        StoreError: the path is a directory, its parent cannot be created, or it is not writable.
+        StoreError: the path is a directory, its parent is a file or cannot be created, or it is not writable.
         NotALensDatabase: the file exists and is not an SQLite database.
     """
     if path.is_dir():
@@ -51,7 +51,8 @@ def prepare_sqlite_file(path: Path) -> bool:
             directory.mkdir(mode=0o700)
             os.chmod(directory, 0o700)
         except FileExistsError:
-            pass
+            if not directory.is_dir():  # a file in the way (junk.db/x.db): say so, not "not writable" below
+                raise StoreError(f"database {path}: {directory} is not a directory") from None
         except OSError as exc:
             raise StoreError(
                 f"cannot create the directory {directory} for database {path}: {exc.strerror or exc}"
