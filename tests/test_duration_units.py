@@ -70,6 +70,32 @@ def test_prune_refuses_a_size_without_unit_and_keeps_the_data(
         assert len(store.traces()) == 2
 
 
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["traces", "--since", "-1h"], "1h"),
+        (["traces", "--min-duration", "-5"], "1h"),
+        (["sessions", "--until", "-1.5h"], "1.5h"),
+        (["prune", "--max-age", "-2d"], "2d"),
+        (["prune", "--max-size", "-5MB"], "5MB"),
+    ],
+)
+def test_cli_says_a_value_is_negative(
+    argv: list[str], suggestion: str, two_traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--since -1h`` got argparse's "expected one argument" (as if the value were missing): a value with a
+    leading ``-`` reaches the flag's check, which exits 2 saying it is negative and what to write instead;
+    nothing is deleted."""
+    flag, value = argv[-2:]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--database", str(two_traces)])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"argument {flag}: {value!r} is negative; use e.g. {suggestion}"), last
+    with open_store(two_traces) as store:
+        assert len(store.traces()) == 2
+
+
 def test_cli_durations_with_units_filter_as_written(two_traces: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``100ms`` and ``1.5s`` mean what they say; ``--max-age 0`` (the same in every unit) stays accepted."""
     assert main(["traces", "--min-duration", "100ms", "--database", str(two_traces)]) == 0

@@ -8,8 +8,9 @@ error naming the flag (exit 2), never a failure later inside a query.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Sized
+from collections.abc import Callable, Sized
 from typing import Any
 
 from otel_lens._units import parse_duration, parse_size, unitless
@@ -17,9 +18,37 @@ from otel_lens.cli._wait import wait_for_store
 from otel_lens.query import LEVELS, MAX_LIMIT, Store, missing_unit, open_store, trace_id_prefix
 from otel_lens.settings import default_database_path
 
+_NEGATIVE = re.compile(r"^-\.?\d")
+
+
+def allow_dash_values(parser: argparse.ArgumentParser) -> None:
+    """Let ``parser`` take ``-1h`` or ``-5MB`` as a flag's value, as it takes ``-5``, so the flag's type says why
+    it is refused instead of argparse's "expected one argument" (which sent users to look for a typo).
+
+    argparse takes a word starting with ``-`` for a flag unless it looks like a negative number (the
+    parser's ``_negative_number_matcher``): a number with a unit is added to what looks like one. None of
+    otel-lens's flags is a dash and a digit, so no flag is mistaken for a value.
+    """
+    known = parser._negative_number_matcher.pattern
+    parser._negative_number_matcher = re.compile(f"(?:{known})|^-\\d+(?:\\.\\d+)?[a-zA-Zµ]+$")
+
+
+def _negative(text: str, example: str, parse: Callable[[str], object]) -> None:
+    stripped = text.strip()
+    if not _NEGATIVE.match(stripped):
+        return
+    rest = stripped[1:]
+    try:  # "-1h" → "1h"; "-5" → the example, as a bare number is refused too
+        parse(rest)
+        suggestion = example if unitless(rest) else rest
+    except ValueError:
+        suggestion = example
+    raise argparse.ArgumentTypeError(f"{text!r} is negative; use e.g. {suggestion}")
+
 
 def duration(text: str) -> str:
     """An argparse type: a duration such as ``90s``, ``30m``, ``1h`` or ``7d`` (kept as text for the query)."""
+    _negative(text, "1h", parse_duration)  # "--since -1h": a window already counts back from now
     hint = missing_unit(text)  # "--min-duration 5": ms or s? Neither guessed: the unit is asked for
     if hint is not None:
         raise argparse.ArgumentTypeError(hint)
@@ -32,6 +61,7 @@ def duration(text: str) -> str:
 
 def size(text: str) -> str:
     """An argparse type: a size such as ``500MB`` or ``1GiB``."""
+    _negative(text, "500MB", parse_size)
     number = unitless(text)  # "prune --max-size 5" read as 5 bytes emptied the store: the unit is asked for
     if number is not None:
         raise argparse.ArgumentTypeError(
