@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
+from otel_lens._own_logs import OWN
 from otel_lens._redact import Redactor
 from otel_lens._units import parse_duration, parse_size, unitless
 
@@ -17,6 +20,7 @@ _DEFAULT_SWEEP_INTERVAL = "5m"
 _DEFAULT_MAX_BODY_SIZE = "64KiB"
 _DURATION_UNITS = ("s", "m", "h", "d")
 _SIZE_UNITS = ("B", "KiB", "MB", "GiB")
+_logger = logging.getLogger(f"{OWN}.settings")  # otel-lens's own logger: its warnings print on stderr
 MAX_DURATION_S = 100 * 365.25 * 86400.0
 """Settings past this are refused: nanosecond times that far off overflow the store's 64-bit integers."""
 
@@ -43,6 +47,38 @@ class SettingsKeywords(TypedDict, total=False):
 
 class SettingsError(ValueError):
     """A setting does not parse; the message names the variable or keyword and shows a valid value."""
+
+
+VARIABLE_PREFIX = "OTEL_EXPORTER_LENS_"
+KNOWN_VARIABLES = frozenset(
+    VARIABLE_PREFIX + name
+    for name in (
+        *("DATABASE", "RETENTION", "MAX_SIZE", "SWEEP_INTERVAL", "LOG_FORMAT", "CAPTURE_BODIES", "MAX_BODY_SIZE"),
+        *("REDACT", "RUNNING_SPANS", "TOKEN"),  # TOKEN: the one of `otel-lens serve`
+    )
+)
+"""Every ``OTEL_EXPORTER_LENS_*`` variable otel-lens reads; another one is warned about (a misspelling)."""
+_warned: set[str] = set()
+
+
+def warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """One warning per process for each ``OTEL_EXPORTER_LENS_*`` variable otel-lens does not read.
+
+    ``OTEL_EXPORTER_LENS_DATABSE=app.db`` was ignored without a word and the data went to the default
+    database; the warning names the closest known variable.
+    """
+    for name in sorted(environ):
+        if name.startswith(VARIABLE_PREFIX) and name not in KNOWN_VARIABLES and name not in _warned:
+            _warned.add(name)
+            # Compared without the long shared prefix, which would make every name "close" to every other.
+            suffixes = [known[len(VARIABLE_PREFIX) :] for known in sorted(KNOWN_VARIABLES)]
+            closest = difflib.get_close_matches(name[len(VARIABLE_PREFIX) :], suffixes, n=1, cutoff=0.6)
+            hint = (
+                f"did you mean {VARIABLE_PREFIX}{closest[0]}?"
+                if closest
+                else "the known ones are in the README's Configuration"
+            )
+            _logger.warning("otel-lens: %s is not an otel-lens setting and is ignored; %s", name, hint)
 
 
 def default_database_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -87,6 +123,8 @@ class Settings:
             SettingsError: a value does not parse, or an unknown keyword was given.
         """
         env = os.environ if environ is None else environ
+        if environ is None:
+            warn_unknown_variables(env)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             valid = ", ".join(f.name for f in dataclasses.fields(cls))

@@ -72,3 +72,18 @@ def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path, value: str, h
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"OTEL_EXPORTER_LENS_RETENTION={value!r}" in result.stderr and hint in result.stderr
     assert not (tmp_path / "lens.db").exists()
+
+
+def test_a_misspelt_variable_is_warned_about_once_naming_the_closest(tmp_path: Path) -> None:
+    """OTEL_EXPORTER_LENS_DATABSE was ignored without a word (the data went to another database): under
+    ``opentelemetry-instrument`` the app runs and stores as before, and one stderr line names the unknown
+    variable and the known one it is closest to (not once per exporter reading the settings)."""
+    result = _run(tmp_path, OTEL_EXPORTER_LENS_DATABSE=str(tmp_path / "meant.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "app ran\n"
+    lines = [line for line in result.stderr.splitlines() if line != "card declined"]
+    assert lines == [
+        "otel-lens: OTEL_EXPORTER_LENS_DATABSE is not an otel-lens setting and is ignored; "
+        "did you mean OTEL_EXPORTER_LENS_DATABASE?"
+    ], result.stderr
+    assert (tmp_path / "lens.db").exists() and not (tmp_path / "meant.db").exists()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from otel_lens._units import parse_duration, parse_size
-from otel_lens.settings import Settings, SettingsError, default_database_path
+from otel_lens.settings import KNOWN_VARIABLES, Settings, SettingsError, default_database_path
 
 
 def test_defaults_match_the_contract(tmp_path: Path) -> None:
@@ -175,3 +176,27 @@ def test_absurd_sweep_interval_fails_at_configuration() -> None:
     """A sweep interval no timer can wait for is refused up front (it would kill the sweeper thread later)."""
     with pytest.raises(SettingsError, match=r"sweep_interval.*100 years"):
         Settings.load(environ={}, sweep_interval="99999999999d")
+
+
+def test_every_documented_variable_is_known_and_others_are_warned_about_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """No ``OTEL_EXPORTER_LENS_*`` variable of docs/REFERENCE.md is warned about; an unknown one is, once per
+    process, naming the closest known variable or, when none is close, where the known ones are listed."""
+    reference = (Path(__file__).parent.parent / "docs" / "REFERENCE.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"OTEL_EXPORTER_LENS_[A-Z_]*[A-Z]", reference))
+    assert documented == set(KNOWN_VARIABLES)
+    for name in documented:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_LENS_DATABASE", str(tmp_path / "lens.db"))
+    monkeypatch.setenv("OTEL_EXPORTER_LENS_SWEEP_INTERVL", "5m")
+    monkeypatch.setenv("OTEL_EXPORTER_LENS_WHATEVER_ELSE", "1")
+    with caplog.at_level("WARNING", logger="otel_lens.settings"):
+        Settings.load()
+        Settings.load()
+    assert [record.getMessage() for record in caplog.records] == [
+        "otel-lens: OTEL_EXPORTER_LENS_SWEEP_INTERVL is not an otel-lens setting and is ignored; "
+        "did you mean OTEL_EXPORTER_LENS_SWEEP_INTERVAL?",
+        "otel-lens: OTEL_EXPORTER_LENS_WHATEVER_ELSE is not an otel-lens setting and is ignored; "
+        "the known ones are in the README's Configuration",
+    ]
