@@ -54,7 +54,8 @@ def test_prune_refuses_a_size_without_unit_and_keeps_the_data(
 ) -> None:
     """``prune --max-size 5`` was read as 5 bytes and emptied the store with no question asked: it exits 2 with
     one error line naming the flag and the units with the same number, and deletes nothing; the read API's
-    ``prune(max_size="5")`` is refused the same way, and ``--max-size 5MB`` keeps this small store whole."""
+    ``prune(max_size="5")`` (and ``max_age="7"``) is refused the same way, and ``--max-size 5MB`` keeps this
+    small store whole."""
     with pytest.raises(SystemExit) as stopped:
         main(["prune", "--max-size", "5", "--database", str(two_traces)])
     assert stopped.value.code == 2
@@ -64,6 +65,8 @@ def test_prune_refuses_a_size_without_unit_and_keeps_the_data(
     with open_store(two_traces) as store:
         with pytest.raises(SettingsError, match=r"max_size='5' has no unit"):
             store.prune(max_age=0, max_size="5")
+        with pytest.raises(SettingsError, match=r"max_age='7' has no unit: say which, 7s, 7h or 7d"):
+            store.prune(max_age="7", max_size=0)
         assert len(store.traces()) == 2
     assert main(["prune", "--max-age", "0", "--max-size", "5MB", "--database", str(two_traces)]) == 0
     with open_store(two_traces) as store:
