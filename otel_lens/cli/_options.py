@@ -29,8 +29,10 @@ def allow_dash_values(parser: argparse.ArgumentParser) -> None:
     parser's ``_negative_number_matcher``): a number with a unit is added to what looks like one. None of
     otel-lens's flags is a dash and a digit, so no flag is mistaken for a value.
     """
-    known = parser._negative_number_matcher.pattern
-    parser._negative_number_matcher = re.compile(f"(?:{known})|^-\\d+(?:\\.\\d+)?[a-zA-Zµ]+$")
+    known: re.Pattern[str] | None = getattr(parser, "_negative_number_matcher", None)
+    if known is None:  # a Python whose argparse works otherwise: "expected one argument" stays, nothing breaks
+        return
+    parser._negative_number_matcher = re.compile(f"(?:{known.pattern})|^-\\d+(?:\\.\\d+)?[a-zA-Zµ]+$")
 
 
 def _negative(text: str, example: str, parse: Callable[[str], object]) -> None:
