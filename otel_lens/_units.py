@@ -33,6 +33,19 @@ _SIZE_UNITS = {
     "tib": 1024**4,
 }
 _NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Zµ]*)\s*$")
+_BARE_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def unitless(text: str) -> str | None:
+    """The number in ``text`` when it is a non-zero number without a unit (``"7"``), else None.
+
+    Text such as ``OTEL_EXPORTER_LENS_RETENTION=7`` or ``--max-size 5`` is ambiguous (7 days? 5 MB?) and read
+    literally it deletes data, so callers refuse it and ask for the unit; ``0`` means the same in every unit.
+    """
+    match = _BARE_NUMBER.match(text)
+    if match is None or float(match.group(1)) == 0:
+        return None
+    return match.group(1)
 
 
 def parse_duration(text: str | float | int) -> float:

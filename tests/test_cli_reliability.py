@@ -4,6 +4,7 @@ create or change a file, and hostile filters are bound parameters matched litera
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -301,3 +302,22 @@ def test_store_errors_are_store_error_subclasses(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no otel-lens database"):
         open_store(tmp_path / "missing.db")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("command", "total", "what"), [("traces", 3, "traces"), ("logs", 4, "log records")])
+def test_a_cut_by_the_limit_is_said_on_stderr(closed_store: Path, command: str, total: int, what: str) -> None:
+    """``traces --json`` printed 50 of 1115 traces (``logs`` 200) with nothing said: when the limit cuts the
+    output, stdout holds exactly the limit's rows and one stderr line says more matched and how to see them;
+    when it does not cut, stderr stays empty (JSON and text view alike)."""
+    database = str(closed_store)
+    cut = cli(command, "--json", "--limit", str(total - 1), "--database", database)
+    assert cut.returncode == 0, cut.stderr
+    assert len(json.loads(cut.stdout)) == total - 1
+    assert (
+        cut.stderr == f"otel-lens: showing the newest {total - 1} {what}; more match (use --limit N, up to 1000000)\n"
+    )
+    text = cli(command, "--limit", str(total - 1), "--database", database)
+    assert text.returncode == 0 and text.stderr == cut.stderr and text.stdout.strip()
+    whole = cli(command, "--json", "--limit", str(total), "--database", database)
+    assert whole.returncode == 0 and whole.stderr == ""
+    assert len(json.loads(whole.stdout)) == total

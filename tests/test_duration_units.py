@@ -1,5 +1,5 @@
 """Duration filters say their unit: ``--min-duration 5`` is refused (ms or s?), ``100ms``/``1.5s`` work, on the
-CLI and in the read API alike; a Python number stays seconds."""
+CLI and in the read API alike; a Python number stays seconds. Sizes too: ``prune --max-size 5`` is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from otel_lens import open_store
 from otel_lens.cli import main
-from otel_lens.settings import Settings
+from otel_lens.settings import Settings, SettingsError
 from tests._read_helpers import recorder
 
 
@@ -45,6 +45,56 @@ def test_cli_refuses_a_duration_without_unit(
     last = err.strip().splitlines()[-1]
     assert flag in last and f"{number}ms" in last and f"{number}s" in last and "no unit" in last, err
     assert "Traceback" not in err
+    with open_store(two_traces) as store:
+        assert len(store.traces()) == 2
+
+
+def test_prune_refuses_a_size_without_unit_and_keeps_the_data(
+    two_traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``prune --max-size 5`` was read as 5 bytes and emptied the store with no question asked: it exits 2 with
+    one error line naming the flag and the units with the same number, and deletes nothing; the read API's
+    ``prune(max_size="5")`` (and ``max_age="7"``) is refused the same way, and ``--max-size 5MB`` keeps this
+    small store whole."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["prune", "--max-size", "5", "--database", str(two_traces)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert "--max-size" in last and "'5' has no unit" in last and "5MB" in last and "5GiB" in last, err
+    with open_store(two_traces) as store:
+        with pytest.raises(SettingsError, match=r"max_size='5' has no unit"):
+            store.prune(max_age=0, max_size="5")
+        with pytest.raises(SettingsError, match=r"max_age='7' has no unit: say which, 7s, 7h or 7d"):
+            store.prune(max_age="7", max_size=0)
+        assert len(store.traces()) == 2
+    assert main(["prune", "--max-age", "0", "--max-size", "5MB", "--database", str(two_traces)]) == 0
+    with open_store(two_traces) as store:
+        assert len(store.traces()) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [
+        (["traces", "--since", "-1h"], "1h"),
+        (["traces", "--min-duration", "-5"], "1h"),
+        (["sessions", "--until", "-1.5h"], "1.5h"),
+        (["prune", "--max-age", "-2d"], "2d"),
+        (["prune", "--max-size", "-5MB"], "5MB"),
+    ],
+)
+def test_cli_says_a_value_is_negative(
+    argv: list[str], suggestion: str, two_traces: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--since -1h`` got argparse's "expected one argument" (as if the value were missing): a value with a
+    leading ``-`` reaches the flag's check, which exits 2 saying it is negative and what to write instead;
+    nothing is deleted."""
+    flag, value = argv[-2:]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--database", str(two_traces)])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"argument {flag}: {value!r} is negative; use e.g. {suggestion}"), last
     with open_store(two_traces) as store:
         assert len(store.traces()) == 2
 

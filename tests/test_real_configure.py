@@ -120,7 +120,7 @@ def test_unavailable_storage_warns_once_and_the_app_runs(tmp_path: Path) -> None
     (tmp_path / "notes.db").write_text("my own notes, not a database\n" * 10)
     (tmp_path / "a-dir").mkdir()
     cases = [  # the database, the path the warning must name, and why
-        (str(tmp_path / "a-file" / "sub" / "lens.db"), str(tmp_path / "a-file" / "sub"), "Not a directory"),
+        (str(tmp_path / "a-file" / "sub" / "lens.db"), str(tmp_path / "a-file"), "is not a directory"),
         (str(tmp_path / "notes.db"), str(tmp_path / "notes.db"), "not an otel-lens database"),
         (str(tmp_path / "a-dir"), str(tmp_path / "a-dir"), "is a directory"),
         ("/proc/self/lens.db", "/proc/self", "not writable"),  # an unwritable directory, even for root

@@ -62,14 +62,16 @@ def test_database_that_cannot_be_opened_warns_once_and_the_app_runs(tmp_path: Pa
     assert not (tmp_path / "a-file" / "sub").exists() and list(database.parent.glob("*.db-*")) == []
 
 
-def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path) -> None:
-    """OTEL_EXPORTER_LENS_RETENTION=banana: one stderr line naming the variable and a valid value, the app does
-    not run (a typo must not silently keep or delete data under a default retention), exit status 2."""
-    result = _run(tmp_path, OTEL_EXPORTER_LENS_RETENTION="banana")
+@pytest.mark.parametrize(("value", "hint"), [("banana", "e.g. 7d"), ("7", "7d")])
+def test_bad_setting_stops_with_one_line_naming_it(tmp_path: Path, value: str, hint: str) -> None:
+    """OTEL_EXPORTER_LENS_RETENTION=banana, or =7 (no unit: read as 7 seconds it deleted everything at each
+    sweep): one stderr line naming the variable and a valid value, the app does not run (a typo must not
+    silently keep or delete data), exit status 2."""
+    result = _run(tmp_path, OTEL_EXPORTER_LENS_RETENTION=value)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "OTEL_EXPORTER_LENS_RETENTION='banana'" in result.stderr and "e.g. 7d" in result.stderr
+    assert f"OTEL_EXPORTER_LENS_RETENTION={value!r}" in result.stderr and hint in result.stderr
     assert not (tmp_path / "lens.db").exists()
 
 
@@ -110,3 +112,18 @@ def test_batch_values_the_sdk_refuses_but_configure_takes_run_and_store(tmp_path
         spans = conn.execute("SELECT count(*) FROM lens_spans WHERE name = 'checkout'").fetchone()[0]
         logs = conn.execute("SELECT count(*) FROM lens_logs WHERE trace_id IS NOT NULL").fetchone()[0]
     assert (spans, logs) == (1, 1)
+
+
+def test_a_misspelt_variable_is_warned_about_once_naming_the_closest(tmp_path: Path) -> None:
+    """OTEL_EXPORTER_LENS_DATABSE was ignored without a word (the data went to another database): under
+    ``opentelemetry-instrument`` the app runs and stores as before, and one stderr line names the unknown
+    variable and the known one it is closest to (not once per exporter reading the settings)."""
+    result = _run(tmp_path, OTEL_EXPORTER_LENS_DATABSE=str(tmp_path / "meant.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "app ran\n"
+    lines = [line for line in result.stderr.splitlines() if line != "card declined"]
+    assert lines == [
+        "otel-lens: OTEL_EXPORTER_LENS_DATABSE is not an otel-lens setting and is ignored; "
+        "did you mean OTEL_EXPORTER_LENS_DATABASE?"
+    ], result.stderr
+    assert (tmp_path / "lens.db").exists() and not (tmp_path / "meant.db").exists()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from otel_lens._units import parse_duration, parse_size
-from otel_lens.settings import Settings, SettingsError, default_database_path
+from otel_lens.settings import KNOWN_VARIABLES, Settings, SettingsError, default_database_path
 
 
 def test_defaults_match_the_contract(tmp_path: Path) -> None:
@@ -84,6 +85,54 @@ def test_bad_variable_names_itself_and_a_valid_example(variable: str, value: str
     assert example in message
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "example"),
+    [
+        ("OTEL_EXPORTER_LENS_RETENTION", "7", "7d"),
+        ("OTEL_EXPORTER_LENS_SWEEP_INTERVAL", "5", "5m"),
+        ("OTEL_EXPORTER_LENS_MAX_SIZE", "1", "1MB"),
+        ("OTEL_EXPORTER_LENS_MAX_BODY_SIZE", " 64 ", "64KiB"),
+        ("OTEL_EXPORTER_LENS_RETENTION", "1.5", "1.5h"),
+    ],
+)
+def test_text_without_a_unit_is_refused(variable: str, value: str, example: str) -> None:
+    """RETENTION=7 meant 7 days and, read as 7 seconds, deleted everything at each sweep (MAX_SIZE=1: one
+    byte): a duration or size given as text needs its unit; the one-line error names the variable and the
+    number with units to choose from."""
+    with pytest.raises(SettingsError) as error:
+        Settings.load(environ={variable: value})
+    message = str(error.value)
+    assert f"{variable}={value.strip()!r} has no unit" in message
+    assert example in message and "\n" not in message
+
+
+def test_zero_text_and_python_numbers_need_no_unit() -> None:
+    """``0`` means the same in every unit (off), and Python numbers keep meaning seconds and bytes, as the
+    README says (``configure(retention=3600, sweep_interval=0)``)."""
+    environ = {
+        "OTEL_EXPORTER_LENS_RETENTION": "0",
+        "OTEL_EXPORTER_LENS_MAX_SIZE": "0.0",
+        "OTEL_EXPORTER_LENS_SWEEP_INTERVAL": "0",
+        "OTEL_EXPORTER_LENS_MAX_BODY_SIZE": "0",
+    }
+    settings = Settings.load(environ=environ)
+    assert (settings.retention, settings.max_size, settings.sweep_interval, settings.max_body_size) == (0, 0, 0, 0)
+    settings = Settings.load(environ={}, retention=3600, max_size=5000, sweep_interval=2.5, max_body_size=64)
+    assert (settings.retention, settings.max_size, settings.sweep_interval, settings.max_body_size) == (
+        3600,
+        5000,
+        2.5,
+        64,
+    )
+
+
+@pytest.mark.parametrize("keyword", ["retention", "sweep_interval", "max_size", "max_body_size"])
+def test_string_keyword_without_a_unit_is_refused(keyword: str) -> None:
+    """``configure(retention="3600")`` is text like the environment: refused under the keyword's name."""
+    with pytest.raises(SettingsError, match=rf"^{keyword}='3600' has no unit"):
+        Settings.load(environ={}, **{keyword: "3600"})
+
+
 def test_bad_keyword_names_the_keyword() -> None:
     """A bad keyword value is reported under the keyword's name."""
     with pytest.raises(SettingsError, match=r"retention='soon'.*7d"):
@@ -127,3 +176,27 @@ def test_absurd_sweep_interval_fails_at_configuration() -> None:
     """A sweep interval no timer can wait for is refused up front (it would kill the sweeper thread later)."""
     with pytest.raises(SettingsError, match=r"sweep_interval.*100 years"):
         Settings.load(environ={}, sweep_interval="99999999999d")
+
+
+def test_every_documented_variable_is_known_and_others_are_warned_about_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """No ``OTEL_EXPORTER_LENS_*`` variable of docs/REFERENCE.md is warned about; an unknown one is, once per
+    process, naming the closest known variable or, when none is close, where the known ones are listed."""
+    reference = (Path(__file__).parent.parent / "docs" / "REFERENCE.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"OTEL_EXPORTER_LENS_[A-Z_]*[A-Z]", reference))
+    assert documented == set(KNOWN_VARIABLES)
+    for name in documented:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_LENS_DATABASE", str(tmp_path / "lens.db"))
+    monkeypatch.setenv("OTEL_EXPORTER_LENS_SWEEP_INTERVL", "5m")
+    monkeypatch.setenv("OTEL_EXPORTER_LENS_WHATEVER_ELSE", "1")
+    with caplog.at_level("WARNING", logger="otel_lens.settings"):
+        Settings.load()
+        Settings.load()
+    assert [record.getMessage() for record in caplog.records] == [
+        "otel-lens: OTEL_EXPORTER_LENS_SWEEP_INTERVL is not an otel-lens setting and is ignored; "
+        "did you mean OTEL_EXPORTER_LENS_SWEEP_INTERVAL?",
+        "otel-lens: OTEL_EXPORTER_LENS_WHATEVER_ELSE is not an otel-lens setting and is ignored; "
+        "the known ones are in the README's Configuration",
+    ]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
+from otel_lens import open_store
 from otel_lens.export.spans import LensSpanExporter
 from otel_lens.store.database import parse_location
 from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError
@@ -90,12 +91,19 @@ def test_path_that_is_a_directory_is_refused_naming_it(tmp_path: Path) -> None:
         LensSpanExporter(database=str(tmp_path), sweep_interval=0)
 
 
-def test_path_below_a_file_is_refused_naming_it(tmp_path: Path) -> None:
-    """A database whose directory cannot be created (a file is in the way) is refused clearly (scenario 5)."""
+@pytest.mark.parametrize("below", ["lens.db", "sub/lens.db"])
+def test_path_below_a_file_is_refused_naming_it(tmp_path: Path, below: str) -> None:
+    """A database below a regular file (``junk.db/x.db``, or deeper) is refused saying that file is not a
+    directory, not that its directory "is not writable" (what ``junk.db/x.db`` said); nothing is created
+    and the file keeps its bytes (scenario 5)."""
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a directory")
-    with pytest.raises(StoreError, match=r"cannot create the directory .*file\.txt"):
-        LensSpanExporter(database=str(blocker / "sub" / "lens.db"), sweep_interval=0)
+    database = blocker / below
+    with pytest.raises(StoreError) as refused:
+        LensSpanExporter(database=str(database), sweep_interval=0)
+    assert str(refused.value) == f"database {database}: {blocker} is not a directory"
+    assert blocker.read_text() == "not a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
 def test_missing_directory_is_created(tmp_path: Path) -> None:
@@ -130,6 +138,35 @@ def test_read_only_file_system_path_is_refused(tmp_path: Path) -> None:
     """Even as root, a path under /proc (read-only, not a directory SQLite can use) is refused clearly."""
     with pytest.raises(StoreError, match=r"/proc/self|not writable|cannot create"):
         LensSpanExporter(database="/proc/self/lens-test.db", sweep_interval=0)
+
+
+@pytest.mark.parametrize("suffix", ["-sweep.lock", "-wal", "-shm", "-journal"])
+def test_a_databases_companion_file_is_refused_as_a_database(tmp_path: Path, suffix: str) -> None:
+    """``OTEL_EXPORTER_LENS_DATABASE=g.db-sweep.lock`` turned the empty lock file into an otel-lens database:
+    a path ending in -wal, -shm, -journal or -sweep.lock is refused, writing or reading, in one line naming
+    the database beside it; the file keeps its bytes and nothing is created next to it."""
+    database = tmp_path / "g.db"
+    writer = LensSpanExporter(database=str(database), sweep_interval=0)
+    try:
+        writer.store.prune()  # a live writer that has swept: -wal, -shm and -sweep.lock are all there
+        companion = Path(f"{database}{suffix}")
+        if suffix == "-journal":  # a rollback journal, as SQLite leaves one outside WAL mode
+            companion.write_bytes(b"")
+        before = {p.name: _digest(p) for p in tmp_path.iterdir() if p.name != "g.db-shm" and p.name != "g.db-wal"}
+        expected = f"database path {companion} is the {suffix[1:]} file of database {database}, not a database"
+        with pytest.raises(StoreError) as refused:
+            LensSpanExporter(database=str(companion), sweep_interval=0)
+        assert str(refused.value).startswith(expected) and "\n" not in str(refused.value)
+        if companion.stat().st_size:  # an empty one reads as "nothing stored yet", no harm done
+            with pytest.raises(StoreError, match="not a database"), open_store(companion) as store:
+                store.traces()
+        after = {p.name: _digest(p) for p in tmp_path.iterdir() if p.name != "g.db-shm" and p.name != "g.db-wal"}
+        assert after == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            {"g.db", "g.db-wal", "g.db-shm", "g.db-sweep.lock", companion.name}
+        )
+    finally:
+        writer.shutdown()
 
 
 def test_random_bytes_file_is_refused_and_untouched(tmp_path: Path) -> None:

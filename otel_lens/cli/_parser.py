@@ -7,7 +7,7 @@ import importlib.metadata
 from collections.abc import Sequence
 from typing import Any
 
-from otel_lens.cli._options import add_database, add_json
+from otel_lens.cli._options import add_database, add_json, allow_dash_values
 from otel_lens.cli.commands import COMMANDS
 
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         sub = subparsers.add_parser(command.NAME, help=command.HELP)
         command.add_arguments(sub)
+        allow_dash_values(sub)  # "--since -1h" reaches the duration check
         sub.set_defaults(run=command.run)
     parser.commands = dict(subparsers.choices)
     return parser

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from otel_lens._guard import internal
-from otel_lens._units import parse_duration
+from otel_lens._units import parse_duration, unitless
 from otel_lens.query import (
     _aggregates,
     _bundled_prices,
@@ -517,6 +517,9 @@ class Store:
         environ = {name: os.environ[name] for name in _PRUNE_VARIABLES if name in os.environ}
         age: float | None = None
         if max_age is not None:  # any length is fine here (settings refuse ages past 100 years)
+            number = unitless(max_age) if isinstance(max_age, str) else None
+            if number is not None:  # "7" read as 7 seconds deletes what was meant to be kept 7 days
+                raise SettingsError(f"max_age={max_age!r} has no unit: say which, {number}s, {number}h or {number}d")
             try:
                 age = parse_duration(max_age)
             except ValueError as exc:

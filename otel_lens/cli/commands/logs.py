@@ -8,7 +8,17 @@ import time
 from typing import Any
 
 from otel_lens.cli._console import print_json, stdout_console
-from otel_lens.cli._options import add_database, add_json, add_limit, add_since, add_trace, level, open_for
+from otel_lens.cli._options import (
+    add_database,
+    add_json,
+    add_limit,
+    add_since,
+    add_trace,
+    level,
+    note_if_cut,
+    one_more,
+    open_for,
+)
 from otel_lens.cli._views import log_line, render_logs
 from otel_lens.query import Store
 
@@ -37,11 +47,13 @@ def run(args: argparse.Namespace) -> int:
     with open_for(args, wait=args.follow) as store:
         if args.follow:
             return _follow(store, args)
-        found = store.logs(limit=args.limit, **_filters(args))
+        found = store.logs(limit=one_more(args.limit), **_filters(args))
+        shown = found[: args.limit]
         if args.json:
-            print_json([record.as_dict() for record in found])
+            print_json([record.as_dict() for record in shown])
         else:
-            render_logs(found, stdout_console())
+            render_logs(shown, stdout_console())
+        note_if_cut(found, args.limit, "log records")
         return 0
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from otel_lens.cli._console import print_json, stdout_console
-from otel_lens.cli._options import add_database, add_json, add_limit, add_since, duration, open_for
+from otel_lens.cli._options import (
+    add_database,
+    add_json,
+    add_limit,
+    add_since,
+    duration,
+    note_if_cut,
+    one_more,
+    open_for,
+)
 from otel_lens.cli._views import render_traces
 
 NAME = "traces"
@@ -34,11 +43,13 @@ def run(args: argparse.Namespace) -> int:
             status="error" if args.errors else None,
             since=args.since,
             min_duration=args.min_duration,
-            limit=args.limit,
+            limit=one_more(args.limit),
             running=args.running,
         )
+    shown = found[: args.limit]
     if args.json:
-        print_json([trace.as_dict() for trace in found])
+        print_json([trace.as_dict() for trace in shown])
     else:
-        render_traces(found, stdout_console())
+        render_traces(shown, stdout_console())
+    note_if_cut(found, args.limit, "traces")
     return 0

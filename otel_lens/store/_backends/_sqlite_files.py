@@ -32,6 +32,25 @@ _PRAGMAS = (
 )
 
 
+COMPANION_SUFFIXES = ("-wal", "-shm", "-journal", "-sweep.lock")
+"""The files SQLite and otel-lens keep beside a database ``x.db``: ``x.db-wal``, ``x.db-shm``, … ."""
+
+
+def refuse_companion_file(path: Path) -> None:
+    """Refuse a database path that names a database's companion file (``g.db-sweep.lock``, ``g.db-wal``).
+
+    Taken as a database, the empty ``-sweep.lock`` became one (and a ``-wal`` or ``-shm`` belongs to the
+    SQLite of a live writer): the user meant the database beside it, so that one is named.
+    """
+    for suffix in COMPANION_SUFFIXES:
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            database = path.with_name(path.name[: -len(suffix)])
+            raise StoreError(
+                f"database path {path} is the {suffix[1:]} file of database {database}, not a database; "
+                f"give {database} instead"
+            )
+
+
 def prepare_sqlite_file(path: Path) -> bool:
     """Check ``path`` can hold an otel-lens database, creating parents (0700) and the file (0600).
 
@@ -39,9 +58,11 @@ def prepare_sqlite_file(path: Path) -> bool:
         True when the file was created here (so it is certainly new).
 
     Raises:
-        StoreError: the path is a directory, its parent cannot be created, or it is not writable.
+        StoreError: the path is a directory or a database's -wal/-shm/-journal/-sweep.lock file, its parent
+            is a file or cannot be created, or it is not writable.
         NotALensDatabase: the file exists and is not an SQLite database.
     """
+    refuse_companion_file(path)  # before any directory or file is created for it
     if path.is_dir():
         raise StoreError(f"database path {path} is a directory; give a file path such as {path / 'lens.db'}")
     parent = path.parent
@@ -51,7 +72,8 @@ def prepare_sqlite_file(path: Path) -> bool:
             directory.mkdir(mode=0o700)
             os.chmod(directory, 0o700)
         except FileExistsError:
-            pass
+            if not directory.is_dir():  # a file in the way (junk.db/x.db): say so, not "not writable" below
+                raise StoreError(f"database {path}: {directory} is not a directory") from None
         except OSError as exc:
             raise StoreError(
                 f"cannot create the directory {directory} for database {path}: {exc.strerror or exc}"
@@ -88,6 +110,7 @@ def check_sqlite_header(path: Path) -> None:
     the file corrupted (SQLite's "How To Corrupt", 2.2). SQLite's own open/close keeps those locks (it
     defers closing a descriptor while the file is locked), so a connection is the safe way to look.
     """
+    refuse_companion_file(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
