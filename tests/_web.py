@@ -189,14 +189,19 @@ class Viewer:
 
 
 @contextlib.contextmanager
-def serve(database: str | Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Viewer]:
-    """Start ``otel-lens serve --port 0`` on ``database``; wait until it answers; stop it afterwards."""
+def serve(
+    database: str | Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Viewer]:
+    """Start ``otel-lens serve --port 0`` on ``database`` (in ``cwd``, for a relative path); wait until it answers;
+    stop it afterwards."""
     # The OTLP receiver on a free port too: tests run in parallel, and 4318 may be anyone's.
     otlp = [] if "--otlp-port" in args or "--no-otlp" in args else ["--otlp-port", "0"]
     otlp += [] if "--grpc-port" in args or "--no-otlp" in args else ["--grpc-port", "0"]  # and 4317
     command = [sys.executable, "-m", "otel_lens", "serve", "--port", "0", "--database", str(database), *otlp, *args]
     environment = {**os.environ, **(env or {})}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environment)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environment, cwd=cwd
+    )
     lines: list[str] = []
     found = threading.Event()
     url: list[str] = []

@@ -52,7 +52,7 @@ def open_page(context: Any, url: str, errors: list[str]) -> Any:
 
 
 def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_path: Path) -> None:
-    """List and waterfall mark the running root; its duration grows, in its row and in the page's header; after the app ends it, both pages show
+    """List and waterfall mark the running root (the header counts it: "3 spans + 1 running"); its duration grows, in its row and in the page's header; after the app ends it, both pages show
     it ended without a reload by hand."""
     database = str(tmp_path / "lens.db")
     process, control = start_app(tmp_path, database)
@@ -70,6 +70,10 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
             waterfall.wait_for_selector(".wf-row.running .state-mark.running")
             assert waterfall.locator(".wf-row.running .wf-name").all_text_contents() == ["agent_run"]
             assert waterfall.locator("h1 .state-mark.running").count() == 1
+            # The header counts the running span too ("0 spans" above a running one read as an empty trace).
+            waterfall.wait_for_function(
+                "() => / [0-9]+ spans? \\+ 1 running /.test(document.querySelector('.trace-head .meta')?.textContent)"
+            )
             if UPDATE_SCREENSHOTS:  # the README's picture of a run still going, desktop and phone
                 for width, height in ((1280, 800), (390, 844)):
                     waterfall.set_viewport_size({"width": width, "height": height})
@@ -127,7 +131,8 @@ def test_a_running_span_is_marked_grows_and_is_replaced_live(browser: Any, tmp_p
 
 
 def test_a_span_left_open_at_exit_is_marked_abandoned(browser: Any, tmp_path: Path) -> None:
-    """After a clean exit with a span open: the list and the waterfall say abandoned, nothing says running."""
+    """After a clean exit with a span open: the list and the waterfall say abandoned (the header "0 spans + 1
+    abandoned"), nothing says running."""
     database = str(tmp_path / "lens.db")
     process, _ = start_app(tmp_path, database, "open-at-exit")
     code, _, err = finish(process)
@@ -140,6 +145,7 @@ def test_a_span_left_open_at_exit_is_marked_abandoned(browser: Any, tmp_path: Pa
             listing.wait_for_selector("tr .state-mark.abandoned")
             listing.locator("tr .name a").first.click()
             listing.wait_for_selector(".wf-row.abandoned .state-mark.abandoned")
+            assert listing.locator(".trace-head .meta").text_content().count("0 spans + 1 abandoned") == 1
             assert listing.locator(".state-mark.running").count() == 0
             context.close()
     finally:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from otel_lens.web._app import create_app
+from otel_lens.web._reads import database_label
 from otel_lens.web._security import ASGIApp, Guard, is_loopback
 
-__all__ = ["create_app", "is_loopback", "otlp_guard"]
+__all__ = ["create_app", "database_label", "is_loopback", "otlp_guard"]
 
 
 def otlp_guard(otlp: ASGIApp, host: str, port: int) -> ASGIApp:

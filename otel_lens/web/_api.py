@@ -1,7 +1,8 @@
 """The JSON API of docs/REFERENCE.md ("The web viewer"): every read goes through the query layer's ``Store``.
 
 Errors are ``{"error": "…"}``: 400 for a bad parameter, 404 for an unknown id or route, 503 while
-there is no database yet; a bug is a 500 with one line, never a stack trace.
+there is no database yet (``"not_ready"``) or it cannot be read (``"permanent"`` when waiting cannot cure it:
+not an otel-lens store, a directory, a newer schema); a bug is a 500 with one line, never a stack trace.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from otel_lens.query import STATS_HISTOGRAMS, AmbiguousTraceId, DatabaseNotReady, Store, TraceNotFound
-from otel_lens.store.errors import StoreError
+from otel_lens.store.errors import NotALensDatabase, SchemaTooNew, StoreError
 from otel_lens.web._reads import Reads
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ MAX_PAGE = 1000  # a list page holds at most this many rows: the viewer never lo
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 _NAMED = re.compile(r"([a-z_]+)=")
+# Store errors no retry cures (the receiver's _PERMANENT): the pages say why and stop polling and reconnecting.
+_PERMANENT = (NotALensDatabase, SchemaTooNew)
 
 
 class BadParameter(ValueError):
@@ -81,6 +84,8 @@ def failure(request: Request, exc: Exception, database: str | None = None) -> Re
         if named and named.group(1) in request.query_params:
             return error(400, message, parameter=named.group(1))
         return error(400, message)
+    if isinstance(exc, _PERMANENT):
+        return error(503, str(exc), permanent=True, database=database)
     if isinstance(exc, StoreError):
         return error(503, str(exc))
     # A bug: one line to the client, the traceback to the server log.
@@ -99,7 +104,7 @@ def answering(reads: Reads, read: Callable[[Request], Callable[[Store], Any]]) -
             work = read(request)
             return json_response(await reads(work))
         except Exception as exc:
-            return failure(request, exc, reads.database)
+            return failure(request, exc, reads.label)
 
     return endpoint
 

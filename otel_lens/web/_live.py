@@ -69,7 +69,7 @@ def live_route(reads: Reads) -> Route:
         try:
             feed = await reads(start)
         except Exception as exc:  # the same answers as the other endpoints
-            return failure(request, exc, reads.database)
+            return failure(request, exc, reads.label)
         return StreamingResponse(
             _stream(request, reads, feed),
             media_type="text/event-stream",

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from otel_lens.query import DatabaseNotReady, Store, open_store
+from otel_lens.query import DatabaseNotReady, Store, StoreError, open_store, parse_location
 
 _T = TypeVar("_T")
 
@@ -20,6 +20,7 @@ class Reads:
 
     def __init__(self, database: str) -> None:
         self.database = database
+        self.label = database_label(database)
         self._store: Store | None = None
         # The store's connection and id caches are shared: one read at a time keeps them consistent
         # (reads are milliseconds; the viewer serves one person).
@@ -44,4 +45,12 @@ class Reads:
                 self._store = None
 
 
-__all__ = ["DatabaseNotReady", "Reads"]
+def database_label(database: str) -> str:
+    """``database`` as messages show it: a file as its absolute path, a URL without its password."""
+    try:
+        return str(parse_location(database))
+    except StoreError:  # an empty setting or an unknown scheme: opening it says what is wrong
+        return database
+
+
+__all__ = ["DatabaseNotReady", "Reads", "database_label"]

@@ -17,7 +17,7 @@ import webbrowser
 from typing import Any
 
 from otel_lens.cli._options import add_database
-from otel_lens.query import resolve_database
+from otel_lens.query import DatabaseNotReady, StoreError, open_store, resolve_database
 
 NAME = "serve"
 HELP = "the web viewer and an OTLP/HTTP receiver: traces, logs, stats and usage in a browser (extra otel-lens[web])"
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from otel_lens.web import create_app, is_loopback
+        from otel_lens.web import create_app, database_label, is_loopback
     except ImportError:
         _fail("otel-lens serve needs the web extra: pip install 'otel-lens[web]'")
         return EXIT_ERROR
@@ -125,14 +125,18 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(database, host=host, port=port, token=token, otlp=None if otlp is None else otlp.app)
         # Percent-encoded: in a query string "+" reads as a space, so the printed link would be refused.
         url = f"http://{shown_host}:{port}/" + (f"?token={urllib.parse.quote(token, safe='')}" if token else "")
-        sys.stderr.write(f"otel-lens: viewer at {url} (reading {database}; Ctrl+C stops it)\n")
+        shown = database_label(database)  # absolute, as every other message names it; a URL without its password
+        sys.stderr.write(f"otel-lens: viewer at {url} (reading {shown}; Ctrl+C stops it)\n")
+        unreadable = _unreadable(database)
+        if unreadable is not None:
+            sys.stderr.write(f"otel-lens: warning: {unreadable} ; the viewer's pages say the same (check --database)\n")
         sockets = [sock]
         if otlp is None:
             sys.stderr.write("otel-lens: OTLP receiver off (--no-otlp): nothing is written to the store\n")
         else:
             sockets.append(otlp.sock)
             app = otlp.by_port(app, port)
-            sys.stderr.write(f"otel-lens: OTLP receiver: {otlp.environment(shown_host)} (writing {database})\n")
+            sys.stderr.write(f"otel-lens: OTLP receiver: {otlp.environment(shown_host)} (writing {shown})\n")
             sys.stderr.write(f"otel-lens: {otlp.grpc_line(shown_host)}\n")
         sys.stderr.flush()
         if args.open:
@@ -145,6 +149,17 @@ def run(args: argparse.Namespace) -> int:
         if otlp is not None:
             otlp.close()
     return 0
+
+
+def _unreadable(database: str) -> str | None:
+    """Why the store at ``database`` cannot be read, or None: readable, or not created yet (a writer may create it)."""
+    try:
+        open_store(database).close()
+    except DatabaseNotReady:
+        return None
+    except StoreError as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
 
 
 def _otlp_receiver(database: str, host: str, otlp_port: int, token: str | None, queue: int) -> _Otlp | None:

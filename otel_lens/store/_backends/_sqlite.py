@@ -106,7 +106,10 @@ class SqliteBackend(Backend):
         if not path.exists():
             raise DatabaseNotReady(f"no otel-lens database at {path} (nothing stored yet, or a wrong --database)")
         if path.is_dir():
-            raise StoreError(f"database path {path} is a directory; give the database file, e.g. {path / 'lens.db'}")
+            # Not an otel-lens database, and waiting will not make it one: readers stop retrying (the viewer).
+            raise NotALensDatabase(
+                f"database path {path} is a directory; give the database file, e.g. {path / 'lens.db'}"
+            )
         if not os.access(path, os.R_OK):
             raise StoreError(f"database {path} is not readable")
         if path.stat().st_size == 0:

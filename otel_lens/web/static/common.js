@@ -36,6 +36,8 @@ export async function api(path, params) {
     failure.notReady = Boolean(data && data.not_ready);
     failure.database = data && data.database;
     failure.parameter = data && data.parameter;
+    failure.permanent = Boolean(data && data.permanent);
+    if (failure.permanent) stopFeeds(failure);
     throw failure;
   }
   return data;
@@ -102,16 +104,39 @@ export function clearInvalid(form) {
   for (const note of form.querySelectorAll(".field-error")) note.remove();
 }
 
-/** Remove the "nothing stored yet" notice once data could be read. */
+/**
+ * For an error of `api()` that waiting cannot cure (the database is no otel-lens store, or a directory): its
+ * one-line reason at the top of the page, and true; the page then stops retrying (its live feeds are stopped
+ * already, see `stopFeeds`). Any other error returns false.
+ */
+export function cannotRead(error) {
+  if (!error || !error.permanent) return false;
+  let notice = document.getElementById("cannot-read");
+  if (!notice) {
+    notice = h("div", { id: "cannot-read", class: "notice failed", role: "alert" });
+    app().prepend(notice);
+  }
+  notice.replaceChildren(
+    h("h2", {}, "Cannot read this database"),
+    h("p", { class: "error-text" }, error.message),
+    h("p", {}, "This page does not retry: start otel-lens serve again with --database naming an otel-lens database."));
+  setStatus("");
+  return true;
+}
+
+/** Remove the "nothing stored yet" (or "cannot read") notice once data could be read. */
 export function dataArrived() {
-  const notice = document.getElementById("not-ready");
-  if (notice) notice.remove();
+  for (const id of ["not-ready", "cannot-read"]) {
+    const notice = document.getElementById(id);
+    if (notice) notice.remove();
+  }
 }
 
 /**
  * A page's retry while the store does not exist yet, shared by every page: `cancel()` before each load,
  * `succeeded()` once data came (the notice goes, the backoff restarts), `failed(error)` after an error: true
- * when it was "nothing stored yet" and `retry` is scheduled with backoff, false for any other error.
+ * when it was "nothing stored yet" and `retry` is scheduled with backoff, or when the database cannot be read
+ * at all (the reason is shown, nothing is retried); false for any other error.
  */
 export function retrier(retry) {
   let timer = 0;
@@ -120,6 +145,7 @@ export function retrier(retry) {
     cancel() { clearTimeout(timer); },
     succeeded() { attempt = 0; dataArrived(); },
     failed(error) {
+      if (cannotRead(error)) return true; // shown, and not retried: waiting cannot cure it
       if (!waitingForData(error)) return false;
       timer = setTimeout(retry, retryDelay(attempt++));
       return true;
@@ -228,18 +254,39 @@ export function asText(value) {
   return JSON.stringify(value);
 }
 
+let unreadable = null; // the permanent error an API answer gave: no feed is (re)opened after it
+const feeds = new Set();
+
+/** The permanent error that stopped this page's live feeds, or null while they may run. */
+export function feedsStopped() {
+  return unreadable;
+}
+
+/** The store cannot be read and waiting will not change that: close every live feed and open none again. */
+function stopFeeds(error) {
+  unreadable = error;
+  for (const feed of feeds) feed.stop();
+}
+
 /**
  * A /api/live subscription: `handlers` maps event names ("trace", "log") to callbacks of the parsed data.
  * A browser never reconnects an EventSource that got a non-200 answer (a 503 while nothing is stored yet, a
  * restarted server), so a closed feed is opened again here, backing off to 8 s; `onState` hears "live",
- * "reconnecting" and, on each (re)open after a closed feed, "reopened" (the page reloads what it missed).
+ * "reconnecting" and, on each (re)open after a closed feed, "reopened" (the page reloads what it missed), and
+ * "stopped" once an API answer said the database cannot be read at all (no reconnecting then: see `stopFeeds`).
  * Returns an object with `close()`.
  */
 export function follow(query, handlers, onState) {
   const url = "/api/live?" + new URLSearchParams(clean(query)).toString();
-  const feed = { source: null, closed: false, timer: 0, attempt: 0, close() { this.closed = true; clearTimeout(this.timer); if (this.source) this.source.close(); } };
+  const feed = {
+    source: null, closed: false, timer: 0, attempt: 0,
+    close() { this.closed = true; feeds.delete(this); clearTimeout(this.timer); if (this.source) this.source.close(); },
+    stop() { this.close(); if (onState) onState("stopped"); },
+  };
+  feeds.add(feed);
   const open = () => {
     if (feed.closed) return;
+    if (unreadable) { feed.stop(); return; }
     const source = new EventSource(url);
     feed.source = source;
     for (const [name, handle] of Object.entries(handlers)) {

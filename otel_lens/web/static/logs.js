@@ -1,5 +1,5 @@
 // The log list: filters (text, level, trace, window), newest first, cursor paging, live with pause.
-import { api, app, asText, debounce, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier } from "./common.js";
+import { api, app, asText, debounce, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier, feedsStopped } from "./common.js";
 
 const FILTERS = ["q", "level", "trace", "since"];
 const LEVELS = [["", "any level"], ["debug", "debug+"], ["info", "info+"], ["warn", "warn+"], ["error", "error+"], ["fatal", "fatal"]];
@@ -76,6 +76,7 @@ function onLog(record) {
 }
 
 function restartLive() {
+  if (feedsStopped()) { liveButton.disabled = true; liveButton.textContent = "Live: off"; return; } // cannot be read
   const paused = state.live === "0";
   liveButton.setAttribute("aria-pressed", paused ? "false" : "true");
   if (!paused || !missed) liveButton.textContent = paused ? "Resume live" : "Pause live";
@@ -84,6 +85,7 @@ function restartLive() {
   if (source) source.close();
   source = follow(JSON.parse(wanted), { log: onLog }, (s) => {
     if (s === "reopened") { load(); return; } // e.g. the store now exists: what was stored meanwhile
+    if (s === "stopped") { restartLive(); return; } // the notice says why
     if (document.getElementById("not-ready")) return; // the notice says it already
     setStatus(s === "live" ? "" : `live feed ${s}…`, s === "live" ? "" : "warn");
   });

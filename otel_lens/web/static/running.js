@@ -22,7 +22,7 @@ export function stateMark(item) {
 
 /** The trace list: while a listed trace runs (or a new one starts running), `reload()` every few seconds. */
 export function watchRunningTraces(rows, reload) {
-  setInterval(async () => {
+  const timer = setInterval(async () => {
     if (document.hidden) return;
     let wanted = rows().some((trace) => trace.state === "running");
     if (!wanted) {
@@ -30,7 +30,10 @@ export function watchRunningTraces(rows, reload) {
         const page = await api("/api/traces", { running: "1", limit: "1" });
         const shown = new Set(rows().map((trace) => trace.trace_id));
         wanted = page.traces.some((trace) => !shown.has(trace.trace_id));
-      } catch { return; /* the list's own load reports errors */ }
+      } catch (error) {
+        if (error.permanent) clearInterval(timer); // the database cannot be read: polling will not change that
+        return; // the list's own load reports errors
+      }
     }
     if (wanted) reload();
   }, POLL_MS);

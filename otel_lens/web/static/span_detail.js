@@ -93,8 +93,17 @@ export function spanDetail(span, context) {
     section(`Logs (${logs.length})`, logs.length ? h("ul", { class: "span-logs" }, logs.map((l) => h("li", { class: `sev sev-${(l.severity_text || "").toLowerCase()}` },
       h("span", { class: "time" }, fmtTime(l.timestamp)), " ", h("b", {}, l.severity_text || ""), " ", asText(l.body ?? l.event_name ?? "")))) : h("p", { class: "hint" }, "none")),
     section("Resource", table(span.resource)),
-    section("Scope", h("p", {}, `${span.scope ? span.scope.name : ""} ${span.scope && span.scope.version ? span.scope.version : ""}`), table(span.scope ? span.scope.attributes : {})),
+    section("Scope", ...scopeView(span.scope)),
   ];
+}
+
+/** The instrumentation scope: its name and version (when it has one) on one line, its attributes if any. */
+function scopeView(scope) {
+  const named = [scope && scope.name, scope && scope.version].filter(Boolean).join(" ");
+  const attributes = (scope && scope.attributes) || {};
+  // A bare "none" under the name read as its missing version: say "none" only when there is nothing at all.
+  if (!named) return [table(attributes)];
+  return [h("p", { class: "scope-name" }, named), Object.keys(attributes).length ? table(attributes) : ""];
 }
 
 function eventView(event, span) {

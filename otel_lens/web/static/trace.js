@@ -1,7 +1,7 @@
 // One trace: a virtualized waterfall (only the rows in view are in the DOM, so 10,000 spans open at once)
-// with a time axis, collapse/expand, keyboard navigation, search inside the trace (name, attribute key or
-// value; matches highlighted, the path to them kept open, the query in the URL) and the span detail.
-import { api, app, asText, debounce, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
+// with a time axis, collapse/expand, keyboard navigation, search inside the trace (name, attributes, status
+// message, events, logs; matches highlighted, the path to them kept open, the query in the URL) and the span detail.
+import { api, app, asText, debounce, fmtCount, fmtMs, fmtTime, h, params, plural, serviceColor, setParams, setStatus } from "./common.js";
 import { compareControl } from "./compare.js";
 import { spanDetail } from "./span_detail.js";
 import { fromOutline } from "./trace_outline.js";
@@ -27,7 +27,7 @@ let total = 1;
 let jumpToMatch = false; // no span in the URL: the search's first match is selected once the whole trace is in
 let touched = false; // the reader selected, scrolled to or searched for something since the page opened
 
-const search = h("input", { type: "search", name: "q", placeholder: "search spans: name, attribute key or value  ( / )", value: state.q || "", "aria-label": "search in this trace" });
+const search = h("input", { type: "search", name: "q", placeholder: "search spans: name, attribute, status, event, log  ( / )", value: state.q || "", "aria-label": "search in this trace" });
 const counter = h("span", { class: "matches", "aria-live": "polite" });
 const header = h("div", { class: "trace-head" });
 const axis = h("div", { class: "wf-axis" });
@@ -71,13 +71,58 @@ function flatten() {
   changed();
 }
 
-/** The first attribute whose key or value holds the query, as [key, value], or true for a name match. */
-function matchOf(span, q) {
-  if (span.name.toLowerCase().includes(q) || span.span_id === q) return true;
-  for (const [key, value] of Object.entries(span.attributes || {})) {
+let logsOf = new Map(); // span_id -> its logs, once the whole trace (with its logs) is in
+let logsFrom = null;
+
+/** The span's logs, grouped once per loaded log list (a search runs over 10,000 spans per keystroke). */
+function spanLogs(spanId) {
+  const logs = trace ? trace.logs : null;
+  if (logs !== logsFrom) {
+    logsFrom = logs;
+    logsOf = new Map();
+    for (const log of logs || []) if (log.span_id) (logsOf.get(log.span_id) || logsOf.set(log.span_id, []).get(log.span_id)).push(log);
+  }
+  return logsOf.get(spanId) || [];
+}
+
+/** The first [key, value] of `object` whose key or value holds the query, or null. */
+function entryMatch(object, q) {
+  for (const [key, value] of Object.entries(object || {})) {
     if (key.toLowerCase().includes(q) || asText(value).toLowerCase().includes(q)) return [key, value];
   }
   return null;
+}
+
+/**
+ * What of a span holds the query: true for its name (or id), else [label, value] for the first match among its
+ * attributes, status message, events (name, attributes: `exception.type`, `exception.message`…) and logs (body,
+ * attributes) — all of it data the page already has (the outline's status and event names come first).
+ */
+function matchOf(span, q) {
+  if (span.name.toLowerCase().includes(q) || span.span_id === q) return true;
+  const attribute = entryMatch(span.attributes, q);
+  if (attribute) return attribute;
+  const message = span.status && span.status.message;
+  if (message && message.toLowerCase().includes(q)) return ["status", message];
+  for (const event of span.events || []) {
+    if (event.name.toLowerCase().includes(q)) return ["event", event.name];
+    const found = entryMatch(event.attributes, q);
+    if (found) return found;
+  }
+  for (const log of spanLogs(span.span_id)) {
+    const body = asText(log.body ?? log.event_name ?? "");
+    if (body.toLowerCase().includes(q)) return ["log", body];
+    const found = entryMatch(log.attributes, q);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Up to 120 characters of `text` around the query's first place (a stack trace matches deep inside). */
+function around(text, q) {
+  const at = q ? text.toLowerCase().indexOf(q) : -1;
+  if (at < 60 || text.length <= 120) return text.slice(0, 120);
+  return "…" + text.slice(at - 40, at + 80);
 }
 
 function runSearch(jump) {
@@ -124,7 +169,7 @@ function drawRow(span, depth, top) {
     kids && collapsed.has(span.span_id) ? h("span", { class: "hidden-count" }, `+${countBelow(span)}`) : "",
     failed ? h("span", { class: "err-mark", title: (span.status && span.status.message) || "error" }, "!") : "",
     !failed && raised(span) ? h("span", { class: "exc-mark", title: "recorded an exception; status is not ERROR, so it is no error" }, "⚠") : "",
-    Array.isArray(match) ? h("span", { class: "attr-match" }, ...highlighted(match[0], q), "=", ...highlighted(asText(match[1]).slice(0, 120), q)) : "");
+    Array.isArray(match) ? h("span", { class: "attr-match" }, ...highlighted(match[0], q), "=", ...highlighted(around(asText(match[1]), q), q)) : "");
   label.style.paddingLeft = `${depth * 14 + 4}px`;
   const bar = h("div", { class: "wf-bar" + (failed ? " failed" : "") });
   bar.style.left = `${start}%`;
@@ -269,9 +314,17 @@ function drawHeader(outline, exceptions) {
   header.append(
     h("h1", {}, summary.root_name || "(no root span)", stateMark(summary)),
     h("p", { class: "meta" }, h("span", {}, summary.service || ""), " · ", fmtTime(summary.start_time), " · ", h("span", { class: "trace-duration" }, fmtMs(summary.duration_ms)),
-      " · ", plural(summary.span_count, "span"), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
+      " · ", h("span", { class: "span-count" }, plural(summary.span_count, "span") + openCounts(outline)), summary.error_count ? h("span", { class: "err-badge" }, `${summary.error_count} failed`) : "",
       exceptions ? h("span", { class: "exc-badge", title: "spans that recorded an exception event but whose status is not ERROR (not counted as errors)" }, plural(exceptions, "handled exception")) : "",
       h("span", { class: "id-part" }, " · ", h("code", { class: "trace-id" }, outline.trace_id)), " · ", h("a", { href: `/logs?trace=${outline.trace_id}` }, plural(outline.log_count, "log"))));
+}
+
+/** " + 2 running, 1 abandoned" for the spans that have not ended (the summary's span_count counts ended ones), as the CLI says it. */
+function openCounts(outline) {
+  const states = outline.spans.state || [];
+  const parts = ["running", "abandoned"].map((name) => [name, states.filter((s) => s === name).length])
+    .filter(([, n]) => n).map(([name, n]) => `${fmtCount(n)} ${name}`);
+  return parts.length ? ` + ${parts.join(", ")}` : "";
 }
 
 function notShown(error) {

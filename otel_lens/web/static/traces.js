@@ -1,6 +1,6 @@
 // The trace list: filters, newest first, cursor paging, and live updates (with pause) over /api/live.
 import { compareSelected, pickBox } from "./compare.js";
-import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier, plural, markInvalid, clearInvalid } from "./common.js";
+import { api, app, debounce, fmtCount, fmtMs, fmtTime, follow, h, params, select, serviceColor, setParams, setStatus, showError, SINCE_OPTIONS, retrier, plural, markInvalid, clearInvalid, feedsStopped } from "./common.js";
 import { stateMark, watchRunningTraces } from "./running.js";
 
 const FILTERS = ["q", "service", "name", "since", "min_duration", "errors"];
@@ -78,8 +78,9 @@ async function load(push = false) {
     render();
     setStatus("");
   } catch (error) {
-    // No database yet: `wait` says where we wait and looks again (backing off) until the first trace is stored.
-    if (wait.failed(error)) { /* retrying */ }
+    // No database yet: `wait` says where we wait and looks again (backing off) until the first trace is stored;
+    // a database that cannot be read at all: it says why, in the page, and nothing retries.
+    if (wait.failed(error)) { /* said in the page; retrying, or not */ }
     else if (markInvalid(form, error)) { invalid = true; rows = []; next = null; render(); }
     else showError(error);
   }
@@ -116,6 +117,7 @@ function onTrace(trace) {
 
 /** The live feed's state: while it is down the button says so; reopened (e.g. the store now exists), the list reloads what it missed. */
 function onFeed(feedState) {
+  if (feedState === "stopped") { updateLive(); return; }
   liveButton.classList.toggle("down", feedState === "reconnecting");
   if (feedState === "reconnecting") {
     if (!document.getElementById("not-ready")) setStatus("live feed reconnecting…", "warn");
@@ -128,6 +130,14 @@ function onFeed(feedState) {
 }
 
 function updateLive() {
+  if (feedsStopped()) {
+    // The store cannot be read: no live feed will open, and the button says so rather than offering a pause.
+    liveButton.classList.add("down");
+    liveButton.setAttribute("aria-pressed", "false");
+    liveButton.disabled = true;
+    liveButton.textContent = "Live: off";
+    return;
+  }
   const paused = state.live === "0";
   liveButton.setAttribute("aria-pressed", paused ? "false" : "true");
   if (!paused || !missed) liveButton.textContent = paused ? "Resume live" : "Pause live";
