@@ -63,18 +63,23 @@ export function retryDelay(attempt) {
   return RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)];
 }
 
+/** The notice `id` at the top of the page, made (with `cls` and ARIA `role`) the first time it is needed. */
+function pageNotice(id, cls, role) {
+  let notice = document.getElementById(id);
+  if (!notice) {
+    notice = h("div", { id, class: cls, role });
+    app().prepend(notice);
+  }
+  return notice;
+}
+
 /**
  * For an error of `api()`: when the store does not exist yet, say so prominently at the top of the page (not
  * only in the status corner) and return true, so the page retries; any other error returns false.
  */
 export function waitingForData(error) {
   if (!error || !error.notReady) return false;
-  let notice = document.getElementById("not-ready");
-  if (!notice) {
-    notice = h("div", { id: "not-ready", class: "notice", role: "status" });
-    app().prepend(notice);
-  }
-  notice.replaceChildren(
+  pageNotice("not-ready", "notice", "status").replaceChildren(
     h("h2", {}, "Nothing stored yet"),
     h("p", {}, "Nothing stored yet at ", h("code", {}, error.database || "the database"),
       " — run your app with otel-lens configured (for example `opentelemetry-instrument python app.py`, or `configure()` in your code). ",
@@ -111,12 +116,7 @@ export function clearInvalid(form) {
  */
 export function cannotRead(error) {
   if (!error || !error.permanent) return false;
-  let notice = document.getElementById("cannot-read");
-  if (!notice) {
-    notice = h("div", { id: "cannot-read", class: "notice failed", role: "alert" });
-    app().prepend(notice);
-  }
-  notice.replaceChildren(
+  pageNotice("cannot-read", "notice failed", "alert").replaceChildren(
     h("h2", {}, "Cannot read this database"),
     h("p", { class: "error-text" }, error.message),
     h("p", {}, "This page does not retry: start otel-lens serve again with --database naming an otel-lens database."));

@@ -6,6 +6,7 @@ import { compareControl } from "./compare.js";
 import { spanDetail } from "./span_detail.js";
 import { fromOutline } from "./trace_outline.js";
 import { RowCache } from "./waterfall_rows.js";
+import { around, highlighted, SpanSearch } from "./trace_search.js";
 import { stateMark, watchRunningTrace } from "./running.js";
 
 const ROW = 26; // px per waterfall row (CSS .wf-row has the same height)
@@ -71,59 +72,7 @@ function flatten() {
   changed();
 }
 
-let logsOf = new Map(); // span_id -> its logs, once the whole trace (with its logs) is in
-let logsFrom = null;
-
-/** The span's logs, grouped once per loaded log list (a search runs over 10,000 spans per keystroke). */
-function spanLogs(spanId) {
-  const logs = trace ? trace.logs : null;
-  if (logs !== logsFrom) {
-    logsFrom = logs;
-    logsOf = new Map();
-    for (const log of logs || []) if (log.span_id) (logsOf.get(log.span_id) || logsOf.set(log.span_id, []).get(log.span_id)).push(log);
-  }
-  return logsOf.get(spanId) || [];
-}
-
-/** The first [key, value] of `object` whose key or value holds the query, or null. */
-function entryMatch(object, q) {
-  for (const [key, value] of Object.entries(object || {})) {
-    if (key.toLowerCase().includes(q) || asText(value).toLowerCase().includes(q)) return [key, value];
-  }
-  return null;
-}
-
-/**
- * What of a span holds the query: true for its name (or id), else [label, value] for the first match among its
- * attributes, status message, events (name, attributes: `exception.type`, `exception.message`…) and logs (body,
- * attributes) — all of it data the page already has (the outline's status and event names come first).
- */
-function matchOf(span, q) {
-  if (span.name.toLowerCase().includes(q) || span.span_id === q) return true;
-  const attribute = entryMatch(span.attributes, q);
-  if (attribute) return attribute;
-  const message = span.status && span.status.message;
-  if (message && message.toLowerCase().includes(q)) return ["status", message];
-  for (const event of span.events || []) {
-    if (event.name.toLowerCase().includes(q)) return ["event", event.name];
-    const found = entryMatch(event.attributes, q);
-    if (found) return found;
-  }
-  for (const log of spanLogs(span.span_id)) {
-    const body = asText(log.body ?? log.event_name ?? "");
-    if (body.toLowerCase().includes(q)) return ["log", body];
-    const found = entryMatch(log.attributes, q);
-    if (found) return found;
-  }
-  return null;
-}
-
-/** Up to 120 characters of `text` around the query's first place (a stack trace matches deep inside). */
-function around(text, q) {
-  const at = q ? text.toLowerCase().indexOf(q) : -1;
-  if (at < 60 || text.length <= 120) return text.slice(0, 120);
-  return "…" + text.slice(at - 40, at + 80);
-}
+const spanSearch = new SpanSearch();
 
 function runSearch(jump) {
   const q = (state.q || "").trim().toLowerCase();
@@ -131,7 +80,7 @@ function runSearch(jump) {
   matchOrder = [];
   if (q) {
     for (const span of spans) {
-      if (matchOf(span, q)) {
+      if (spanSearch.match(span, q, trace ? trace.logs : null)) {
         matchSet.add(span.span_id);
         // Keep the path to every match open.
         for (let p = byId.get(span.parent_span_id); p; p = byId.get(p.parent_span_id)) collapsed.delete(p.span_id);
@@ -145,19 +94,13 @@ function runSearch(jump) {
   draw();
 }
 
-function highlighted(text, q) {
-  const at = q ? text.toLowerCase().indexOf(q) : -1;
-  if (at < 0) return [text];
-  return [text.slice(0, at), h("mark", {}, text.slice(at, at + q.length)), text.slice(at + q.length)];
-}
-
 function drawRow(span, depth, top) {
   const q = (state.q || "").trim().toLowerCase();
   const start = ((span.start_time_unix_nano - t0) / total) * 100;
   const width = Math.max((((span.end_time_unix_nano ?? span.start_time_unix_nano) - span.start_time_unix_nano) / total) * 100, 0.2);
   const kids = children.get(span.span_id);
   const failed = span.status && span.status.code === "ERROR";
-  const match = matchSet.has(span.span_id) ? matchOf(span, q) : null;
+  const match = matchSet.has(span.span_id) ? spanSearch.match(span, q, trace ? trace.logs : null) : null;
   const toggle = kids
     ? h("button", { type: "button", class: "toggle", "aria-label": collapsed.has(span.span_id) ? "expand" : "collapse", tabindex: "-1", "data-toggle": span.span_id }, collapsed.has(span.span_id) ? "▸" : "▾")
     : h("span", { class: "toggle none" });
