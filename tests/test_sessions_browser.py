@@ -6,7 +6,6 @@ realistic support session, tests/_story_demo.py)."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from otel_lens.testing import SpanFactory
 from tests import _story_demo
 from tests._sessions_helpers import export, turn
 from tests._web import Viewer, serve
-from tests.test_web_browser import SCREENSHOTS, UPDATE_SCREENSHOTS, Page, browser  # noqa: F401  (the Chromium fixture)
+from tests.test_web_browser import Page, browser, save_screenshot  # noqa: F401  (the Chromium fixture)
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
@@ -172,11 +171,7 @@ def test_sessions_screenshots(
             p.wait_for_function("() => !document.getElementById('status').textContent")
             assert p.evaluate("() => document.documentElement.scrollWidth <= innerWidth"), name
             out = tmp_path / f"{name}-{width}x{height}.png"
-            p.screenshot(path=str(out))
-            assert out.stat().st_size > 5000
-            if UPDATE_SCREENSHOTS:
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                shutil.copy(out, SCREENSHOTS / out.name)
+            save_screenshot(p, out)
     finally:
         shot.context.close()
     assert shot.errors == []

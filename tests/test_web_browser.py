@@ -37,6 +37,16 @@ TIMEOUT_MS = 30_000
 UPDATE_SCREENSHOTS = os.environ.get("OTEL_LENS_UPDATE_SCREENSHOTS") == "1"
 
 
+def save_screenshot(page: Any, out: Path) -> None:
+    """Take the page's screenshot into ``out`` (a real picture, not a blank page) and, with
+    ``OTEL_LENS_UPDATE_SCREENSHOTS=1``, copy it into docs/screenshots for the README."""
+    page.screenshot(path=str(out))
+    assert out.stat().st_size > 5000
+    if UPDATE_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, SCREENSHOTS / out.name)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Viewer, dict[str, str], Path]]:
     database = tmp_path_factory.mktemp("web-browser") / "lens.db"
@@ -297,11 +307,7 @@ def test_screenshots(browser: Any, site: Any, tmp_path: Path, width: int, height
             p.wait_for_selector(ready)
             p.wait_for_function("() => !document.getElementById('status').textContent")
             out = tmp_path / f"{name}-{width}x{height}.png"
-            p.screenshot(path=str(out))
-            assert out.stat().st_size > 5000
-            if UPDATE_SCREENSHOTS:
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                shutil.copy(out, SCREENSHOTS / out.name)
+            save_screenshot(p, out)
     finally:
         shot.context.close()
     assert shot.errors == []

@@ -8,7 +8,6 @@ span names and attribute values show as text with no script run; no console erro
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from tests import _diff_demo
 from tests._web import HOSTILE_NAME, HOSTILE_VALUE, Viewer, serve
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, UPDATE_SCREENSHOTS, Page
+from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, Page, save_screenshot
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
@@ -158,11 +157,7 @@ def test_diff_screenshots(chromium: Any, site: Any, tmp_path: Path, width: int, 
         p.wait_for_selector(".diff-detail h2")
         p.wait_for_function("() => !document.getElementById('status').textContent")
         out = tmp_path / f"diff-{width}x{height}.png"
-        p.screenshot(path=str(out))
-        assert out.stat().st_size > 5000
-        if UPDATE_SCREENSHOTS:
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(out, SCREENSHOTS / out.name)
+        save_screenshot(p, out)
     finally:
         shot.context.close()
     assert shot.errors == []
